@@ -1,0 +1,222 @@
+//! Command-line interface: `dlm [URL…]` opens the terminal UI, `dlm get URL…` downloads
+//! without a screen. Parsing only; turning flags into engine options is `DownloadArgs::apply`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
+use crate::format::parse_duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dlm",
+    version,
+    about = "A fast terminal download manager",
+    long_about = "A fast terminal download manager.\n\n\
+        `dlm [URL…]` opens a live table of transfers: paste URLs into it, pause, resume, retry, \
+        and change how many run at once with the keyboard (press ? inside for every key).\n\
+        `dlm get URL…` downloads without a screen, for scripts.",
+    after_help = "Examples:\n  dlm                                  open the terminal UI\n  \
+        dlm get https://example.com/file.iso\n  dlm get -j 8 -o ~/Downloads -i urls.txt",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+    /// URLs to add when the UI opens.
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub download: DownloadArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Download URLs without a screen: progress on stderr, exit status 0 only if all succeed.
+    #[command(
+        after_help = "Exit status: 0 all downloads succeeded, 1 some failed, 2 bad usage, 130 interrupted.\n\n\
+            Examples:\n  dlm get https://example.com/a.iso https://example.com/b.iso\n  \
+            dlm get -j 8 -o downloads -i urls.txt\n  some-command | dlm get -q -i -"
+    )]
+    Get(GetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// URLs to download.
+    pub urls: Vec<String>,
+    /// Read URLs from FILE, one per line (`-` for standard input); blank lines and `#` comments
+    /// are skipped.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub download: DownloadArgs,
+}
+
+/// Options shared by the UI and `dlm get`. `None` means "not given": the default applies.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DownloadArgs {
+    /// Folder to save into (created if missing) [default: current folder].
+    #[arg(short = 'o', long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Downloads running at once (1–64) [default: 4].
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
+    pub jobs: Option<u16>,
+    /// Connections per download (1–32) [default: 1].
+    #[arg(short = 'x', long = "connections", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_CONNECTIONS as i64))]
+    pub connections: Option<u16>,
+    /// Attempts after the first for transient failures (connection errors, stalls, 408, 429,
+    /// 5xx) [default: 5].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Give up connecting after this long, e.g. `10s` [default: 15s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Fail an attempt when no byte arrives for this long (stall timeout) [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub read_timeout: Option<Duration>,
+    /// Extra request header, e.g. `-H 'Authorization: Bearer …'` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+    /// User-Agent header [default: dlm/VERSION].
+    #[arg(long, value_name = "TEXT")]
+    pub user_agent: Option<String>,
+    /// Proxy for every request: http://, https://, socks5:// or socks5h:// [default: the
+    /// HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY environment variables].
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Accept any TLS certificate (self-signed, expired, wrong host). Unsafe.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Trust the CA certificates in this PEM file besides the system's (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Continue `.part` files left by an earlier run and skip files already complete.
+    #[arg(short = 'c', long = "continue")]
+    pub continue_existing: bool,
+}
+
+impl DownloadArgs {
+    /// Applies the flags that were given on top of `options`.
+    pub fn apply(&self, options: &mut EngineOptions) -> Result<(), String> {
+        if let Some(dir) = &self.dir {
+            options.download_dir = dir.clone();
+        }
+        if let Some(j) = self.jobs {
+            options.workers = usize::from(j);
+        }
+        if let Some(x) = self.connections {
+            options.connections = usize::from(x);
+        }
+        if let Some(r) = self.retries {
+            options.retries = r;
+        }
+        if let Some(t) = self.connect_timeout {
+            options.connect_timeout = t;
+        }
+        if let Some(t) = self.read_timeout {
+            options.read_timeout = t;
+        }
+        for header in &self.headers {
+            options.headers.push(parse_header(header)?);
+        }
+        if let Some(ua) = &self.user_agent {
+            options.user_agent = ua.clone();
+        }
+        if let Some(proxy) = &self.proxy {
+            options.proxy = Some(proxy.clone());
+        }
+        options.insecure |= self.insecure;
+        options.ca_files.extend(self.ca_file.iter().cloned());
+        options.continue_existing |= self.continue_existing;
+        Ok(())
+    }
+}
+
+/// `Name: value` → `("Name", "value")`.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!("invalid header {text:?}: expected 'Name: value'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn get_parses_every_option() {
+        let cli = Cli::try_parse_from([
+            "dlm",
+            "get",
+            "-q",
+            "-j",
+            "8",
+            "-x",
+            "4",
+            "-o",
+            "out",
+            "-i",
+            "list.txt",
+            "--retries",
+            "2",
+            "--connect-timeout",
+            "3s",
+            "--read-timeout",
+            "500ms",
+            "-H",
+            "X-A: 1",
+            "--user-agent",
+            "ua",
+            "--proxy",
+            "socks5://127.0.0.1:1080",
+            "--insecure",
+            "-c",
+            "http://a/b",
+        ])
+        .unwrap();
+        let Some(Commands::Get(get)) = cli.command else { panic!("not get") };
+        assert!(get.quiet);
+        assert_eq!(get.urls, vec!["http://a/b"]);
+        let mut options = EngineOptions::default();
+        get.download.apply(&mut options).unwrap();
+        assert_eq!(options.workers, 8);
+        assert_eq!(options.connections, 4);
+        assert_eq!(options.retries, 2);
+        assert_eq!(options.connect_timeout, Duration::from_secs(3));
+        assert_eq!(options.read_timeout, Duration::from_millis(500));
+        assert_eq!(options.headers, vec![("X-A".to_string(), "1".to_string())]);
+        assert_eq!(options.user_agent, "ua");
+        assert!(options.insecure && options.continue_existing);
+        assert_eq!(options.download_dir, PathBuf::from("out"));
+    }
+
+    #[test]
+    fn rejects_out_of_range_workers_and_bad_headers() {
+        assert!(Cli::try_parse_from(["dlm", "get", "-j", "0", "http://a/"]).is_err());
+        assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn bare_urls_open_the_ui() {
+        let cli = Cli::try_parse_from(["dlm", "-j", "2", "http://a/1", "http://a/2"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.urls.len(), 2);
+        assert_eq!(cli.download.jobs, Some(2));
+    }
+}

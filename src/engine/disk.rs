@@ -1,0 +1,230 @@
+//! Getting bytes onto disk without stalling the runtime: a `.part` writer that batches chunks
+//! into large vectored writes on the blocking pool (one write in flight while the next batch
+//! fills), the sidecar that records what guards a `.part`, and the no-clobber rename that
+//! publishes a finished file. Depends on std, tokio and the engine's error type.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use super::error::DownloadError;
+
+/// Bytes gathered before a write is issued. Large enough that the per-write cost (a blocking
+/// pool round trip and a syscall) is negligible, small enough that memory stays flat.
+const FLUSH_BYTES: usize = 256 * 1024;
+/// Slices per `writev`; the kernel limit (IOV_MAX) is 1024.
+const MAX_SLICES: usize = 512;
+
+/// What the sidecar `NAME.part.dlm` says about the bytes in `NAME.part`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartMeta {
+    pub url: String,
+    pub validator: Option<String>,
+    pub total: Option<u64>,
+}
+
+pub fn meta_path(part: &Path) -> PathBuf {
+    let mut os = part.as_os_str().to_owned();
+    os.push(".dlm");
+    PathBuf::from(os)
+}
+
+pub fn read_meta(part: &Path) -> Option<PartMeta> {
+    let text = std::fs::read(meta_path(part)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Writes the sidecar atomically: temp file, then rename.
+fn write_meta(part: &Path, meta: &PartMeta) -> io::Result<()> {
+    let path = meta_path(part);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let body = serde_json::to_vec(meta).map_err(io::Error::other)?;
+    let mut file = open_nofollow(&tmp, true)?;
+    file.write_all(&body)?;
+    drop(file);
+    std::fs::rename(&tmp, &path)
+}
+
+pub fn remove_meta(part: &Path) {
+    let _ = std::fs::remove_file(meta_path(part));
+}
+
+/// Opens for writing without following a symlink planted at `path`.
+fn open_nofollow(path: &Path, truncate: bool) -> io::Result<File> {
+    OpenOptions::new().write(true).create(true).truncate(truncate).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Length of an existing `.part`, if it is a regular file (a symlink or folder is not ours).
+pub fn part_len(part: &Path) -> Option<u64> {
+    let meta = std::fs::symlink_metadata(part).ok()?;
+    meta.file_type().is_file().then_some(meta.len())
+}
+
+enum Slot {
+    /// Not opened yet: small bodies are created, written and published in one blocking call.
+    Closed,
+    Writing(JoinHandle<io::Result<File>>),
+}
+
+/// Streams one download's body into its `.part` file.
+pub struct PartWriter {
+    part: PathBuf,
+    slot: Slot,
+    /// Offset the file is opened at; 0 truncates, otherwise the file is cut back to it.
+    start: u64,
+    meta: Option<PartMeta>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    received: u64,
+}
+
+impl PartWriter {
+    /// A writer that will continue `part` at `start` (0 starts the file over). The sidecar `meta`
+    /// is written just before the first bytes reach the disk, so a finished small body never
+    /// needs one.
+    pub fn new(part: PathBuf, start: u64, meta: Option<PartMeta>) -> Self {
+        Self { part, slot: Slot::Closed, start, meta, pending: Vec::new(), pending_len: 0, received: start }
+    }
+
+    /// Bytes of the file so far, including those not yet written.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    pub async fn push(&mut self, chunk: Bytes) -> Result<(), DownloadError> {
+        self.received += chunk.len() as u64;
+        self.pending_len += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_len >= FLUSH_BYTES || self.pending.len() >= MAX_SLICES {
+            self.start_write().await?;
+        }
+        Ok(())
+    }
+
+    /// Issues a write of everything pending, after the previous write (if any) has finished.
+    async fn start_write(&mut self) -> Result<(), DownloadError> {
+        let file = self.take_file().await?;
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        let opener = self.opener(file);
+        self.slot = Slot::Writing(tokio::task::spawn_blocking(move || {
+            let mut file = opener()?;
+            write_all_vectored(&mut file, &batch)?;
+            Ok(file)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the write in flight and hands back the file, or `None` if not opened yet.
+    async fn take_file(&mut self) -> Result<Option<File>, DownloadError> {
+        match std::mem::replace(&mut self.slot, Slot::Closed) {
+            Slot::Closed => Ok(None),
+            Slot::Writing(handle) => match handle.await {
+                Ok(Ok(file)) => Ok(Some(file)),
+                Ok(Err(e)) => Err(DownloadError::io(&self.part, e)),
+                Err(e) => Err(DownloadError::Internal(format!("disk writer: {e}"))),
+            },
+        }
+    }
+
+    /// A closure, run on the blocking pool, that yields the open file: either the one given or
+    /// a newly opened `.part` (writing the sidecar first).
+    fn opener(&mut self, file: Option<File>) -> impl FnOnce() -> io::Result<File> + Send + 'static {
+        let part = self.part.clone();
+        let start = self.start;
+        let meta = self.meta.take();
+        move || match file {
+            Some(file) => Ok(file),
+            None => {
+                if let Some(meta) = meta {
+                    write_meta(&part, &meta)?;
+                }
+                let mut file = open_nofollow(&part, start == 0)?;
+                if start > 0 {
+                    file.set_len(start)?;
+                    file.seek(SeekFrom::Start(start))?;
+                }
+                Ok(file)
+            }
+        }
+    }
+
+    /// Writes everything still pending and closes the file, keeping it as `.part` (pause,
+    /// failure). Returns the bytes now on disk.
+    pub async fn flush_and_close(mut self) -> Result<u64, DownloadError> {
+        if self.pending_len > 0 {
+            self.start_write().await?;
+        }
+        self.take_file().await?;
+        Ok(self.received)
+    }
+
+    /// Writes everything, closes the `.part` and publishes it under `final_path` without ever
+    /// replacing an existing file. If `final_path` appeared meanwhile, `alternative` is asked
+    /// for another name. Returns the path the file landed at.
+    pub async fn finish(
+        mut self,
+        final_path: PathBuf,
+        alternative: impl Fn() -> Option<PathBuf> + Send + 'static,
+    ) -> Result<PathBuf, DownloadError> {
+        let file = self.take_file().await?;
+        let batch = std::mem::take(&mut self.pending);
+        let opener = self.opener(file);
+        let part = self.part.clone();
+        let result = tokio::task::spawn_blocking(move || -> Result<PathBuf, DownloadError> {
+            let mut file = opener().map_err(|e| DownloadError::io(&part, e))?;
+            write_all_vectored(&mut file, &batch).map_err(|e| DownloadError::io(&part, e))?;
+            drop(file);
+            let mut target = final_path;
+            loop {
+                match publish(&part, &target) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        target = alternative().ok_or_else(|| DownloadError::io(&target, e))?;
+                    }
+                    Err(e) => return Err(DownloadError::io(&target, e)),
+                }
+            }
+            remove_meta(&part);
+            Ok(target)
+        })
+        .await;
+        result.map_err(|e| DownloadError::Internal(format!("disk writer: {e}")))?
+    }
+}
+
+/// Moves `part` to `target` unless `target` exists. A hard link is atomic and never replaces;
+/// filesystems without hard links fall back to check-then-rename.
+fn publish(part: &Path, target: &Path) -> io::Result<()> {
+    match std::fs::hard_link(part, target) {
+        Ok(()) => std::fs::remove_file(part),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            if std::fs::symlink_metadata(target).is_ok() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            std::fs::rename(part, target)
+        }
+    }
+}
+
+fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

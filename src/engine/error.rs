@@ -1,0 +1,114 @@
+//! Errors in words a person can act on, and which of them are worth another attempt.
+//! Depends only on std, reqwest's status codes and the URL redaction helper.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+/// Why a download stopped. `Display` is the message shown to the person.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("invalid URL {input:?}: {reason}")]
+    InvalidUrl { input: String, reason: String },
+    #[error("not an http(s) URL: {url}")]
+    UnsupportedScheme { url: String },
+    #[error("{} {}: {url}", status.as_u16(), status.canonical_reason().unwrap_or("error"))]
+    Status { status: StatusCode, url: String, retry_after: Option<Duration> },
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("connection to {url} timed out after {}s", secs(*after))]
+    ConnectTimeout { url: String, after: Duration },
+    #[error("no data from {url} for {}s (stalled)", secs(*after))]
+    Stalled { url: String, after: Duration },
+    #[error("connection lost while downloading {url}: {reason}")]
+    Network { url: String, reason: String },
+    #[error("server sent {got} of the {expected} bytes it announced for {url}")]
+    Truncated { url: String, got: u64, expected: u64 },
+    #[error("server sent more bytes than the {expected} it announced for {url}")]
+    Overlong { url: String, expected: u64 },
+    #[error("too many redirects (more than {limit}) starting at {url}")]
+    TooManyRedirects { url: String, limit: usize },
+    #[error("redirect loop at {url}")]
+    RedirectLoop { url: String },
+    #[error("redirected to a URL that is not http(s): {url}")]
+    RedirectScheme { url: String },
+    #[error("server answered a range request with a mismatched Content-Range {got:?} for {url}")]
+    BadContentRange { url: String, got: String },
+    #[error("disk full writing {}", path.display())]
+    DiskFull { path: PathBuf },
+    #[error("cannot write {}: permission denied", path.display())]
+    PermissionDenied { path: PathBuf },
+    #[error("cannot write {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("could not find a free file name for {name:?} in {}", dir.display())]
+    NoFreeName { name: String, dir: PathBuf },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s:.1}") }
+}
+
+impl DownloadError {
+    /// Turns an I/O error on `path` into the message a person needs ("disk full", …).
+    pub fn io(path: &Path, source: io::Error) -> Self {
+        let path = path.to_path_buf();
+        match source.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Self::DiskFull { path },
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                Self::PermissionDenied { path }
+            }
+            _ if source.raw_os_error() == Some(libc::EFBIG) => Self::DiskFull { path },
+            _ => Self::Io { path, source },
+        }
+    }
+
+    /// Transient failures: another attempt may well succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => is_retryable_status(*status),
+            Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Stalled { .. }
+            | Self::Network { .. }
+            | Self::Truncated { .. }
+            | Self::Overlong { .. }
+            | Self::BadContentRange { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The server's own `Retry-After`, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// 408, 429 and server errors are worth retrying; other 4xx are the request's fault, and 501/505
+/// say the server will never do this.
+pub fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429)
+        || (status.is_server_error()
+            && status != StatusCode::NOT_IMPLEMENTED
+            && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED)
+}
+
+/// The engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid proxy {proxy:?}: {reason}")]
+    Proxy { proxy: String, reason: String },
+    #[error("cannot read CA certificate {}: {reason}", path.display())]
+    CaFile { path: PathBuf, reason: String },
+    #[error("invalid header {header:?}: {reason}")]
+    Header { header: String, reason: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}

@@ -1,0 +1,200 @@
+//! The engine's vocabulary: `Command`s it accepts and `EngineEvent`s it reports.
+//!
+//! Front ends (the TUI, `dlm get`, the control socket) only ever talk to the engine through
+//! these types. Must not depend on anything outside `std` and the engine's own option types.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Identifies one download for its whole life in an engine. Assigned by `EngineHandle::add`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemId(pub u64);
+
+impl fmt::Display for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What to download and where. Everything but `url` is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddRequest {
+    /// The URL as the person typed it; the engine validates it and reports a clear error.
+    pub url: String,
+    /// Download folder for this item; `None` means the engine's default folder.
+    pub dir: Option<PathBuf>,
+    /// Continue from an earlier attempt (a restored queue): the file name already chosen, the
+    /// validator that guards the `.part` bytes, and the size the server announced.
+    pub resume: Option<ResumeHint>,
+}
+
+impl AddRequest {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), ..Self::default() }
+    }
+}
+
+/// Enough to continue a download whose `.part` file is already on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeHint {
+    /// Final file name inside the download folder (the `.part` is `NAME.part`).
+    pub file_name: String,
+    /// `ETag` or `Last-Modified` from the response that produced the bytes on disk.
+    pub validator: Option<String>,
+    /// Size announced by the server, if it announced one.
+    pub total: Option<u64>,
+}
+
+/// What the engine is told to do. Sent over an unbounded channel: commands are few and come
+/// from people, and an unbounded command channel means a front end never blocks on the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Add {
+        id: ItemId,
+        request: AddRequest,
+    },
+    /// Stop a queued or running item, keeping its `.part` so it can continue later.
+    Pause(ItemId),
+    /// Put a paused item back in the queue; it continues from its `.part`.
+    Resume(ItemId),
+    PauseAll,
+    ResumeAll,
+    /// Stop an item for good. `delete_partial` also removes its `.part` file.
+    Cancel {
+        id: ItemId,
+        delete_partial: bool,
+    },
+    /// Forget a finished, failed or cancelled item (a running one is cancelled first).
+    Remove(ItemId),
+    /// Queue a failed or cancelled item again; bytes already on disk are reused when the
+    /// server allows.
+    Retry(ItemId),
+    /// Change the number of downloads that may run at once (clamped to 1..=MAX_WORKERS).
+    SetWorkers(usize),
+    /// Stop every transfer (keeping `.part` files), then end the engine.
+    Shutdown,
+}
+
+/// The state a front end shows for an item, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemState {
+    Queued,
+    Connecting,
+    Downloading,
+    Paused,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl ItemState {
+    /// Finished for now: nothing will happen to the item without a command.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// Facts learned when the server answered and the file name was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartInfo {
+    /// Final file name inside the download folder.
+    pub name: String,
+    /// Where the file will be once complete.
+    pub path: PathBuf,
+    /// Size of the whole resource, when the server said.
+    pub total: Option<u64>,
+    /// Bytes already on disk when this attempt started (non-zero when resuming).
+    pub offset: u64,
+    /// URL after redirects (credentials removed).
+    pub final_url: String,
+    /// HTTP status of the answer (200, 206, …).
+    pub status: u16,
+    /// Whether the server supports continuing this download from an offset.
+    pub resumable: bool,
+    /// Validator (ETag or Last-Modified) guarding the bytes on disk, for persistence.
+    pub validator: Option<String>,
+}
+
+/// What the engine reports. State changes are delivered reliably and in order per item;
+/// `Progress` is throttled at the source and may be dropped when the receiver lags.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// The item is known and queued. `url` has any credentials removed.
+    Added {
+        id: ItemId,
+        url: String,
+    },
+    /// A connection attempt is starting (`attempt` counts from 1).
+    Connecting {
+        id: ItemId,
+        attempt: u32,
+    },
+    Started {
+        id: ItemId,
+        info: StartInfo,
+    },
+    /// Absolute count of bytes on disk for the item.
+    Progress {
+        id: ItemId,
+        bytes: u64,
+    },
+    /// The last attempt failed with a transient error; the next starts after `delay`.
+    Retrying {
+        id: ItemId,
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
+    Paused {
+        id: ItemId,
+        bytes: u64,
+    },
+    /// Back in the queue (after Resume or Retry).
+    Queued {
+        id: ItemId,
+    },
+    Completed {
+        id: ItemId,
+        path: PathBuf,
+        bytes: u64,
+        /// The file was already complete on disk and nothing was downloaded.
+        skipped: bool,
+    },
+    Failed {
+        id: ItemId,
+        error: String,
+    },
+    Cancelled {
+        id: ItemId,
+    },
+    Removed {
+        id: ItemId,
+    },
+    /// The worker cap changed (also sent once at start).
+    WorkersChanged {
+        cap: usize,
+    },
+    /// The engine has stopped every transfer and will send nothing more.
+    Stopped,
+}
+
+impl EngineEvent {
+    /// The item this event is about, if any.
+    pub fn item(&self) -> Option<ItemId> {
+        match self {
+            Self::Added { id, .. }
+            | Self::Connecting { id, .. }
+            | Self::Started { id, .. }
+            | Self::Progress { id, .. }
+            | Self::Retrying { id, .. }
+            | Self::Paused { id, .. }
+            | Self::Queued { id }
+            | Self::Completed { id, .. }
+            | Self::Failed { id, .. }
+            | Self::Cancelled { id }
+            | Self::Removed { id } => Some(*id),
+            Self::WorkersChanged { .. } | Self::Stopped => None,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The download engine: a scheduler actor that owns the queue and the worker cap, transfer
+//! tasks that stream HTTP bodies to disk, and the naming, resume and retry rules.
+//!
+//! Front ends talk to it only through `Command` and `EngineEvent` (see `messages`). This module
+//! tree must never import ratatui, crossterm or any front-end module; `tests/architecture.rs`
+//! checks that.
+
+mod disk;
+mod error;
+mod http;
+mod messages;
+pub mod naming;
+mod options;
+mod retry;
+mod scheduler;
+mod transfer;
+mod urls;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use error::{DownloadError, EngineError};
+pub use messages::{AddRequest, Command, EngineEvent, ItemId, ItemState, ResumeHint, StartInfo};
+pub use options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, default_user_agent};
+pub use urls::{parse_download_url, redact_str, redact_url};
+
+/// Capacity of the event channel. State changes wait for room (backpressure); progress events
+/// are dropped when it is full, which is harmless because they carry absolute counts.
+const EVENT_CHANNEL_CAPACITY: usize = 4096;
+
+/// A running engine: the handle to command it and the task to await on shutdown.
+pub struct Engine {
+    handle: EngineHandle,
+    task: JoinHandle<()>,
+}
+
+/// Cheap to clone; every front end holds one.
+#[derive(Clone)]
+pub struct EngineHandle {
+    cmd_tx: mpsc::UnboundedSender<Command>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Engine {
+    /// Starts the scheduler on the current tokio runtime. Fails only when the HTTP client
+    /// cannot be built from the options (a bad proxy URL or CA file).
+    pub fn start(options: EngineOptions) -> Result<(Engine, mpsc::Receiver<EngineEvent>), EngineError> {
+        let client = http::build_client(&options)?;
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+        let scheduler = scheduler::Scheduler::new(options, client, event_tx);
+        let task = tokio::spawn(scheduler.run(cmd_rx));
+        let handle = EngineHandle { cmd_tx, next_id: Arc::new(AtomicU64::new(1)) };
+        Ok((Engine { handle, task }, event_rx))
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Stops every transfer (their `.part` files stay) and waits for the engine to end.
+    pub async fn shutdown(self) {
+        self.handle.send(Command::Shutdown);
+        // A panicked scheduler has nothing left to clean up; its panic was already reported.
+        let _ = self.task.await;
+    }
+}
+
+impl EngineHandle {
+    /// Queues a download and returns its id at once; `Added` (and, for a bad URL, `Failed`)
+    /// follows on the event channel.
+    pub fn add(&self, request: AddRequest) -> ItemId {
+        let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::Add { id, request });
+        id
+    }
+
+    /// Sends a command. After shutdown the engine is gone and commands are ignored.
+    pub fn send(&self, command: Command) {
+        let _ = self.cmd_tx.send(command);
+    }
+}

@@ -1,0 +1,369 @@
+//! Choosing the file name: Content-Disposition (RFC 6266 / RFC 5987), else the URL's last path
+//! segment, else a fallback; sanitised so a server can never choose the folder, and made
+//! unique so nothing is overwritten. Pure functions plus a small in-memory reservation set.
+//! Depends only on std, `url` and `percent-encoding`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use percent_encoding::percent_decode_str;
+use url::Url;
+
+/// Longest file name in bytes; most filesystems allow 255, and ` (99).part` must still fit.
+pub const MAX_NAME_BYTES: usize = 200;
+/// Name used when neither the server nor the URL offers a usable one.
+pub const FALLBACK_NAME: &str = "download";
+/// Suffix of the file a download is written to until it is complete.
+pub const PART_SUFFIX: &str = ".part";
+
+/// The file name for a response: Content-Disposition first, then the URL path, then a fallback.
+/// The result is always a single, safe path component.
+pub fn choose_name(content_disposition: Option<&str>, final_url: &Url, content_type: Option<&str>) -> String {
+    content_disposition
+        .and_then(filename_from_content_disposition)
+        .and_then(|n| sanitize(&n))
+        .or_else(|| name_from_url(final_url).and_then(|n| sanitize(&n)))
+        .unwrap_or_else(|| {
+            let html = content_type.is_some_and(|t| t.trim_start().starts_with("text/html"));
+            if html { "index.html" } else { FALLBACK_NAME }.to_string()
+        })
+}
+
+/// The file name a Content-Disposition header value offers, unsanitised. `filename*` (RFC 5987
+/// extended value) wins over `filename`, as RFC 6266 says.
+pub fn filename_from_content_disposition(value: &str) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for (key, val) in disposition_params(value) {
+        match key.to_ascii_lowercase().as_str() {
+            "filename*" if extended.is_none() => extended = decode_ext_value(&val),
+            "filename" if plain.is_none() => plain = Some(val),
+            _ => {}
+        }
+    }
+    extended.or(plain).filter(|n| !n.is_empty())
+}
+
+/// Splits `attachment; a=b; c="d; e"` into parameters, honouring quoted strings with `\`
+/// escapes. The disposition type itself is skipped.
+fn disposition_params(value: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut chars = value.chars().peekable();
+    // Skip the disposition type.
+    for c in chars.by_ref() {
+        if c == ';' {
+            break;
+        }
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ';') {
+            chars.next();
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ';' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if chars.peek().is_none() && key.is_empty() {
+            break;
+        }
+        let key = key.trim().to_string();
+        if chars.next_if_eq(&'=').is_none() {
+            continue;
+        }
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+        let mut val = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => {
+                        if let Some(escaped) = chars.next() {
+                            val.push(escaped);
+                        }
+                    }
+                    c => val.push(c),
+                }
+            }
+            // Ignore anything between the closing quote and the next `;`.
+            while chars.next_if(|c| *c != ';').is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ';') {
+                val.push(c);
+            }
+            val = val.trim().to_string();
+        }
+        if !key.is_empty() {
+            params.push((key, val));
+        }
+    }
+    params
+}
+
+/// Decodes an RFC 5987 `charset'language'percent-encoded` value. UTF-8 and ISO-8859-1 are
+/// supported; anything malformed gives `None` so the plain `filename` is used instead.
+fn decode_ext_value(value: &str) -> Option<String> {
+    let mut parts = value.splitn(3, '\'');
+    let charset = parts.next()?.trim().to_ascii_lowercase();
+    let _language = parts.next()?;
+    let encoded = parts.next()?;
+    let bytes = strict_percent_decode(encoded)?;
+    match charset.as_str() {
+        "utf-8" => String::from_utf8(bytes).ok(),
+        "iso-8859-1" | "latin1" => Some(bytes.iter().map(|&b| char::from(b)).collect()),
+        _ => None,
+    }
+}
+
+/// Percent-decoding that rejects bad escapes (`%zz`, a trailing `%`) instead of passing them on.
+fn strict_percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    Some(percent_decode_str(text).collect())
+}
+
+/// The last non-empty path segment of `url`, percent-decoded.
+pub fn name_from_url(url: &Url) -> Option<String> {
+    let segment = url.path_segments()?.rev().find(|s| !s.is_empty())?;
+    Some(percent_decode_str(segment).decode_utf8_lossy().into_owned())
+}
+
+/// Makes `raw` a safe single file name, or `None` when nothing usable is left.
+///
+/// Keeps only what follows the last `/` or `\` (so `../../x` is `x` and `/etc/passwd` is
+/// `passwd`), drops control characters, leading dots (no hidden files) and surrounding spaces,
+/// prefixes Windows reserved device names, and caps the length, keeping the extension.
+pub fn sanitize(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let cleaned: String =
+        last.chars().map(|c| if c.is_control() { ' ' } else { c }).filter(|c| *c != '\u{0}').collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim_start();
+    let cleaned = cleaned.trim_end_matches(['.', ' ']);
+    if cleaned.is_empty() {
+        return None;
+    }
+    let mut name = cleaned.to_string();
+    if is_windows_reserved(&name) {
+        name.insert(0, '_');
+    }
+    Some(cap_length(&name, MAX_NAME_BYTES))
+}
+
+fn is_windows_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit())
+}
+
+/// Cuts `name` to at most `max` bytes on a character boundary, keeping a short extension.
+fn cap_length(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let (stem, ext) = split_extension(name);
+    if ext.len() <= 16 && ext.len() < max / 2 {
+        let stem = truncate_to_boundary(stem, max - ext.len());
+        format!("{}{ext}", stem.trim_end())
+    } else {
+        truncate_to_boundary(name, max).to_string()
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub fn truncate_to_boundary(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Splits `archive.tar.gz` into `("archive", ".tar.gz")` and `file.iso` into `("file", ".iso")`.
+/// A leading dot is not an extension.
+pub fn split_extension(name: &str) -> (&str, &str) {
+    const DOUBLE: [&str; 6] = [".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst", ".tar.lz", ".tar.lzma"];
+    let lower = name.to_ascii_lowercase();
+    for ext in DOUBLE {
+        if lower.ends_with(ext) && name.len() > ext.len() {
+            let at = name.len() - ext.len();
+            return (&name[..at], &name[at..]);
+        }
+    }
+    match name.rfind('.') {
+        Some(0) | None => (name, ""),
+        Some(at) => (&name[..at], &name[at..]),
+    }
+}
+
+/// `name (n).ext` for the n-th alternative.
+pub fn numbered(name: &str, n: u32) -> String {
+    let (stem, ext) = split_extension(name);
+    format!("{stem} ({n}){ext}")
+}
+
+/// The path of the partial file for a final path: `NAME.part`.
+pub fn part_path(final_path: &Path) -> PathBuf {
+    let mut os = final_path.as_os_str().to_owned();
+    os.push(PART_SUFFIX);
+    PathBuf::from(os)
+}
+
+/// File names handed out to downloads that have not finished yet, so two items resolving to the
+/// same name get two files even before either exists on disk.
+#[derive(Debug, Default)]
+pub struct NameReservations {
+    taken: Mutex<HashSet<PathBuf>>,
+}
+
+/// How many `name (n)` alternatives to try before giving up.
+const MAX_ALTERNATIVES: u32 = 9999;
+
+impl NameReservations {
+    /// Reserves the first free name among `name`, `name (1)`, … in `dir`. A name is free when
+    /// neither it nor its `.part` exists on disk and no other download holds it.
+    pub fn reserve_unique(&self, dir: &Path, name: &str) -> Option<PathBuf> {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        (0..=MAX_ALTERNATIVES).find_map(|n| {
+            let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
+            let path = dir.join(candidate);
+            let free = !taken.contains(&path)
+                && std::fs::symlink_metadata(&path).is_err()
+                && std::fs::symlink_metadata(part_path(&path)).is_err();
+            (free && taken.insert(path.clone())).then_some(path)
+        })
+    }
+
+    /// Reserves exactly `path` (continuing a known `.part`). False if another download holds it.
+    pub fn reserve_exact(&self, path: &Path) -> bool {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        taken.insert(path.to_path_buf())
+    }
+
+    pub fn release(&self, path: &Path) {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        taken.remove(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn content_disposition_plain_and_quoted() {
+        assert_eq!(filename_from_content_disposition("attachment; filename=a.txt").as_deref(), Some("a.txt"));
+        assert_eq!(
+            filename_from_content_disposition(r#"attachment; filename="we \"say\"; hi.txt""#).as_deref(),
+            Some(r#"we "say"; hi.txt"#)
+        );
+        assert_eq!(filename_from_content_disposition("inline").as_deref(), None);
+        assert_eq!(filename_from_content_disposition("attachment; filename=\"\"").as_deref(), None);
+    }
+
+    #[test]
+    fn filename_star_wins_and_decodes() {
+        let v = "attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt";
+        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("€ rates.txt"));
+        let v = "attachment; filename*=iso-8859-1'en'%A3%20rates.txt; filename=x";
+        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("£ rates.txt"));
+    }
+
+    #[test]
+    fn bad_rfc5987_falls_back_to_plain_filename() {
+        let v = "attachment; filename*=UTF-8''bad%zzescape; filename=plain.bin";
+        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("plain.bin"));
+        let v = "attachment; filename*=UTF-8''%FF%FE; filename=plain.bin";
+        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("plain.bin"));
+        let v = "attachment; filename*=klingon''x";
+        assert_eq!(filename_from_content_disposition(v), None);
+    }
+
+    #[test]
+    fn hostile_names_stay_in_the_folder() {
+        assert_eq!(sanitize("../../x").as_deref(), Some("x"));
+        assert_eq!(sanitize("/etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(sanitize("..\\..\\win.ini").as_deref(), Some("win.ini"));
+        assert_eq!(sanitize("..").as_deref(), None);
+        assert_eq!(sanitize("/").as_deref(), None);
+        assert_eq!(sanitize(".bashrc").as_deref(), Some("bashrc"));
+        assert_eq!(sanitize("a\u{0}b\nc\x1b[31m.txt").as_deref(), Some("a b c [31m.txt"));
+        assert_eq!(sanitize("CON.txt").as_deref(), Some("_CON.txt"));
+        assert_eq!(sanitize("lpt1").as_deref(), Some("_lpt1"));
+        assert_eq!(sanitize("  spaced.  ").as_deref(), Some("spaced"));
+    }
+
+    #[test]
+    fn long_names_are_capped_keeping_extension() {
+        let long = format!("{}.iso", "é".repeat(5000));
+        let name = sanitize(&long).unwrap();
+        assert!(name.len() <= MAX_NAME_BYTES, "{}", name.len());
+        assert!(name.ends_with(".iso"));
+    }
+
+    #[test]
+    fn name_from_url_path() {
+        assert_eq!(name_from_url(&url("http://h/a/b/file%20name.zip?x=1")).as_deref(), Some("file name.zip"));
+        assert_eq!(name_from_url(&url("http://h/dir/")).as_deref(), Some("dir"));
+        assert_eq!(name_from_url(&url("http://h/")), None);
+        assert_eq!(
+            name_from_url(&url("http://h/a/%2e%2e%2f%2e%2e%2fetc%2fpasswd")).as_deref(),
+            Some("../../etc/passwd")
+        );
+    }
+
+    #[test]
+    fn choose_name_order_and_fallbacks() {
+        let u = url("http://h/path/from-url.bin");
+        assert_eq!(choose_name(Some("attachment; filename=cd.bin"), &u, None), "cd.bin");
+        assert_eq!(choose_name(Some("attachment; filename=\"../\""), &u, None), "from-url.bin");
+        assert_eq!(choose_name(None, &url("http://h/a/%2e%2e%2fsecret"), None), "secret");
+        assert_eq!(choose_name(None, &url("http://h/"), Some("text/html; charset=utf-8")), "index.html");
+        assert_eq!(choose_name(None, &url("http://h/"), None), FALLBACK_NAME);
+    }
+
+    #[test]
+    fn numbered_alternatives_keep_extensions() {
+        assert_eq!(numbered("file.iso", 1), "file (1).iso");
+        assert_eq!(numbered("a.tar.gz", 2), "a (2).tar.gz");
+        assert_eq!(numbered("README", 3), "README (3)");
+        assert_eq!(numbered(".hidden", 1), ".hidden (1)");
+    }
+
+    #[test]
+    fn reservations_give_distinct_names_and_respect_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), b"old").unwrap();
+        std::fs::write(dir.path().join("f (2).txt.part"), b"partial").unwrap();
+        let names = NameReservations::default();
+        let a = names.reserve_unique(dir.path(), "f.txt").unwrap();
+        let b = names.reserve_unique(dir.path(), "f.txt").unwrap();
+        assert_eq!(a, dir.path().join("f (1).txt"));
+        assert_eq!(b, dir.path().join("f (3).txt"));
+        names.release(&a);
+        assert_eq!(names.reserve_unique(dir.path(), "f.txt").unwrap(), a);
+    }
+}

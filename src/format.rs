@@ -1,0 +1,125 @@
+//! Human-readable sizes, rates and durations, shared by every front end. Pure functions.
+
+use std::time::Duration;
+
+const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/// `1536` → `1.5 KiB`; bytes below 1 KiB are shown exactly.
+pub fn bytes(n: u64) -> String {
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value >= 100.0 { format!("{value:.0} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// Bytes per second as `12.3 MiB/s`.
+pub fn rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", bytes(bytes_per_sec.max(0.0) as u64))
+}
+
+/// Compact duration: `45s`, `3m05s`, `2h07m`, `3d04h`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// Duration with sub-second precision for short spans: `0.42s`, `12.3s`, then as `duration`.
+pub fn duration_precise(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2}s")
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        duration(d)
+    }
+}
+
+/// Time left at `rate` bytes/s for `remaining` bytes, if the rate says anything.
+pub fn eta(remaining: u64, rate: f64) -> Option<Duration> {
+    (rate >= 1.0).then(|| Duration::from_secs_f64((remaining as f64 / rate).min(1e9)))
+}
+
+/// Parses a size such as `2M`, `512k`, `1.5G`, `100` (bytes). Suffixes are binary (K = 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("invalid size {text:?} (try 500K, 2M or 1G)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {text:?} (use K, M or G)")),
+    };
+    Ok((value * mult as f64) as u64)
+}
+
+/// Parses a duration such as `30s`, `500ms`, `2m`, `1h`, or plain seconds (`15`, `0.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("invalid duration {text:?} (try 30s, 500ms or 2m)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("invalid duration unit in {text:?} (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(200 * 1024 * 1024), "200 MiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024 + 1), "3.0 GiB");
+        assert_eq!(rate(2048.0), "2.0 KiB/s");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(Duration::from_secs(45)), "45s");
+        assert_eq!(duration(Duration::from_secs(185)), "3m05s");
+        assert_eq!(duration(Duration::from_secs(7620)), "2h07m");
+        assert_eq!(duration(Duration::from_secs(86400 + 4 * 3600)), "1d04h");
+        assert_eq!(eta(100, 10.0), Some(Duration::from_secs(10)));
+        assert_eq!(eta(100, 0.0), None);
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("fast").is_err());
+        assert!(parse_size("3X").is_err());
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! Reading URL lists for `-i FILE` / `-i -`: one URL per line, blank lines and `#` comments
+//! skipped, whitespace trimmed; each line keeps its number so errors can point at it.
+
+use std::io::{self, BufRead};
+use std::path::Path;
+
+/// A URL from a list, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedUrl {
+    pub line: usize,
+    pub url: String,
+}
+
+/// The URLs in a list's text, in order.
+pub fn parse_list(text: &str) -> Vec<ListedUrl> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            let url = raw.trim();
+            (!url.is_empty() && !url.starts_with('#'))
+                .then(|| ListedUrl { line: i + 1, url: url.to_string() })
+        })
+        .collect()
+}
+
+/// Reads a list from a file, or from standard input when `path` is `-`.
+pub fn read_list(path: &Path) -> io::Result<Vec<ListedUrl>> {
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        for line in io::stdin().lock().lines() {
+            text.push_str(&line?);
+            text.push('\n');
+        }
+    } else {
+        let bytes = std::fs::read(path)?;
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    Ok(parse_list(&text))
+}
+
+/// Every http(s) URL in a pasted text (separated by whitespace), and the other words.
+pub fn split_pasted(text: &str) -> (Vec<String>, Vec<String>) {
+    text.split_whitespace().map(str::to_string).partition(|w| {
+        let lower = w.to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_blanks_and_comments_keeping_line_numbers() {
+        let list = parse_list("# mirror list\n\n  http://a/1  \n\t# indented comment\nhttp://a/2\r\n");
+        assert_eq!(
+            list,
+            vec![
+                ListedUrl { line: 3, url: "http://a/1".into() },
+                ListedUrl { line: 5, url: "http://a/2".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn pasted_text_splits_urls_from_the_rest() {
+        let (urls, rest) = split_pasted("see http://a/1 and\nHTTPS://b/2\tftp://c/3");
+        assert_eq!(urls, vec!["http://a/1", "HTTPS://b/2"]);
+        assert_eq!(rest, vec!["see", "and", "ftp://c/3"]);
+    }
+}

@@ -1,0 +1,52 @@
+//! The `dlm` binary: parse arguments, pick a front end, run it, turn the result into an exit
+//! status. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dlm::cli::{Cli, Commands};
+use dlm::engine::EngineOptions;
+use dlm::headless::{self, Input, Verbosity};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dlm: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Some(Commands::Get(get)) => {
+            let mut options = EngineOptions::default();
+            get.download.apply(&mut options).map_err(anyhow::Error::msg)?;
+            let mut inputs: Vec<Input> = get
+                .urls
+                .iter()
+                .enumerate()
+                .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
+                .collect();
+            if let Some(path) = &get.input {
+                let listed = dlm::inputs::read_list(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read URL list {}: {e}", path.display()))?;
+                let name =
+                    if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
+                inputs.extend(
+                    listed.into_iter().map(|l| Input { origin: format!("{name}:{}", l.line), url: l.url }),
+                );
+            }
+            if inputs.is_empty() {
+                anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
+            }
+            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
+        }
+        None => {
+            anyhow::bail!("the terminal UI is not built yet; use `dlm get URL…`")
+        }
+    }
+}
