@@ -5,9 +5,11 @@
 //! - `cli`: command-line parsing.
 //! - `inputs`: reading URL lists (`-i FILE`).
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
+//! - `tui`: the interactive terminal UI (`dlm [URL…]`), a front end over the engine.
 
 pub mod cli;
 pub mod engine;
 pub mod format;
 pub mod headless;
 pub mod inputs;
+pub mod tui;

@@ -46,7 +46,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
         }
         None => {
-            anyhow::bail!("the terminal UI is not built yet; use `dlm get URL…`")
+            let mut options = EngineOptions::default();
+            cli.download.apply(&mut options).map_err(anyhow::Error::msg)?;
+            runtime.block_on(dlm::tui::run(cli.urls, options, dlm::tui::KeyMap::default()))
         }
     }
 }

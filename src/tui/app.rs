@@ -1,0 +1,1073 @@
+//! The UI's model: the transfers as the UI sees them, the selection, the open dialog, the
+//! messages. `App::update` folds what the person meant (`Action`) into state and returns what
+//! the engine must be told (`Effect`); `App::apply` folds what the engine reported
+//! (`EngineEvent`); `App::tick` samples rates. All three are pure: no I/O, no clock of their
+//! own (time comes in as an argument), so they are unit-tested without a terminal or an engine.
+//! Depends on the engine's message types and `format`; never on the terminal or rendering.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
+use ratatui::layout::Rect;
+
+use crate::engine::{
+    AddRequest, Command, EngineEvent, ItemId, ItemState, MAX_WORKERS, StartInfo, parse_download_url,
+    redact_str, redact_url,
+};
+use crate::inputs::split_pasted;
+
+use super::input::{Edit, TextInput};
+use super::keys::{KeyAction, KeyMap};
+
+/// Points kept for the rate graph: one a second for the last minute.
+pub const HISTORY_LEN: usize = 60;
+/// How long a message stays in the status line.
+const MESSAGE_TTL: Duration = Duration::from_secs(10);
+/// Rate samples kept per transfer; the rate is the slope over them (about three seconds).
+const RATE_SAMPLES: usize = 4;
+/// Rows the mouse wheel moves.
+const WHEEL_STEP: usize = 3;
+
+/// What the person meant: a named key action, a raw key for a dialog or text box, a paste, a
+/// mouse gesture, a resize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Key(KeyAction),
+    /// A key with no binding in the current mode: editing keys for text boxes, answers to
+    /// dialogs, Esc.
+    Input(KeyEvent),
+    Paste(String),
+    Click {
+        column: u16,
+        row: u16,
+    },
+    ScrollUp,
+    ScrollDown,
+    Resize {
+        width: u16,
+        height: u16,
+    },
+}
+
+/// What `update` asks the event loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send(Command),
+    /// Queue a download. The engine handle assigns the id, so the loop adds and then calls
+    /// `App::track_add` with it.
+    Add(AddRequest),
+    Suspend,
+    Quit,
+}
+
+/// Which screen has the keyboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help { scroll: usize },
+    Add,
+    Filter,
+    ConfirmCancel(ItemId),
+    ConfirmQuit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub level: Level,
+    pub at: Instant,
+}
+
+/// The last retry the engine announced for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryNote {
+    pub attempt: u32,
+    pub delay: Duration,
+    pub at: Instant,
+}
+
+/// One transfer as the UI shows it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: ItemId,
+    /// The URL as shown (credentials removed).
+    pub url: String,
+    /// What duplicates are recognised by: the URL as the engine normalises it.
+    key: String,
+    pub state: ItemState,
+    pub name: Option<String>,
+    pub bytes: u64,
+    pub total: Option<u64>,
+    pub info: Option<StartInfo>,
+    /// Where the finished file is.
+    pub path: Option<PathBuf>,
+    pub skipped: bool,
+    /// The last error or retry reason, and when it came.
+    pub error: Option<(String, Instant)>,
+    pub retry: Option<RetryNote>,
+    /// Retries the engine has made so far.
+    pub retries: u32,
+    /// Bytes per second, the slope over the recent samples.
+    pub rate: f64,
+    samples: VecDeque<(Instant, u64)>,
+    /// Bytes at the previous tick, for the total-rate graph.
+    tick_bytes: u64,
+}
+
+impl Row {
+    fn new(id: ItemId, url: String, key: String) -> Self {
+        Self {
+            id,
+            url,
+            key,
+            state: ItemState::Queued,
+            name: None,
+            bytes: 0,
+            total: None,
+            info: None,
+            path: None,
+            skipped: false,
+            error: None,
+            retry: None,
+            retries: 0,
+            rate: 0.0,
+            samples: VecDeque::new(),
+            tick_bytes: 0,
+        }
+    }
+
+    /// The name if the server gave one yet, else the URL.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, ItemState::Connecting | ItemState::Downloading)
+    }
+
+    /// Not finished: a new add of the same URL would be a duplicate.
+    fn is_pending(&self) -> bool {
+        !self.state.is_terminal()
+    }
+
+    pub fn eta(&self) -> Option<Duration> {
+        let total = self.total?;
+        (self.state == ItemState::Downloading).then_some(())?;
+        crate::format::eta(total.saturating_sub(self.bytes), self.rate)
+    }
+
+    fn stop_rate(&mut self) {
+        self.rate = 0.0;
+        self.samples.clear();
+        self.tick_bytes = self.bytes;
+    }
+}
+
+/// Totals for the header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: usize,
+    pub running: usize,
+    pub paused: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+    pub bytes: u64,
+    pub total: u64,
+    /// Items whose size is not known yet, so `total` is a lower bound.
+    pub unknown_sizes: usize,
+}
+
+pub struct App {
+    pub keymap: KeyMap,
+    rows: HashMap<ItemId, Row>,
+    /// Every item, in the order it was added.
+    order: Vec<ItemId>,
+    /// The items the table shows (the filter applied), in order.
+    view: Vec<ItemId>,
+    view_stale: bool,
+    /// Index into `view`.
+    selected: usize,
+    /// First row of `view` on screen; kept by the renderer so the selection stays visible.
+    pub offset: usize,
+    /// The table body as last drawn, for mouse clicks and page moves.
+    pub table_body: Rect,
+    pub mode: Mode,
+    pub add_input: TextInput,
+    pub filter_input: TextInput,
+    /// The filter in force, lowercased; empty means none.
+    filter: String,
+    pub show_details: bool,
+    pub cap: usize,
+    pub message: Option<Message>,
+    /// Total bytes per second, one point a second, oldest first.
+    pub history: VecDeque<u64>,
+    pub free_space: Option<u64>,
+    pub download_dir: PathBuf,
+    pub size: (u16, u16),
+    pub now: Instant,
+    last_tick: Option<Instant>,
+    pub color: bool,
+    pub engine_stopped: bool,
+}
+
+impl App {
+    pub fn new(keymap: KeyMap, download_dir: PathBuf, cap: usize, now: Instant) -> Self {
+        Self {
+            keymap,
+            rows: HashMap::new(),
+            order: Vec::new(),
+            view: Vec::new(),
+            view_stale: false,
+            selected: 0,
+            offset: 0,
+            table_body: Rect::default(),
+            mode: Mode::Normal,
+            add_input: TextInput::new(true),
+            filter_input: TextInput::new(false),
+            filter: String::new(),
+            show_details: false,
+            cap: cap.clamp(1, MAX_WORKERS),
+            message: None,
+            history: VecDeque::from(vec![0; HISTORY_LEN]),
+            free_space: None,
+            download_dir,
+            size: (80, 24),
+            now,
+            last_tick: None,
+            color: true,
+            engine_stopped: false,
+        }
+    }
+
+    // ----- reading the model (for rendering and tests) -----
+
+    pub fn row(&self, id: ItemId) -> Option<&Row> {
+        self.rows.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The ids the table shows, in order. Call `refresh_view` first after changes.
+    pub fn view(&self) -> &[ItemId] {
+        &self.view
+    }
+
+    pub fn selected_index(&self) -> usize {
+        self.selected
+    }
+
+    pub fn selected(&self) -> Option<&Row> {
+        self.view.get(self.selected).and_then(|id| self.rows.get(id))
+    }
+
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for row in self.rows.values() {
+            match row.state {
+                ItemState::Queued => c.queued += 1,
+                ItemState::Connecting | ItemState::Downloading => c.running += 1,
+                ItemState::Paused => c.paused += 1,
+                ItemState::Done => c.done += 1,
+                ItemState::Failed => c.failed += 1,
+                ItemState::Cancelled => c.cancelled += 1,
+            }
+            if row.state == ItemState::Cancelled {
+                continue;
+            }
+            c.bytes += row.bytes;
+            match row.total {
+                Some(t) => c.total += t,
+                None => {
+                    c.unknown_sizes += 1;
+                    c.total += row.bytes;
+                }
+            }
+        }
+        c
+    }
+
+    /// Sum of the per-transfer rates.
+    pub fn total_rate(&self) -> f64 {
+        self.rows.values().filter(|r| r.is_active()).map(|r| r.rate).sum()
+    }
+
+    /// Whether time passing changes the screen: something transfers, the graph still shows
+    /// recent traffic, or a message waits to expire. The loop ticks slowly otherwise.
+    pub fn busy(&self) -> bool {
+        self.message.is_some()
+            || self.history.iter().any(|&v| v > 0)
+            || self.rows.values().any(|r| r.is_active() || r.retry.is_some())
+    }
+
+    // ----- the view (filter and selection) -----
+
+    /// Recomputes the filtered list if it is stale, keeping the same item selected.
+    pub fn refresh_view(&mut self) {
+        if !self.view_stale {
+            return;
+        }
+        self.view_stale = false;
+        let keep = self.view.get(self.selected).copied();
+        self.view = if self.filter.is_empty() {
+            self.order.clone()
+        } else {
+            self.order.iter().copied().filter(|id| self.matches(*id)).collect()
+        };
+        if let Some(pos) = keep.and_then(|id| self.view.iter().position(|v| *v == id)) {
+            self.selected = pos;
+        }
+        self.clamp_selection();
+    }
+
+    fn matches(&self, id: ItemId) -> bool {
+        self.rows.get(&id).is_some_and(|r| {
+            r.url.to_lowercase().contains(&self.filter)
+                || r.name.as_ref().is_some_and(|n| n.to_lowercase().contains(&self.filter))
+        })
+    }
+
+    fn clamp_selection(&mut self) {
+        self.selected = self.selected.min(self.view.len().saturating_sub(1));
+    }
+
+    fn page(&self) -> usize {
+        usize::from(self.table_body.height).max(1)
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let last = self.view.len().saturating_sub(1);
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+    }
+
+    // ----- messages -----
+
+    fn say(&mut self, level: Level, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), level, at: self.now });
+    }
+
+    // ----- input -----
+
+    /// Translates a terminal event into an action, using the key table in the main view and
+    /// passing keys through raw to dialogs and text boxes.
+    pub fn action_for(&self, event: &Event) -> Option<Action> {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => {
+                let bound = self.keymap.action_for(key);
+                let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL)
+                    && matches!(key.code, KeyCode::Char('c' | 'C'));
+                match (&self.mode, bound) {
+                    (Mode::Normal, Some(action)) => Some(Action::Key(action)),
+                    // Ctrl-C must always get out, whatever has the keyboard.
+                    (_, _) if ctrl_c => Some(Action::Key(KeyAction::Quit)),
+                    (Mode::Help { .. }, Some(a @ (KeyAction::Help | KeyAction::Quit))) => {
+                        Some(Action::Key(a))
+                    }
+                    _ => Some(Action::Input(*key)),
+                }
+            }
+            Event::Paste(text) => Some(Action::Paste(text.clone())),
+            Event::Mouse(m) => match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => {
+                    Some(Action::Click { column: m.column, row: m.row })
+                }
+                MouseEventKind::ScrollUp => Some(Action::ScrollUp),
+                MouseEventKind::ScrollDown => Some(Action::ScrollDown),
+                _ => None,
+            },
+            Event::Resize(width, height) => Some(Action::Resize { width: *width, height: *height }),
+            _ => None,
+        }
+    }
+
+    /// Folds what the person meant into the model; returns what the loop must do.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        self.refresh_view();
+        let effects = match action {
+            Action::Resize { width, height } => {
+                self.size = (width, height);
+                Vec::new()
+            }
+            Action::Paste(text) => match self.mode {
+                Mode::Add => {
+                    self.add_input.insert_str(&text);
+                    Vec::new()
+                }
+                Mode::Filter => {
+                    self.filter_input.insert_str(&text);
+                    self.set_filter_from_input();
+                    Vec::new()
+                }
+                // A paste is the main way in, so it works from the main view and from
+                // harmless overlays alike.
+                Mode::Normal | Mode::Help { .. } => {
+                    self.mode = Mode::Normal;
+                    self.add_text(&text)
+                }
+                Mode::ConfirmCancel(_) | Mode::ConfirmQuit => Vec::new(),
+            },
+            Action::Click { column, row } => {
+                let body = self.table_body;
+                if self.mode == Mode::Normal
+                    && column >= body.x
+                    && column < body.x + body.width
+                    && row >= body.y
+                    && row < body.y + body.height
+                {
+                    let index = self.offset + usize::from(row - body.y);
+                    if index < self.view.len() {
+                        self.selected = index;
+                    }
+                }
+                Vec::new()
+            }
+            Action::ScrollUp | Action::ScrollDown if self.mode == Mode::Normal => {
+                let step = WHEEL_STEP as isize;
+                self.move_by(if action == Action::ScrollUp { -step } else { step });
+                Vec::new()
+            }
+            Action::ScrollUp | Action::ScrollDown => Vec::new(),
+            Action::Key(key) => self.key_action(key),
+            Action::Input(key) => self.input(key),
+        };
+        self.refresh_view();
+        effects
+    }
+
+    fn key_action(&mut self, action: KeyAction) -> Vec<Effect> {
+        match (&self.mode, action) {
+            (Mode::ConfirmQuit, KeyAction::Quit) => return vec![Effect::Quit],
+            (Mode::Normal, _) => {}
+            (Mode::Help { .. }, KeyAction::Help | KeyAction::Quit) => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            // Ctrl-C from a dialog or text box: close it and ask about quitting as from the
+            // main view.
+            (_, KeyAction::Quit) => self.mode = Mode::Normal,
+            _ => return Vec::new(),
+        }
+        let selected = self.selected().map(|r| (r.id, r.state, r.label().to_string()));
+        match action {
+            KeyAction::Up => self.move_by(-1),
+            KeyAction::Down => self.move_by(1),
+            KeyAction::PageUp => self.move_by(-(self.page() as isize)),
+            KeyAction::PageDown => self.move_by(self.page() as isize),
+            KeyAction::Top => self.selected = 0,
+            KeyAction::Bottom => self.selected = self.view.len().saturating_sub(1),
+            KeyAction::Add => self.mode = Mode::Add,
+            KeyAction::Filter => {
+                self.mode = Mode::Filter;
+            }
+            KeyAction::Details => self.show_details = !self.show_details,
+            KeyAction::Help => self.mode = Mode::Help { scroll: 0 },
+            KeyAction::Suspend => return vec![Effect::Suspend],
+            KeyAction::WorkersUp | KeyAction::WorkersDown => {
+                let cap = if action == KeyAction::WorkersUp {
+                    (self.cap + 1).min(MAX_WORKERS)
+                } else {
+                    self.cap.saturating_sub(1).max(1)
+                };
+                if cap == self.cap {
+                    self.say(Level::Info, format!("the worker cap is already {cap} (1–{MAX_WORKERS})"));
+                    return Vec::new();
+                }
+                // Shown at once; the engine confirms with WorkersChanged.
+                self.cap = cap;
+                return vec![Effect::Send(Command::SetWorkers(cap))];
+            }
+            KeyAction::PauseAll => {
+                self.say(Level::Info, "pausing everything (R resumes)");
+                return vec![Effect::Send(Command::PauseAll)];
+            }
+            KeyAction::ResumeAll => return vec![Effect::Send(Command::ResumeAll)],
+            KeyAction::TogglePause => {
+                let Some((id, state, label)) = selected else { return Vec::new() };
+                return match state {
+                    ItemState::Queued | ItemState::Connecting | ItemState::Downloading => {
+                        vec![Effect::Send(Command::Pause(id))]
+                    }
+                    ItemState::Paused => vec![Effect::Send(Command::Resume(id))],
+                    ItemState::Failed | ItemState::Cancelled => {
+                        self.say(Level::Info, format!("{label} is not running; r retries it"));
+                        Vec::new()
+                    }
+                    ItemState::Done => {
+                        self.say(Level::Info, format!("{label} is already done"));
+                        Vec::new()
+                    }
+                };
+            }
+            KeyAction::Cancel => {
+                let Some((id, state, label)) = selected else { return Vec::new() };
+                if matches!(state, ItemState::Done | ItemState::Cancelled) {
+                    self.say(Level::Info, format!("{label} is finished; nothing to cancel (d removes it)"));
+                } else {
+                    self.mode = Mode::ConfirmCancel(id);
+                }
+            }
+            KeyAction::Retry => {
+                let Some((id, state, label)) = selected else { return Vec::new() };
+                if matches!(state, ItemState::Failed | ItemState::Cancelled) {
+                    return vec![Effect::Send(Command::Retry(id))];
+                }
+                self.say(
+                    Level::Info,
+                    format!("{label} has not failed; only failed or cancelled items retry"),
+                );
+            }
+            KeyAction::Remove => {
+                let Some((id, state, label)) = selected else { return Vec::new() };
+                if state.is_terminal() {
+                    return vec![Effect::Send(Command::Remove(id))];
+                }
+                self.say(Level::Info, format!("{label} is not finished; c cancels it first"));
+            }
+            KeyAction::Quit => {
+                let c = self.counts();
+                if c.running + c.queued > 0 {
+                    self.mode = Mode::ConfirmQuit;
+                } else {
+                    return vec![Effect::Quit];
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn input(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
+        match self.mode.clone() {
+            Mode::Normal => {
+                if key.code == KeyCode::Esc {
+                    self.message = None;
+                    if !self.filter.is_empty() {
+                        self.filter_input.clear();
+                        self.set_filter_from_input();
+                    }
+                }
+            }
+            Mode::Help { scroll } => match key.code {
+                KeyCode::Esc | KeyCode::Enter => self.mode = Mode::Normal,
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.mode = Mode::Help { scroll: scroll.saturating_sub(1) }
+                }
+                KeyCode::Down | KeyCode::Char('j') => self.mode = Mode::Help { scroll: scroll + 1 },
+                KeyCode::PageUp => self.mode = Mode::Help { scroll: scroll.saturating_sub(10) },
+                KeyCode::PageDown => self.mode = Mode::Help { scroll: scroll + 10 },
+                _ => {}
+            },
+            Mode::Add => match key.code {
+                KeyCode::Esc => self.mode = Mode::Normal,
+                KeyCode::Enter if plain => {
+                    let text = self.add_input.text();
+                    let (urls, _) = split_pasted(&text);
+                    if urls.is_empty() {
+                        self.say(Level::Warn, "no http:// or https:// URL in the text");
+                        return Vec::new();
+                    }
+                    self.add_input.clear();
+                    self.mode = Mode::Normal;
+                    return self.add_text(&text);
+                }
+                _ => {
+                    self.add_input.handle_key(&key);
+                }
+            },
+            Mode::Filter => match key.code {
+                KeyCode::Enter => self.mode = Mode::Normal,
+                KeyCode::Esc => {
+                    self.filter_input.clear();
+                    self.set_filter_from_input();
+                    self.mode = Mode::Normal;
+                }
+                _ => {
+                    if self.filter_input.handle_key(&key) == Edit::Changed {
+                        self.set_filter_from_input();
+                    }
+                }
+            },
+            Mode::ConfirmCancel(id) => {
+                let delete_partial = match key.code {
+                    KeyCode::Char('y' | 'Y') => false,
+                    KeyCode::Char('d' | 'D') => true,
+                    KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                        self.mode = Mode::Normal;
+                        return Vec::new();
+                    }
+                    _ => return Vec::new(),
+                };
+                self.mode = Mode::Normal;
+                return vec![Effect::Send(Command::Cancel { id, delete_partial })];
+            }
+            Mode::ConfirmQuit => match key.code {
+                KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => return vec![Effect::Quit],
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => self.mode = Mode::Normal,
+                _ => {}
+            },
+        }
+        Vec::new()
+    }
+
+    fn set_filter_from_input(&mut self) {
+        self.filter = self.filter_input.text().trim().to_lowercase();
+        self.view_stale = true;
+    }
+
+    /// Adds every http(s) URL in a text; reports duplicates and words that are not URLs.
+    fn add_text(&mut self, text: &str) -> Vec<Effect> {
+        let (urls, others) = split_pasted(text);
+        let pending: HashSet<&str> =
+            self.rows.values().filter(|r| r.is_pending()).map(|r| r.key.as_str()).collect();
+        let mut seen = HashSet::new();
+        let mut effects = Vec::new();
+        let mut duplicates = 0;
+        for url in urls {
+            let key = dedup_key(&url);
+            if pending.contains(key.as_str()) || !seen.insert(key) {
+                duplicates += 1;
+                continue;
+            }
+            effects.push(Effect::Add(AddRequest::new(url)));
+        }
+        let mut parts = Vec::new();
+        match effects.len() {
+            0 => {}
+            1 => parts.push("added 1 URL".to_string()),
+            n => parts.push(format!("added {n} URLs")),
+        }
+        if duplicates > 0 {
+            parts.push(format!("skipped {duplicates} already in the list"));
+        }
+        if !others.is_empty() {
+            const SHOWN: usize = 3;
+            let mut words: Vec<String> = others.iter().take(SHOWN).map(|w| format!("{w:?}")).collect();
+            if others.len() > SHOWN {
+                words.push(format!("and {} more", others.len() - SHOWN));
+            }
+            parts.push(format!("ignored, not http(s) URLs: {}", words.join(", ")));
+        }
+        if parts.is_empty() {
+            self.say(Level::Warn, "nothing to add: the paste was empty");
+        } else {
+            let level = if others.is_empty() && duplicates == 0 { Level::Info } else { Level::Warn };
+            self.say(level, parts.join("; "));
+        }
+        effects
+    }
+
+    /// Records an item the loop just queued with the engine, so it shows at once and a second
+    /// paste of the same URL is recognised before the engine's `Added` arrives.
+    pub fn track_add(&mut self, id: ItemId, url: &str) {
+        let key = dedup_key(url);
+        let shown = redact_str(url.trim());
+        self.insert_row(Row::new(id, shown, key));
+    }
+
+    fn insert_row(&mut self, row: Row) {
+        let id = row.id;
+        if self.rows.insert(id, row).is_some() {
+            return;
+        }
+        self.order.push(id);
+        // Without a filter the view is the order; appending keeps it right without an O(n)
+        // rebuild per item, which matters when ten thousand URLs arrive in one paste.
+        if self.filter.is_empty() && !self.view_stale {
+            self.view.push(id);
+        } else {
+            self.view_stale = true;
+        }
+    }
+
+    // ----- engine events -----
+
+    /// Folds one engine event into the model.
+    pub fn apply(&mut self, event: EngineEvent, now: Instant) {
+        self.now = now;
+        let id = match &event {
+            EngineEvent::WorkersChanged { cap } => {
+                self.cap = *cap;
+                return;
+            }
+            EngineEvent::Stopped => {
+                self.engine_stopped = true;
+                return;
+            }
+            EngineEvent::Added { id, url } => {
+                match self.rows.get_mut(id) {
+                    Some(row) => row.url = url.clone(),
+                    // Added by someone else (a future control socket): show it too.
+                    None => self.insert_row(Row::new(*id, url.clone(), url.clone())),
+                }
+                return;
+            }
+            EngineEvent::Removed { id } => {
+                self.remove_row(*id);
+                return;
+            }
+            other => match other.item() {
+                Some(id) => id,
+                None => return,
+            },
+        };
+        let filtering = !self.filter.is_empty();
+        let Some(row) = self.rows.get_mut(&id) else { return };
+        match event {
+            EngineEvent::Connecting { .. } => {
+                row.state = ItemState::Connecting;
+                row.stop_rate();
+            }
+            EngineEvent::Started { info, .. } => {
+                row.state = ItemState::Downloading;
+                row.retry = None;
+                row.name = Some(info.name.clone());
+                row.total = info.total;
+                row.bytes = info.offset;
+                row.stop_rate();
+                row.samples.push_back((now, info.offset));
+                row.info = Some(info);
+                // The name may now match (or stop matching) the filter.
+                self.view_stale |= filtering;
+            }
+            EngineEvent::Progress { bytes, .. } => {
+                row.bytes = bytes;
+                if row.state == ItemState::Connecting {
+                    row.state = ItemState::Downloading;
+                }
+            }
+            EngineEvent::Retrying { attempt, delay, reason, .. } => {
+                row.state = ItemState::Connecting;
+                row.retries = attempt;
+                row.retry = Some(RetryNote { attempt, delay, at: now });
+                row.error = Some((reason, now));
+                row.stop_rate();
+            }
+            EngineEvent::Paused { bytes, .. } => {
+                row.state = ItemState::Paused;
+                row.bytes = bytes;
+                row.retry = None;
+                row.stop_rate();
+            }
+            EngineEvent::Queued { .. } => {
+                row.state = ItemState::Queued;
+                row.retry = None;
+                row.stop_rate();
+            }
+            EngineEvent::Completed { path, bytes, skipped, .. } => {
+                row.state = ItemState::Done;
+                row.bytes = bytes;
+                row.total = Some(bytes);
+                row.skipped = skipped;
+                if row.name.is_none() {
+                    row.name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                }
+                row.path = Some(path);
+                row.retry = None;
+                row.stop_rate();
+            }
+            EngineEvent::Failed { error, .. } => {
+                row.state = ItemState::Failed;
+                row.error = Some((error, now));
+                row.retry = None;
+                row.stop_rate();
+            }
+            EngineEvent::Cancelled { .. } => {
+                row.state = ItemState::Cancelled;
+                row.retry = None;
+                row.stop_rate();
+            }
+            EngineEvent::Added { .. }
+            | EngineEvent::Removed { .. }
+            | EngineEvent::WorkersChanged { .. }
+            | EngineEvent::Stopped => {}
+        }
+    }
+
+    fn remove_row(&mut self, id: ItemId) {
+        if self.rows.remove(&id).is_none() {
+            return;
+        }
+        self.order.retain(|x| *x != id);
+        if let Some(pos) = self.view.iter().position(|x| *x == id) {
+            self.view.remove(pos);
+            if pos < self.selected {
+                self.selected -= 1;
+            }
+        }
+        self.clamp_selection();
+        if self.mode == Mode::ConfirmCancel(id) {
+            self.mode = Mode::Normal;
+        }
+    }
+
+    /// Time passed: samples rates for the table and the graph, expires messages. Returns
+    /// whether the screen changed. Meant to run about once a second.
+    pub fn tick(&mut self, now: Instant) -> bool {
+        self.now = now;
+        let mut changed = false;
+        if self.message.as_ref().is_some_and(|m| now.saturating_duration_since(m.at) >= MESSAGE_TTL) {
+            self.message = None;
+            changed = true;
+        }
+        let elapsed = self.last_tick.map(|t| now.saturating_duration_since(t).as_secs_f64());
+        self.last_tick = Some(now);
+        let mut moved = 0u64;
+        for row in self.rows.values_mut() {
+            moved += row.bytes.saturating_sub(row.tick_bytes);
+            row.tick_bytes = row.bytes;
+            if row.state != ItemState::Downloading {
+                continue;
+            }
+            row.samples.push_back((now, row.bytes));
+            while row.samples.len() > RATE_SAMPLES {
+                row.samples.pop_front();
+            }
+            if let (Some(first), Some(last)) = (row.samples.front(), row.samples.back()) {
+                let span = last.0.saturating_duration_since(first.0).as_secs_f64();
+                if span > 0.0 {
+                    row.rate = last.1.saturating_sub(first.1) as f64 / span;
+                }
+            }
+            changed = true;
+        }
+        if let Some(secs) = elapsed.filter(|s| *s > 0.0) {
+            let point = (moved as f64 / secs) as u64;
+            if point > 0 || self.history.iter().any(|&v| v > 0) {
+                changed = true;
+            }
+            self.history.push_back(point);
+            while self.history.len() > HISTORY_LEN {
+                self.history.pop_front();
+            }
+        }
+        changed || self.rows.values().any(|r| r.retry.is_some())
+    }
+}
+
+/// The form duplicates are compared in: what the engine will show for the URL.
+fn dedup_key(url: &str) -> String {
+    match parse_download_url(url) {
+        Ok(parsed) => redact_url(&parsed),
+        Err(_) => redact_str(url.trim()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyEventState;
+
+    fn app() -> (App, Instant) {
+        let now = Instant::now();
+        (App::new(KeyMap::default(), PathBuf::from("/dl"), 4, now), now)
+    }
+
+    /// Runs an action and performs `Add` effects the way the loop does, with ids from 1.
+    fn run(app: &mut App, action: Action) -> Vec<Effect> {
+        let effects = app.update(action);
+        for e in &effects {
+            if let Effect::Add(req) = e {
+                let id = ItemId(app.len() as u64 + 1);
+                app.track_add(id, &req.url);
+            }
+        }
+        effects
+    }
+
+    fn key(c: char) -> Action {
+        Action::Input(KeyEvent {
+            code: KeyCode::Char(c),
+            modifiers: KeyModifiers::NONE,
+            kind: KeyEventKind::Press,
+            state: KeyEventState::NONE,
+        })
+    }
+
+    fn started(id: u64, total: Option<u64>) -> EngineEvent {
+        EngineEvent::Started {
+            id: ItemId(id),
+            info: StartInfo {
+                name: format!("file{id}.bin"),
+                path: PathBuf::from(format!("/dl/file{id}.bin")),
+                total,
+                offset: 0,
+                final_url: format!("http://h/file{id}.bin"),
+                status: 200,
+                resumable: true,
+                validator: None,
+            },
+        }
+    }
+
+    #[test]
+    fn paste_adds_urls_reports_other_words_and_skips_duplicates() {
+        let (mut a, _) = app();
+        let fx = run(&mut a, Action::Paste("see http://h/a\nhttp://h/b http://h/a and".into()));
+        assert_eq!(fx.len(), 2);
+        assert_eq!(a.len(), 2);
+        let msg = a.message.clone().unwrap();
+        assert!(msg.text.contains("added 2 URLs"), "{}", msg.text);
+        assert!(msg.text.contains("skipped 1"), "{}", msg.text);
+        assert!(msg.text.contains("\"see\""), "{}", msg.text);
+        // Pasting again while they are queued adds nothing.
+        assert!(run(&mut a, Action::Paste("http://h/a".into())).is_empty());
+        // Once done, the same URL may be fetched again.
+        a.apply(
+            EngineEvent::Completed { id: ItemId(1), path: "/dl/a".into(), bytes: 1, skipped: false },
+            a.now,
+        );
+        assert_eq!(run(&mut a, Action::Paste("http://h/a".into())).len(), 1);
+    }
+
+    #[test]
+    fn worker_cap_changes_at_once_and_clamps() {
+        let (mut a, _) = app();
+        assert_eq!(a.update(Action::Key(KeyAction::WorkersUp)), vec![Effect::Send(Command::SetWorkers(5))]);
+        assert_eq!(a.cap, 5);
+        for _ in 0..10 {
+            a.update(Action::Key(KeyAction::WorkersDown));
+        }
+        assert_eq!(a.cap, 1);
+        assert!(a.update(Action::Key(KeyAction::WorkersDown)).is_empty());
+        a.apply(EngineEvent::WorkersChanged { cap: 64 }, a.now);
+        assert!(a.update(Action::Key(KeyAction::WorkersUp)).is_empty());
+        assert_eq!(a.cap, 64);
+    }
+
+    #[test]
+    fn cancel_asks_then_sends_with_the_chosen_partial_policy() {
+        let (mut a, _) = app();
+        run(&mut a, Action::Paste("http://h/a".into()));
+        assert!(a.update(Action::Key(KeyAction::Cancel)).is_empty());
+        assert_eq!(a.mode, Mode::ConfirmCancel(ItemId(1)));
+        assert!(a.update(key('n')).is_empty());
+        assert_eq!(a.mode, Mode::Normal);
+        a.update(Action::Key(KeyAction::Cancel));
+        assert_eq!(
+            a.update(key('d')),
+            vec![Effect::Send(Command::Cancel { id: ItemId(1), delete_partial: true })]
+        );
+    }
+
+    #[test]
+    fn quit_asks_only_while_something_runs() {
+        let (mut a, _) = app();
+        assert_eq!(a.update(Action::Key(KeyAction::Quit)), vec![Effect::Quit]);
+        run(&mut a, Action::Paste("http://h/a".into()));
+        assert!(a.update(Action::Key(KeyAction::Quit)).is_empty());
+        assert_eq!(a.mode, Mode::ConfirmQuit);
+        assert_eq!(a.update(key('y')), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn pause_resume_retry_remove_follow_the_state() {
+        let (mut a, now) = app();
+        run(&mut a, Action::Paste("http://h/a".into()));
+        let id = ItemId(1);
+        assert_eq!(a.update(Action::Key(KeyAction::TogglePause)), vec![Effect::Send(Command::Pause(id))]);
+        a.apply(EngineEvent::Paused { id, bytes: 10 }, now);
+        assert_eq!(a.update(Action::Key(KeyAction::TogglePause)), vec![Effect::Send(Command::Resume(id))]);
+        assert!(a.update(Action::Key(KeyAction::Retry)).is_empty());
+        assert!(a.update(Action::Key(KeyAction::Remove)).is_empty());
+        a.apply(EngineEvent::Failed { id, error: "server answered 404".into() }, now);
+        assert_eq!(a.update(Action::Key(KeyAction::Retry)), vec![Effect::Send(Command::Retry(id))]);
+        assert_eq!(a.update(Action::Key(KeyAction::Remove)), vec![Effect::Send(Command::Remove(id))]);
+        a.apply(EngineEvent::Removed { id }, now);
+        assert!(a.is_empty());
+        assert!(a.selected().is_none());
+    }
+
+    #[test]
+    fn rates_come_from_ticks_and_progress() {
+        let (mut a, t0) = app();
+        run(&mut a, Action::Paste("http://h/a".into()));
+        a.apply(started(1, Some(1000)), t0);
+        a.tick(t0);
+        a.apply(EngineEvent::Progress { id: ItemId(1), bytes: 100 }, t0 + Duration::from_millis(500));
+        assert!(a.tick(t0 + Duration::from_secs(1)));
+        assert_eq!(a.row(ItemId(1)).unwrap().rate, 100.0);
+        assert_eq!(a.history.back(), Some(&100));
+        assert_eq!(a.row(ItemId(1)).unwrap().eta(), Some(Duration::from_secs(9)));
+        a.apply(
+            EngineEvent::Completed { id: ItemId(1), path: "/dl/a".into(), bytes: 1000, skipped: false },
+            t0,
+        );
+        assert_eq!(a.total_rate(), 0.0);
+        let c = a.counts();
+        assert_eq!((c.done, c.bytes, c.total), (1, 1000, 1000));
+    }
+
+    #[test]
+    fn filter_narrows_the_view_and_keeps_the_selection() {
+        let (mut a, now) = app();
+        run(&mut a, Action::Paste("http://h/alpha http://h/beta http://h/alphabet".into()));
+        a.update(Action::Key(KeyAction::Bottom));
+        a.update(Action::Key(KeyAction::Filter));
+        for c in "ALPHA".chars() {
+            a.update(key(c));
+        }
+        assert_eq!(a.view(), &[ItemId(1), ItemId(3)]);
+        assert_eq!(a.selected().unwrap().id, ItemId(3));
+        a.apply(started(2, None), now);
+        a.update(Action::Input(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+        assert_eq!(a.view().len(), 3);
+        assert_eq!(a.selected().unwrap().id, ItemId(3));
+    }
+
+    #[test]
+    fn add_dialog_takes_keys_and_pastes_and_submits_on_enter() {
+        let (mut a, _) = app();
+        a.update(Action::Key(KeyAction::Add));
+        assert_eq!(a.mode, Mode::Add);
+        // Keys bound in the main view are plain text here.
+        let typed = a.action_for(&Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)));
+        assert_eq!(typed, Some(key('q')));
+        run(&mut a, Action::Paste("http://h/1\nhttp://h/2\n".into()));
+        assert_eq!(a.add_input.line_count(), 3);
+        let fx = run(&mut a, Action::Input(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        assert_eq!(fx.len(), 2);
+        assert_eq!(a.mode, Mode::Normal);
+        assert!(a.add_input.is_empty());
+    }
+
+    #[test]
+    fn navigation_and_mouse() {
+        let (mut a, _) = app();
+        let urls: Vec<String> = (0..50).map(|i| format!("http://h/{i}")).collect();
+        run(&mut a, Action::Paste(urls.join(" ")));
+        a.table_body = Rect::new(0, 5, 80, 10);
+        a.update(Action::Key(KeyAction::PageDown));
+        assert_eq!(a.selected_index(), 10);
+        a.update(Action::Key(KeyAction::Bottom));
+        assert_eq!(a.selected_index(), 49);
+        a.update(Action::Key(KeyAction::Down));
+        assert_eq!(a.selected_index(), 49);
+        a.update(Action::Key(KeyAction::Top));
+        a.update(Action::ScrollDown);
+        assert_eq!(a.selected_index(), 3);
+        a.offset = 20;
+        a.update(Action::Click { column: 3, row: 7 });
+        assert_eq!(a.selected_index(), 22);
+        a.update(Action::Click { column: 3, row: 2 });
+        assert_eq!(a.selected_index(), 22);
+    }
+}

@@ -1,0 +1,524 @@
+//! The key table: every named action a key can trigger, its default keys, its help text, and
+//! the parser for key specs (`"p"`, `"ctrl-c"`, `"space"`, `"F5"`) used by config overrides.
+//! The input handler, the footer and the help overlay all read this one table, so the help can
+//! never disagree with what the keys do. Depends on crossterm's key types only; never on the
+//! engine, the terminal or rendering.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// A named thing a person can ask for with a key in the main view. Adding one means adding a
+/// variant, a row in `ALL` and an arm in `App::update`; the help and footer follow by
+/// themselves (this is how the rate-limit keys of a later issue are meant to arrive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyAction {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Add,
+    TogglePause,
+    PauseAll,
+    ResumeAll,
+    Cancel,
+    Retry,
+    Remove,
+    WorkersUp,
+    WorkersDown,
+    Filter,
+    Details,
+    Help,
+    Suspend,
+    Quit,
+}
+
+/// Sections of the help overlay, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Move,
+    Transfers,
+    View,
+    App,
+}
+
+impl Section {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Move => "Move",
+            Self::Transfers => "Transfers",
+            Self::View => "View",
+            Self::App => "App",
+        }
+    }
+}
+
+/// Static facts about an action: its config name, help line, section, footer label, defaults.
+pub struct ActionInfo {
+    pub action: KeyAction,
+    /// The name used in the config file's `[keys]` table.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub section: Section,
+    /// Short label for the footer, if the action earns a place there.
+    pub footer: Option<&'static str>,
+    pub defaults: &'static [&'static str],
+}
+
+/// The table, in help order. The footer shows the actions with a label, in this order, as many
+/// as fit.
+pub const ALL: &[ActionInfo] = &[
+    info(KeyAction::Up, "up", "select the previous transfer", Section::Move, None, &["up", "k"]),
+    info(KeyAction::Down, "down", "select the next transfer", Section::Move, None, &["down", "j"]),
+    info(KeyAction::PageUp, "page_up", "move up one page", Section::Move, None, &["pageup"]),
+    info(KeyAction::PageDown, "page_down", "move down one page", Section::Move, None, &["pagedown"]),
+    info(KeyAction::Top, "top", "go to the first transfer", Section::Move, None, &["g", "home"]),
+    info(KeyAction::Bottom, "bottom", "go to the last transfer", Section::Move, None, &["G", "end"]),
+    info(
+        KeyAction::Add,
+        "add",
+        "add URLs (a text box; pasting works there too)",
+        Section::Transfers,
+        Some("add"),
+        &["a"],
+    ),
+    info(
+        KeyAction::TogglePause,
+        "pause",
+        "pause or resume the selected transfer",
+        Section::Transfers,
+        Some("pause"),
+        &["p", "space"],
+    ),
+    info(KeyAction::PauseAll, "pause_all", "pause every transfer", Section::Transfers, None, &["P"]),
+    info(
+        KeyAction::ResumeAll,
+        "resume_all",
+        "resume every paused transfer",
+        Section::Transfers,
+        None,
+        &["R"],
+    ),
+    info(
+        KeyAction::Cancel,
+        "cancel",
+        "cancel the selected transfer (asks first)",
+        Section::Transfers,
+        Some("cancel"),
+        &["c"],
+    ),
+    info(
+        KeyAction::Retry,
+        "retry",
+        "retry a failed or cancelled transfer",
+        Section::Transfers,
+        Some("retry"),
+        &["r"],
+    ),
+    info(
+        KeyAction::Remove,
+        "remove",
+        "remove a finished transfer from the list",
+        Section::Transfers,
+        None,
+        &["d", "delete"],
+    ),
+    info(
+        KeyAction::WorkersUp,
+        "workers_up",
+        "allow one more download at once (max 64)",
+        Section::Transfers,
+        Some("workers"),
+        &["+", "="],
+    ),
+    info(
+        KeyAction::WorkersDown,
+        "workers_down",
+        "allow one fewer download at once",
+        Section::Transfers,
+        None,
+        &["-"],
+    ),
+    info(
+        KeyAction::Filter,
+        "filter",
+        "filter the list by name or URL",
+        Section::View,
+        Some("filter"),
+        &["/"],
+    ),
+    info(
+        KeyAction::Details,
+        "details",
+        "show or hide details of the selected transfer",
+        Section::View,
+        Some("details"),
+        &["enter"],
+    ),
+    info(KeyAction::Help, "help", "show or hide this help", Section::View, Some("help"), &["?", "F1"]),
+    info(
+        KeyAction::Suspend,
+        "suspend",
+        "suspend to the shell (fg comes back)",
+        Section::App,
+        None,
+        &["ctrl-z"],
+    ),
+    info(
+        KeyAction::Quit,
+        "quit",
+        "quit (asks first while downloads run)",
+        Section::App,
+        Some("quit"),
+        &["q", "ctrl-c"],
+    ),
+];
+
+#[allow(clippy::too_many_arguments)]
+const fn info(
+    action: KeyAction,
+    name: &'static str,
+    help: &'static str,
+    section: Section,
+    footer: Option<&'static str>,
+    defaults: &'static [&'static str],
+) -> ActionInfo {
+    ActionInfo { action, name, help, section, footer, defaults }
+}
+
+impl KeyAction {
+    pub fn info(self) -> &'static ActionInfo {
+        // Every variant has a row; the unit test `every_action_has_one_row` keeps it so.
+        ALL.iter().find(|i| i.action == self).unwrap_or(&ALL[0])
+    }
+
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        ALL.iter().find(|i| i.name == name).map(|i| i.action)
+    }
+}
+
+/// One key with its modifiers, normalised so that `P` and `shift-p` are the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+/// `KeyCode` is not `Ord`; this is the subset a key spec can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeOrd {
+    Char(char),
+    F(u8),
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Backspace,
+    Delete,
+    Insert,
+}
+
+impl Key {
+    /// The key a terminal event stands for, if a spec could name it.
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        let code = match ev.code {
+            // Terminals send the shifted character already; dropping SHIFT makes `P` match.
+            KeyCode::Char(c) => KeyCodeOrd::Char(c),
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            KeyCode::Up => KeyCodeOrd::Up,
+            KeyCode::Down => KeyCodeOrd::Down,
+            KeyCode::Left => KeyCodeOrd::Left,
+            KeyCode::Right => KeyCodeOrd::Right,
+            KeyCode::PageUp => KeyCodeOrd::PageUp,
+            KeyCode::PageDown => KeyCodeOrd::PageDown,
+            KeyCode::Home => KeyCodeOrd::Home,
+            KeyCode::End => KeyCodeOrd::End,
+            KeyCode::Enter => KeyCodeOrd::Enter,
+            KeyCode::Esc => KeyCodeOrd::Esc,
+            KeyCode::Tab => KeyCodeOrd::Tab,
+            KeyCode::BackTab => KeyCodeOrd::BackTab,
+            KeyCode::Backspace => KeyCodeOrd::Backspace,
+            KeyCode::Delete => KeyCodeOrd::Delete,
+            KeyCode::Insert => KeyCodeOrd::Insert,
+            _ => return None,
+        };
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = ev.modifiers.contains(KeyModifiers::ALT);
+        let code = match code {
+            // Some terminals report Ctrl-C as an uppercase letter; bindings are lowercase.
+            KeyCodeOrd::Char(c) if ctrl => KeyCodeOrd::Char(c.to_ascii_lowercase()),
+            other => other,
+        };
+        Some(Key { code, ctrl, alt })
+    }
+
+    /// Parses a key spec: a single character (`p`, `P`, `+`, `/`), a name (`space`, `enter`,
+    /// `esc`, `tab`, `backtab`, `backspace`, `delete`/`del`, `insert`, `up`, `down`, `left`, `right`,
+    /// `pageup`/`pgup`, `pagedown`/`pgdn`, `home`, `end`, `f1`…`f12`), optionally prefixed by
+    /// `ctrl-` and/or `alt-` (`ctrl-c`, `alt-enter`). Names are case-insensitive; single
+    /// characters are not (`p` and `P` are different keys).
+    pub fn parse(spec: &str) -> Result<Key, String> {
+        let original = spec;
+        let mut rest = spec.trim();
+        let (mut ctrl, mut alt) = (false, false);
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.chars().count() > 1 && (lower.starts_with("ctrl-") || lower.starts_with("ctrl+")) {
+                ctrl = true;
+                rest = &rest[5..];
+            } else if rest.chars().count() > 1 && (lower.starts_with("alt-") || lower.starts_with("alt+")) {
+                alt = true;
+                rest = &rest[4..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (None, _) => return Err(format!("empty key spec {original:?}")),
+            (Some(c), None) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "space" => KeyCodeOrd::Char(' '),
+                "enter" | "return" => KeyCodeOrd::Enter,
+                "esc" | "escape" => KeyCodeOrd::Esc,
+                "tab" => KeyCodeOrd::Tab,
+                "backtab" => KeyCodeOrd::BackTab,
+                "backspace" => KeyCodeOrd::Backspace,
+                "delete" | "del" => KeyCodeOrd::Delete,
+                "insert" | "ins" => KeyCodeOrd::Insert,
+                "up" => KeyCodeOrd::Up,
+                "down" => KeyCodeOrd::Down,
+                "left" => KeyCodeOrd::Left,
+                "right" => KeyCodeOrd::Right,
+                "pageup" | "pgup" => KeyCodeOrd::PageUp,
+                "pagedown" | "pgdn" => KeyCodeOrd::PageDown,
+                "home" => KeyCodeOrd::Home,
+                "end" => KeyCodeOrd::End,
+                f if f.starts_with('f') => match f[1..].parse::<u8>() {
+                    Ok(n @ 1..=24) => KeyCodeOrd::F(n),
+                    _ => return Err(format!("unknown key {original:?}")),
+                },
+                _ => {
+                    return Err(format!(
+                        "unknown key {original:?} (try a character, `space`, `enter`, `F5`, `ctrl-x`)"
+                    ));
+                }
+            },
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("Ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("Alt-")?;
+        }
+        match self.code {
+            KeyCodeOrd::Char(' ') => f.write_str("Space"),
+            KeyCodeOrd::Char(c) if self.ctrl => write!(f, "{}", c.to_ascii_uppercase()),
+            KeyCodeOrd::Char(c) => write!(f, "{c}"),
+            KeyCodeOrd::F(n) => write!(f, "F{n}"),
+            KeyCodeOrd::Up => f.write_str("↑"),
+            KeyCodeOrd::Down => f.write_str("↓"),
+            KeyCodeOrd::Left => f.write_str("←"),
+            KeyCodeOrd::Right => f.write_str("→"),
+            KeyCodeOrd::PageUp => f.write_str("PgUp"),
+            KeyCodeOrd::PageDown => f.write_str("PgDn"),
+            KeyCodeOrd::Home => f.write_str("Home"),
+            KeyCodeOrd::End => f.write_str("End"),
+            KeyCodeOrd::Enter => f.write_str("Enter"),
+            KeyCodeOrd::Esc => f.write_str("Esc"),
+            KeyCodeOrd::Tab => f.write_str("Tab"),
+            KeyCodeOrd::BackTab => f.write_str("Shift-Tab"),
+            KeyCodeOrd::Backspace => f.write_str("Backspace"),
+            KeyCodeOrd::Delete => f.write_str("Del"),
+            KeyCodeOrd::Insert => f.write_str("Ins"),
+        }
+    }
+}
+
+/// Which keys trigger which actions in the main view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMap {
+    bindings: BTreeMap<KeyAction, Vec<Key>>,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        let bindings = ALL
+            .iter()
+            .map(|i| {
+                // The defaults are constants checked by `defaults_parse`; a bad one is skipped
+                // rather than crashing the program.
+                (i.action, i.defaults.iter().filter_map(|s| Key::parse(s).ok()).collect())
+            })
+            .collect();
+        Self { bindings }
+    }
+}
+
+impl KeyMap {
+    /// The defaults with the config file's `[keys]` table on top: action name → key spec, or
+    /// several specs separated by spaces (`"k up"`). An overridden action loses its default
+    /// keys; a key given to an action is taken away from any other action that had it by
+    /// default. Unknown action names and unreadable specs are errors naming the entry.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<KeyMap, String> {
+        let mut map = KeyMap::default();
+        let mut parsed = Vec::new();
+        for (name, specs) in overrides {
+            let action = KeyAction::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = ALL.iter().map(|i| i.name).collect();
+                format!("unknown action {name:?} in [keys]; known actions: {}", names.join(", "))
+            })?;
+            let keys = specs
+                .split_whitespace()
+                .map(Key::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("[keys] {name}: {e}"))?;
+            if keys.is_empty() {
+                return Err(format!("[keys] {name}: no key given"));
+            }
+            parsed.push((action, keys));
+        }
+        // Two overrides claiming the same key would make one of them silently dead.
+        for (i, (a, keys)) in parsed.iter().enumerate() {
+            for (b, other) in &parsed[i + 1..] {
+                if let Some(k) = keys.iter().find(|k| other.contains(k)) {
+                    return Err(format!("[keys] {} and {} both use {k}", a.name(), b.name()));
+                }
+            }
+        }
+        for (action, keys) in parsed {
+            for list in map.bindings.values_mut() {
+                list.retain(|k| !keys.contains(k));
+            }
+            map.bindings.insert(action, keys);
+        }
+        Ok(map)
+    }
+
+    /// The action bound to a key press, if any.
+    pub fn action_for(&self, ev: &KeyEvent) -> Option<KeyAction> {
+        let key = Key::from_event(ev)?;
+        self.bindings.iter().find(|(_, keys)| keys.contains(&key)).map(|(a, _)| *a)
+    }
+
+    pub fn keys(&self, action: KeyAction) -> &[Key] {
+        self.bindings.get(&action).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The keys of an action as the help shows them: `p, Space`.
+    pub fn describe(&self, action: KeyAction) -> String {
+        let keys = self.keys(action);
+        if keys.is_empty() {
+            "(unbound)".to_string()
+        } else {
+            keys.iter().map(Key::to_string).collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// The first key of an action, as the footer shows it.
+    pub fn short(&self, action: KeyAction) -> Option<String> {
+        self.keys(action).first().map(Key::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyEventKind, KeyEventState};
+
+    fn ev(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent { code, modifiers, kind: KeyEventKind::Press, state: KeyEventState::NONE }
+    }
+
+    #[test]
+    fn every_action_has_one_row_and_defaults_parse() {
+        for (i, row) in ALL.iter().enumerate() {
+            assert_eq!(ALL.iter().filter(|r| r.action == row.action).count(), 1, "{}", row.name);
+            assert_eq!(KeyAction::from_name(row.name), Some(row.action));
+            for spec in row.defaults {
+                assert!(Key::parse(spec).is_ok(), "{spec}");
+            }
+            assert!(ALL[..i].iter().all(|r| r.name != row.name));
+        }
+        // No default key is bound twice.
+        let map = KeyMap::default();
+        let all: Vec<Key> = map.bindings.values().flatten().copied().collect();
+        let mut dedup = all.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(all.len(), dedup.len());
+    }
+
+    #[test]
+    fn events_match_defaults() {
+        let map = KeyMap::default();
+        assert_eq!(map.action_for(&ev(KeyCode::Char('P'), KeyModifiers::SHIFT)), Some(KeyAction::PauseAll));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('p'), KeyModifiers::NONE)), Some(KeyAction::TogglePause));
+        assert_eq!(map.action_for(&ev(KeyCode::Char(' '), KeyModifiers::NONE)), Some(KeyAction::TogglePause));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(KeyAction::Quit));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('C'), KeyModifiers::CONTROL)), Some(KeyAction::Quit));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('c'), KeyModifiers::NONE)), Some(KeyAction::Cancel));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('+'), KeyModifiers::SHIFT)), Some(KeyAction::WorkersUp));
+        assert_eq!(map.action_for(&ev(KeyCode::Down, KeyModifiers::NONE)), Some(KeyAction::Down));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn specs_parse_and_print() {
+        assert_eq!(Key::parse("ctrl-c").unwrap().to_string(), "Ctrl-C");
+        assert_eq!(Key::parse("Ctrl+X").unwrap().to_string(), "Ctrl-X");
+        assert_eq!(Key::parse("space").unwrap().to_string(), "Space");
+        assert_eq!(Key::parse("F5").unwrap().to_string(), "F5");
+        assert_eq!(Key::parse("alt-enter").unwrap().to_string(), "Alt-Enter");
+        assert_eq!(Key::parse("-").unwrap().to_string(), "-");
+        assert_eq!(Key::parse("PgDn").unwrap(), Key::parse("pagedown").unwrap());
+        assert!(Key::parse("").is_err());
+        assert!(Key::parse("hyper-x").is_err());
+        assert!(Key::parse("F99").is_err());
+    }
+
+    #[test]
+    fn overrides_replace_defaults_and_steal_keys() {
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), "x F5".to_string());
+        o.insert("quit".to_string(), "p".to_string());
+        let map = KeyMap::with_overrides(&o).unwrap();
+        assert_eq!(map.describe(KeyAction::TogglePause), "x, F5");
+        assert_eq!(map.describe(KeyAction::Quit), "p");
+        assert_eq!(map.action_for(&ev(KeyCode::Char('p'), KeyModifiers::NONE)), Some(KeyAction::Quit));
+        assert_eq!(map.action_for(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn bad_overrides_are_errors() {
+        let one = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        assert!(KeyMap::with_overrides(&one("fly", "f")).unwrap_err().contains("unknown action \"fly\""));
+        assert!(KeyMap::with_overrides(&one("pause", "hyper-x")).unwrap_err().contains("pause"));
+        assert!(KeyMap::with_overrides(&one("pause", " ")).is_err());
+        let mut two = one("pause", "x");
+        two.insert("retry".into(), "x".into());
+        assert!(KeyMap::with_overrides(&two).unwrap_err().contains("both use x"));
+    }
+}

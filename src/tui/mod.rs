@@ -1,0 +1,208 @@
+//! The interactive terminal UI (`dlm [URL…]`): the event loop that joins the terminal, the
+//! engine and the model. It waits on terminal input, engine events and a slow tick at once,
+//! folds whatever arrived into the `App`, and draws at most once per frame, only when something
+//! changed. Submodules: `terminal` (owns the real terminal), `app` (pure model), `ui`
+//! (drawing), `keys` (the key table), `input` (text boxes). Talks to the engine only through
+//! its handle and event channel; the engine must never depend on this module.
+
+pub mod app;
+pub mod input;
+pub mod keys;
+pub mod terminal;
+pub mod ui;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+
+use crate::engine::{Engine, EngineEvent, EngineHandle, EngineOptions};
+
+pub use app::{Action, App, Effect};
+pub use keys::KeyMap;
+
+/// Least time between two frames drawn for input, so key repeat cannot flood the terminal.
+const INPUT_FRAME: Duration = Duration::from_millis(16);
+/// Least time between two frames drawn only because the engine reported progress: ten a second
+/// is smooth to the eye and keeps the UI's share of a core small during big batches.
+const ENGINE_FRAME: Duration = Duration::from_millis(100);
+/// Rates and the graph are sampled this often while something moves…
+const BUSY_TICK: Duration = Duration::from_secs(1);
+/// …and only this often when nothing does, so an idle UI sleeps.
+const IDLE_TICK: Duration = Duration::from_secs(10);
+/// How often the free space of the download folder is read again.
+const FREE_SPACE_EVERY: Duration = Duration::from_secs(5);
+/// Engine events folded per wake-up before the loop looks at the keyboard again.
+const DRAIN_LIMIT: usize = 8192;
+/// How long quitting waits for transfers to stop before leaving anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the UI until the person quits. `urls` are added as if pasted.
+pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> anyhow::Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!("the interactive UI needs a terminal; use `dlm get URL…` in scripts and pipes");
+    }
+    std::fs::create_dir_all(&options.download_dir)
+        .with_context(|| format!("cannot create the download folder {}", options.download_dir.display()))?;
+    let dir = options.download_dir.clone();
+    let cap = options.workers;
+    let (engine, event_rx) = Engine::start(options).context("cannot start the download engine")?;
+    let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
+    app.color = terminal::color_allowed();
+    app.free_space = free_space(&dir);
+    let mut tui = terminal::Tui::enter().context("cannot set up the terminal")?;
+    let result = event_loop(&mut tui, &mut app, engine.handle(), event_rx, urls).await;
+    drop(tui);
+    if tokio::time::timeout(SHUTDOWN_GRACE, engine.shutdown()).await.is_err() {
+        eprintln!("dlm: transfers did not stop within {}s; leaving anyway", SHUTDOWN_GRACE.as_secs());
+    }
+    result?;
+    let c = app.counts();
+    let stopped = c.running + c.queued + c.paused;
+    println!(
+        "dlm: {} done, {} failed{}",
+        c.done,
+        c.failed,
+        if stopped > 0 {
+            format!(", {stopped} unfinished (partial files kept; `dlm -c` continues them)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn event_loop(
+    tui: &mut terminal::Tui,
+    app: &mut App,
+    engine: EngineHandle,
+    mut event_rx: mpsc::Receiver<EngineEvent>,
+    urls: Vec<String>,
+) -> anyhow::Result<()> {
+    let size = tui.terminal.size()?;
+    app.update(Action::Resize { width: size.width, height: size.height });
+    if !urls.is_empty() {
+        let effects = app.update(Action::Paste(urls.join("\n")));
+        perform(effects, app, &engine, tui)?;
+    }
+    let mut input = EventStream::new();
+    let mut tstp = signal(SignalKind::from_raw(libc::SIGTSTP))?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut engine_open = true;
+    let mut dirty = true;
+    let mut urgent = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut next_tick = Instant::now() + BUSY_TICK;
+    let mut free_read = Instant::now();
+    loop {
+        let frame = if urgent { INPUT_FRAME } else { ENGINE_FRAME };
+        let due = last_draw.map(|t| t + frame);
+        if dirty && due.is_none_or(|d| Instant::now() >= d) {
+            tui.terminal.draw(|f| ui::draw(f, app))?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+            urgent = false;
+        }
+        let draw_at = if dirty { due } else { None };
+        tokio::select! {
+            // Keys first: a flood of progress must never make the keyboard wait.
+            biased;
+            event = input.next() => match event {
+                Some(Ok(event)) => {
+                    if let Some(action) = app.action_for(&event) {
+                        let effects = app.update(action);
+                        if perform(effects, app, &engine, tui)? == Flow::Quit {
+                            return Ok(());
+                        }
+                    }
+                    dirty = true;
+                    urgent = true;
+                }
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                None => return Ok(()),
+            },
+            _ = tstp.recv() => {
+                tui.suspend()?;
+                dirty = true;
+                urgent = true;
+            }
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => return Ok(()),
+            event = event_rx.recv(), if engine_open => {
+                match event {
+                    Some(event) => {
+                        let now = Instant::now();
+                        app.apply(event, now);
+                        // Take everything already waiting, so one frame shows it all.
+                        for _ in 0..DRAIN_LIMIT {
+                            match event_rx.try_recv() {
+                                Ok(event) => app.apply(event, now),
+                                Err(_) => break,
+                            }
+                        }
+                        // Something moved: sample rates soon even if the loop was idle.
+                        next_tick = next_tick.min(now + BUSY_TICK);
+                    }
+                    None => {
+                        engine_open = false;
+                        app.engine_stopped = true;
+                    }
+                }
+                dirty = true;
+            }
+            _ = sleep_until(next_tick.into()) => {
+                let now = Instant::now();
+                dirty |= app.tick(now);
+                if now.duration_since(free_read) >= FREE_SPACE_EVERY {
+                    free_read = now;
+                    let free = free_space(&app.download_dir);
+                    dirty |= free != app.free_space;
+                    app.free_space = free;
+                }
+                next_tick = now + if app.busy() { BUSY_TICK } else { IDLE_TICK };
+            }
+            _ = sleep_until(draw_at.unwrap_or_else(Instant::now).into()), if draw_at.is_some() => {}
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Quit,
+}
+
+fn perform(
+    effects: Vec<Effect>,
+    app: &mut App,
+    engine: &EngineHandle,
+    tui: &mut terminal::Tui,
+) -> anyhow::Result<Flow> {
+    for effect in effects {
+        match effect {
+            Effect::Send(command) => engine.send(command),
+            Effect::Add(request) => {
+                let url = request.url.clone();
+                let id = engine.add(request);
+                app.track_add(id, &url);
+            }
+            Effect::Suspend => tui.suspend()?,
+            Effect::Quit => return Ok(Flow::Quit),
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+/// Bytes free for an unprivileged user on the file system holding `dir`.
+fn free_space(dir: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
