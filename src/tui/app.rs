@@ -145,9 +145,18 @@ impl Row {
         }
     }
 
-    /// The name if the server gave one yet, else the URL.
+    /// The name if the server gave one yet, else the URL's last path segment (what the name
+    /// will most likely be; the whole URL is in the detail pane), else the URL.
     pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.url)
+        if let Some(name) = &self.name {
+            return name;
+        }
+        let no_query = self.url.split(['?', '#']).next().unwrap_or(&self.url);
+        let after_scheme = no_query.split_once("://").map_or(no_query, |(_, rest)| rest);
+        match after_scheme.split_once('/') {
+            Some((_, path)) => path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(after_scheme),
+            None => after_scheme,
+        }
     }
 
     pub fn is_active(&self) -> bool {
@@ -936,6 +945,15 @@ mod tests {
             a.now,
         );
         assert_eq!(run(&mut a, Action::Paste("http://h/a".into())).len(), 1);
+    }
+
+    #[test]
+    fn labels_fall_back_to_the_url_tail() {
+        let row = |url: &str| Row::new(ItemId(1), url.into(), url.into());
+        assert_eq!(row("http://h/a/b.iso?x=1").label(), "b.iso");
+        assert_eq!(row("http://h/a/dir/").label(), "dir");
+        assert_eq!(row("http://h.example/").label(), "h.example/");
+        assert_eq!(row("not a url").label(), "not a url");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ratatui, the app model and `format`; never on the engine's internals or the real terminal.
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::layout::{Alignment, Constraint, Flex, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols;
 use ratatui::text::{Line, Span, Text};
@@ -137,7 +137,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 Line::from(Span::styled(partial, theme.dim())),
                 Line::from(""),
                 answer_line(&theme, &[("y", "cancel, keep the partial file"), ("d", "cancel and delete it")]),
-                answer_line(&theme, &[("n", "don't cancel"), ("Esc", "")]),
+                answer_line(&theme, &[("n/Esc", "keep downloading")]),
             ];
             draw_dialog(frame, area, " Cancel download ", lines, &theme);
         }
@@ -148,7 +148,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 Line::from("Partial files (.part) stay on disk; `dlm -c` with the same URLs"),
                 Line::from("continues them later."),
                 Line::from(""),
-                answer_line(&theme, &[("y", "quit now"), ("n", "keep downloading")]),
+                answer_line(&theme, &[("y", "quit now"), ("n/Esc", "keep downloading")]),
             ];
             draw_dialog(frame, area, " Quit dlm? ", lines, &theme);
         }
@@ -225,10 +225,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         format!("{} of {}", format::bytes(c.bytes), format::bytes(c.total))
     };
+    let dir = app.download_dir.display().to_string();
     let free = match app.free_space {
-        Some(f) => format!("{} free in {}", format::bytes(f), app.download_dir.display()),
-        None => format!("saving to {}", app.download_dir.display()),
+        Some(f) => format!("{} free in ", format::bytes(f)),
+        None => "saving to ".to_string(),
     };
+    let room = usize::from(text_area.width).saturating_sub(total.chars().count() + free.chars().count() + 4);
+    let free = format!("{free}{}", ellipsize_left(&dir, room));
     let line3 = Line::from(vec![Span::raw(" "), Span::raw(total), sep, Span::styled(free, theme.dim())]);
     frame.render_widget(Paragraph::new(vec![line1, line2, line3]), text_area);
     if graph_w >= 8 {
@@ -242,15 +245,49 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
-/// Fits a minute of points into `width` columns by averaging neighbours, so the graph always
-/// shows the whole minute however narrow the screen.
+/// Fits a minute of points into the graph's columns (one less than its width: the border) by
+/// averaging neighbours, so the graph always shows the whole minute however narrow it is.
 fn squeeze(points: &[u64], width: usize) -> Vec<u64> {
     let cols = width.saturating_sub(1).max(1);
     if points.len() <= cols {
         return points.to_vec();
     }
-    let per = points.len().div_ceil(cols);
-    points.chunks(per).map(|c| c.iter().sum::<u64>() / c.len() as u64).collect()
+    (0..cols)
+        .map(|i| {
+            let (a, b) =
+                (i * points.len() / cols, ((i + 1) * points.len() / cols).max(i * points.len() / cols + 1));
+            let chunk = &points[a..b.min(points.len())];
+            chunk.iter().sum::<u64>() / chunk.len().max(1) as u64
+        })
+        .collect()
+}
+
+/// Shortens text to `width` characters by cutting out its middle, so a file name keeps both
+/// its start and its extension: `debian-13…netinst.iso`.
+pub fn ellipsize_middle(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len <= width {
+        return text.to_string();
+    }
+    if width <= 1 {
+        return "…".chars().take(width).collect();
+    }
+    let keep = width - 1;
+    let tail = keep / 2;
+    let head = keep - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(len - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// Shortens a path from the left: `…/me/Downloads`.
+fn ellipsize_left(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len <= width {
+        return text.to_string();
+    }
+    let tail: String = text.chars().skip(len + 1 - width.max(1)).collect();
+    format!("…{tail}")
 }
 
 trait StyleExt {
@@ -321,31 +358,65 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     ];
     let header = TableRow::new(["State", "Name", "Size", "Progress", "Rate", "ETA"])
         .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    // The progress column's width decides the bar's; computed the way the table lays it out.
-    let columns =
-        Layout::horizontal(widths).spacing(1).split(Rect::new(0, 0, inner.width.saturating_sub(2), 1));
+    // Column widths decide the bar's length and where names are shortened; computed the way
+    // the table lays them out (after the two-cell selection marker).
+    let columns = Layout::horizontal(widths).flex(Flex::Start).spacing(1).split(Rect::new(
+        0,
+        0,
+        inner.width.saturating_sub(2),
+        1,
+    ));
+    let name_w = usize::from(columns[1].width);
     let bar_w = usize::from(columns[3].width).saturating_sub(5);
     let end = (app.offset + height).min(shown);
     let rows: Vec<TableRow> = app.view()[app.offset..end]
         .iter()
         .filter_map(|id| app.row(*id))
-        .map(|row| table_row(row, bar_w, theme))
+        .map(|row| table_row(row, name_w, bar_w, theme))
         .collect();
+    let highlight = if theme.color {
+        Style::default().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD)
+    } else {
+        Style::default().add_modifier(Modifier::REVERSED)
+    };
     let table = Table::new(rows, widths)
+        .flex(Flex::Start)
         .header(header)
         .column_spacing(1)
-        .row_highlight_style(if theme.color {
-            Style::default().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD)
-        } else {
-            Style::default().add_modifier(Modifier::REVERSED)
-        })
+        .row_highlight_style(highlight)
         .highlight_symbol("▶ ")
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = ratatui::widgets::TableState::default().with_selected(Some(selected - app.offset));
     frame.render_stateful_widget(table, inner, &mut state);
+    // A failure or a pending retry says why right in the list, across the progress, rate and
+    // ETA cells it leaves empty (a table cell cannot span columns, so it is drawn on top).
+    let x = inner.x + 2 + columns[3].x;
+    let width = inner.right().saturating_sub(x);
+    for (i, id) in app.view()[app.offset..end].iter().enumerate() {
+        let Some(row) = app.row(*id) else { continue };
+        let reason = match (&row.error, row.state) {
+            (Some((error, _)), ItemState::Failed) => error.clone(),
+            (Some((error, _)), ItemState::Connecting) if row.retry.is_some() => error.clone(),
+            _ => continue,
+        };
+        let mut style = theme.state(row.state);
+        if app.offset + i == selected {
+            style = style.patch(highlight);
+        }
+        let rect = Rect::new(x, body.y + i as u16, width, 1);
+        // Cut at the end: an error's first words ("server answered 404") matter most.
+        let shown = if reason.chars().count() > usize::from(width) {
+            let mut cut: String = reason.chars().take(usize::from(width).saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        } else {
+            reason
+        };
+        frame.render_widget(Paragraph::new(Span::styled(shown, style)), rect);
+    }
 }
 
-fn table_row<'a>(row: &'a Row, bar_w: usize, theme: &Theme) -> TableRow<'a> {
+fn table_row<'a>(row: &'a Row, name_w: usize, bar_w: usize, theme: &Theme) -> TableRow<'a> {
     let size = match row.total {
         Some(t) => format::bytes(t),
         None if row.state == ItemState::Downloading => "unknown".into(),
@@ -364,9 +435,10 @@ fn table_row<'a>(row: &'a Row, bar_w: usize, theme: &Theme) -> TableRow<'a> {
     let rate = if row.state == ItemState::Downloading { format::rate(row.rate) } else { String::new() };
     let eta = row.eta().map(format::duration).unwrap_or_default();
     let style = theme.state(row.state);
+    let name = Line::from(ellipsize_middle(row.label(), name_w));
     TableRow::new(vec![
         Cell::from(state_label(row)).style(style),
-        Cell::from(row.label()),
+        Cell::from(name),
         Cell::from(Line::from(size).alignment(Alignment::Right)),
         Cell::from(progress).style(if row.state == ItemState::Failed {
             style
@@ -447,8 +519,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let what = if row.state == ItemState::Failed { "Error" } else { "Last error" };
         lines.push(Line::from(vec![
             label(what),
+            Span::styled(format!("{}: ", ago(app, *at)), theme.dim()),
             Span::styled(error.clone(), theme.fg(Color::Red)),
-            Span::styled(format!("  ({})", ago(app, *at)), theme.dim()),
         ]));
     }
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
@@ -484,14 +556,29 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
-/// The most useful keys, from the key table, as many as fit.
+/// Footer entries in the order they give way when the screen is narrow: the last ones drop
+/// first, and help and quit never do, so every other key stays one keystroke away.
+const FOOTER_PRIORITY: [KeyAction; 9] = [
+    KeyAction::Help,
+    KeyAction::Quit,
+    KeyAction::Add,
+    KeyAction::TogglePause,
+    KeyAction::Cancel,
+    KeyAction::WorkersUp,
+    KeyAction::Retry,
+    KeyAction::Filter,
+    KeyAction::Details,
+];
+
+/// The most useful keys, from the key table, as many as fit, in the table's order.
 fn draw_footer(frame: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
-    let mut spans = Vec::new();
-    let mut used = 0usize;
     let width = usize::from(area.width);
-    for info in ALL {
+    let mut chosen: Vec<(usize, String, &str)> = Vec::new();
+    let mut used = 0usize;
+    for action in FOOTER_PRIORITY {
+        let Some((pos, info)) = ALL.iter().enumerate().find(|(_, i)| i.action == action) else { continue };
         let Some(label) = info.footer else { continue };
-        let key = match info.action {
+        let key = match action {
             // `+`/`-` read better as one entry.
             KeyAction::WorkersUp => {
                 match (keymap.short(KeyAction::WorkersUp), keymap.short(KeyAction::WorkersDown)) {
@@ -507,9 +594,14 @@ fn draw_footer(frame: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
         };
         let cost = key.chars().count() + label.len() + 3;
         if used + cost > width {
-            break;
+            continue;
         }
         used += cost;
+        chosen.push((pos, key, label));
+    }
+    chosen.sort_by_key(|(pos, _, _)| *pos);
+    let mut spans = Vec::new();
+    for (_, key, label) in chosen {
         spans.push(Span::styled(format!(" {key}"), theme.key()));
         spans.push(Span::raw(format!(" {label} ")));
     }
@@ -641,8 +733,17 @@ mod tests {
     fn squeeze_keeps_a_whole_minute() {
         let pts: Vec<u64> = (0..60).collect();
         assert_eq!(squeeze(&pts, 80).len(), 60);
-        let s = squeeze(&pts, 31);
-        assert_eq!(s.len(), 30);
-        assert_eq!(s[0], 0);
+        for w in [8, 26, 31, 45, 60] {
+            let s = squeeze(&pts, w);
+            assert_eq!(s.len(), w - 1);
+            assert!(s[0] < 5 && *s.last().unwrap() >= 55, "{w}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn ellipsis() {
+        assert_eq!(ellipsize_middle("debian-13.1.0-amd64-netinst.iso", 17), "debian-1…inst.iso");
+        assert_eq!(ellipsize_middle("short", 17), "short");
+        assert_eq!(ellipsize_left("/home/me/Downloads", 12), "…e/Downloads");
     }
 }

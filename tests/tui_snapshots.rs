@@ -1,0 +1,340 @@
+//! Whole-app tests of the terminal UI: scripted keys, pastes and injected engine events go
+//! through `App::update`/`App::apply` exactly as the event loop sends them, and the screen is
+//! drawn into ratatui's `TestBackend` and compared with insta snapshots. The clock is a fixed
+//! base plus offsets, so rates, ETAs and "ago" texts never flake. No engine, no network.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use dlm::engine::{EngineEvent, ItemId, StartInfo};
+use dlm::tui::app::Mode;
+use dlm::tui::keys::KeyAction;
+use dlm::tui::{Action, App, Effect, KeyMap, ui};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const MIB: u64 = 1024 * 1024;
+
+struct Harness {
+    app: App,
+    t0: Instant,
+    next_id: u64,
+    /// Every effect the app asked for, in order.
+    effects: Vec<Effect>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let t0 = Instant::now();
+        let mut app = App::new(KeyMap::default(), PathBuf::from("/home/me/Downloads"), 4, t0);
+        app.free_space = Some(52 * 1024 * MIB);
+        app.tick(t0);
+        Harness { app, t0, next_id: 1, effects: Vec::new() }
+    }
+
+    fn at(&self, secs: f64) -> Instant {
+        self.t0 + Duration::from_secs_f64(secs)
+    }
+
+    fn act(&mut self, action: Action) {
+        let effects = self.app.update(action);
+        for effect in &effects {
+            if let Effect::Add(request) = effect {
+                let id = ItemId(self.next_id);
+                self.next_id += 1;
+                self.app.track_add(id, &request.url);
+            }
+        }
+        self.effects.extend(effects);
+    }
+
+    /// A key press as the terminal reports it, through the same translation as the loop.
+    fn press(&mut self, code: KeyCode) {
+        self.press_mod(code, KeyModifiers::NONE);
+    }
+
+    fn press_mod(&mut self, code: KeyCode, modifiers: KeyModifiers) {
+        let event = Event::Key(KeyEvent::new(code, modifiers));
+        if let Some(action) = self.app.action_for(&event) {
+            self.act(action);
+        }
+    }
+
+    fn paste(&mut self, text: &str) {
+        self.act(self.app.action_for(&Event::Paste(text.to_string())).unwrap());
+    }
+
+    fn event(&mut self, secs: f64, event: EngineEvent) {
+        let now = self.at(secs);
+        self.app.apply(event, now);
+    }
+
+    fn tick(&mut self, secs: f64) {
+        let now = self.at(secs);
+        self.app.tick(now);
+    }
+
+    fn render(&mut self, width: u16, height: u16) -> String {
+        self.act(Action::Resize { width, height });
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| ui::draw(f, &mut self.app)).unwrap();
+        terminal.backend().to_string()
+    }
+}
+
+fn start(h: &mut Harness, secs: f64, id: u64, name: &str, total: Option<u64>, offset: u64) {
+    h.event(
+        secs,
+        EngineEvent::Started {
+            id: ItemId(id),
+            info: StartInfo {
+                name: name.into(),
+                path: PathBuf::from(format!("/home/me/Downloads/{name}")),
+                total,
+                offset,
+                final_url: format!("https://cdn.example.org/pub/{name}"),
+                status: if offset > 0 { 206 } else { 200 },
+                resumable: total.is_some(),
+                validator: Some("\"abc\"".into()),
+            },
+        },
+    );
+}
+
+/// Eight transfers in every state, with a minute of rate history behind them.
+fn busy() -> Harness {
+    let mut h = Harness::new();
+    h.paste(
+        "https://releases.example.org/debian-13.1.0-amd64-netinst.iso
+         https://mirror.example.net/big/linux-6.17.tar.xz
+         https://example.com/photos.zip
+         https://example.com/stream/live.ts
+         https://example.com/missing.pdf
+         https://example.com/report.pdf
+         https://example.com/paused.img
+         https://example.com/queued.tar",
+    );
+    // The engine confirms each add with the URL as it normalised it.
+    let urls = [
+        "https://releases.example.org/debian-13.1.0-amd64-netinst.iso",
+        "https://mirror.example.net/big/linux-6.17.tar.xz",
+        "https://example.com/photos.zip",
+        "https://example.com/stream/live.ts",
+        "https://example.com/missing.pdf",
+        "https://example.com/report.pdf",
+        "https://example.com/paused.img",
+        "https://example.com/queued.tar",
+    ];
+    for (i, url) in urls.iter().enumerate() {
+        h.event(0.0, EngineEvent::Added { id: ItemId(i as u64 + 1), url: (*url).into() });
+    }
+    start(&mut h, 0.5, 1, "debian-13.1.0-amd64-netinst.iso", Some(754 * MIB), 0);
+    start(&mut h, 0.5, 2, "linux-6.17.tar.xz", Some(148 * MIB), 20 * MIB);
+    start(&mut h, 0.5, 3, "photos.zip", Some(12 * MIB), 0);
+    start(&mut h, 0.5, 4, "live.ts", None, 0);
+    h.event(1.0, EngineEvent::Connecting { id: ItemId(6), attempt: 1 });
+    h.event(
+        1.0,
+        EngineEvent::Failed {
+            id: ItemId(5),
+            error: "server answered 404 Not Found for https://example.com/missing.pdf".into(),
+        },
+    );
+    start(&mut h, 0.5, 7, "paused.img", Some(2048 * MIB), 0);
+    // One minute of traffic at steady, different speeds.
+    for s in 1..=60u64 {
+        let t = s as f64;
+        h.event(t, EngineEvent::Progress { id: ItemId(1), bytes: s * 6 * MIB });
+        h.event(t, EngineEvent::Progress { id: ItemId(2), bytes: 20 * MIB + s * 2 * MIB });
+        h.event(t, EngineEvent::Progress { id: ItemId(3), bytes: (s * MIB / 5).min(12 * MIB) });
+        h.event(t, EngineEvent::Progress { id: ItemId(4), bytes: s * 300 * 1024 });
+        if s <= 20 {
+            h.event(t, EngineEvent::Progress { id: ItemId(7), bytes: s * 10 * MIB });
+        }
+        if s == 20 {
+            h.event(t, EngineEvent::Paused { id: ItemId(7), bytes: 200 * MIB });
+        }
+        if s == 59 {
+            h.event(
+                t,
+                EngineEvent::Completed {
+                    id: ItemId(3),
+                    path: "/home/me/Downloads/photos.zip".into(),
+                    bytes: 12 * MIB,
+                    skipped: false,
+                },
+            );
+            h.event(
+                t,
+                EngineEvent::Retrying {
+                    id: ItemId(6),
+                    attempt: 2,
+                    delay: Duration::from_secs(4),
+                    reason: "connection reset by peer".into(),
+                },
+            );
+        }
+        h.tick(t);
+    }
+    h
+}
+
+#[test]
+fn empty_screen() {
+    let mut h = Harness::new();
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[test]
+fn busy_table() {
+    let mut h = busy();
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[test]
+fn busy_table_wide() {
+    let mut h = busy();
+    insta::assert_snapshot!(h.render(120, 30));
+}
+
+#[test]
+fn detail_pane_of_a_failed_item() {
+    let mut h = busy();
+    h.tick(75.0);
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    assert!(h.app.show_details);
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[test]
+fn detail_pane_of_a_resumed_download() {
+    let mut h = busy();
+    h.press(KeyCode::Char('j'));
+    h.press(KeyCode::Enter);
+    insta::assert_snapshot!(h.render(100, 30));
+}
+
+#[test]
+fn help_overlay() {
+    let mut h = busy();
+    h.press(KeyCode::Char('?'));
+    insta::assert_snapshot!(h.render(80, 24));
+    // It scrolls to show the rest at 80×24.
+    for _ in 0..20 {
+        h.press(KeyCode::Down);
+    }
+    insta::assert_snapshot!("help_overlay_scrolled", h.render(80, 24));
+    h.press(KeyCode::Esc);
+    assert_eq!(h.app.mode, Mode::Normal);
+}
+
+#[test]
+fn add_dialog_with_a_pasted_list() {
+    let mut h = busy();
+    h.press(KeyCode::Char('a'));
+    h.paste("https://example.com/one.iso\nhttps://example.com/two.iso\r\nsee also: https://example.com/three.iso\n");
+    // A typed edit after the paste: the cursor sits on the new empty line.
+    for c in "https://x.org/4".chars() {
+        h.press(KeyCode::Char(c));
+    }
+    h.press(KeyCode::Left);
+    insta::assert_snapshot!(h.render(80, 24));
+    let before = h.effects.len();
+    h.press(KeyCode::Enter);
+    let added: Vec<_> = h.effects[before..].iter().filter(|e| matches!(e, Effect::Add(_))).collect();
+    assert_eq!(added.len(), 4);
+    insta::assert_snapshot!("after_adding_from_the_dialog", h.render(80, 24));
+}
+
+#[test]
+fn pasting_duplicates_and_words_reports_them() {
+    let mut h = busy();
+    h.paste("https://example.com/queued.tar hello https://example.com/new.bin");
+    assert_eq!(h.effects.iter().filter(|e| matches!(e, Effect::Add(_))).count(), 9);
+    let text = h.render(80, 24);
+    assert!(text.contains("added 1 URL; skipped 1 already in the list; ignored"), "{text}");
+}
+
+#[test]
+fn cancel_confirmation() {
+    let mut h = busy();
+    h.press(KeyCode::Char('c'));
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[test]
+fn quit_confirmation() {
+    let mut h = busy();
+    h.press(KeyCode::Char('q'));
+    insta::assert_snapshot!(h.render(80, 24));
+    h.press_mod(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(h.effects.last(), Some(&Effect::Quit));
+}
+
+#[test]
+fn filter_in_progress() {
+    let mut h = busy();
+    h.press(KeyCode::Char('/'));
+    for c in "PDF".chars() {
+        h.press(KeyCode::Char(c));
+    }
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[test]
+fn worker_cap_shows_at_once() {
+    let mut h = busy();
+    h.press(KeyCode::Char('+'));
+    h.press(KeyCode::Char('+'));
+    let screen = h.render(80, 24);
+    assert!(screen.lines().next().unwrap().contains("workers 4/6"), "{screen}");
+    h.press(KeyCode::Char('-'));
+    let screen = h.render(80, 24);
+    assert!(screen.lines().next().unwrap().contains("workers 4/5"), "{screen}");
+}
+
+#[test]
+fn too_small_terminal() {
+    let mut h = busy();
+    insta::assert_snapshot!(h.render(40, 10));
+}
+
+#[test]
+fn key_overrides_change_the_help_and_the_footer() {
+    let mut overrides = std::collections::BTreeMap::new();
+    overrides.insert("help".to_string(), "h".to_string());
+    overrides.insert("add".to_string(), "insert".to_string());
+    let mut h = Harness::new();
+    h.app.keymap = KeyMap::with_overrides(&overrides).unwrap();
+    let screen = h.render(80, 24);
+    assert!(screen.contains(" h help "), "{screen}");
+    assert!(screen.contains(" Ins add "), "{screen}");
+    h.press(KeyCode::Char('h'));
+    assert_eq!(h.app.mode, Mode::Help { scroll: 0 });
+    let help = h.render(80, 24);
+    assert!(help.contains("Ins"), "{help}");
+    assert!(!help.contains("?, F1"), "{help}");
+}
+
+#[test]
+fn docs_key_table_matches_the_code() {
+    let table = ui::markdown_key_table(&KeyMap::default());
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tui.md")).unwrap();
+    assert!(docs.contains(&table), "docs/tui.md must contain the generated key table:\n{table}");
+}
+
+#[test]
+fn every_key_action_is_reachable_from_its_default_key() {
+    // Guards the table against a row whose default keys are shadowed by another action.
+    let map = KeyMap::default();
+    for info in dlm::tui::keys::ALL {
+        assert!(!map.keys(info.action).is_empty(), "{}", info.name);
+    }
+    assert_eq!(KeyAction::from_name("workers_up"), Some(KeyAction::WorkersUp));
+}
