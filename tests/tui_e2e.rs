@@ -56,36 +56,9 @@ async fn paste_two_urls_watch_them_finish_raise_the_cap_and_quit() {
     let url_a = server.url(&format!("/f/alpha.bin?size={size_a}"));
     let url_b = server.url(&format!("/f/beta.bin?size={size_b}&throttle=4000000"));
 
-    let pty = native_pty_system()
-        .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
-    cmd.args(["-o", dir.path().to_str().unwrap(), "-j", "2"]);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env_remove("NO_COLOR");
-    cmd.cwd(dir.path());
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
-    // The child holds the slave; keeping ours open would stop reads from ending at exit.
-    drop(pty.slave);
-
-    let parser =
-        Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let feed = Arc::clone(&parser);
-    let reader_thread = std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        let mut all = Vec::new();
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-            feed.lock().unwrap().process(&buf[..n]);
-        }
-        all
-    });
-    let mut writer = pty.master.take_writer().unwrap();
-    let screen = Screen { parser };
+    // NO_COLOR on: the screen must read without colour (symbols, the selection marker).
+    let (mut child, screen, mut writer, reader_thread, master) =
+        spawn_dlm(&["-o", dir.path().to_str().unwrap(), "-j", "2"], &[("NO_COLOR", "1")]);
     let mut send = |bytes: &[u8]| {
         writer.write_all(bytes).unwrap();
         writer.flush().unwrap();
@@ -104,22 +77,24 @@ async fn paste_two_urls_watch_them_finish_raise_the_cap_and_quit() {
         .await;
     assert!(done.contains("alpha.bin") && done.contains("beta.bin"), "{done}");
 
+    // A left click on the second table row (SGR mouse report, 1-based column;row), then the
+    // wheel back up: the selection marker follows.
+    let selected = |s: &str, name: &str| s.lines().any(|l| l.starts_with('▶') && l.contains(name));
+    assert!(selected(&done, "alpha.bin"), "{done}");
+    send(b"\x1b[<0;20;7M\x1b[<0;20;7m");
+    screen.wait_for("a click to select beta", |s| selected(s, "beta.bin")).await;
+    send(b"\x1b[<64;20;7M");
+    screen.wait_for("the wheel to move up", |s| selected(s, "alpha.bin")).await;
+
     send(b"+");
     screen.wait_for("the cap to rise in the header", |s| header(s).contains("workers 0/3")).await;
     send(b"+");
     screen.wait_for("the cap to rise again", |s| header(s).contains("workers 0/4")).await;
 
     send(b"q");
-    let deadline = std::time::Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "dlm did not exit after q; screen:\n{}", screen.text());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = wait_exit(&mut child, &screen).await;
     assert!(status.success(), "{status:?}");
-    drop(pty.master);
+    drop(master);
     let output = reader_thread.join().unwrap();
     let output = String::from_utf8_lossy(&output);
     // The terminal was given back: alternate screen left, mouse and paste modes off.
@@ -135,4 +110,107 @@ async fn paste_two_urls_watch_them_finish_raise_the_cap_and_quit() {
         .collect();
     names.sort();
     assert_eq!(names, ["alpha.bin", "beta.bin"]);
+}
+
+/// A running dlm: the process, its screen, its keyboard, the thread that returns everything
+/// it wrote once it exits, and the pty master (dropped to end that thread).
+type Running = (
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Screen,
+    Box<dyn Write + Send>,
+    std::thread::JoinHandle<Vec<u8>>,
+    Box<dyn portable_pty::MasterPty + Send>,
+);
+
+fn spawn_dlm(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    let pty = native_pty_system()
+        .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
+    cmd.args(args);
+    cmd.env("TERM", "xterm-256color");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = pty.slave.spawn_command(cmd).unwrap();
+    drop(pty.slave);
+    let parser =
+        Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
+    let mut reader = pty.master.try_clone_reader().unwrap();
+    let feed = Arc::clone(&parser);
+    let thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let mut all = Vec::new();
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            feed.lock().unwrap().process(&buf[..n]);
+        }
+        all
+    });
+    let writer = pty.master.take_writer().unwrap();
+    (child, Screen { parser }, writer, thread, pty.master)
+}
+
+async fn wait_exit(
+    child: &mut Box<dyn portable_pty::Child + Send + Sync>,
+    screen: &Screen,
+) -> portable_pty::ExitStatus {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "dlm did not exit; screen:\n{}", screen.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(debug_assertions)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_tokio_task_restores_the_terminal_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, screen, _writer, reader, master) =
+        spawn_dlm(&["-o", dir.path().to_str().unwrap()], &[("DLM_DEBUG_PANIC_IN_TASK", "1")]);
+    screen.wait_for("the UI", |s| s.contains("No downloads yet")).await;
+    let status = wait_exit(&mut child, &screen).await;
+    assert_eq!(status.exit_code(), 101);
+    drop(master);
+    let output = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    let left = output.rfind("\x1b[?1049l").expect("alternate screen left");
+    let message = output.find("deliberate panic in a tokio task").expect("panic message printed");
+    assert!(left < message, "the message must come after the terminal is restored");
+    assert!(output.contains("\x1b[?1000l"), "mouse capture not disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_while_downloading_asks_and_keeps_the_partial_file() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Slow enough to still be running when q is pressed.
+    let url = server.url("/f/slow.bin?size=50000000&throttle=200000");
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm(&["-o", dir.path().to_str().unwrap(), &url], &[]);
+    screen.wait_for("the download to run", |s| s.contains("↓ downloading") && s.contains("slow.bin")).await;
+    // A left click on the first table row (SGR mouse report: column 10, row 9, 1-based).
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the quit question", |s| s.contains("Quit dlm?") && s.contains("1 running")).await;
+    writer.write_all(b"n").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the question to close", |s| !s.contains("Quit dlm?")).await;
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the quit question again", |s| s.contains("Quit dlm?")).await;
+    writer.write_all(b"y").unwrap();
+    writer.flush().unwrap();
+    let status = wait_exit(&mut child, &screen).await;
+    assert!(status.success(), "{status:?}");
+    drop(master);
+    let output = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    assert!(output.contains("1 unfinished"), "{output}");
+    assert!(dir.path().join("slow.bin.part").exists());
+    assert!(!dir.path().join("slow.bin").exists());
 }

@@ -58,6 +58,15 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
     app.color = terminal::color_allowed();
     app.free_space = free_space(&dir);
     let mut tui = terminal::Tui::enter().context("cannot set up the terminal")?;
+    // Debug builds only: lets the end-to-end test prove that a panic inside a tokio task
+    // restores the terminal and ends the program with the message shown.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("DLM_DEBUG_PANIC_IN_TASK").is_some() {
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            panic!("deliberate panic in a tokio task (DLM_DEBUG_PANIC_IN_TASK)");
+        });
+    }
     let result = event_loop(&mut tui, &mut app, engine.handle(), event_rx, urls).await;
     drop(tui);
     if tokio::time::timeout(SHUTDOWN_GRACE, engine.shutdown()).await.is_err() {
