@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
-use crate::format::parse_duration;
+use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,6 +98,15 @@ pub struct DownloadArgs {
     /// Continue `.part` files left by an earlier run and skip files already complete.
     #[arg(short = 'c', long = "continue")]
     pub continue_existing: bool,
+    /// Limit the total download rate, e.g. `2M` (bytes per second; K, M, G are binary).
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    pub limit_rate: Option<u64>,
+    /// Limit each download's own rate, e.g. `500K`.
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    pub limit_rate_per_item: Option<u64>,
+    /// Connections open at once to one host, across all downloads [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_per_host: Option<u16>,
 }
 
 impl DownloadArgs {
@@ -133,6 +142,15 @@ impl DownloadArgs {
         options.insecure |= self.insecure;
         options.ca_files.extend(self.ca_file.iter().cloned());
         options.continue_existing |= self.continue_existing;
+        if let Some(rate) = self.limit_rate {
+            options.rate_limit = Some(rate).filter(|r| *r > 0);
+        }
+        if let Some(rate) = self.limit_rate_per_item {
+            options.item_rate_limit = Some(rate).filter(|r| *r > 0);
+        }
+        if let Some(n) = self.max_per_host {
+            options.per_host_connections = usize::from(n);
+        }
         Ok(())
     }
 }
@@ -184,6 +202,12 @@ mod tests {
             "--proxy",
             "socks5://127.0.0.1:1080",
             "--insecure",
+            "--limit-rate",
+            "2M",
+            "--limit-rate-per-item",
+            "500K",
+            "--max-per-host",
+            "4",
             "-c",
             "http://a/b",
         ])
@@ -202,6 +226,9 @@ mod tests {
         assert_eq!(options.user_agent, "ua");
         assert!(options.insecure && options.continue_existing);
         assert_eq!(options.download_dir, PathBuf::from("out"));
+        assert_eq!(options.rate_limit, Some(2 << 20));
+        assert_eq!(options.item_rate_limit, Some(500 << 10));
+        assert_eq!(options.per_host_connections, 4);
     }
 
     #[test]

@@ -24,7 +24,10 @@ async fn downloads_bytes_exactly_and_reports_start_and_completion() {
         _ => None,
     });
     let info = started.expect("a Started event");
-    assert_eq!((info.name.as_str(), info.total, info.offset, info.status), ("data.bin", Some(300_000), 0, 200));
+    assert_eq!(
+        (info.name.as_str(), info.total, info.offset, info.status),
+        ("data.bin", Some(300_000), 0, 200)
+    );
     assert!(info.resumable);
     assert_eq!(files_in(h.dir.path()), vec!["data.bin"], "no .part or sidecar left behind");
 }
@@ -221,7 +224,10 @@ async fn never_retries_404_or_403_and_says_what_happened() {
     let forbidden = h.add(server.url("/f/secret?status=403"));
     let results = h.finish_all(&[missing, forbidden]).await;
     assert_eq!(failure(&results[&missing]), format!("404 Not Found: {}", server.url("/nothing-here")));
-    assert_eq!(failure(&results[&forbidden]), format!("403 Forbidden: {}", server.url("/f/secret?status=403")));
+    assert_eq!(
+        failure(&results[&forbidden]),
+        format!("403 Forbidden: {}", server.url("/f/secret?status=403"))
+    );
     assert_eq!(server.requests_for("/nothing-here").len(), 1);
     assert_eq!(server.requests_for("/f/secret").len(), 1);
     assert!(files_in(h.dir.path()).is_empty());
@@ -351,8 +357,7 @@ async fn pause_keeps_the_part_and_resume_continues_it() {
     let server = TestServer::start().await;
     let mut h = Harness::new();
     let id = h.add(server.url("/f/gated.bin?size=400000&gate=1"));
-    h.wait_for("start", |e| matches!(e, EngineEvent::Started { .. })).await;
-    support::wait_until("body in flight", Duration::from_secs(10), || server.active() == 1).await;
+    h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     h.send(Command::Pause(id));
     let paused = h.wait_for("pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
     let EngineEvent::Paused { bytes, .. } = paused else { unreachable!() };
@@ -372,7 +377,12 @@ async fn cancel_deletes_the_partial_only_when_asked_and_retry_reuses_it() {
     let mut h = Harness::new();
     let keep = h.add(server.url("/f/keep.bin?size=100000&gate=1"));
     let drop = h.add(server.url("/f/drop.bin?size=100000&gate=1"));
-    support::wait_until("both bodies in flight", Duration::from_secs(10), || server.active() == 2).await;
+    let has_first_kib = |h: &Harness, id| {
+        h.events.iter().any(|e| matches!(e, EngineEvent::Progress { id: i, bytes: 1024 } if *i == id))
+    };
+    while !(has_first_kib(&h, keep) && has_first_kib(&h, drop)) {
+        h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { .. })).await;
+    }
     h.send(Command::Cancel { id: keep, delete_partial: false });
     h.send(Command::Cancel { id: drop, delete_partial: true });
     h.finish_all(&[keep, drop]).await;
@@ -404,11 +414,11 @@ async fn headers_and_user_agent_are_sent() {
 #[tokio::test]
 async fn continue_existing_skips_complete_files_and_resumes_parts() {
     let server = TestServer::start().await;
-    let h = Harness::new();
+    let mut h = Harness::new();
     let full = content("c.bin", 300_000);
     // A first run is interrupted mid-body: it leaves the part file and its sidecar.
     h.add(server.url("/f/c.bin?size=300000&gate=1"));
-    support::wait_until("body in flight", Duration::from_secs(10), || server.active() == 1).await;
+    h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     let mut h = h.restart(|o| o.continue_existing = true).await;
     std::fs::write(h.path("done.bin"), content("done.bin", 777)).unwrap();
     // The first run's abandoned body may still hold a place at the gate; open it for all.

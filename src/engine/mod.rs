@@ -7,12 +7,16 @@
 
 mod disk;
 mod error;
+mod hosts;
 mod http;
+mod limiter;
 mod messages;
 pub mod naming;
 mod options;
 mod retry;
 mod scheduler;
+mod segmented;
+mod segments;
 mod transfer;
 mod urls;
 

@@ -41,6 +41,14 @@ pub struct EngineOptions {
     pub max_redirects: usize,
     /// Least time between two progress events for one item.
     pub progress_interval: Duration,
+    /// Connections open at once to one host, shared by every item.
+    pub per_host_connections: usize,
+    /// Global download rate limit in bytes per second (`None`: unlimited). Live:
+    /// `Command::SetRateLimit`.
+    pub rate_limit: Option<u64>,
+    /// Rate limit each new item starts with, in bytes per second. Live per item:
+    /// `Command::SetItemRateLimit`.
+    pub item_rate_limit: Option<u64>,
 }
 
 impl Default for EngineOptions {
@@ -62,6 +70,9 @@ impl Default for EngineOptions {
             continue_existing: false,
             max_redirects: 10,
             progress_interval: Duration::from_millis(200),
+            per_host_connections: 16,
+            rate_limit: None,
+            item_rate_limit: None,
         }
     }
 }

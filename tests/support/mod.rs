@@ -18,6 +18,8 @@
 //! - `gzip=1`: gzip the body when the client accepts gzip (as many servers do)
 //! - `gate=1`: send the first 1 KiB, then wait for `TestServer::release` before the rest
 //! - `type=MIME`: Content-Type
+//! - `limit=N`: answer 503 while N bodies of this file are already being sent (a server that
+//!   refuses more connections per client)
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
@@ -59,6 +61,8 @@ struct Inner {
     /// Bodies being sent right now, and the most at once.
     active: AtomicUsize,
     max_active: AtomicUsize,
+    /// Bodies in flight per file name, for `limit`.
+    per_name: Mutex<HashMap<String, usize>>,
     gate: Semaphore,
 }
 
@@ -75,6 +79,7 @@ impl TestServer {
             counts: Mutex::default(),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
+            per_name: Mutex::default(),
             gate: Semaphore::new(0),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
@@ -146,7 +151,8 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
 pub fn assert_file(path: &std::path::Path, expected: &[u8]) {
     let actual = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     if actual != expected {
-        let at = actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(actual.len().min(expected.len()));
+        let at =
+            actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(actual.len().min(expected.len()));
         panic!(
             "{}: {} bytes, expected {}; first difference at byte {at}",
             path.display(),
@@ -215,7 +221,8 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         "/loop/b" => return redirect("/loop/a"),
         "/to" => return redirect(p.get("url").map_or("/", String::as_str)),
         "/echo-headers" => {
-            let text: String = headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect();
+            let text: String =
+                headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect();
             return Response::new(Body::from(text));
         }
         _ => {}
@@ -261,12 +268,18 @@ async fn serve_file(
         }
         return r;
     }
+    // Counted from here so concurrent requests cannot all slip under `limit`.
+    let name_guard = NameGuard::new(inner, name);
+    if num(p, "limit").is_some_and(|limit| name_guard.count > limit) {
+        return status(StatusCode::SERVICE_UNAVAILABLE);
+    }
     let size = num(p, "size").unwrap_or(1024);
     let version = if p.get("changing").is_some_and(|v| v == "1") { nth } else { 0 };
     let body = content_version(name, version, size);
     let etag = format!("\"{name}-v{version}\"");
     let last_modified = format!("Sun, 06 Nov 1994 08:{:02}:37 GMT", version % 60);
-    let send_etag = p.get("etag").is_none_or(|v| v != "0") && !(p.contains_key("lastmod") && !p.contains_key("etag"));
+    let send_etag =
+        (p.contains_key("etag") || !p.contains_key("lastmod")) && p.get("etag").is_none_or(|v| v != "0");
     let send_lastmod = p.get("lastmod").is_some_and(|v| v == "1");
 
     let mut resp = Response::builder();
@@ -277,7 +290,8 @@ async fn serve_file(
     if let Some(cd) = p.get("cd") {
         resp = resp.header(header::CONTENT_DISPOSITION, cd.as_str());
     }
-    resp = resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
+    resp =
+        resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
     let ranges = p.get("ranges").is_none_or(|v| v != "0");
     if ranges {
         resp = resp.header(header::ACCEPT_RANGES, "bytes");
@@ -306,11 +320,8 @@ async fn serve_file(
     let mut slice = Bytes::from(body).slice(start..end);
     resp = resp.status(code);
     if code == StatusCode::PARTIAL_CONTENT {
-        let (shown_start, shown_end) = if p.contains_key("bad_range") {
-            (start + 1, end)
-        } else {
-            (start, end - 1)
-        };
+        let (shown_start, shown_end) =
+            if p.contains_key("bad_range") { (start + 1, end) } else { (start, end - 1) };
         resp = resp.header(header::CONTENT_RANGE, format!("bytes {shown_start}-{shown_end}/{size}"));
         if p.contains_key("lying_206") {
             // Claims to continue, but it is a new version with a new ETag.
@@ -346,7 +357,14 @@ async fn serve_file(
     } else if let Some(n) = num(p, "short").filter(|_| applies(p, "short", nth)) {
         limit = limit.saturating_sub(n);
     }
-    let body = body_stream(Arc::clone(inner), slice.slice(..limit), ending, num(p, "throttle"), p.contains_key("gate"));
+    let body = body_stream(
+        Arc::clone(inner),
+        name_guard,
+        slice.slice(..limit),
+        ending,
+        num(p, "throttle"),
+        p.contains_key("gate"),
+    );
     resp.body(body).unwrap()
 }
 
@@ -358,7 +376,7 @@ enum Ending {
 }
 
 /// Decrements the active-body count however the body ends (finished, dropped, client gone).
-struct ActiveGuard(Arc<Inner>);
+struct ActiveGuard(Arc<Inner>, NameGuard);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
@@ -366,10 +384,42 @@ impl Drop for ActiveGuard {
     }
 }
 
-fn body_stream(inner: Arc<Inner>, data: Bytes, ending: Ending, throttle: Option<usize>, gate: bool) -> Body {
+/// Counts a request for a file name from its arrival until its body ends.
+struct NameGuard {
+    inner: Arc<Inner>,
+    name: String,
+    /// Requests for this name in flight, this one included.
+    count: usize,
+}
+
+impl NameGuard {
+    fn new(inner: &Arc<Inner>, name: &str) -> Self {
+        let mut map = inner.per_name.lock().unwrap();
+        let n = map.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        Self { inner: Arc::clone(inner), name: name.to_string(), count: *n }
+    }
+}
+
+impl Drop for NameGuard {
+    fn drop(&mut self) {
+        if let Some(n) = self.inner.per_name.lock().unwrap().get_mut(&self.name) {
+            *n -= 1;
+        }
+    }
+}
+
+fn body_stream(
+    inner: Arc<Inner>,
+    name_guard: NameGuard,
+    data: Bytes,
+    ending: Ending,
+    throttle: Option<usize>,
+    gate: bool,
+) -> Body {
     let now = inner.active.fetch_add(1, Ordering::SeqCst) + 1;
     inner.max_active.fetch_max(now, Ordering::SeqCst);
-    let guard = ActiveGuard(Arc::clone(&inner));
+    let guard = ActiveGuard(Arc::clone(&inner), name_guard);
     let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
     let state = (data, 0usize, guard, false);
     let s = stream::unfold(state, move |(data, sent, guard, gated)| async move {
