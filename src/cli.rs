@@ -27,6 +27,10 @@ pub struct Cli {
     pub command: Option<Commands>,
     /// URLs to add when the UI opens.
     pub urls: Vec<String>,
+    /// Read settings from this TOML file instead of $DLM_CONFIG or the platform config file
+    /// (~/.config/dlm/config.toml). Flags override the file. See config.example.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub download: DownloadArgs,
 }
@@ -210,6 +214,16 @@ mod tests {
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn config_flag_is_global() {
+        let cli = Cli::try_parse_from(["dlm", "get", "--config", "c.toml", "http://a/"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        let cli = Cli::try_parse_from(["dlm", "--config", "c.toml", "get", "http://a/"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        let cli = Cli::try_parse_from(["dlm", "--config", "c.toml"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
     }
 
     #[test]

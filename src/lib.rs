@@ -3,10 +3,12 @@
 //! - `engine`: the download engine (scheduler, transfers, naming, resume, retries). No UI code.
 //! - `headless`: `dlm get`, the engine without a screen, for scripts.
 //! - `cli`: command-line parsing.
+//! - `config`: the config file (TOML), its lookup order and its error messages.
 //! - `inputs`: reading URL lists (`-i FILE`).
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
 
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod format;
 pub mod headless;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dlm::cli::{Cli, Commands};
-use dlm::engine::EngineOptions;
 use dlm::headless::{self, Input, Verbosity};
 
 fn main() -> ExitCode {
@@ -21,9 +20,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // A broken config file stops every command: silently running with other settings than
+    // the person wrote would be worse than an error.
+    let (config, _source) = dlm::config::load(cli.config.as_deref())?;
     match cli.command {
         Some(Commands::Get(get)) => {
-            let mut options = EngineOptions::default();
+            let mut options = config.engine_options();
             get.download.apply(&mut options).map_err(anyhow::Error::msg)?;
             let mut inputs: Vec<Input> = get
                 .urls

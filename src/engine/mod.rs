@@ -24,7 +24,10 @@ use tokio::task::JoinHandle;
 
 pub use error::{DownloadError, EngineError};
 pub use messages::{AddRequest, Command, EngineEvent, ItemId, ItemState, ResumeHint, StartInfo};
-pub use options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, default_user_agent};
+pub use options::{
+    ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
+    MAX_WORKERS, default_user_agent,
+};
 pub use urls::{parse_download_url, redact_str, redact_url};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events
