@@ -166,12 +166,13 @@ impl PartWriter {
         Ok(self.received)
     }
 
-    /// Writes everything, closes the `.part` and publishes it under `final_path` without ever
-    /// replacing an existing file. If `final_path` appeared meanwhile, `alternative` is asked
-    /// for another name. Returns the path the file landed at.
+    /// Writes everything, closes the `.part` and publishes it under `final_path`. Unless
+    /// `replace` is set an existing file is never replaced: if `final_path` appeared
+    /// meanwhile, `alternative` is asked for another name. Returns the path the file landed at.
     pub async fn finish(
         mut self,
         final_path: PathBuf,
+        replace: bool,
         alternative: impl Fn() -> Option<PathBuf> + Send + 'static,
     ) -> Result<PathBuf, DownloadError> {
         let file = self.take_file().await?;
@@ -184,7 +185,9 @@ impl PartWriter {
             drop(file);
             let mut target = final_path;
             loop {
-                match publish(&part, &target) {
+                let published =
+                    if replace { std::fs::rename(&part, &target) } else { publish(&part, &target) };
+                match published {
                     Ok(()) => break,
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         target = alternative().ok_or_else(|| DownloadError::io(&target, e))?;
