@@ -5,6 +5,7 @@
 //! - `cli`: command-line parsing.
 //! - `config`: the config file (TOML), its lookup order and its error messages.
 //! - `inputs`: reading URL lists (`-i FILE`).
+//! - `state`: the saved queue (file format, event fold, atomic debounced saving, lock, restore).
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
 
 pub mod cli;
@@ -13,3 +14,4 @@ pub mod engine;
 pub mod format;
 pub mod headless;
 pub mod inputs;
+pub mod state;
