@@ -44,6 +44,30 @@ pub enum Commands {
             dlm get -j 8 -o downloads -i urls.txt\n  some-command | dlm get -q -i -"
     )]
     Get(GetArgs),
+    /// Add URLs to the running dlm (they appear at once), or to the saved queue if none runs.
+    #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
+    Add(AddArgs),
+    /// Print the queue of the running dlm (or the saved queue if none runs).
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// URLs to add.
+    pub urls: Vec<String>,
+    /// Read URLs from FILE, one per line (`-` for standard input).
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Folder to save into [default: the running dlm's download folder].
+    #[arg(short = 'o', long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON (an array of items) for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
