@@ -16,8 +16,8 @@ pub enum RedirectError {
     TooMany,
     #[error("redirect loop")]
     Loop,
-    #[error("redirect to an unsupported scheme")]
-    Scheme,
+    #[error("redirect to an unsupported scheme: {0}")]
+    Scheme(String),
 }
 
 pub fn build_client(options: &EngineOptions) -> Result<reqwest::Client, EngineError> {
@@ -36,7 +36,8 @@ pub fn build_client(options: &EngineOptions) -> Result<reqwest::Client, EngineEr
     let limit = options.max_redirects;
     let policy = redirect::Policy::custom(move |attempt| {
         if !matches!(attempt.url().scheme(), "http" | "https") {
-            return attempt.error(RedirectError::Scheme);
+            let target = super::redact_url(attempt.url());
+            return attempt.error(RedirectError::Scheme(target));
         }
         if attempt.previous().len() > limit {
             return attempt.error(RedirectError::TooMany);

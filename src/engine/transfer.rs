@@ -455,7 +455,7 @@ fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> Downl
                         limit: options.max_redirects,
                     },
                     RedirectError::Loop => DownloadError::RedirectLoop { url },
-                    RedirectError::Scheme => DownloadError::RedirectScheme { url },
+                    RedirectError::Scheme(target) => DownloadError::RedirectScheme { url: target.clone() },
                 };
             }
             source = s.source();

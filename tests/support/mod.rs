@@ -1,0 +1,445 @@
+//! The test HTTP server: a real axum server on 127.0.0.1:0 whose behaviour each request picks
+//! with query parameters, so one server can be well-behaved and hostile in every way a
+//! download manager meets. It logs every request for assertions. Test-only code.
+//!
+//! `GET /f/NAME?size=N&…` serves N deterministic bytes (seeded by NAME) with these options:
+//! - `ranges=0`: ignore `Range` (always 200 with the whole body)
+//! - `etag=0`: no ETag; `lastmod=1`: send Last-Modified (implies no ETag unless etag=1)
+//! - `changing=1`: every request serves a new version (different bytes, ETag, Last-Modified)
+//! - `bad_range=1`: answer ranged requests with a 206 whose Content-Range starts elsewhere
+//! - `lying_206=1`: answer ranged requests with 206 and a different ETag (and other bytes)
+//! - `throttle=BYTES_PER_SEC`
+//! - `drop_after=N&drop_times=K`: the first K requests drop the connection after N body bytes
+//! - `stall_after=N&stall_times=K`: the first K requests stop sending after N body bytes
+//! - `short=N&short_times=K`: the first K requests announce the full length but send N fewer
+//! - `status=CODE&status_times=K&retry_after=V`: the first K requests get CODE (default all)
+//! - `chunked=1`: no Content-Length (chunked transfer encoding)
+//! - `cd=VALUE`: Content-Disposition header, verbatim
+//! - `gzip=1`: gzip the body when the client accepts gzip (as many servers do)
+//! - `gate=1`: send the first 1 KiB, then wait for `TestServer::release` before the rest
+//! - `type=MIME`: Content-Type
+//!
+//! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
+//! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
+//! `TestServer::garbage()` starts a TCP listener that answers with bytes that are not HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use futures::stream::{self, StreamExt};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub mod harness;
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub path: String,
+    pub query: String,
+    pub range: Option<String>,
+    pub if_range: Option<String>,
+    pub headers: HeaderMap,
+}
+
+struct Inner {
+    log: Mutex<Vec<Logged>>,
+    /// Requests seen per path (path + query), for `*_times` options.
+    counts: Mutex<HashMap<String, usize>>,
+    /// Bodies being sent right now, and the most at once.
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+    gate: Semaphore,
+}
+
+#[derive(Clone)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner {
+            log: Mutex::default(),
+            counts: Mutex::default(),
+            active: AtomicUsize::new(0),
+            max_active: AtomicUsize::new(0),
+            gate: Semaphore::new(0),
+        });
+        let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, inner }
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.addr, path_and_query)
+    }
+
+    pub fn requests(&self) -> Vec<Logged> {
+        self.inner.log.lock().unwrap().clone()
+    }
+
+    /// Requests whose path is `path` (query ignored).
+    pub fn requests_for(&self, path: &str) -> Vec<Logged> {
+        self.requests().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Bodies being sent right now.
+    pub fn active(&self) -> usize {
+        self.inner.active.load(Ordering::SeqCst)
+    }
+
+    pub fn max_active(&self) -> usize {
+        self.inner.max_active.load(Ordering::SeqCst)
+    }
+
+    /// Lets `n` gated bodies finish.
+    pub fn release(&self, n: usize) {
+        self.inner.gate.add_permits(n);
+    }
+
+    /// A TCP server that answers every connection with bytes that are not HTTP.
+    pub async fn garbage() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = [0u8; 1024];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket.write_all(b"\x00\xffSSH-2.0-nonsense\r\n\r\n\x01\x02garbage").await;
+                });
+            }
+        });
+        addr
+    }
+}
+
+/// Waits until `cond` holds, polling; panics with `what` after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Asserts the file at `path` holds exactly `expected`, reporting the first difference rather
+/// than dumping megabytes.
+#[track_caller]
+pub fn assert_file(path: &std::path::Path, expected: &[u8]) {
+    let actual = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    if actual != expected {
+        let at = actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(actual.len().min(expected.len()));
+        panic!(
+            "{}: {} bytes, expected {}; first difference at byte {at}",
+            path.display(),
+            actual.len(),
+            expected.len()
+        );
+    }
+}
+
+/// The deterministic bytes `/f/NAME?size=N` serves (version 0).
+pub fn content(name: &str, size: usize) -> Vec<u8> {
+    content_version(name, 0, size)
+}
+
+/// Bytes for a given version of a file: xorshift seeded by the name and version.
+pub fn content_version(name: &str, version: usize, size: usize) -> Vec<u8> {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15 ^ (version as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    for b in name.bytes() {
+        seed = seed.rotate_left(5) ^ u64::from(b);
+        seed = seed.wrapping_mul(0x100_0000_01B3);
+    }
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(size + 8);
+    while out.len() < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+fn params(query: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let get = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    inner.log.lock().unwrap().push(Logged {
+        path: path.clone(),
+        query: query.clone(),
+        range: get(&header::RANGE),
+        if_range: get(&header::IF_RANGE),
+        headers: headers.clone(),
+    });
+    let nth = {
+        let mut counts = inner.counts.lock().unwrap();
+        let n = counts.entry(format!("{path}?{query}")).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let p = params(&query);
+    if let Some(rest) = path.strip_prefix("/redirect/") {
+        let (n, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        let n: usize = n.parse().unwrap_or(0);
+        let to = if n <= 1 { format!("/{rest}") } else { format!("/redirect/{}/{rest}", n - 1) };
+        let to = if query.is_empty() { to } else { format!("{to}?{query}") };
+        return redirect(&to);
+    }
+    match path.as_str() {
+        "/loop/a" => return redirect("/loop/b"),
+        "/loop/b" => return redirect("/loop/a"),
+        "/to" => return redirect(p.get("url").map_or("/", String::as_str)),
+        "/echo-headers" => {
+            let text: String = headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect();
+            return Response::new(Body::from(text));
+        }
+        _ => {}
+    }
+    let Some(name) = path.strip_prefix("/f/") else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    serve_file(&inner, name, &p, &headers, nth).await
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = status(StatusCode::FOUND);
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(to).unwrap());
+    r
+}
+
+fn status(code: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = code;
+    r
+}
+
+/// Whether option `key` applies to the `nth` request (`key_times` limits it to the first K).
+fn applies(p: &HashMap<String, String>, key: &str, nth: usize) -> bool {
+    p.get(&format!("{key}_times")).and_then(|k| k.parse::<usize>().ok()).is_none_or(|k| nth <= k)
+}
+
+fn num(p: &HashMap<String, String>, key: &str) -> Option<usize> {
+    p.get(key).and_then(|v| v.parse().ok())
+}
+
+async fn serve_file(
+    inner: &Arc<Inner>,
+    name: &str,
+    p: &HashMap<String, String>,
+    req: &HeaderMap,
+    nth: usize,
+) -> Response {
+    if let Some(code) = num(p, "status").filter(|_| applies(p, "status", nth)) {
+        let mut r = status(StatusCode::from_u16(code as u16).unwrap());
+        if let Some(after) = p.get("retry_after") {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(after).unwrap());
+        }
+        return r;
+    }
+    let size = num(p, "size").unwrap_or(1024);
+    let version = if p.get("changing").is_some_and(|v| v == "1") { nth } else { 0 };
+    let body = content_version(name, version, size);
+    let etag = format!("\"{name}-v{version}\"");
+    let last_modified = format!("Sun, 06 Nov 1994 08:{:02}:37 GMT", version % 60);
+    let send_etag = p.get("etag").is_none_or(|v| v != "0") && !(p.contains_key("lastmod") && !p.contains_key("etag"));
+    let send_lastmod = p.get("lastmod").is_some_and(|v| v == "1");
+
+    let mut resp = Response::builder();
+    let mut etag_sent = send_etag.then(|| etag.clone());
+    if send_lastmod {
+        resp = resp.header(header::LAST_MODIFIED, &last_modified);
+    }
+    if let Some(cd) = p.get("cd") {
+        resp = resp.header(header::CONTENT_DISPOSITION, cd.as_str());
+    }
+    resp = resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
+    let ranges = p.get("ranges").is_none_or(|v| v != "0");
+    if ranges {
+        resp = resp.header(header::ACCEPT_RANGES, "bytes");
+    }
+
+    // Work out which bytes to send.
+    let wants_range = req.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(parse_range);
+    let if_range_ok = match req.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(v) => (send_etag && v == etag) || (send_lastmod && v == last_modified),
+    };
+    let (code, start, end) = match wants_range {
+        Some((start, _)) if ranges && if_range_ok && start >= size as u64 => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                .body(Body::empty())
+                .unwrap();
+        }
+        Some((start, end)) if ranges && if_range_ok => {
+            let end = end.map_or(size as u64 - 1, |e| e.min(size as u64 - 1));
+            (StatusCode::PARTIAL_CONTENT, start as usize, end as usize + 1)
+        }
+        _ => (StatusCode::OK, 0, size),
+    };
+    let mut slice = Bytes::from(body).slice(start..end);
+    resp = resp.status(code);
+    if code == StatusCode::PARTIAL_CONTENT {
+        let (shown_start, shown_end) = if p.contains_key("bad_range") {
+            (start + 1, end)
+        } else {
+            (start, end - 1)
+        };
+        resp = resp.header(header::CONTENT_RANGE, format!("bytes {shown_start}-{shown_end}/{size}"));
+        if p.contains_key("lying_206") {
+            // Claims to continue, but it is a new version with a new ETag.
+            let other = content_version(name, nth + 1000, size);
+            slice = Bytes::from(other).slice(start..end);
+            etag_sent = Some(format!("\"{name}-other{nth}\""));
+        }
+    }
+
+    let gzip = p.contains_key("gzip")
+        && req.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    if gzip {
+        slice = Bytes::from(gzip_store(&slice));
+        resp = resp.header(header::CONTENT_ENCODING, "gzip");
+    }
+
+    if let Some(etag) = etag_sent {
+        resp = resp.header(header::ETAG, etag);
+    }
+    let announced = slice.len();
+    let chunked = p.contains_key("chunked");
+    if !chunked {
+        resp = resp.header(header::CONTENT_LENGTH, announced);
+    }
+    let mut limit = announced;
+    let mut ending = Ending::Complete;
+    if let Some(n) = num(p, "drop_after").filter(|_| applies(p, "drop", nth)) {
+        limit = limit.min(n);
+        ending = Ending::Drop;
+    } else if let Some(n) = num(p, "stall_after").filter(|_| applies(p, "stall", nth)) {
+        limit = limit.min(n);
+        ending = Ending::Stall;
+    } else if let Some(n) = num(p, "short").filter(|_| applies(p, "short", nth)) {
+        limit = limit.saturating_sub(n);
+    }
+    let body = body_stream(Arc::clone(inner), slice.slice(..limit), ending, num(p, "throttle"), p.contains_key("gate"));
+    resp.body(body).unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    Complete,
+    Drop,
+    Stall,
+}
+
+/// Decrements the active-body count however the body ends (finished, dropped, client gone).
+struct ActiveGuard(Arc<Inner>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn body_stream(inner: Arc<Inner>, data: Bytes, ending: Ending, throttle: Option<usize>, gate: bool) -> Body {
+    let now = inner.active.fetch_add(1, Ordering::SeqCst) + 1;
+    inner.max_active.fetch_max(now, Ordering::SeqCst);
+    let guard = ActiveGuard(Arc::clone(&inner));
+    let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
+    let state = (data, 0usize, guard, false);
+    let s = stream::unfold(state, move |(data, sent, guard, gated)| async move {
+        if gate && !gated && sent >= 1024.min(data.len()) {
+            guard.0.gate.acquire().await.unwrap().forget();
+            return Some((Ok(Bytes::new()), (data, sent, guard, true)));
+        }
+        if sent >= data.len() {
+            return match ending {
+                Ending::Complete => None,
+                // hyper aborts the connection at the first error and polls no more. The pause
+                // first lets it flush what was sent, as a real mid-body drop would have.
+                Ending::Drop => {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    Some((Err(std::io::Error::other("dropped on purpose")), (data, sent, guard, gated)))
+                }
+                Ending::Stall => {
+                    std::future::pending::<()>().await;
+                    None
+                }
+            };
+        }
+        let mut n = chunk.min(data.len() - sent);
+        if gate && !gated {
+            n = n.min(1024 - sent);
+        }
+        if let Some(rate) = throttle {
+            tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
+        }
+        let piece = data.slice(sent..sent + n);
+        Some((Ok::<Bytes, std::io::Error>(piece), (data, sent + n, guard, gated)))
+    });
+    Body::from_stream(s.boxed())
+}
+
+fn parse_range(v: &str) -> Option<(u64, Option<u64>)> {
+    let spec = v.strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start = a.trim().parse().ok()?;
+    let end = if b.trim().is_empty() { None } else { Some(b.trim().parse().ok()?) };
+    Some((start, end))
+}
+
+/// A valid gzip stream using stored (uncompressed) deflate blocks: enough to prove the client
+/// did not decode or request it, without a compression crate.
+fn gzip_store(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let mut chunks = data.chunks(65535).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(c) = chunks.next() {
+        out.push(u8::from(chunks.peek().is_none()));
+        let len = c.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    out.write_all(&crc32(data).to_le_bytes()).unwrap();
+    out.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
