@@ -6,6 +6,7 @@
 //! - `config`: the config file (TOML), its lookup order and its error messages.
 //! - `control`: the control socket (server for a running dlm, client for `dlm add`/`dlm ls`).
 //! - `remote`: `dlm add` and `dlm ls`, through the socket or, with no dlm running, the saved queue.
+//! - `session`: lock + restore + saver + control socket in one value for the TUI.
 //! - `inputs`: reading URL lists (`-i FILE`).
 //! - `state`: the saved queue (file format, event fold, atomic debounced saving, lock, restore).
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
@@ -18,4 +19,5 @@ pub mod format;
 pub mod headless;
 pub mod inputs;
 pub mod remote;
+pub mod session;
 pub mod state;

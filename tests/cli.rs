@@ -13,7 +13,9 @@ use support::{TestServer, assert_file, content};
 fn dlm() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlm"));
     // Keep the user's environment (proxies, config) out of the tests.
-    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY"] {
+    for var in
+        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY"]
+    {
         cmd.env_remove(var);
     }
     cmd
@@ -41,7 +43,10 @@ async fn downloads_urls_and_prints_a_summary() {
     assert_file(&dir.path().join("one.bin"), &content("one.bin", 70_000));
     assert_file(&dir.path().join("two.bin"), &content("two.bin", 1234));
     assert!(err.contains("2 succeeded, 0 failed"), "{err}");
-    assert!(err.contains("done ") && err.contains("one.bin"), "log lines when stderr is not a terminal: {err}");
+    assert!(
+        err.contains("done ") && err.contains("one.bin"),
+        "log lines when stderr is not a terminal: {err}"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -62,7 +67,10 @@ async fn input_file_skips_comments_reports_bad_lines_and_downloads_the_rest() {
     let out = run(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("{}:4: not an http(s) URL: ftp://example.com/nope", list.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:4: not an http(s) URL: ftp://example.com/nope", list.display())),
+        "{err}"
+    );
     assert!(err.contains("2 succeeded, 1 failed"), "{err}");
     assert_file(&out_dir.join("a.bin"), &content("a.bin", 100));
     assert_file(&out_dir.join("b.bin"), &content("b.bin", 200));
@@ -147,7 +155,20 @@ async fn help_describes_the_commands_and_options() {
     })
     .await;
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--input-file", "--jobs", "--connections", "--retries", "--connect-timeout", "--read-timeout", "--header", "--user-agent", "--proxy", "--insecure", "--quiet", "Exit status"] {
+    for flag in [
+        "--input-file",
+        "--jobs",
+        "--connections",
+        "--retries",
+        "--connect-timeout",
+        "--read-timeout",
+        "--header",
+        "--user-agent",
+        "--proxy",
+        "--insecure",
+        "--quiet",
+        "Exit status",
+    ] {
         assert!(text.contains(flag), "get --help lacks {flag}: {text}");
     }
 }
@@ -170,7 +191,10 @@ async fn a_full_disk_fails_the_item_clearly_and_leaves_no_final_file() {
     let out = run(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("disk full writing {}", dir.path().join("huge.bin.part").display())), "{err}");
+    assert!(
+        err.contains(&format!("disk full writing {}", dir.path().join("huge.bin.part").display())),
+        "{err}"
+    );
     assert!(!Path::new(&dir.path().join("huge.bin")).exists());
     assert_file(&dir.path().join("small.bin"), &content("small.bin", 1000));
 }

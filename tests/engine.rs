@@ -24,7 +24,10 @@ async fn downloads_bytes_exactly_and_reports_start_and_completion() {
         _ => None,
     });
     let info = started.expect("a Started event");
-    assert_eq!((info.name.as_str(), info.total, info.offset, info.status), ("data.bin", Some(300_000), 0, 200));
+    assert_eq!(
+        (info.name.as_str(), info.total, info.offset, info.status),
+        ("data.bin", Some(300_000), 0, 200)
+    );
     assert!(info.resumable);
     assert_eq!(files_in(h.dir.path()), vec!["data.bin"], "no .part or sidecar left behind");
 }
@@ -221,7 +224,10 @@ async fn never_retries_404_or_403_and_says_what_happened() {
     let forbidden = h.add(server.url("/f/secret?status=403"));
     let results = h.finish_all(&[missing, forbidden]).await;
     assert_eq!(failure(&results[&missing]), format!("404 Not Found: {}", server.url("/nothing-here")));
-    assert_eq!(failure(&results[&forbidden]), format!("403 Forbidden: {}", server.url("/f/secret?status=403")));
+    assert_eq!(
+        failure(&results[&forbidden]),
+        format!("403 Forbidden: {}", server.url("/f/secret?status=403"))
+    );
     assert_eq!(server.requests_for("/nothing-here").len(), 1);
     assert_eq!(server.requests_for("/f/secret").len(), 1);
     assert!(files_in(h.dir.path()).is_empty());

@@ -40,7 +40,8 @@ fn peak_running(events: &[EngineEvent]) -> usize {
 async fn the_worker_cap_changes_live() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.workers = 2);
-    let ids: Vec<ItemId> = (0..10).map(|i| h.add(server.url(&format!("/f/slow{i}.bin?size=50000&gate=1")))).collect();
+    let ids: Vec<ItemId> =
+        (0..10).map(|i| h.add(server.url(&format!("/f/slow{i}.bin?size=50000&gate=1")))).collect();
 
     // Cap 2: two bodies in flight and no third connection while they are held.
     wait_until("2 bodies in flight", Duration::from_secs(10), || server.active() == 2).await;
@@ -89,7 +90,8 @@ async fn the_worker_cap_changes_live() {
 async fn never_more_than_the_cap_run() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.workers = 3);
-    let ids: Vec<ItemId> = (0..12).map(|i| h.add(server.url(&format!("/f/t{i}.bin?size=20000&throttle=400000")))).collect();
+    let ids: Vec<ItemId> =
+        (0..12).map(|i| h.add(server.url(&format!("/f/t{i}.bin?size=20000&throttle=400000")))).collect();
     h.finish_all(&ids).await;
     assert!(peak_running(&h.events) <= 3, "peak {}", peak_running(&h.events));
     assert_eq!(peak_running(&h.events), 3);
@@ -100,7 +102,8 @@ async fn never_more_than_the_cap_run() {
 async fn pause_all_and_resume_all() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.workers = 2);
-    let ids: Vec<ItemId> = (0..4).map(|i| h.add(server.url(&format!("/f/p{i}.bin?size=30000&gate=1")))).collect();
+    let ids: Vec<ItemId> =
+        (0..4).map(|i| h.add(server.url(&format!("/f/p{i}.bin?size=30000&gate=1")))).collect();
     wait_until("2 bodies in flight", Duration::from_secs(10), || server.active() == 2).await;
     h.send(Command::PauseAll);
     for _ in 0..4 {

@@ -146,7 +146,8 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
 pub fn assert_file(path: &std::path::Path, expected: &[u8]) {
     let actual = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     if actual != expected {
-        let at = actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(actual.len().min(expected.len()));
+        let at =
+            actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(actual.len().min(expected.len()));
         panic!(
             "{}: {} bytes, expected {}; first difference at byte {at}",
             path.display(),
@@ -215,7 +216,8 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         "/loop/b" => return redirect("/loop/a"),
         "/to" => return redirect(p.get("url").map_or("/", String::as_str)),
         "/echo-headers" => {
-            let text: String = headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect();
+            let text: String =
+                headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect();
             return Response::new(Body::from(text));
         }
         _ => {}
@@ -266,7 +268,8 @@ async fn serve_file(
     let body = content_version(name, version, size);
     let etag = format!("\"{name}-v{version}\"");
     let last_modified = format!("Sun, 06 Nov 1994 08:{:02}:37 GMT", version % 60);
-    let send_etag = p.get("etag").is_none_or(|v| v != "0") && !(p.contains_key("lastmod") && !p.contains_key("etag"));
+    let send_etag =
+        p.get("etag").is_none_or(|v| v != "0") && !(p.contains_key("lastmod") && !p.contains_key("etag"));
     let send_lastmod = p.get("lastmod").is_some_and(|v| v == "1");
 
     let mut resp = Response::builder();
@@ -277,7 +280,8 @@ async fn serve_file(
     if let Some(cd) = p.get("cd") {
         resp = resp.header(header::CONTENT_DISPOSITION, cd.as_str());
     }
-    resp = resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
+    resp =
+        resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
     let ranges = p.get("ranges").is_none_or(|v| v != "0");
     if ranges {
         resp = resp.header(header::ACCEPT_RANGES, "bytes");
@@ -306,11 +310,8 @@ async fn serve_file(
     let mut slice = Bytes::from(body).slice(start..end);
     resp = resp.status(code);
     if code == StatusCode::PARTIAL_CONTENT {
-        let (shown_start, shown_end) = if p.contains_key("bad_range") {
-            (start + 1, end)
-        } else {
-            (start, end - 1)
-        };
+        let (shown_start, shown_end) =
+            if p.contains_key("bad_range") { (start + 1, end) } else { (start, end - 1) };
         resp = resp.header(header::CONTENT_RANGE, format!("bytes {shown_start}-{shown_end}/{size}"));
         if p.contains_key("lying_206") {
             // Claims to continue, but it is a new version with a new ETag.
@@ -346,7 +347,13 @@ async fn serve_file(
     } else if let Some(n) = num(p, "short").filter(|_| applies(p, "short", nth)) {
         limit = limit.saturating_sub(n);
     }
-    let body = body_stream(Arc::clone(inner), slice.slice(..limit), ending, num(p, "throttle"), p.contains_key("gate"));
+    let body = body_stream(
+        Arc::clone(inner),
+        slice.slice(..limit),
+        ending,
+        num(p, "throttle"),
+        p.contains_key("gate"),
+    );
     resp.body(body).unwrap()
 }
 
