@@ -27,6 +27,10 @@ pub struct Cli {
     pub command: Option<Commands>,
     /// URLs to add when the UI opens.
     pub urls: Vec<String>,
+    /// Read settings from this TOML file instead of $DLM_CONFIG or the platform config file
+    /// (~/.config/dlm/config.toml). Flags override the file. See config.example.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub download: DownloadArgs,
 }
@@ -40,6 +44,30 @@ pub enum Commands {
             dlm get -j 8 -o downloads -i urls.txt\n  some-command | dlm get -q -i -"
     )]
     Get(GetArgs),
+    /// Add URLs to the running dlm (they appear at once), or to the saved queue if none runs.
+    #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
+    Add(AddArgs),
+    /// Print the queue of the running dlm (or the saved queue if none runs).
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// URLs to add.
+    pub urls: Vec<String>,
+    /// Read URLs from FILE, one per line (`-` for standard input).
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Folder to save into [default: the running dlm's download folder].
+    #[arg(short = 'o', long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON (an array of items) for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -149,7 +177,7 @@ impl DownloadArgs {
             options.item_rate_limit = Some(rate).filter(|r| *r > 0);
         }
         if let Some(n) = self.max_per_host {
-            options.per_host_connections = usize::from(n);
+            options.max_connections_per_host = usize::from(n);
         }
         Ok(())
     }
@@ -228,7 +256,7 @@ mod tests {
         assert_eq!(options.download_dir, PathBuf::from("out"));
         assert_eq!(options.rate_limit, Some(2 << 20));
         assert_eq!(options.item_rate_limit, Some(500 << 10));
-        assert_eq!(options.per_host_connections, 4);
+        assert_eq!(options.max_connections_per_host, 4);
     }
 
     #[test]
@@ -237,6 +265,16 @@ mod tests {
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn config_flag_is_global() {
+        let cli = Cli::try_parse_from(["dlm", "get", "--config", "c.toml", "http://a/"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        let cli = Cli::try_parse_from(["dlm", "--config", "c.toml", "get", "http://a/"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        let cli = Cli::try_parse_from(["dlm", "--config", "c.toml"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
     }
 
     #[test]

@@ -122,7 +122,7 @@ async fn the_per_host_cap_holds_across_items() {
     let mut h = Harness::with(|o| {
         o.workers = 4;
         o.connections = 4;
-        o.per_host_connections = 3;
+        o.max_connections_per_host = 3;
     });
     let ids: Vec<ItemId> =
         (0..4).map(|i| h.add(server.url(&format!("/f/host{i}.bin?size=3145728&throttle=6000000")))).collect();

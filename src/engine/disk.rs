@@ -228,12 +228,13 @@ impl PartWriter {
         Ok(self.written)
     }
 
-    /// Writes everything, closes the `.part` and publishes it under `final_path` without ever
-    /// replacing an existing file. If `final_path` appeared meanwhile, `alternative` is asked
-    /// for another name. Returns the path the file landed at.
+    /// Writes everything, closes the `.part` and publishes it under `final_path`. Unless
+    /// `replace` is set an existing file is never replaced: if `final_path` appeared
+    /// meanwhile, `alternative` is asked for another name. Returns the path the file landed at.
     pub async fn finish(
         mut self,
         final_path: PathBuf,
+        replace: bool,
         alternative: impl Fn() -> Option<PathBuf> + Send + 'static,
     ) -> Result<PathBuf, DownloadError> {
         let file = self.take_file().await?;
@@ -244,23 +245,25 @@ impl PartWriter {
             let mut file = opener().map_err(|e| DownloadError::io(&part, e))?;
             write_all_vectored(&mut file, &batch).map_err(|e| DownloadError::io(&part, e))?;
             drop(file);
-            publish_part(&part, final_path, alternative)
+            publish_part(&part, final_path, replace, alternative)
         })
         .await;
         result.map_err(|e| DownloadError::Internal(format!("disk writer: {e}")))?
     }
 }
 
-/// Moves a complete `.part` to `final_path` (or the next free name `alternative` offers if
-/// that exists) and removes its sidecar. Blocking: run it on the blocking pool.
+/// Moves a complete `.part` to `final_path` and removes its sidecar. Unless `replace` is set
+/// an existing file is never replaced: `alternative` offers the next free name instead. Blocking: run it on the blocking pool.
 pub fn publish_part(
     part: &Path,
     final_path: PathBuf,
+    replace: bool,
     alternative: impl Fn() -> Option<PathBuf>,
 ) -> Result<PathBuf, DownloadError> {
     let mut target = final_path;
     loop {
-        match publish(part, &target) {
+        let published = if replace { std::fs::rename(part, &target) } else { publish(part, &target) };
+        match published {
             Ok(()) => break,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 target = alternative().ok_or_else(|| DownloadError::io(&target, e))?;

@@ -87,6 +87,31 @@ pub enum Command {
     },
     /// Stop every transfer (keeping `.part` files), then end the engine.
     Shutdown,
+    /// Add an item from a saved queue in the state it was saved in: a paused item stays
+    /// paused and a finished one stays listed (so Remove and Retry work on it) without
+    /// touching the network. `RestoreAs::Queued` is the same as `Add`.
+    Restore {
+        id: ItemId,
+        request: AddRequest,
+        state: RestoreAs,
+    },
+}
+
+/// The state a restored item starts in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RestoreAs {
+    #[default]
+    Queued,
+    Paused,
+    /// Finished earlier; the file is at `path`.
+    Done {
+        path: PathBuf,
+        bytes: u64,
+    },
+    Failed {
+        error: String,
+    },
+    Cancelled,
 }
 
 /// The state a front end shows for an item, as the engine sees it.

@@ -15,7 +15,7 @@ use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
-use super::messages::{AddRequest, Command, EngineEvent, ItemId};
+use super::messages::{AddRequest, Command, EngineEvent, ItemId, RestoreAs};
 use super::naming::NameReservations;
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::transfer::{self, Job, Outcome, PartState, Shared};
@@ -73,7 +73,7 @@ impl Scheduler {
         Self {
             shared: Arc::new(Shared {
                 client,
-                hosts: HostLimits::new(options.per_host_connections),
+                hosts: HostLimits::new(options.max_connections_per_host),
                 limiter: RateLimiter::new(options.rate_limit),
                 options,
                 names: Arc::new(NameReservations::default()),
@@ -177,6 +177,41 @@ impl Scheduler {
                 }
             }
             Command::Shutdown => self.begin_shutdown(),
+            Command::Restore { id, request, state } => self.restore(id, request, state).await,
+        }
+    }
+
+    /// Adds an item, then moves it out of the queue into its saved state before `fill` can
+    /// start it (commands are handled one at a time, `fill` runs after).
+    async fn restore(&mut self, id: ItemId, request: AddRequest, state: RestoreAs) {
+        self.add(id, request).await;
+        let Some(item) = self.items.get_mut(&id) else { return };
+        if item.url.is_none() || matches!(state, RestoreAs::Queued) {
+            return;
+        }
+        self.queue.remove(&id);
+        match state {
+            RestoreAs::Queued => {}
+            RestoreAs::Paused => {
+                item.status = Status::Paused;
+                let bytes = item.part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                self.emit(EngineEvent::Paused { id, bytes }).await;
+            }
+            RestoreAs::Done { path, bytes } => {
+                item.status = Status::Done;
+                if let Some(part) = item.part.take() {
+                    self.shared.names.release(&part.final_path);
+                }
+                self.emit(EngineEvent::Completed { id, path, bytes, skipped: true }).await;
+            }
+            RestoreAs::Failed { error } => {
+                item.status = Status::Failed;
+                self.emit(EngineEvent::Failed { id, error }).await;
+            }
+            RestoreAs::Cancelled => {
+                item.status = Status::Cancelled;
+                self.emit(EngineEvent::Cancelled { id }).await;
+            }
         }
     }
 

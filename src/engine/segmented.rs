@@ -21,6 +21,7 @@ use super::error::DownloadError;
 use super::hosts::HostPermit;
 use super::limiter::pace;
 use super::messages::EngineEvent;
+use super::options::ConflictPolicy;
 use super::retry::parse_retry_after;
 use super::segments::{MIN_SPLIT, SegmentMap, Span};
 use super::transfer::{
@@ -206,8 +207,9 @@ pub async fn run(
         let names = std::sync::Arc::clone(&shared.names);
         let (part_file, final_path, dir) = (ctx.part_path.clone(), part.final_path.clone(), job.dir.clone());
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
         let published = tokio::task::spawn_blocking(move || {
-            disk::publish_part(&part_file, final_path, || names.reserve_unique(&dir, &name))
+            disk::publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
         })
         .await;
         return match published {

@@ -21,7 +21,7 @@ use super::http::RedirectError;
 use super::limiter::{RateLimiter, pace};
 use super::messages::{EngineEvent, ItemId, StartInfo};
 use super::naming::{self, NameReservations};
-use super::options::EngineOptions;
+use super::options::{ConflictPolicy, EngineOptions};
 use super::retry::{backoff_delay, parse_retry_after};
 use super::segmented;
 use super::segments::Span;
@@ -272,7 +272,32 @@ async fn attempt_once(
                         Existing::None => {}
                     }
                 }
-                let Some(final_path) = shared.names.reserve_unique(&job.dir, &name) else {
+                let Some(final_path) = (match shared.options.on_conflict {
+                    ConflictPolicy::Rename => shared.names.reserve_unique(&job.dir, &name),
+                    ConflictPolicy::Skip => {
+                        let existing = job.dir.join(&name);
+                        // Only a regular file counts as "already there"; a folder or symlink
+                        // of that name is not something the person wanted kept instead.
+                        if let Ok(meta) = std::fs::symlink_metadata(&existing)
+                            && meta.file_type().is_file()
+                        {
+                            return Attempt::Done { bytes: meta.len(), path: existing, skipped: true };
+                        }
+                        shared.names.reserve_unique(&job.dir, &name)
+                    }
+                    ConflictPolicy::Overwrite => {
+                        let exact = job.dir.join(&name);
+                        // Replace a regular file only; another item of this run holding the
+                        // name, or a folder or symlink there, still gets `name (1)`.
+                        let replaceable =
+                            std::fs::symlink_metadata(&exact).map_or(true, |m| m.file_type().is_file());
+                        if replaceable && shared.names.reserve_exact(&exact) {
+                            Some(exact)
+                        } else {
+                            shared.names.reserve_unique(&job.dir, &name)
+                        }
+                    }
+                }) else {
                     return Attempt::Error {
                         error: DownloadError::NoFreeName { name, dir: job.dir.clone() },
                         progressed: false,
@@ -394,13 +419,15 @@ async fn attempt_once(
 }
 
 /// Publishes the `.part` under its final name, or under the next free one if a file of that
-/// name appeared meanwhile (dlm never replaces a file it did not write).
+/// name appeared meanwhile (dlm never replaces a file it did not write, unless the conflict
+/// policy is `overwrite`).
 async fn finish(shared: &Shared, writer: PartWriter, final_path: PathBuf, dir: &Path) -> Attempt {
     let bytes = writer.received();
     let names = Arc::clone(&shared.names);
     let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = dir.to_path_buf();
-    match writer.finish(final_path, move || names.reserve_unique(&dir, &name)).await {
+    let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
+    match writer.finish(final_path, replace, move || names.reserve_unique(&dir, &name)).await {
         Ok(path) => Attempt::Done { path, bytes, skipped: false },
         Err(error) => Attempt::Error { error, progressed: false },
     }
