@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
-use crate::format::parse_duration;
+use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +27,10 @@ pub struct Cli {
     pub command: Option<Commands>,
     /// URLs to add when the UI opens.
     pub urls: Vec<String>,
+    /// Read settings from this TOML file instead of $DLM_CONFIG or the platform config file
+    /// (~/.config/dlm/config.toml). Flags override the file. See config.example.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub download: DownloadArgs,
 }
@@ -40,6 +44,30 @@ pub enum Commands {
             dlm get -j 8 -o downloads -i urls.txt\n  some-command | dlm get -q -i -"
     )]
     Get(GetArgs),
+    /// Add URLs to the running dlm (they appear at once), or to the saved queue if none runs.
+    #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
+    Add(AddArgs),
+    /// Print the queue of the running dlm (or the saved queue if none runs).
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// URLs to add.
+    pub urls: Vec<String>,
+    /// Read URLs from FILE, one per line (`-` for standard input).
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Folder to save into [default: the running dlm's download folder].
+    #[arg(short = 'o', long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON (an array of items) for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +126,15 @@ pub struct DownloadArgs {
     /// Continue `.part` files left by an earlier run and skip files already complete.
     #[arg(short = 'c', long = "continue")]
     pub continue_existing: bool,
+    /// Limit the total download rate, e.g. `2M` (bytes per second; K, M, G are binary).
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    pub limit_rate: Option<u64>,
+    /// Limit each download's own rate, e.g. `500K`.
+    #[arg(long, value_name = "RATE", value_parser = parse_size)]
+    pub limit_rate_per_item: Option<u64>,
+    /// Connections open at once to one host, across all downloads [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_per_host: Option<u16>,
 }
 
 impl DownloadArgs {
@@ -133,6 +170,15 @@ impl DownloadArgs {
         options.insecure |= self.insecure;
         options.ca_files.extend(self.ca_file.iter().cloned());
         options.continue_existing |= self.continue_existing;
+        if let Some(rate) = self.limit_rate {
+            options.rate_limit = Some(rate).filter(|r| *r > 0);
+        }
+        if let Some(rate) = self.limit_rate_per_item {
+            options.item_rate_limit = Some(rate).filter(|r| *r > 0);
+        }
+        if let Some(n) = self.max_per_host {
+            options.max_connections_per_host = usize::from(n);
+        }
         Ok(())
     }
 }
@@ -184,6 +230,12 @@ mod tests {
             "--proxy",
             "socks5://127.0.0.1:1080",
             "--insecure",
+            "--limit-rate",
+            "2M",
+            "--limit-rate-per-item",
+            "500K",
+            "--max-per-host",
+            "4",
             "-c",
             "http://a/b",
         ])
@@ -202,6 +254,9 @@ mod tests {
         assert_eq!(options.user_agent, "ua");
         assert!(options.insecure && options.continue_existing);
         assert_eq!(options.download_dir, PathBuf::from("out"));
+        assert_eq!(options.rate_limit, Some(2 << 20));
+        assert_eq!(options.item_rate_limit, Some(500 << 10));
+        assert_eq!(options.max_connections_per_host, 4);
     }
 
     #[test]
@@ -210,6 +265,16 @@ mod tests {
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+    }
+
+    #[test]
+    fn config_flag_is_global() {
+        let cli = Cli::try_parse_from(["dlm", "get", "--config", "c.toml", "http://a/"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        let cli = Cli::try_parse_from(["dlm", "--config", "c.toml", "get", "http://a/"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        let cli = Cli::try_parse_from(["dlm", "--config", "c.toml"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
     }
 
     #[test]

@@ -72,12 +72,15 @@ struct Batch {
     skipped: usize,
     /// `(what, why)` for every failure, inputs rejected up front included.
     failures: Vec<(String, String)>,
+    /// Items added to the engine that have not finished; kept as a count because the loop
+    /// checks it after every event (thousands of items).
+    unfinished: usize,
     started: Instant,
 }
 
 impl Batch {
     fn unfinished(&self) -> usize {
-        self.items.values().filter(|i| !i.finished).count()
+        self.unfinished
     }
 
     fn bytes_this_run(&self) -> u64 {
@@ -98,8 +101,14 @@ pub async fn run(
     let (engine, mut events) = Engine::start(options)?;
     let handle = engine.handle();
     let mut out = Reporter { verbosity, status_shown: false };
-    let mut batch =
-        Batch { items: HashMap::new(), done: 0, skipped: 0, failures: Vec::new(), started: Instant::now() };
+    let mut batch = Batch {
+        items: HashMap::new(),
+        done: 0,
+        skipped: 0,
+        failures: Vec::new(),
+        unfinished: 0,
+        started: Instant::now(),
+    };
 
     for input in inputs {
         match parse_download_url(&input.url) {
@@ -107,6 +116,7 @@ pub async fn run(
                 let id = handle.add(AddRequest::new(input.url));
                 let url = crate::engine::redact_url(&url);
                 batch.items.insert(id, ItemView { url, ..ItemView::default() });
+                batch.unfinished += 1;
             }
             Err(e) => {
                 out.error(&format!("{}: {e}", input.origin));
@@ -153,6 +163,20 @@ pub async fn run(
 fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
     let Some(id) = event.item() else { return };
     let Some(item) = batch.items.get_mut(&id) else { return };
+    let terminal = matches!(
+        event,
+        EngineEvent::Completed { .. }
+            | EngineEvent::Failed { .. }
+            | EngineEvent::Cancelled { .. }
+            | EngineEvent::Removed { .. }
+    );
+    if terminal {
+        if item.finished {
+            return;
+        }
+        item.finished = true;
+        batch.unfinished -= 1;
+    }
     match event {
         EngineEvent::Started { info, .. } => {
             item.total = info.total;
@@ -178,7 +202,6 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
         }
         EngineEvent::Completed { path, bytes, skipped, .. } => {
             item.bytes = bytes;
-            item.finished = true;
             batch.done += 1;
             if skipped {
                 item.resumed_from = Some(bytes);
@@ -197,12 +220,10 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
             }
         }
         EngineEvent::Failed { error, .. } => {
-            item.finished = true;
             out.error(&error);
             batch.failures.push((item.url.clone(), error));
         }
         EngineEvent::Cancelled { .. } | EngineEvent::Removed { .. } => {
-            item.finished = true;
             batch.failures.push((item.url.clone(), "cancelled".into()));
         }
         _ => {}

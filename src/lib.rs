@@ -3,13 +3,23 @@
 //! - `engine`: the download engine (scheduler, transfers, naming, resume, retries). No UI code.
 //! - `headless`: `dlm get`, the engine without a screen, for scripts.
 //! - `cli`: command-line parsing.
+//! - `config`: the config file (TOML), its lookup order and its error messages.
+//! - `control`: the control socket (server for a running dlm, client for `dlm add`/`dlm ls`).
+//! - `remote`: `dlm add` and `dlm ls`, through the socket or, with no dlm running, the saved queue.
+//! - `session`: lock + restore + saver + control socket in one value for the TUI.
 //! - `inputs`: reading URL lists (`-i FILE`).
+//! - `state`: the saved queue (file format, event fold, atomic debounced saving, lock, restore).
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
 //! - `tui`: the interactive terminal UI (`dlm [URL…]`), a front end over the engine.
 
 pub mod cli;
+pub mod config;
+pub mod control;
 pub mod engine;
 pub mod format;
 pub mod headless;
 pub mod inputs;
+pub mod remote;
+pub mod session;
+pub mod state;
 pub mod tui;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dlm::cli::{Cli, Commands};
-use dlm::engine::EngineOptions;
 use dlm::headless::{self, Input, Verbosity};
 
 fn main() -> ExitCode {
@@ -21,9 +20,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // A broken config file stops every command: silently running with other settings than
+    // the person wrote would be worse than an error.
+    let (config, _source) = dlm::config::load(cli.config.as_deref())?;
     match cli.command {
         Some(Commands::Get(get)) => {
-            let mut options = EngineOptions::default();
+            let mut options = config.engine_options();
             get.download.apply(&mut options).map_err(anyhow::Error::msg)?;
             let mut inputs: Vec<Input> = get
                 .urls
@@ -32,23 +34,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
                 .collect();
             if let Some(path) = &get.input {
-                let listed = dlm::inputs::read_list(path)
-                    .map_err(|e| anyhow::anyhow!("cannot read URL list {}: {e}", path.display()))?;
-                let name =
-                    if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
-                inputs.extend(
-                    listed.into_iter().map(|l| Input { origin: format!("{name}:{}", l.line), url: l.url }),
-                );
+                inputs.extend(read_inputs(path)?);
             }
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
             runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
         }
+        Some(Commands::Add(add)) => {
+            let mut inputs: Vec<Input> = add
+                .urls
+                .iter()
+                .enumerate()
+                .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
+                .collect();
+            if let Some(path) = &add.input {
+                inputs.extend(read_inputs(path)?);
+            }
+            runtime.block_on(dlm::remote::add(inputs, add.dir, &mut std::io::stdout()))
+        }
+        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut std::io::stdout())),
         None => {
-            let mut options = EngineOptions::default();
+            let mut options = config.engine_options();
             cli.download.apply(&mut options).map_err(anyhow::Error::msg)?;
-            runtime.block_on(dlm::tui::run(cli.urls, options, dlm::tui::KeyMap::default()))
+            let keymap = dlm::tui::KeyMap::with_overrides(&config.keys).map_err(anyhow::Error::msg)?;
+            runtime.block_on(dlm::tui::run(cli.urls, options, keymap))
         }
     }
+}
+
+/// The URLs of a `-i FILE` list, each labelled `FILE:LINE` for error messages.
+fn read_inputs(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
+    let listed = dlm::inputs::read_list(path)
+        .map_err(|e| anyhow::anyhow!("cannot read URL list {}: {e}", path.display()))?;
+    let name = if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
+    Ok(listed.into_iter().map(|l| Input { origin: format!("{name}:{}", l.line), url: l.url }).collect())
 }

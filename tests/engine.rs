@@ -357,8 +357,7 @@ async fn pause_keeps_the_part_and_resume_continues_it() {
     let server = TestServer::start().await;
     let mut h = Harness::new();
     let id = h.add(server.url("/f/gated.bin?size=400000&gate=1"));
-    h.wait_for("start", |e| matches!(e, EngineEvent::Started { .. })).await;
-    support::wait_until("body in flight", Duration::from_secs(10), || server.active() == 1).await;
+    h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     h.send(Command::Pause(id));
     let paused = h.wait_for("pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
     let EngineEvent::Paused { bytes, .. } = paused else { unreachable!() };
@@ -378,7 +377,12 @@ async fn cancel_deletes_the_partial_only_when_asked_and_retry_reuses_it() {
     let mut h = Harness::new();
     let keep = h.add(server.url("/f/keep.bin?size=100000&gate=1"));
     let drop = h.add(server.url("/f/drop.bin?size=100000&gate=1"));
-    support::wait_until("both bodies in flight", Duration::from_secs(10), || server.active() == 2).await;
+    let has_first_kib = |h: &Harness, id| {
+        h.events.iter().any(|e| matches!(e, EngineEvent::Progress { id: i, bytes: 1024 } if *i == id))
+    };
+    while !(has_first_kib(&h, keep) && has_first_kib(&h, drop)) {
+        h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { .. })).await;
+    }
     h.send(Command::Cancel { id: keep, delete_partial: false });
     h.send(Command::Cancel { id: drop, delete_partial: true });
     h.finish_all(&[keep, drop]).await;
@@ -410,11 +414,11 @@ async fn headers_and_user_agent_are_sent() {
 #[tokio::test]
 async fn continue_existing_skips_complete_files_and_resumes_parts() {
     let server = TestServer::start().await;
-    let h = Harness::new();
+    let mut h = Harness::new();
     let full = content("c.bin", 300_000);
     // A first run is interrupted mid-body: it leaves the part file and its sidecar.
     h.add(server.url("/f/c.bin?size=300000&gate=1"));
-    support::wait_until("body in flight", Duration::from_secs(10), || server.active() == 1).await;
+    h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     let mut h = h.restart(|o| o.continue_existing = true).await;
     std::fs::write(h.path("done.bin"), content("done.bin", 777)).unwrap();
     // The first run's abandoned body may still hold a place at the gate; open it for all.

@@ -52,13 +52,16 @@ fn header(text: &str) -> &str {
 async fn paste_two_urls_watch_them_finish_raise_the_cap_and_quit() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
     let (size_a, size_b) = (300_000, 1_000_000);
     let url_a = server.url(&format!("/f/alpha.bin?size={size_a}"));
     let url_b = server.url(&format!("/f/beta.bin?size={size_b}&throttle=4000000"));
 
+    // A key override from the config file reaches the UI: `]` also raises the cap.
+    std::fs::write(state.path().join("config.toml"), "[keys]\nworkers_up = \"+ ]\"\n").unwrap();
     // NO_COLOR on: the screen must read without colour (symbols, the selection marker).
     let (mut child, screen, mut writer, reader_thread, master) =
-        spawn_dlm(&["-o", dir.path().to_str().unwrap(), "-j", "2"], &[("NO_COLOR", "1")]);
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap(), "-j", "2"], &[("NO_COLOR", "1")]);
     let mut send = |bytes: &[u8]| {
         writer.write_all(bytes).unwrap();
         writer.flush().unwrap();
@@ -88,7 +91,7 @@ async fn paste_two_urls_watch_them_finish_raise_the_cap_and_quit() {
 
     send(b"+");
     screen.wait_for("the cap to rise in the header", |s| header(s).contains("workers 0/3")).await;
-    send(b"+");
+    send(b"]");
     screen.wait_for("the cap to rise again", |s| header(s).contains("workers 0/4")).await;
 
     send(b"q");
@@ -122,13 +125,22 @@ type Running = (
     Box<dyn portable_pty::MasterPty + Send>,
 );
 
-fn spawn_dlm(args: &[&str], envs: &[(&str, &str)]) -> Running {
+/// Each run gets its own saved-queue folder and control socket under `state`, so tests never
+/// see each other's queue or the person's.
+fn spawn_dlm(state: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Running {
     let pty = native_pty_system()
         .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
     cmd.args(args);
     cmd.env("TERM", "xterm-256color");
+    cmd.env("DLM_STATE_DIR", state);
+    cmd.env("DLM_RUNTIME_DIR", state);
+    let config = state.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    cmd.env("DLM_CONFIG", config);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -172,8 +184,9 @@ async fn wait_exit(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_tokio_task_restores_the_terminal_and_reports() {
     let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
     let (mut child, screen, _writer, reader, master) =
-        spawn_dlm(&["-o", dir.path().to_str().unwrap()], &[("DLM_DEBUG_PANIC_IN_TASK", "1")]);
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap()], &[("DLM_DEBUG_PANIC_IN_TASK", "1")]);
     screen.wait_for("the UI", |s| s.contains("No downloads yet")).await;
     let status = wait_exit(&mut child, &screen).await;
     assert_eq!(status.exit_code(), 101);
@@ -189,10 +202,11 @@ async fn a_panic_in_a_tokio_task_restores_the_terminal_and_reports() {
 async fn quitting_while_downloading_asks_and_keeps_the_partial_file() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
     // Slow enough to still be running when q is pressed.
     let url = server.url("/f/slow.bin?size=50000000&throttle=200000");
     let (mut child, screen, mut writer, reader, master) =
-        spawn_dlm(&["-o", dir.path().to_str().unwrap(), &url], &[]);
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap(), &url], &[]);
     screen.wait_for("the download to run", |s| s.contains("↓ downloading") && s.contains("slow.bin")).await;
     // A left click on the first table row (SGR mouse report: column 10, row 9, 1-based).
     writer.write_all(b"q").unwrap();
@@ -210,7 +224,7 @@ async fn quitting_while_downloading_asks_and_keeps_the_partial_file() {
     assert!(status.success(), "{status:?}");
     drop(master);
     let output = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
-    assert!(output.contains("1 unfinished"), "{output}");
+    assert!(output.contains("1 unfinished (kept in the queue"), "{output}");
     assert!(dir.path().join("slow.bin.part").exists());
     assert!(!dir.path().join("slow.bin").exists());
 }

@@ -26,6 +26,10 @@ pub struct PartMeta {
     pub url: String,
     pub validator: Option<String>,
     pub total: Option<u64>,
+    /// For a segmented download (preallocated to its full size), the byte ranges `[start, end)`
+    /// not yet on disk. Absent for a single stream, where the file length is the progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<(u64, u64)>>,
 }
 
 pub fn meta_path(part: &Path) -> PathBuf {
@@ -40,7 +44,7 @@ pub fn read_meta(part: &Path) -> Option<PartMeta> {
 }
 
 /// Writes the sidecar atomically: temp file, then rename.
-fn write_meta(part: &Path, meta: &PartMeta) -> io::Result<()> {
+pub fn write_meta(part: &Path, meta: &PartMeta) -> io::Result<()> {
     let path = meta_path(part);
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -54,6 +58,15 @@ fn write_meta(part: &Path, meta: &PartMeta) -> io::Result<()> {
 
 pub fn remove_meta(part: &Path) {
     let _ = std::fs::remove_file(meta_path(part));
+}
+
+/// Makes `part` at least `len` bytes long (sparse), for segments written at their offsets.
+pub fn preallocate(part: &Path, len: u64) -> io::Result<()> {
+    let file = open_nofollow(part, false)?;
+    if file.metadata()?.len() < len {
+        file.set_len(len)?;
+    }
+    Ok(())
 }
 
 /// Opens for writing without following a symlink planted at `path`.
@@ -70,19 +83,31 @@ pub fn part_len(part: &Path) -> Option<u64> {
 enum Slot {
     /// Not opened yet: small bodies are created, written and published in one blocking call.
     Closed,
-    Writing(JoinHandle<io::Result<File>>),
+    /// A write is in flight; it yields the file and the offset written up to.
+    Writing(JoinHandle<io::Result<(File, u64)>>),
+}
+
+/// How a `PartWriter` opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Continue a single stream at this offset: the file is cut back to it (0 starts over).
+    Append(u64),
+    /// Write a segment at this offset of a preallocated file, touching nothing else.
+    At(u64),
 }
 
 /// Streams one download's body into its `.part` file.
 pub struct PartWriter {
     part: PathBuf,
     slot: Slot,
-    /// Offset the file is opened at; 0 truncates, otherwise the file is cut back to it.
-    start: u64,
+    start: Start,
     meta: Option<PartMeta>,
     pending: Vec<Bytes>,
     pending_len: usize,
+    flush_bytes: usize,
     received: u64,
+    /// Bytes below this offset are known to be written.
+    written: u64,
 }
 
 impl PartWriter {
@@ -90,19 +115,46 @@ impl PartWriter {
     /// is written just before the first bytes reach the disk, so a finished small body never
     /// needs one.
     pub fn new(part: PathBuf, start: u64, meta: Option<PartMeta>) -> Self {
-        Self { part, slot: Slot::Closed, start, meta, pending: Vec::new(), pending_len: 0, received: start }
+        Self::with_start(part, Start::Append(start), meta, FLUSH_BYTES)
     }
 
-    /// Bytes of the file so far, including those not yet written.
+    /// A writer for one segment of a preallocated file, flushing every `flush_bytes`.
+    pub fn segment(part: PathBuf, offset: u64, flush_bytes: usize) -> Self {
+        Self::with_start(part, Start::At(offset), None, flush_bytes)
+    }
+
+    fn with_start(part: PathBuf, start: Start, meta: Option<PartMeta>, flush_bytes: usize) -> Self {
+        let offset = match start {
+            Start::Append(o) | Start::At(o) => o,
+        };
+        Self {
+            part,
+            slot: Slot::Closed,
+            start,
+            meta,
+            pending: Vec::new(),
+            pending_len: 0,
+            flush_bytes,
+            received: offset,
+            written: offset,
+        }
+    }
+
+    /// End offset of the bytes so far, including those not yet written.
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// End offset of the bytes known to be on disk (lags `received` by at most two batches).
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     pub async fn push(&mut self, chunk: Bytes) -> Result<(), DownloadError> {
         self.received += chunk.len() as u64;
         self.pending_len += chunk.len();
         self.pending.push(chunk);
-        if self.pending_len >= FLUSH_BYTES || self.pending.len() >= MAX_SLICES {
+        if self.pending_len >= self.flush_bytes || self.pending.len() >= MAX_SLICES {
             self.start_write().await?;
         }
         Ok(())
@@ -114,10 +166,11 @@ impl PartWriter {
         let batch = std::mem::take(&mut self.pending);
         self.pending_len = 0;
         let opener = self.opener(file);
+        let end = self.received;
         self.slot = Slot::Writing(tokio::task::spawn_blocking(move || {
             let mut file = opener()?;
             write_all_vectored(&mut file, &batch)?;
-            Ok(file)
+            Ok((file, end))
         }));
         Ok(())
     }
@@ -127,7 +180,10 @@ impl PartWriter {
         match std::mem::replace(&mut self.slot, Slot::Closed) {
             Slot::Closed => Ok(None),
             Slot::Writing(handle) => match handle.await {
-                Ok(Ok(file)) => Ok(Some(file)),
+                Ok(Ok((file, end))) => {
+                    self.written = end;
+                    Ok(Some(file))
+                }
                 Ok(Err(e)) => Err(DownloadError::io(&self.part, e)),
                 Err(e) => Err(DownloadError::Internal(format!("disk writer: {e}"))),
             },
@@ -146,10 +202,16 @@ impl PartWriter {
                 if let Some(meta) = meta {
                     write_meta(&part, &meta)?;
                 }
-                let mut file = open_nofollow(&part, start == 0)?;
-                if start > 0 {
-                    file.set_len(start)?;
-                    file.seek(SeekFrom::Start(start))?;
+                let mut file = open_nofollow(&part, start == Start::Append(0))?;
+                match start {
+                    Start::Append(0) => {}
+                    Start::Append(offset) => {
+                        file.set_len(offset)?;
+                        file.seek(SeekFrom::Start(offset))?;
+                    }
+                    Start::At(offset) => {
+                        file.seek(SeekFrom::Start(offset))?;
+                    }
                 }
                 Ok(file)
             }
@@ -163,15 +225,16 @@ impl PartWriter {
             self.start_write().await?;
         }
         self.take_file().await?;
-        Ok(self.received)
+        Ok(self.written)
     }
 
-    /// Writes everything, closes the `.part` and publishes it under `final_path` without ever
-    /// replacing an existing file. If `final_path` appeared meanwhile, `alternative` is asked
-    /// for another name. Returns the path the file landed at.
+    /// Writes everything, closes the `.part` and publishes it under `final_path`. Unless
+    /// `replace` is set an existing file is never replaced: if `final_path` appeared
+    /// meanwhile, `alternative` is asked for another name. Returns the path the file landed at.
     pub async fn finish(
         mut self,
         final_path: PathBuf,
+        replace: bool,
         alternative: impl Fn() -> Option<PathBuf> + Send + 'static,
     ) -> Result<PathBuf, DownloadError> {
         let file = self.take_file().await?;
@@ -182,22 +245,34 @@ impl PartWriter {
             let mut file = opener().map_err(|e| DownloadError::io(&part, e))?;
             write_all_vectored(&mut file, &batch).map_err(|e| DownloadError::io(&part, e))?;
             drop(file);
-            let mut target = final_path;
-            loop {
-                match publish(&part, &target) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        target = alternative().ok_or_else(|| DownloadError::io(&target, e))?;
-                    }
-                    Err(e) => return Err(DownloadError::io(&target, e)),
-                }
-            }
-            remove_meta(&part);
-            Ok(target)
+            publish_part(&part, final_path, replace, alternative)
         })
         .await;
         result.map_err(|e| DownloadError::Internal(format!("disk writer: {e}")))?
     }
+}
+
+/// Moves a complete `.part` to `final_path` and removes its sidecar. Unless `replace` is set
+/// an existing file is never replaced: `alternative` offers the next free name instead. Blocking: run it on the blocking pool.
+pub fn publish_part(
+    part: &Path,
+    final_path: PathBuf,
+    replace: bool,
+    alternative: impl Fn() -> Option<PathBuf>,
+) -> Result<PathBuf, DownloadError> {
+    let mut target = final_path;
+    loop {
+        let published = if replace { std::fs::rename(part, &target) } else { publish(part, &target) };
+        match published {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                target = alternative().ok_or_else(|| DownloadError::io(&target, e))?;
+            }
+            Err(e) => return Err(DownloadError::io(&target, e)),
+        }
+    }
+    remove_meta(part);
+    Ok(target)
 }
 
 /// Moves `part` to `target` unless `target` exists. A hard link is atomic and never replaces;

@@ -72,8 +72,46 @@ pub enum Command {
     Retry(ItemId),
     /// Change the number of downloads that may run at once (clamped to 1..=MAX_WORKERS).
     SetWorkers(usize),
+    /// Change the global rate limit in bytes per second (`None`: unlimited). Applies at once.
+    SetRateLimit(Option<u64>),
+    /// Change one item's rate limit in bytes per second (`None`: unlimited). Applies at once.
+    SetItemRateLimit {
+        id: ItemId,
+        limit: Option<u64>,
+    },
+    /// Change how many connections an item may use (clamped to 1..=MAX_CONNECTIONS); takes
+    /// effect from its next attempt (a running item is restarted from its `.part`).
+    SetItemConnections {
+        id: ItemId,
+        connections: usize,
+    },
     /// Stop every transfer (keeping `.part` files), then end the engine.
     Shutdown,
+    /// Add an item from a saved queue in the state it was saved in: a paused item stays
+    /// paused and a finished one stays listed (so Remove and Retry work on it) without
+    /// touching the network. `RestoreAs::Queued` is the same as `Add`.
+    Restore {
+        id: ItemId,
+        request: AddRequest,
+        state: RestoreAs,
+    },
+}
+
+/// The state a restored item starts in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RestoreAs {
+    #[default]
+    Queued,
+    Paused,
+    /// Finished earlier; the file is at `path`.
+    Done {
+        path: PathBuf,
+        bytes: u64,
+    },
+    Failed {
+        error: String,
+    },
+    Cancelled,
 }
 
 /// The state a front end shows for an item, as the engine sees it.
@@ -175,6 +213,16 @@ pub enum EngineEvent {
     WorkersChanged {
         cap: usize,
     },
+    /// The global rate limit changed (also sent once at start).
+    RateLimitChanged {
+        limit: Option<u64>,
+    },
+    /// An item's own limits changed.
+    ItemLimitsChanged {
+        id: ItemId,
+        rate_limit: Option<u64>,
+        connections: usize,
+    },
     /// The engine has stopped every transfer and will send nothing more.
     Stopped,
 }
@@ -193,8 +241,9 @@ impl EngineEvent {
             | Self::Completed { id, .. }
             | Self::Failed { id, .. }
             | Self::Cancelled { id }
-            | Self::Removed { id } => Some(*id),
-            Self::WorkersChanged { .. } | Self::Stopped => None,
+            | Self::Removed { id }
+            | Self::ItemLimitsChanged { id, .. } => Some(*id),
+            Self::WorkersChanged { .. } | Self::RateLimitChanged { .. } | Self::Stopped => None,
         }
     }
 }

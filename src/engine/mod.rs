@@ -7,12 +7,16 @@
 
 mod disk;
 mod error;
+mod hosts;
 mod http;
+mod limiter;
 mod messages;
 pub mod naming;
 mod options;
 mod retry;
 mod scheduler;
+mod segmented;
+mod segments;
 mod transfer;
 mod urls;
 
@@ -23,8 +27,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use error::{DownloadError, EngineError};
-pub use messages::{AddRequest, Command, EngineEvent, ItemId, ItemState, ResumeHint, StartInfo};
-pub use options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, default_user_agent};
+pub use messages::{AddRequest, Command, EngineEvent, ItemId, ItemState, RestoreAs, ResumeHint, StartInfo};
+pub use options::{
+    ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
+    MAX_WORKERS, default_user_agent,
+};
 pub use urls::{parse_download_url, redact_str, redact_url};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events
@@ -75,6 +82,14 @@ impl EngineHandle {
     pub fn add(&self, request: AddRequest) -> ItemId {
         let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.send(Command::Add { id, request });
+        id
+    }
+
+    /// Adds an item from a saved queue in its saved state (see `Command::Restore`); events
+    /// follow as for `add`: `Added`, then `Paused`, `Completed`, `Failed` or `Cancelled`.
+    pub fn restore(&self, request: AddRequest, state: RestoreAs) -> ItemId {
+        let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::Restore { id, request, state });
         id
     }
 

@@ -8,6 +8,10 @@ use std::time::Duration;
 pub const MAX_WORKERS: usize = 64;
 /// Largest number of connections per download.
 pub const MAX_CONNECTIONS: usize = 32;
+/// Default cap on connections to one host; polite, and what most servers tolerate.
+pub const DEFAULT_CONNECTIONS_PER_HOST: usize = 16;
+/// Largest per-host connection cap a person can set.
+pub const MAX_CONNECTIONS_PER_HOST: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineOptions {
@@ -41,6 +45,30 @@ pub struct EngineOptions {
     pub max_redirects: usize,
     /// Least time between two progress events for one item.
     pub progress_interval: Duration,
+    /// Bytes per second for all downloads together; `None` is unlimited. Live:
+    /// `Command::SetRateLimit`.
+    pub rate_limit: Option<u64>,
+    /// Bytes per second for each download; `None` is unlimited. Live per item:
+    /// `Command::SetItemRateLimit`.
+    pub item_rate_limit: Option<u64>,
+    /// Connections open at once to one host, across all downloads. Enforced by the per-host caps
+    /// (`hosts`), shared by first and segment connections.
+    pub max_connections_per_host: usize,
+    /// What to do when the chosen file name already exists in the folder.
+    pub on_conflict: ConflictPolicy,
+}
+
+/// What to do when a download's file name is already taken in its folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictPolicy {
+    /// Save as `name (1).ext`, `name (2).ext`, …: nothing is ever replaced.
+    #[default]
+    Rename,
+    /// Leave the existing file alone and report the item as done without downloading.
+    Skip,
+    /// Replace the existing file once the new one is complete.
+    Overwrite,
 }
 
 impl Default for EngineOptions {
@@ -62,6 +90,10 @@ impl Default for EngineOptions {
             continue_existing: false,
             max_redirects: 10,
             progress_interval: Duration::from_millis(200),
+            rate_limit: None,
+            item_rate_limit: None,
+            max_connections_per_host: DEFAULT_CONNECTIONS_PER_HOST,
+            on_conflict: ConflictPolicy::Rename,
         }
     }
 }

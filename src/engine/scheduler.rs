@@ -13,9 +13,11 @@ use url::Url;
 
 use super::disk;
 use super::error::DownloadError;
-use super::messages::{AddRequest, Command, EngineEvent, ItemId};
+use super::hosts::HostLimits;
+use super::limiter::RateLimiter;
+use super::messages::{AddRequest, Command, EngineEvent, ItemId, RestoreAs};
 use super::naming::NameReservations;
-use super::options::{EngineOptions, MAX_WORKERS};
+use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::transfer::{self, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url};
 
@@ -23,9 +25,13 @@ use super::urls::{parse_download_url, redact_str, redact_url};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StopReason {
     Pause,
-    Cancel { delete_partial: bool },
+    Cancel {
+        delete_partial: bool,
+    },
     Remove,
     Shutdown,
+    /// Stop and queue again at once (to apply a new connection count).
+    Restart,
 }
 
 #[derive(Debug)]
@@ -44,6 +50,8 @@ struct Item {
     dir: PathBuf,
     part: Option<PartState>,
     status: Status,
+    connections: usize,
+    limiter: Arc<RateLimiter>,
 }
 
 pub struct Scheduler {
@@ -65,6 +73,8 @@ impl Scheduler {
         Self {
             shared: Arc::new(Shared {
                 client,
+                hosts: HostLimits::new(options.max_connections_per_host),
+                limiter: RateLimiter::new(options.rate_limit),
                 options,
                 names: Arc::new(NameReservations::default()),
                 events,
@@ -82,6 +92,7 @@ impl Scheduler {
 
     pub async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Command>) {
         self.emit(EngineEvent::WorkersChanged { cap: self.cap }).await;
+        self.emit(EngineEvent::RateLimitChanged { limit: self.shared.limiter.rate() }).await;
         loop {
             tokio::select! {
                 cmd = cmd_rx.recv(), if !self.shutting_down => match cmd {
@@ -139,7 +150,68 @@ impl Scheduler {
                 self.cap = n.clamp(1, MAX_WORKERS);
                 self.emit(EngineEvent::WorkersChanged { cap: self.cap }).await;
             }
+            Command::SetRateLimit(limit) => {
+                let limit = limit.filter(|l| *l > 0);
+                self.shared.limiter.set_rate(limit);
+                self.emit(EngineEvent::RateLimitChanged { limit }).await;
+            }
+            Command::SetItemRateLimit { id, limit } => {
+                if let Some(item) = self.items.get(&id) {
+                    item.limiter.set_rate(limit.filter(|l| *l > 0));
+                    let (rate_limit, connections) = (item.limiter.rate(), item.connections);
+                    self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
+                }
+            }
+            Command::SetItemConnections { id, connections } => {
+                if let Some(item) = self.items.get_mut(&id) {
+                    item.connections = connections.clamp(1, MAX_CONNECTIONS);
+                    let (rate_limit, connections) = (item.limiter.rate(), item.connections);
+                    // A running item picks the new count up by continuing from its `.part`.
+                    if let Status::Running { token, stop } = &mut item.status
+                        && stop.is_none()
+                    {
+                        *stop = Some(StopReason::Restart);
+                        token.cancel();
+                    }
+                    self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
+                }
+            }
             Command::Shutdown => self.begin_shutdown(),
+            Command::Restore { id, request, state } => self.restore(id, request, state).await,
+        }
+    }
+
+    /// Adds an item, then moves it out of the queue into its saved state before `fill` can
+    /// start it (commands are handled one at a time, `fill` runs after).
+    async fn restore(&mut self, id: ItemId, request: AddRequest, state: RestoreAs) {
+        self.add(id, request).await;
+        let Some(item) = self.items.get_mut(&id) else { return };
+        if item.url.is_none() || matches!(state, RestoreAs::Queued) {
+            return;
+        }
+        self.queue.remove(&id);
+        match state {
+            RestoreAs::Queued => {}
+            RestoreAs::Paused => {
+                item.status = Status::Paused;
+                let bytes = item.part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                self.emit(EngineEvent::Paused { id, bytes }).await;
+            }
+            RestoreAs::Done { path, bytes } => {
+                item.status = Status::Done;
+                if let Some(part) = item.part.take() {
+                    self.shared.names.release(&part.final_path);
+                }
+                self.emit(EngineEvent::Completed { id, path, bytes, skipped: true }).await;
+            }
+            RestoreAs::Failed { error } => {
+                item.status = Status::Failed;
+                self.emit(EngineEvent::Failed { id, error }).await;
+            }
+            RestoreAs::Cancelled => {
+                item.status = Status::Cancelled;
+                self.emit(EngineEvent::Cancelled { id }).await;
+            }
         }
     }
 
@@ -154,21 +226,36 @@ impl Scheduler {
         let url = match parsed {
             Ok(url) => url,
             Err(error) => {
-                self.items.insert(id, Item { url: None, dir, part: None, status: Status::Failed });
+                let limiter = Arc::new(RateLimiter::new(None));
+                let item =
+                    Item { url: None, dir, part: None, status: Status::Failed, connections: 1, limiter };
+                self.items.insert(id, item);
                 self.emit(EngineEvent::Failed { id, error: error.to_string() }).await;
                 return;
             }
         };
         let part = request.resume.and_then(|hint| {
             let final_path = dir.join(super::naming::sanitize(&hint.file_name)?);
+            // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
+            let missing = disk::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then_some(PartState {
                 final_path,
                 validator: hint.validator,
                 total: hint.total,
                 resumable: true,
+                missing,
             })
         });
-        self.items.insert(id, Item { url: Some(url), dir, part, status: Status::Queued });
+        let options = &self.shared.options;
+        let item = Item {
+            url: Some(url),
+            dir,
+            part,
+            status: Status::Queued,
+            connections: options.connections.clamp(1, MAX_CONNECTIONS),
+            limiter: Arc::new(RateLimiter::new(options.item_rate_limit)),
+        };
+        self.items.insert(id, item);
         self.queue.insert(id);
     }
 
@@ -235,7 +322,7 @@ impl Scheduler {
                 }
                 self.emit(EngineEvent::Removed { id }).await;
             }
-            StopReason::Pause | StopReason::Shutdown => {}
+            StopReason::Pause | StopReason::Shutdown | StopReason::Restart => {}
         }
     }
 
@@ -258,7 +345,14 @@ impl Scheduler {
             let Some(item) = self.items.get_mut(&id) else { continue };
             let Some(url) = item.url.clone() else { continue };
             let token = self.root.child_token();
-            let job = Job { id, url, dir: item.dir.clone(), part: item.part.clone() };
+            let job = Job {
+                id,
+                url,
+                dir: item.dir.clone(),
+                part: item.part.clone(),
+                connections: item.connections,
+                limiter: Arc::clone(&item.limiter),
+            };
             item.status = Status::Running { token: token.clone(), stop: None };
             self.running += 1;
             let handle = self.tasks.spawn(transfer::run(Arc::clone(&self.shared), job, token));
@@ -321,6 +415,10 @@ impl Scheduler {
                     }
                     // Left as queued so a restored queue would start it again.
                     StopReason::Shutdown => item.status = Status::Queued,
+                    StopReason::Restart => {
+                        item.status = Status::Queued;
+                        self.queue.insert(id);
+                    }
                     reason => self.conclude_stop(id, reason).await,
                 }
             }

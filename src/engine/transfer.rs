@@ -16,19 +16,25 @@ use url::Url;
 
 use super::disk::{self, PartMeta, PartWriter};
 use super::error::DownloadError;
+use super::hosts::HostLimits;
 use super::http::RedirectError;
+use super::limiter::{RateLimiter, pace};
 use super::messages::{EngineEvent, ItemId, StartInfo};
 use super::naming::{self, NameReservations};
-use super::options::EngineOptions;
+use super::options::{ConflictPolicy, EngineOptions};
 use super::retry::{backoff_delay, parse_retry_after};
+use super::segmented;
+use super::segments::Span;
 use super::urls::redact_url;
 
-/// What every transfer shares: the client (one connection pool), settings, names in use, and
-/// the way to report.
+/// What every transfer shares: the client (one connection pool), settings, names in use, the
+/// per-host connection caps, the global rate limit, and the way to report.
 pub struct Shared {
     pub client: reqwest::Client,
     pub options: EngineOptions,
     pub names: Arc<NameReservations>,
+    pub hosts: HostLimits,
+    pub limiter: RateLimiter,
     pub events: mpsc::Sender<EngineEvent>,
 }
 
@@ -47,6 +53,9 @@ pub struct PartState {
     pub total: Option<u64>,
     /// The server can continue from an offset (size known, ranges not refused).
     pub resumable: bool,
+    /// For a segmented (preallocated) `.part`: the ranges not yet on disk. `None` for a single
+    /// stream, whose file length is its progress.
+    pub missing: Option<Vec<Span>>,
 }
 
 impl PartState {
@@ -60,6 +69,10 @@ pub struct Job {
     pub url: Url,
     pub dir: PathBuf,
     pub part: Option<PartState>,
+    /// Connections this download may use (1 = a single stream).
+    pub connections: usize,
+    /// This item's own rate limit (unlimited unless set).
+    pub limiter: Arc<RateLimiter>,
 }
 
 #[derive(Debug)]
@@ -82,7 +95,7 @@ pub enum Outcome {
 }
 
 /// How one attempt ended.
-enum Attempt {
+pub enum Attempt {
     Done {
         path: PathBuf,
         bytes: u64,
@@ -140,9 +153,23 @@ async fn attempt_once(
     part: &mut Option<PartState>,
     token: &CancellationToken,
 ) -> Attempt {
-    let offset = match part {
-        Some(p) if p.resumable => disk::part_len(&p.part_path()).unwrap_or(0),
+    let missing = part.as_ref().filter(|p| p.resumable).and_then(|p| p.missing.clone());
+    let offset = match (part.as_ref(), &missing) {
+        (Some(p), Some(missing)) => match missing.first() {
+            Some((start, _)) => *start,
+            // Every range is on disk: only the rename is left.
+            None => {
+                let path = p.final_path.clone();
+                let bytes = p.total.unwrap_or(0);
+                return finish(shared, PartWriter::new(p.part_path(), bytes, None), path, &job.dir).await;
+            }
+        },
+        (Some(p), None) if p.resumable => disk::part_len(&p.part_path()).unwrap_or(0),
         _ => 0,
+    };
+    let permit = tokio::select! {
+        () = token.cancelled() => return Attempt::Stopped { bytes: offset },
+        permit = shared.hosts.acquire(&job.url) => permit,
     };
     let mut request = shared.client.get(job.url.clone());
     if let (Some(p), true) = (part.as_ref(), offset > 0) {
@@ -166,7 +193,7 @@ async fn attempt_once(
     let shown_url = redact_url(&final_url);
 
     if status == StatusCode::RANGE_NOT_SATISFIABLE && offset > 0 {
-        if let Some(p) = part.as_ref().filter(|p| p.total == Some(offset)) {
+        if let Some(p) = part.as_ref().filter(|p| p.total == Some(offset) && p.missing.is_none()) {
             // The `.part` already holds every byte: the last attempt ended just before publishing.
             let path = p.final_path.clone();
             return finish(shared, PartWriter::new(p.part_path(), offset, None), path, &job.dir).await;
@@ -225,6 +252,7 @@ async fn attempt_once(
                 p.validator = validator.clone();
                 p.total = total;
                 p.resumable = resumable;
+                p.missing = None;
             }
             None => {
                 let name = naming::choose_name(
@@ -244,13 +272,44 @@ async fn attempt_once(
                         Existing::None => {}
                     }
                 }
-                let Some(final_path) = shared.names.reserve_unique(&job.dir, &name) else {
+                let Some(final_path) = (match shared.options.on_conflict {
+                    ConflictPolicy::Rename => shared.names.reserve_unique(&job.dir, &name),
+                    ConflictPolicy::Skip => {
+                        let existing = job.dir.join(&name);
+                        // Only a regular file counts as "already there"; a folder or symlink
+                        // of that name is not something the person wanted kept instead.
+                        if let Ok(meta) = std::fs::symlink_metadata(&existing)
+                            && meta.file_type().is_file()
+                        {
+                            return Attempt::Done { bytes: meta.len(), path: existing, skipped: true };
+                        }
+                        shared.names.reserve_unique(&job.dir, &name)
+                    }
+                    ConflictPolicy::Overwrite => {
+                        let exact = job.dir.join(&name);
+                        // Replace a regular file only; another item of this run holding the
+                        // name, or a folder or symlink there, still gets `name (1)`.
+                        let replaceable =
+                            std::fs::symlink_metadata(&exact).map_or(true, |m| m.file_type().is_file());
+                        if replaceable && shared.names.reserve_exact(&exact) {
+                            Some(exact)
+                        } else {
+                            shared.names.reserve_unique(&job.dir, &name)
+                        }
+                    }
+                }) else {
                     return Attempt::Error {
                         error: DownloadError::NoFreeName { name, dir: job.dir.clone() },
                         progressed: false,
                     };
                 };
-                *part = Some(PartState { final_path, validator: validator.clone(), total, resumable });
+                *part = Some(PartState {
+                    final_path,
+                    validator: validator.clone(),
+                    total,
+                    resumable,
+                    missing: None,
+                });
             }
         }
         (0, total)
@@ -275,13 +334,29 @@ async fn attempt_once(
         })
         .await;
 
-    let meta =
-        p.resumable.then(|| PartMeta { url: job.url.to_string(), validator: p.validator.clone(), total });
+    let split = p.resumable
+        && total
+            .is_some_and(|t| missing.is_some() || segmented::worth_splitting(job.connections, write_from, t));
+    if let (true, Some(total), Some(p)) = (split, total, part.as_mut()) {
+        return segmented::run(shared, job, p, response, write_from, total, token, permit).await;
+    }
+    let Some(p) = part.as_ref() else {
+        return Attempt::Error { error: DownloadError::Internal("no destination".into()), progressed: false };
+    };
+
+    let meta = p.resumable.then(|| PartMeta {
+        url: job.url.to_string(),
+        validator: p.validator.clone(),
+        total,
+        missing: None,
+    });
+    let paced = shared.limiter.is_limited() || job.limiter.is_limited();
     let mut writer = PartWriter::new(p.part_path(), write_from, meta);
     let final_path = p.final_path.clone();
     let read_timeout = shared.options.read_timeout;
     let interval = shared.options.progress_interval;
-    let mut last_report = Instant::now();
+    // The first chunk is reported at once, so a front end sees data flowing immediately.
+    let mut last_report: Option<Instant> = None;
     let mut stall = pin!(tokio::time::sleep(read_timeout));
 
     let failure = loop {
@@ -308,12 +383,16 @@ async fn attempt_once(
                         break DownloadError::Overlong { url: shown_url, expected: t };
                     }
                 }
+                let len = bytes.len() as u64;
                 if let Err(error) = writer.push(bytes).await {
                     return Attempt::Error { error, progressed: true };
                 }
+                if paced || shared.limiter.is_limited() || job.limiter.is_limited() {
+                    pace(&[&shared.limiter, &job.limiter], len).await;
+                }
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
-                if last_report.elapsed() >= interval {
-                    last_report = Instant::now();
+                if last_report.is_none_or(|at| at.elapsed() >= interval) {
+                    last_report = Some(Instant::now());
                     // Progress may be dropped when the receiver lags: it carries absolute counts.
                     let _ = shared
                         .events
@@ -340,13 +419,15 @@ async fn attempt_once(
 }
 
 /// Publishes the `.part` under its final name, or under the next free one if a file of that
-/// name appeared meanwhile (dlm never replaces a file it did not write).
+/// name appeared meanwhile (dlm never replaces a file it did not write, unless the conflict
+/// policy is `overwrite`).
 async fn finish(shared: &Shared, writer: PartWriter, final_path: PathBuf, dir: &Path) -> Attempt {
     let bytes = writer.received();
     let names = Arc::clone(&shared.names);
     let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = dir.to_path_buf();
-    match writer.finish(final_path, move || names.reserve_unique(&dir, &name)).await {
+    let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
+    match writer.finish(final_path, replace, move || names.reserve_unique(&dir, &name)).await {
         Ok(path) => Attempt::Done { path, bytes, skipped: false },
         Err(error) => Attempt::Error { error, progressed: false },
     }
@@ -355,10 +436,16 @@ async fn finish(shared: &Shared, writer: PartWriter, final_path: PathBuf, dir: &
 /// Forgets the bytes on disk so the next attempt asks for the whole file.
 fn restart_from_zero(part: &mut Option<PartState>) -> Attempt {
     if let Some(p) = part {
-        p.resumable = false;
-        p.validator = None;
+        forget_progress(p);
     }
     Attempt::Again
+}
+
+/// Makes the next attempt ignore what is on disk and fetch the file from its first byte.
+pub fn forget_progress(part: &mut PartState) {
+    part.resumable = false;
+    part.validator = None;
+    part.missing = None;
 }
 
 enum Existing {
@@ -392,6 +479,7 @@ fn existing_download(
             validator: meta.validator,
             total,
             resumable: true,
+            missing: meta.missing,
         });
     }
     Existing::None
@@ -445,7 +533,7 @@ fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> Downl
 }
 
 /// The most specific cause in an error chain ("Connection refused (os error 111)").
-fn innermost_reason(e: &reqwest::Error) -> String {
+pub fn innermost_reason(e: &reqwest::Error) -> String {
     let mut last: &dyn std::error::Error = e;
     while let Some(s) = last.source() {
         last = s;

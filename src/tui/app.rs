@@ -49,6 +49,9 @@ pub enum Action {
         width: u16,
         height: u16,
     },
+    /// Something the person should read once (from the session: a damaged queue file, no
+    /// control socket).
+    Notice(String),
 }
 
 /// What `update` asks the event loop to do.
@@ -116,6 +119,9 @@ pub struct Row {
     pub retry: Option<RetryNote>,
     /// Retries the engine has made so far.
     pub retries: u32,
+    /// The item's own rate limit and connection count, once the engine reported them.
+    pub rate_limit: Option<u64>,
+    pub connections: Option<usize>,
     /// Bytes per second, the slope over the recent samples.
     pub rate: f64,
     samples: VecDeque<(Instant, u64)>,
@@ -139,6 +145,8 @@ impl Row {
             error: None,
             retry: None,
             retries: 0,
+            rate_limit: None,
+            connections: None,
             rate: 0.0,
             samples: VecDeque::new(),
             tick_bytes: 0,
@@ -217,6 +225,8 @@ pub struct App {
     filter: String,
     pub show_details: bool,
     pub cap: usize,
+    /// The engine's global rate limit in bytes per second, if any.
+    pub rate_limit: Option<u64>,
     pub message: Option<Message>,
     /// Total bytes per second, one point a second, oldest first.
     pub history: VecDeque<u64>,
@@ -246,6 +256,7 @@ impl App {
             filter: String::new(),
             show_details: false,
             cap: cap.clamp(1, MAX_WORKERS),
+            rate_limit: None,
             message: None,
             history: VecDeque::from(vec![0; HISTORY_LEN]),
             free_space: None,
@@ -414,6 +425,10 @@ impl App {
         let effects = match action {
             Action::Resize { width, height } => {
                 self.size = (width, height);
+                Vec::new()
+            }
+            Action::Notice(text) => {
+                self.say(Level::Warn, text);
                 Vec::new()
             }
             Action::Paste(text) => match self.mode {
@@ -721,6 +736,10 @@ impl App {
                 self.engine_stopped = true;
                 return;
             }
+            EngineEvent::RateLimitChanged { limit } => {
+                self.rate_limit = *limit;
+                return;
+            }
             EngineEvent::Added { id, url } => {
                 match self.rows.get_mut(id) {
                     Some(row) => row.url = url.clone(),
@@ -804,9 +823,14 @@ impl App {
                 row.retry = None;
                 row.stop_rate();
             }
+            EngineEvent::ItemLimitsChanged { rate_limit, connections, .. } => {
+                row.rate_limit = rate_limit;
+                row.connections = Some(connections);
+            }
             EngineEvent::Added { .. }
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
+            | EngineEvent::RateLimitChanged { .. }
             | EngineEvent::Stopped => {}
         }
     }

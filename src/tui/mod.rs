@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use crate::engine::{Engine, EngineEvent, EngineHandle, EngineOptions};
+use crate::session::Session;
 
 pub use app::{Action, App, Effect};
 pub use keys::KeyMap;
@@ -53,10 +54,18 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
         .with_context(|| format!("cannot create the download folder {}", options.download_dir.display()))?;
     let dir = options.download_dir.clone();
     let cap = options.workers;
-    let (engine, event_rx) = Engine::start(options).context("cannot start the download engine")?;
+    let (engine, mut event_rx) = Engine::start(options).context("cannot start the download engine")?;
+    let handle = engine.handle();
+    // The saved queue comes back, is saved as it changes, and `dlm add` from other shells
+    // reaches this screen. Refuses to run beside another dlm on the same queue.
+    let mut session = Session::open_default(&handle, &dir)?;
     let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
     app.color = terminal::color_allowed();
     app.free_space = free_space(&dir);
+    if !session.notices.is_empty() {
+        let notices = std::mem::take(&mut session.notices).join("; ");
+        app.update(Action::Notice(notices));
+    }
     let mut tui = terminal::Tui::enter().context("cannot set up the terminal")?;
     // Debug builds only: lets the end-to-end test prove that a panic inside a tokio task
     // restores the terminal and ends the program with the message shown.
@@ -67,10 +76,28 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
             panic!("deliberate panic in a tokio task (DLM_DEBUG_PANIC_IN_TASK)");
         });
     }
-    let result = event_loop(&mut tui, &mut app, engine.handle(), event_rx, urls).await;
+    let result = event_loop(&mut tui, &mut app, &handle, &mut session, &mut event_rx, urls).await;
     drop(tui);
-    if tokio::time::timeout(SHUTDOWN_GRACE, engine.shutdown()).await.is_err() {
+    // Keep folding events into the saved queue while transfers stop: the engine's sends wait
+    // for room, so an unread channel could hold up the shutdown.
+    let shutdown = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let stop = engine.shutdown();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(event) = event_rx.recv() => session.on_event(&event),
+            }
+        }
+        while let Ok(event) = event_rx.try_recv() {
+            session.on_event(&event);
+        }
+    });
+    if shutdown.await.is_err() {
         eprintln!("dlm: transfers did not stop within {}s; leaving anyway", SHUTDOWN_GRACE.as_secs());
+    }
+    if let Err(e) = session.close().await {
+        eprintln!("dlm: could not save the queue: {e}");
     }
     result?;
     let c = app.counts();
@@ -80,7 +107,7 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
         c.done,
         c.failed,
         if stopped > 0 {
-            format!(", {stopped} unfinished (partial files kept; `dlm -c` continues them)")
+            format!(", {stopped} unfinished (kept in the queue; they continue next time)")
         } else {
             String::new()
         }
@@ -91,15 +118,16 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
 async fn event_loop(
     tui: &mut terminal::Tui,
     app: &mut App,
-    engine: EngineHandle,
-    mut event_rx: mpsc::Receiver<EngineEvent>,
+    engine: &EngineHandle,
+    session: &mut Session,
+    event_rx: &mut mpsc::Receiver<EngineEvent>,
     urls: Vec<String>,
 ) -> anyhow::Result<()> {
     let size = tui.terminal.size()?;
     app.update(Action::Resize { width: size.width, height: size.height });
     if !urls.is_empty() {
         let effects = app.update(Action::Paste(urls.join("\n")));
-        perform(effects, app, &engine, tui)?;
+        perform(effects, app, engine, session, tui)?;
     }
     let mut input = EventStream::new();
     let mut tstp = signal(SignalKind::from_raw(libc::SIGTSTP))?;
@@ -128,7 +156,7 @@ async fn event_loop(
                 Some(Ok(event)) => {
                     if let Some(action) = app.action_for(&event) {
                         let effects = app.update(action);
-                        if perform(effects, app, &engine, tui)? == Flow::Quit {
+                        if perform(effects, app, engine, session, tui)? == Flow::Quit {
                             return Ok(());
                         }
                     }
@@ -143,17 +171,25 @@ async fn event_loop(
                 dirty = true;
                 urgent = true;
             }
+            // `dlm add` from another shell: added like a paste, shown when the engine says so.
+            Some(request) = session.control_rx.recv() => {
+                session.on_control(engine, request);
+            }
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
             event = event_rx.recv(), if engine_open => {
                 match event {
                     Some(event) => {
                         let now = Instant::now();
+                        session.on_event(&event);
                         app.apply(event, now);
                         // Take everything already waiting, so one frame shows it all.
                         for _ in 0..DRAIN_LIMIT {
                             match event_rx.try_recv() {
-                                Ok(event) => app.apply(event, now),
+                                Ok(event) => {
+                                    session.on_event(&event);
+                                    app.apply(event, now);
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -193,6 +229,7 @@ fn perform(
     effects: Vec<Effect>,
     app: &mut App,
     engine: &EngineHandle,
+    session: &Session,
     tui: &mut terminal::Tui,
 ) -> anyhow::Result<Flow> {
     for effect in effects {
@@ -200,7 +237,7 @@ fn perform(
             Effect::Send(command) => engine.send(command),
             Effect::Add(request) => {
                 let url = request.url.clone();
-                let id = engine.add(request);
+                let id = session.add(engine, request);
                 app.track_add(id, &url);
             }
             Effect::Suspend => tui.suspend()?,

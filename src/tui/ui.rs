@@ -145,8 +145,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             let c = app.counts();
             let lines = vec![
                 Line::from(format!("{} running and {} queued downloads will stop.", c.running, c.queued)),
-                Line::from("Partial files (.part) stay on disk; `dlm -c` with the same URLs"),
-                Line::from("continues them later."),
+                Line::from("They stay in the queue with their partial files and continue"),
+                Line::from("the next time dlm starts."),
                 Line::from(""),
                 answer_line(&theme, &[("y", "quit now"), ("n/Esc", "keep downloading")]),
             ];
@@ -203,6 +203,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::styled(
             format!("↓ {}", format::rate(app.total_rate())),
             theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ),
+        // The global rate limit sits next to the rate it caps.
+        Span::styled(
+            match app.rate_limit {
+                Some(limit) => format!(" (limit {})", format::rate(limit as f64)),
+                None => String::new(),
+            },
+            theme.fg(Color::Yellow),
         ),
     ]);
     let count = |n: usize, what: &'static str, style: Style| {
@@ -507,6 +515,13 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None => "no answer yet".into(),
     };
     lines.push(Line::from(vec![label("Server"), Span::raw(server)]));
+    if row.rate_limit.is_some() || row.connections.is_some_and(|c| c > 1) {
+        let limit = row
+            .rate_limit
+            .map_or_else(|| "no rate limit".to_string(), |l| format!("limit {}", format::rate(l as f64)));
+        let conns = row.connections.map_or_else(String::new, |c| format!("  ·  {c} connections"));
+        lines.push(Line::from(vec![label("Limits"), Span::raw(format!("{limit}{conns}"))]));
+    }
     let retries = match &row.retry {
         Some(r) => {
             let left = r.delay.saturating_sub(app.now.saturating_duration_since(r.at));

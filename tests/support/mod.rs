@@ -18,6 +18,8 @@
 //! - `gzip=1`: gzip the body when the client accepts gzip (as many servers do)
 //! - `gate=1`: send the first 1 KiB, then wait for `TestServer::release` before the rest
 //! - `type=MIME`: Content-Type
+//! - `limit=N`: answer 503 while N bodies of this file are already being sent (a server that
+//!   refuses more connections per client)
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
@@ -59,6 +61,8 @@ struct Inner {
     /// Bodies being sent right now, and the most at once.
     active: AtomicUsize,
     max_active: AtomicUsize,
+    /// Bodies in flight per file name, for `limit`.
+    per_name: Mutex<HashMap<String, usize>>,
     gate: Semaphore,
 }
 
@@ -75,6 +79,7 @@ impl TestServer {
             counts: Mutex::default(),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
+            per_name: Mutex::default(),
             gate: Semaphore::new(0),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
@@ -263,13 +268,18 @@ async fn serve_file(
         }
         return r;
     }
+    // Counted from here so concurrent requests cannot all slip under `limit`.
+    let name_guard = NameGuard::new(inner, name);
+    if num(p, "limit").is_some_and(|limit| name_guard.count > limit) {
+        return status(StatusCode::SERVICE_UNAVAILABLE);
+    }
     let size = num(p, "size").unwrap_or(1024);
     let version = if p.get("changing").is_some_and(|v| v == "1") { nth } else { 0 };
     let body = content_version(name, version, size);
     let etag = format!("\"{name}-v{version}\"");
     let last_modified = format!("Sun, 06 Nov 1994 08:{:02}:37 GMT", version % 60);
     let send_etag =
-        p.get("etag").is_none_or(|v| v != "0") && !(p.contains_key("lastmod") && !p.contains_key("etag"));
+        (p.contains_key("etag") || !p.contains_key("lastmod")) && p.get("etag").is_none_or(|v| v != "0");
     let send_lastmod = p.get("lastmod").is_some_and(|v| v == "1");
 
     let mut resp = Response::builder();
@@ -349,6 +359,7 @@ async fn serve_file(
     }
     let body = body_stream(
         Arc::clone(inner),
+        name_guard,
         slice.slice(..limit),
         ending,
         num(p, "throttle"),
@@ -365,7 +376,7 @@ enum Ending {
 }
 
 /// Decrements the active-body count however the body ends (finished, dropped, client gone).
-struct ActiveGuard(Arc<Inner>);
+struct ActiveGuard(Arc<Inner>, NameGuard);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
@@ -373,10 +384,42 @@ impl Drop for ActiveGuard {
     }
 }
 
-fn body_stream(inner: Arc<Inner>, data: Bytes, ending: Ending, throttle: Option<usize>, gate: bool) -> Body {
+/// Counts a request for a file name from its arrival until its body ends.
+struct NameGuard {
+    inner: Arc<Inner>,
+    name: String,
+    /// Requests for this name in flight, this one included.
+    count: usize,
+}
+
+impl NameGuard {
+    fn new(inner: &Arc<Inner>, name: &str) -> Self {
+        let mut map = inner.per_name.lock().unwrap();
+        let n = map.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        Self { inner: Arc::clone(inner), name: name.to_string(), count: *n }
+    }
+}
+
+impl Drop for NameGuard {
+    fn drop(&mut self) {
+        if let Some(n) = self.inner.per_name.lock().unwrap().get_mut(&self.name) {
+            *n -= 1;
+        }
+    }
+}
+
+fn body_stream(
+    inner: Arc<Inner>,
+    name_guard: NameGuard,
+    data: Bytes,
+    ending: Ending,
+    throttle: Option<usize>,
+    gate: bool,
+) -> Body {
     let now = inner.active.fetch_add(1, Ordering::SeqCst) + 1;
     inner.max_active.fetch_max(now, Ordering::SeqCst);
-    let guard = ActiveGuard(Arc::clone(&inner));
+    let guard = ActiveGuard(Arc::clone(&inner), name_guard);
     let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
     let state = (data, 0usize, guard, false);
     let s = stream::unfold(state, move |(data, sent, guard, gated)| async move {

@@ -1,0 +1,566 @@
+//! The config file: one struct read from TOML with a default for every field, the lookup order
+//! (`--config PATH`, `$DLM_CONFIG`, the platform config folder) and errors that name the file,
+//! line and column. Depends on the engine's option types and `format`'s parsers, never on a
+//! front end; command-line flags are applied on top by `cli::DownloadArgs::apply`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::engine::{ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
+use crate::format::{parse_duration, parse_size};
+
+/// Environment variable naming a config file; used when `--config` is not given.
+pub const CONFIG_ENV: &str = "DLM_CONFIG";
+/// File name inside the platform config folder.
+pub const CONFIG_FILE_NAME: &str = "config.toml";
+/// Config files larger than this are refused: a config is a few hundred bytes, and reading a
+/// mistaken multi-gigabyte path into memory helps nobody.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Everything the config file can set. Missing keys take the defaults, which are
+/// `EngineOptions::default()` so there is one source of truth; unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder downloads are saved in; `None` means the current folder. `~/` is expanded.
+    #[serde(deserialize_with = "de_opt_path")]
+    pub download_dir: Option<PathBuf>,
+    /// Downloads running at once (1–64).
+    #[serde(deserialize_with = "de_workers")]
+    pub workers: usize,
+    /// Connections per download (1–32).
+    #[serde(deserialize_with = "de_connections")]
+    pub connections: usize,
+    /// Attempts after the first one for transient failures (0–1000).
+    #[serde(deserialize_with = "de_retries")]
+    pub retries: u32,
+    /// First retry delay; doubles each attempt up to `retry_max_delay`.
+    #[serde(deserialize_with = "de_duration")]
+    pub retry_base_delay: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub retry_max_delay: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub connect_timeout: Duration,
+    /// Stall timeout: an attempt fails when no byte arrives for this long.
+    #[serde(deserialize_with = "de_duration")]
+    pub read_timeout: Duration,
+    /// Bytes per second for all downloads together; `None` is unlimited.
+    #[serde(deserialize_with = "de_rate")]
+    pub rate_limit: Option<u64>,
+    /// Bytes per second for each download; `None` is unlimited.
+    #[serde(deserialize_with = "de_rate")]
+    pub item_rate_limit: Option<u64>,
+    /// `None` means `dlm/VERSION`.
+    pub user_agent: Option<String>,
+    /// Extra request headers, name → value, sent with every request.
+    #[serde(deserialize_with = "de_headers")]
+    pub headers: BTreeMap<String, String>,
+    /// Proxy URL for every request; `None` uses the `*_PROXY` environment variables.
+    #[serde(deserialize_with = "de_proxy")]
+    pub proxy: Option<String>,
+    /// Accept any TLS certificate. Unsafe.
+    pub insecure: bool,
+    /// Extra PEM CA files trusted besides the system's. `~/` is expanded.
+    #[serde(deserialize_with = "de_paths")]
+    pub ca_files: Vec<PathBuf>,
+    /// Connections open at once to one host, across all downloads (1–256).
+    #[serde(deserialize_with = "de_per_host")]
+    pub max_connections_per_host: usize,
+    /// `rename`, `skip` or `overwrite` when the file name is already taken.
+    pub on_conflict: ConflictPolicy,
+    /// Continue `.part` files left by an earlier run and skip files already complete.
+    pub continue_existing: bool,
+    /// Key binding overrides, action name → key spec (`"ctrl+p"`, `"F5"`, `"x"`). Checked by
+    /// the TUI's `KeyMap::with_overrides`, which knows the actions and the key syntax.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let o = EngineOptions::default();
+        Self {
+            download_dir: None,
+            workers: o.workers,
+            connections: o.connections,
+            retries: o.retries,
+            retry_base_delay: o.retry_base_delay,
+            retry_max_delay: o.retry_max_delay,
+            connect_timeout: o.connect_timeout,
+            read_timeout: o.read_timeout,
+            rate_limit: o.rate_limit,
+            item_rate_limit: o.item_rate_limit,
+            user_agent: None,
+            headers: BTreeMap::new(),
+            proxy: o.proxy,
+            insecure: o.insecure,
+            ca_files: o.ca_files,
+            max_connections_per_host: o.max_connections_per_host,
+            on_conflict: o.on_conflict,
+            continue_existing: o.continue_existing,
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses config text. `path` only labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        // TOML forbids control characters outside comments too, but the parser's complaint
+        // about them ("key with no value") hides that the file is not text at all.
+        if let Some(at) = text.find(|c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+            let (line, column) = line_col(text.as_bytes(), at);
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message:
+                    "this is not a text file: it contains control characters (a config file is TOML text)"
+                        .into(),
+                source_line: None,
+            });
+        }
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, path))
+    }
+
+    /// Reads and parses a config file.
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
+        let read_err = |reason: String| ConfigError::Read { path: path.to_path_buf(), reason };
+        let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(read_err("not a regular file".into()));
+        }
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(read_err(format!("{} bytes is too large for a config file", meta.len())));
+        }
+        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let (line, column) = line_col(&bytes, e.valid_up_to());
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: "this is not a text file: invalid UTF-8 (a config file is TOML text)".into(),
+                source_line: None,
+            }
+        })?;
+        Config::parse(text, path)
+    }
+
+    /// The engine settings this config describes; the command-line flags go on top.
+    pub fn engine_options(&self) -> EngineOptions {
+        let mut o = EngineOptions::default();
+        if let Some(dir) = &self.download_dir {
+            o.download_dir = dir.clone();
+        }
+        o.workers = self.workers;
+        o.connections = self.connections;
+        o.retries = self.retries;
+        o.retry_base_delay = self.retry_base_delay;
+        o.retry_max_delay = self.retry_max_delay;
+        o.connect_timeout = self.connect_timeout;
+        o.read_timeout = self.read_timeout;
+        o.rate_limit = self.rate_limit;
+        o.item_rate_limit = self.item_rate_limit;
+        if let Some(ua) = &self.user_agent {
+            o.user_agent = ua.clone();
+        }
+        o.headers = self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        o.proxy = self.proxy.clone();
+        o.insecure = self.insecure;
+        o.ca_files = self.ca_files.clone();
+        o.max_connections_per_host = self.max_connections_per_host;
+        o.on_conflict = self.on_conflict;
+        o.continue_existing = self.continue_existing;
+        o
+    }
+}
+
+/// Where the config file in use came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config PATH`.
+    Flag(PathBuf),
+    /// `$DLM_CONFIG`.
+    Env(PathBuf),
+    /// The platform config folder (`~/.config/dlm/config.toml` on Linux).
+    Platform(PathBuf),
+}
+
+impl ConfigSource {
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Flag(p) | Self::Env(p) | Self::Platform(p) => p,
+        }
+    }
+}
+
+/// The config file to read, by the lookup order. A path the person named (flag or
+/// environment) must exist; the platform file is optional. `env` and `platform` are passed
+/// in so tests do not depend on the real environment.
+pub fn locate(flag: Option<&Path>, env: Option<OsString>, platform: Option<PathBuf>) -> Option<ConfigSource> {
+    if let Some(path) = flag {
+        return Some(ConfigSource::Flag(path.to_path_buf()));
+    }
+    if let Some(path) = env.filter(|p| !p.is_empty()) {
+        return Some(ConfigSource::Env(PathBuf::from(path)));
+    }
+    platform.filter(|p| p.exists()).map(ConfigSource::Platform)
+}
+
+/// `~/.config/dlm/config.toml` on Linux (XDG), the equivalents elsewhere.
+pub fn platform_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "dlm").map(|d| d.config_dir().join(CONFIG_FILE_NAME))
+}
+
+/// Finds and reads the config by the lookup order; no file means the defaults.
+pub fn load(flag: Option<&Path>) -> Result<(Config, Option<ConfigSource>), ConfigError> {
+    match locate(flag, std::env::var_os(CONFIG_ENV), platform_config_path()) {
+        None => Ok((Config::default(), None)),
+        Some(source) => {
+            let config = Config::read(source.path()).map_err(|e| match (e, &source) {
+                (ConfigError::Read { path, reason }, ConfigSource::Env(_)) => {
+                    ConfigError::Read { path, reason: format!("{reason} (named by ${CONFIG_ENV})") }
+                }
+                (e, _) => e,
+            })?;
+            Ok((config, Some(source)))
+        }
+    }
+}
+
+/// Why a config file could not be used. Displays as `PATH:LINE:COLUMN: what was expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    Read {
+        path: PathBuf,
+        reason: String,
+    },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        /// The offending line, shown under the message.
+        source_line: Option<String>,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, reason } => write!(f, "cannot read config file {}: {reason}", path.display()),
+            Self::Invalid { path, line, column, message, source_line } => {
+                write!(f, "config file {}:{line}:{column}: {message}", path.display())?;
+                if let Some(text) = source_line {
+                    let pad = " ".repeat(column.saturating_sub(1));
+                    write!(f, "\n    {text}\n    {pad}^")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn from_toml(e: &toml::de::Error, text: &str, path: &Path) -> Self {
+        let offset = e.span().map_or(0, |s| s.start);
+        let (line, column) = line_col(text.as_bytes(), offset);
+        let source_line = text.lines().nth(line - 1).map(|l| l.chars().take(200).collect::<String>());
+        // Tabs would shift the caret; show them as one space.
+        let source_line = source_line.map(|l| l.replace('\t', " "));
+        let raw = e.message().trim();
+        let message = match unknown_field(raw) {
+            Some((field, expected)) => match closest(field, &expected) {
+                Some(best) => format!("unknown key `{field}`; did you mean `{best}`?"),
+                None => format!("unknown key `{field}`; valid keys are {}", expected.join(", ")),
+            },
+            None => match key_at(source_line.as_deref()) {
+                Some(key) => format!("`{key}`: {raw}"),
+                None => raw.to_string(),
+            },
+        };
+        Self::Invalid { path: path.to_path_buf(), line, column, message, source_line }
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset`.
+fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// The key of the `key = value` line an error points at, so the message can name it.
+fn key_at(line: Option<&str>) -> Option<String> {
+    let (key, _) = line?.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || "_-.\" ".contains(c));
+    plain.then(|| key.to_string())
+}
+
+/// Picks apart serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`").
+fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((field, expected))
+}
+
+/// The valid name closest to `word`, if it is close enough to be a likely typo.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase().replace('-', "_");
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || c.contains(word.as_str()) && word.len() >= 4)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters; config keys are short, so the simple O(n·m) is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `~/x` → `$HOME/x`; other paths unchanged.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), directories::BaseDirs::new()) {
+        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
+        _ if path == "~" => {
+            directories::BaseDirs::new().map_or_else(|| PathBuf::from(path), |d| d.home_dir().into())
+        }
+        _ => PathBuf::from(path),
+    }
+}
+
+fn de_opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Err(de::Error::custom("expected a folder path, found an empty string"));
+    }
+    Ok(Some(expand_home(&text)))
+}
+
+fn de_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    Ok(Vec::<String>::deserialize(d)?.iter().map(|p| expand_home(p)).collect())
+}
+
+/// A whole number in `min..=max`, with an error that says the range in words.
+fn ranged<'de, D: Deserializer<'de>>(d: D, min: usize, max: usize, what: &str) -> Result<usize, D::Error> {
+    struct V<'a>(usize, usize, &'a str);
+    impl Visitor<'_> for V<'_> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} from {} to {} (a whole number)", self.2, self.0, self.1)
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<usize, E> {
+            usize::try_from(n).ok().filter(|n| (self.0..=self.1).contains(n)).ok_or_else(|| {
+                E::custom(format!("expected {} from {} to {}, found {n}", self.2, self.0, self.1))
+            })
+        }
+    }
+    d.deserialize_i64(V(min, max, what))
+}
+
+/// Generous bound on retries: beyond this a download is not transient-failing, it is gone.
+const MAX_RETRIES: usize = 1000;
+
+fn de_retries<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    ranged(d, 0, MAX_RETRIES, "a number of retries").map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn de_workers<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    ranged(d, 1, MAX_WORKERS, "a number of downloads")
+}
+
+fn de_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    ranged(d, 1, MAX_CONNECTIONS, "a number of connections")
+}
+
+fn de_per_host<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    ranged(d, 1, MAX_CONNECTIONS_PER_HOST, "a number of connections")
+}
+
+/// Accepts `"30s"`-style strings or a number of seconds.
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Duration;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration such as \"30s\", \"500ms\" or \"2m\", or a number of seconds")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+            parse_duration(v).map_err(E::custom)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+            u64::try_from(v).map(Duration::from_secs).map_err(|_| E::custom("a duration cannot be negative"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+            Duration::try_from_secs_f64(v).map_err(|_| E::custom(format!("invalid duration {v}")))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Accepts sizes per second (`"2M"`, `"512K"`, a number of bytes), or `"unlimited"` / `0`.
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("bytes per second such as \"2M\" or \"512K\", or \"unlimited\"")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u64>, E> {
+            let v = v.trim();
+            if v.eq_ignore_ascii_case("unlimited") || v.eq_ignore_ascii_case("off") {
+                return Ok(None);
+            }
+            let v = v.strip_suffix("/s").unwrap_or(v);
+            parse_size(v).map(|n| (n > 0).then_some(n)).map_err(E::custom)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+            u64::try_from(v).map(|n| (n > 0).then_some(n)).map_err(|_| E::custom("a rate cannot be negative"))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+fn de_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let headers = BTreeMap::<String, String>::deserialize(d)?;
+    for (name, value) in &headers {
+        reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| de::Error::custom(format!("`{name}` is not a valid header name")))?;
+        reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| de::Error::custom(format!("the value of header `{name}` has invalid characters")))?;
+    }
+    Ok(headers)
+}
+
+fn de_proxy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let ok = url::Url::parse(&text)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") && u.has_host());
+    if !ok {
+        return Err(de::Error::custom(
+            "expected a proxy URL starting with http://, https://, socks5:// or socks5h://",
+        ));
+    }
+    Ok(Some(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    fn message(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        assert_eq!(Config::default().engine_options(), EngineOptions::default());
+    }
+
+    #[test]
+    fn values_reach_the_engine_options() {
+        let c = parse(
+            "workers = 8\nconnections = 4\nretry_base_delay = \"1s\"\nconnect_timeout = 3\n\
+             read_timeout = 0.5\nrate_limit = \"2M\"\nitem_rate_limit = 1000\non_conflict = \"skip\"\n\
+             download_dir = \"~/dl\"\n[headers]\nX-Token = \"abc\"\n[keys]\npause = \"ctrl+p\"\n",
+        )
+        .unwrap();
+        let o = c.engine_options();
+        assert_eq!(o.workers, 8);
+        assert_eq!(o.connections, 4);
+        assert_eq!(o.retry_base_delay, Duration::from_secs(1));
+        assert_eq!(o.connect_timeout, Duration::from_secs(3));
+        assert_eq!(o.read_timeout, Duration::from_millis(500));
+        assert_eq!(o.rate_limit, Some(2 << 20));
+        assert_eq!(o.item_rate_limit, Some(1000));
+        assert_eq!(o.on_conflict, ConflictPolicy::Skip);
+        assert_eq!(o.headers, vec![("X-Token".into(), "abc".into())]);
+        assert!(o.download_dir.ends_with("dl") && o.download_dir.is_absolute());
+        assert_eq!(c.keys.get("pause").map(String::as_str), Some("ctrl+p"));
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column_and_name_the_key() {
+        let m = message("retries = 2\nworkers = \"many\"\n");
+        assert!(m.starts_with("config file test.toml:2:11: `workers`:"), "{m}");
+        assert!(m.contains("workers = \"many\"\n"), "{m}");
+        let m = message("workers = 0\n");
+        assert!(m.contains("expected a number of downloads from 1 to 64, found 0"), "{m}");
+        let m = message("read_timeout = \"soon\"\n");
+        assert!(m.contains("invalid duration"), "{m}");
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_closest_name() {
+        let m = message("\n  wrokers = 3\n");
+        assert!(m.contains("test.toml:2:3: unknown key `wrokers`; did you mean `workers`?"), "{m}");
+        assert!(message("conect_timeout = 3").contains("did you mean `connect_timeout`?"));
+        assert!(message("rate-limit = \"1M\"").contains("did you mean `rate_limit`?"));
+        let m = message("zzz = 1");
+        assert!(m.contains("unknown key `zzz`; valid keys are download_dir, workers"), "{m}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(message("on_conflict = \"ask\"").contains("unknown variant `ask`"));
+        assert!(message("proxy = \"ftp://x\"").contains("proxy URL"));
+        assert!(message("[headers]\n\"bad name\" = \"x\"").contains("not a valid header name"));
+        assert!(message("rate_limit = \"fast\"").contains("invalid size"));
+        assert!(message("download_dir = \"\"").contains("empty"));
+        assert!(message("workers = 2.5").contains("expected a number of downloads from 1 to 64 (a whole"));
+        assert!(message("retries = -1").contains("`retries`: expected a number of retries from 0 to 1000"));
+        assert!(message("retries = 1\nretries = 2").contains("2:1: `retries`: duplicate key"));
+    }
+
+    #[test]
+    fn lookup_order() {
+        let flag = PathBuf::from("/flag.toml");
+        let env = Some(OsString::from("/env.toml"));
+        let dir = tempfile::tempdir().unwrap();
+        let platform = dir.path().join("config.toml");
+        assert_eq!(
+            locate(Some(&flag), env.clone(), Some(platform.clone())),
+            Some(ConfigSource::Flag(flag.clone()))
+        );
+        assert_eq!(locate(None, env, Some(platform.clone())), Some(ConfigSource::Env("/env.toml".into())));
+        assert_eq!(locate(None, Some(OsString::new()), Some(platform.clone())), None);
+        std::fs::write(&platform, "").unwrap();
+        assert_eq!(locate(None, None, Some(platform.clone())), Some(ConfigSource::Platform(platform)));
+    }
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(closest("worker", &["workers", "retries"]), Some("workers"));
+        assert_eq!(closest("qqqq", &["workers", "retries"]), None);
+    }
+}

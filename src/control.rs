@@ -1,0 +1,346 @@
+//! The control socket: how `dlm add` and `dlm ls` in another shell reach a running dlm. A
+//! Unix socket in an owner-only folder, a peer-credential check, and line-delimited JSON
+//! (one request per line, one reply per line). The server turns requests into a stream the
+//! front end acts on and answers `ls` from a listing it is given, so it never touches the
+//! engine itself. Depends on tokio, serde and `state` (the listing type); never on a front end.
+
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::{ListedItem, STATE_DIR_ENV, create_private_dir};
+
+/// Overrides the folder the socket is created in.
+pub const RUNTIME_DIR_ENV: &str = "DLM_RUNTIME_DIR";
+pub const SOCKET_NAME: &str = "dlm.sock";
+/// Longest request line. 1 MiB holds thousands of URLs; more is a mistake or an attack.
+pub const MAX_LINE: usize = 1 << 20;
+/// Most URLs in one `add`.
+pub const MAX_URLS: usize = 10_000;
+/// Clients served at once; more are told to try again, so a flood cannot exhaust descriptors.
+const MAX_CLIENTS: usize = 32;
+/// A client that sends nothing for this long is disconnected.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client waits for a reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the socket lives: `$DLM_RUNTIME_DIR`, else next to the state when `$DLM_STATE_DIR`
+/// is set (so an isolated queue never talks to the person's real dlm), else
+/// `$XDG_RUNTIME_DIR/dlm`, else the platform data folder.
+pub fn socket_path() -> Option<PathBuf> {
+    let env = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let dir = env(RUNTIME_DIR_ENV).or_else(|| env(STATE_DIR_ENV)).or_else(|| {
+        let dirs = directories::ProjectDirs::from("", "", "dlm")?;
+        Some(dirs.runtime_dir().unwrap_or(dirs.data_dir()).to_path_buf())
+    })?;
+    Some(dir.join(SOCKET_NAME))
+}
+
+/// A request line, e.g. `{"cmd":"add","urls":["https://…"],"dir":"/home/me/dl"}` or
+/// `{"cmd":"ls"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Request {
+    Add {
+        urls: Vec<String>,
+        /// Absolute folder; `None` is the running dlm's download folder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<PathBuf>,
+    },
+    Ls {},
+}
+
+/// A reply line: `{"ok":true,...}` or `{"ok":false,"error":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Reply {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `add`: how many URLs were queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<usize>,
+    /// For `ls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ListedItem>>,
+}
+
+impl Reply {
+    fn error(message: impl Into<String>) -> Self {
+        Self { ok: false, error: Some(message.into()), ..Self::default() }
+    }
+}
+
+/// What the front end is asked to do. URLs are not validated beyond being non-empty: the
+/// engine reports a bad one as a failed row, like a pasted one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlRequest {
+    Add { urls: Vec<String>, dir: Option<PathBuf> },
+}
+
+/// A listening control socket. Dropping it stops nothing; call `shutdown`.
+pub struct ControlServer {
+    path: PathBuf,
+    token: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl ControlServer {
+    /// Binds the socket at `path` (folder created 0700, socket 0600) and starts serving on the
+    /// current runtime. `listing` answers `ls`. A leftover socket from a crashed dlm is
+    /// replaced; one that still answers means another dlm is running, which is an error.
+    /// Call it while holding the state lock, so two servers never race for the path.
+    pub fn start(
+        path: &Path,
+        listing: watch::Receiver<Vec<ListedItem>>,
+    ) -> io::Result<(ControlServer, mpsc::Receiver<ControlRequest>)> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        create_private_dir(dir)?;
+        if std::fs::symlink_metadata(path).is_ok() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("another dlm is already listening on {}", path.display()),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        // The folder is already owner-only, so the moment between bind and chmod exposes
+        // nothing; the mode is for anyone who later loosens the folder.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let owner = std::fs::metadata(path)?.uid();
+        let (tx, rx) = mpsc::channel(64);
+        let token = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, owner, tx, listing, token.clone()));
+        Ok((ControlServer { path: path.to_path_buf(), token, task }, rx))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops accepting, ends open connections and removes the socket file.
+    pub async fn shutdown(self) {
+        self.token.cancel();
+        let _ = self.task.await;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn serve(
+    listener: UnixListener,
+    owner: u32,
+    tx: mpsc::Sender<ControlRequest>,
+    listing: watch::Receiver<Vec<ListedItem>>,
+    token: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut clients = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            () = token.cancelled() => break,
+            a = listener.accept() => a,
+            Some(_) = clients.join_next(), if !clients.is_empty() => continue,
+        };
+        let Ok((mut stream, _)) = accepted else {
+            // Out of descriptors and the like: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        // Another user cannot reach the socket through the 0700 folder; this check holds even
+        // if someone loosens the folder or passes the descriptor on.
+        let peer = stream.peer_cred().map(|c| c.uid());
+        if peer.as_ref().map_or(true, |uid| *uid != owner) {
+            let _ =
+                write_reply(&mut stream, &Reply::error("refused: this dlm belongs to another user")).await;
+            continue;
+        }
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            let _ =
+                write_reply(&mut stream, &Reply::error("dlm is busy with other clients; try again")).await;
+            continue;
+        };
+        let (tx, listing, token) = (tx.clone(), listing.clone(), token.clone());
+        clients.spawn(async move {
+            tokio::select! {
+                () = token.cancelled() => {}
+                () = serve_client(stream, tx, listing) => {}
+            }
+            drop(permit);
+        });
+    }
+    clients.shutdown().await;
+}
+
+async fn serve_client(
+    stream: UnixStream,
+    tx: mpsc::Sender<ControlRequest>,
+    listing: watch::Receiver<Vec<ListedItem>>,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let limit = (MAX_LINE + 1) as u64;
+        let read =
+            tokio::time::timeout(IDLE_TIMEOUT, (&mut reader).take(limit).read_until(b'\n', &mut line)).await;
+        let n = match read {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => return,
+        };
+        if n == 0 {
+            return;
+        }
+        if line.len() > MAX_LINE {
+            // The rest of the line is still unread; there is no way to find the next request.
+            let reply = Reply::error(format!("request too long (the limit is {MAX_LINE} bytes)"));
+            let _ = write_reply(&mut write, &reply).await;
+            return;
+        }
+        let reply = handle_line(&line, &tx, &listing).await;
+        if write_reply(&mut write, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn handle_line(
+    line: &[u8],
+    tx: &mpsc::Sender<ControlRequest>,
+    listing: &watch::Receiver<Vec<ListedItem>>,
+) -> Reply {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Reply::error("request is not UTF-8 text; send one JSON object per line");
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Reply::error("empty request; send one JSON object per line, e.g. {\"cmd\":\"ls\"}");
+    }
+    let request = match serde_json::from_str::<Request>(text) {
+        Ok(r) => r,
+        Err(e) => {
+            return Reply::error(format!(
+                "malformed request ({e}); expected {{\"cmd\":\"add\",\"urls\":[…]}} or {{\"cmd\":\"ls\"}}"
+            ));
+        }
+    };
+    match request {
+        Request::Ls {} => Reply { ok: true, items: Some(listing.borrow().clone()), ..Reply::default() },
+        Request::Add { urls, dir } => {
+            let urls: Vec<String> =
+                urls.into_iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();
+            if urls.is_empty() {
+                return Reply::error("add: no URLs given");
+            }
+            if urls.len() > MAX_URLS {
+                return Reply::error(format!("add: at most {MAX_URLS} URLs at once"));
+            }
+            if dir.as_ref().is_some_and(|d| !d.is_absolute()) {
+                return Reply::error("add: dir must be an absolute path");
+            }
+            let added = urls.len();
+            match tx.send(ControlRequest::Add { urls, dir }).await {
+                Ok(()) => Reply { ok: true, added: Some(added), ..Reply::default() },
+                Err(_) => Reply::error("dlm is shutting down"),
+            }
+        }
+    }
+}
+
+async fn write_reply<W: AsyncWriteExt + Unpin>(w: &mut W, reply: &Reply) -> io::Result<()> {
+    let mut body = serde_json::to_vec(reply).map_err(io::Error::other)?;
+    body.push(b'\n');
+    w.write_all(&body).await?;
+    w.flush().await
+}
+
+/// Why a client request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No dlm is listening (no socket, or a leftover one nobody answers).
+    #[error("no running dlm at {0}")]
+    NotRunning(PathBuf),
+    #[error("talking to the running dlm failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("the running dlm did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the running dlm sent a reply this dlm does not understand: {0}")]
+    BadReply(String),
+    #[error("the running dlm refused: {0}")]
+    Refused(String),
+}
+
+/// A connection to a running dlm.
+pub struct Client {
+    reader: BufReader<tokio::net::unix::OwnedReadHalf>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Client {
+    pub async fn connect(path: &Path) -> Result<Client, ClientError> {
+        match UnixStream::connect(path).await {
+            Ok(stream) => {
+                let (read, writer) = stream.into_split();
+                Ok(Client { reader: BufReader::new(read), writer })
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
+                Err(ClientError::NotRunning(path.to_path_buf()))
+            }
+            Err(e) => Err(ClientError::Io(e)),
+        }
+    }
+
+    /// Sends one request and reads its reply; an `ok: false` reply is `Refused`.
+    pub async fn request(&mut self, request: &Request) -> Result<Reply, ClientError> {
+        let mut body = serde_json::to_vec(request).map_err(io::Error::other)?;
+        body.push(b'\n');
+        let exchange = async {
+            self.writer.write_all(&body).await?;
+            let mut line = String::new();
+            // Replies to `ls` can be large; bound them anyway.
+            (&mut self.reader).take(256 << 20).read_line(&mut line).await?;
+            Ok::<_, io::Error>(line)
+        };
+        let line = tokio::time::timeout(REPLY_TIMEOUT, exchange)
+            .await
+            .map_err(|_| ClientError::Timeout(REPLY_TIMEOUT))??;
+        let reply: Reply = serde_json::from_str(&line).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        if !reply.ok {
+            return Err(ClientError::Refused(reply.error.unwrap_or_else(|| "no reason given".into())));
+        }
+        Ok(reply)
+    }
+
+    pub async fn add(&mut self, urls: Vec<String>, dir: Option<PathBuf>) -> Result<usize, ClientError> {
+        let reply = self.request(&Request::Add { urls, dir }).await?;
+        Ok(reply.added.unwrap_or(0))
+    }
+
+    pub async fn ls(&mut self) -> Result<Vec<ListedItem>, ClientError> {
+        Ok(self.request(&Request::Ls {}).await?.items.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_format() {
+        let add = Request::Add { urls: vec!["http://a/".into()], dir: Some("/d".into()) };
+        assert_eq!(serde_json::to_string(&add).unwrap(), r#"{"cmd":"add","urls":["http://a/"],"dir":"/d"}"#);
+        assert_eq!(serde_json::from_str::<Request>(r#"{"cmd":"ls"}"#).unwrap(), Request::Ls {});
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"ls","x":1}"#).is_err());
+    }
+}

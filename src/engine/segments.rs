@@ -1,0 +1,213 @@
+//! Which byte ranges of a segmented download are done, owned by a connection, or free, and how
+//! work is split so no connection idles while another crawls through the tail. Pure data
+//! structure, no I/O; the orchestration lives in `segmented`.
+
+use std::collections::BTreeMap;
+
+/// A half-open byte range `[start, end)`.
+pub type Span = (u64, u64);
+
+/// Smallest piece worth a connection of its own: below this, a new request's round trip costs
+/// more than it saves.
+pub const MIN_SPLIT: u64 = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owned {
+    /// Next byte this connection will receive.
+    received: u64,
+    /// Bytes below this are on disk.
+    written: u64,
+    /// Where this connection must stop; shrinks when another connection takes the tail.
+    end: u64,
+}
+
+/// The state of one file's ranges across its connections.
+#[derive(Debug, Clone)]
+pub struct SegmentMap {
+    total: u64,
+    min_split: u64,
+    /// Ranges nobody owns yet, in order.
+    free: Vec<Span>,
+    owned: BTreeMap<usize, Owned>,
+}
+
+impl SegmentMap {
+    /// A map for a file of `total` bytes where `missing` are the ranges still to fetch.
+    pub fn new(total: u64, missing: Vec<Span>, min_split: u64) -> Self {
+        let mut missing: Vec<Span> = missing.into_iter().filter(|(s, e)| s < e && *e <= total).collect();
+        missing.sort_unstable();
+        Self { total, min_split: min_split.max(1), free: merge(missing), owned: BTreeMap::new() }
+    }
+
+    /// Gives `worker` a range to fetch: a free one, else the second half of the largest owned
+    /// remainder, if that is worth splitting. The range is owned by `worker` until released.
+    pub fn claim(&mut self, worker: usize) -> Option<Span> {
+        let span = if self.free.is_empty() {
+            let (_, victim) = self
+                .owned
+                .iter_mut()
+                .filter(|(_, o)| o.end.saturating_sub(o.received) >= 2 * self.min_split)
+                .max_by_key(|(_, o)| o.end - o.received)?;
+            let mid = victim.received + (victim.end - victim.received) / 2;
+            let span = (mid, victim.end);
+            victim.end = mid;
+            span
+        } else {
+            self.free.remove(0)
+        };
+        self.owned.insert(worker, Owned { received: span.0, written: span.0, end: span.1 });
+        Some(span)
+    }
+
+    /// Gives `worker` exactly `span` (the first connection, whose request is already answered).
+    pub fn claim_exact(&mut self, worker: usize, span: Span) -> bool {
+        let Some(at) = self.free.iter().position(|f| f.0 <= span.0 && span.1 <= f.1) else { return false };
+        let (fs, fe) = self.free.remove(at);
+        if span.1 < fe {
+            self.free.insert(at, (span.1, fe));
+        }
+        if fs < span.0 {
+            self.free.insert(at, (fs, span.0));
+        }
+        self.owned.insert(worker, Owned { received: span.0, written: span.0, end: span.1 });
+        true
+    }
+
+    /// How many of `len` newly received bytes `worker` may keep (its end may have moved).
+    pub fn accept(&mut self, worker: usize, len: u64) -> u64 {
+        let Some(o) = self.owned.get_mut(&worker) else { return 0 };
+        let keep = len.min(o.end.saturating_sub(o.received));
+        o.received += keep;
+        keep
+    }
+
+    /// Where `worker` is: (next byte to receive, end).
+    pub fn position(&self, worker: usize) -> Option<(u64, u64)> {
+        self.owned.get(&worker).map(|o| (o.received, o.end))
+    }
+
+    /// Records that `worker`'s bytes below `upto` are on disk.
+    pub fn written(&mut self, worker: usize, upto: u64) {
+        if let Some(o) = self.owned.get_mut(&worker) {
+            o.written = o.written.max(upto.min(o.end));
+        }
+    }
+
+    /// `worker` finished or gave up: what it wrote is done, the rest is free again.
+    pub fn release(&mut self, worker: usize) {
+        let Some(o) = self.owned.remove(&worker) else { return };
+        if o.written < o.end {
+            self.insert_free((o.written, o.end));
+        }
+    }
+
+    fn insert_free(&mut self, span: Span) {
+        let at = self.free.partition_point(|f| f.0 < span.0);
+        self.free.insert(at, span);
+    }
+
+    /// Bytes received so far (on disk or buffered), for progress.
+    pub fn received_bytes(&self) -> u64 {
+        self.total - self.missing_after(|o| o.received)
+    }
+
+    /// Ranges not yet on disk: what a resume must fetch.
+    pub fn missing(&self) -> Vec<Span> {
+        let mut spans: Vec<Span> = self.free.clone();
+        spans.extend(self.owned.values().filter(|o| o.written < o.end).map(|o| (o.written, o.end)));
+        spans.sort_unstable();
+        merge(spans)
+    }
+
+    fn missing_after(&self, pos: impl Fn(&Owned) -> u64) -> u64 {
+        let free: u64 = self.free.iter().map(|(s, e)| e - s).sum();
+        let owned: u64 = self.owned.values().map(|o| o.end.saturating_sub(pos(o))).sum();
+        free + owned
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.free.is_empty() && self.owned.values().all(|o| o.written >= o.end)
+    }
+
+    /// Whether another connection would find something to do.
+    pub fn has_work(&self) -> bool {
+        !self.free.is_empty()
+            || self.owned.values().any(|o| o.end.saturating_sub(o.received) >= 2 * self.min_split)
+    }
+}
+
+/// Joins touching or overlapping sorted spans.
+fn merge(spans: Vec<Span>) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u64 = MIN_SPLIT;
+
+    #[test]
+    fn free_ranges_are_handed_out_first_then_the_largest_tail_is_split() {
+        let mut map = SegmentMap::new(8 * M, vec![(0, 8 * M)], M);
+        assert!(map.claim_exact(0, (0, 8 * M)));
+        assert_eq!(map.claim(1), Some((4 * M, 8 * M)));
+        assert_eq!(map.position(0), Some((0, 4 * M)), "the first connection now stops halfway");
+        assert_eq!(map.claim(2), Some((6 * M, 8 * M)), "halves of the largest remainder");
+        assert_eq!(map.claim(3), Some((2 * M, 4 * M)));
+    }
+
+    #[test]
+    fn never_splits_below_the_minimum() {
+        let mut map = SegmentMap::new(3 * M, vec![(0, 3 * M)], M);
+        map.claim_exact(0, (0, 3 * M));
+        assert_eq!(map.claim(1), Some((3 * M / 2, 3 * M)));
+        assert_eq!(map.claim(2), None, "1.5 MiB remainders are not worth splitting again");
+    }
+
+    #[test]
+    fn received_bytes_are_capped_at_a_moved_end() {
+        let mut map = SegmentMap::new(4 * M, vec![(0, 4 * M)], M);
+        map.claim_exact(0, (0, 4 * M));
+        assert_eq!(map.accept(0, M), M);
+        map.claim(1);
+        // Worker 0 now ends at 2.5 MiB; of 2 MiB more it may keep 1.5 MiB.
+        assert_eq!(map.accept(0, 2 * M), 3 * M / 2);
+        assert_eq!(map.accept(0, 10), 0);
+    }
+
+    #[test]
+    fn released_unwritten_bytes_become_free_and_missing_tracks_disk() {
+        let mut map = SegmentMap::new(4 * M, vec![(0, 4 * M)], M);
+        map.claim_exact(0, (0, 4 * M));
+        map.accept(0, 3 * M);
+        map.written(0, M);
+        assert_eq!(map.received_bytes(), 3 * M);
+        assert_eq!(map.missing(), vec![(M, 4 * M)]);
+        map.release(0);
+        assert!(map.has_work());
+        assert_eq!(map.claim(5), Some((M, 4 * M)));
+        map.accept(5, 3 * M);
+        map.written(5, 4 * M);
+        assert!(map.is_complete());
+        map.release(5);
+        assert_eq!(map.missing(), vec![]);
+    }
+
+    #[test]
+    fn resumes_from_scattered_missing_ranges() {
+        let mut map = SegmentMap::new(10 * M, vec![(8 * M, 10 * M), (0, M), (M, 2 * M)], M);
+        assert_eq!(map.missing(), vec![(0, 2 * M), (8 * M, 10 * M)]);
+        assert_eq!(map.received_bytes(), 6 * M);
+        assert!(map.claim_exact(0, (0, 2 * M)));
+        assert_eq!(map.claim(1), Some((8 * M, 10 * M)));
+        assert_eq!(map.claim(2), Some((9 * M, 10 * M)));
+    }
+}

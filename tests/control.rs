@@ -1,0 +1,219 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The control socket over real Unix sockets: requests reach the front end's stream, `ls`
+//! answers from the listing, bad input gets an error reply and never stops the server, the
+//! socket is owner-only; and the real `dlm add` / `dlm ls` binaries, with and without a
+//! running server.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use dlm::control::{Client, ClientError, ControlRequest, ControlServer, MAX_LINE, Reply};
+use dlm::state::{ListedItem, SavedState, StateStore};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, watch};
+
+fn listed(url: &str) -> ListedItem {
+    ListedItem {
+        id: Some(1),
+        url: url.into(),
+        name: Some("a.iso".into()),
+        dir: None,
+        state: SavedState::Running,
+        bytes: 5,
+        total: Some(10),
+        error: None,
+    }
+}
+
+fn start(dir: &Path) -> (ControlServer, mpsc::Receiver<ControlRequest>, watch::Sender<Vec<ListedItem>>) {
+    let (listing_tx, listing_rx) = watch::channel(Vec::new());
+    let (server, rx) = ControlServer::start(&dir.join("run/dlm.sock"), listing_rx).unwrap();
+    (server, rx, listing_tx)
+}
+
+/// Sends raw bytes and reads one reply line.
+async fn raw(path: &Path, bytes: &[u8]) -> Reply {
+    let stream = UnixStream::connect(path).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    // The server may close before reading everything (an oversized line); that is fine.
+    let _ = write.write_all(bytes).await;
+    // End of input, so a last line without a newline is answered at once.
+    let _ = write.shutdown().await;
+    let mut line = String::new();
+    BufReader::new(read).read_line(&mut line).await.unwrap();
+    serde_json::from_str(&line).unwrap()
+}
+
+#[tokio::test]
+async fn add_reaches_the_request_stream_and_ls_answers_from_the_listing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, mut rx, listing) = start(tmp.path());
+    let mut client = Client::connect(server.path()).await.unwrap();
+    let n = client.add(vec!["http://h/a".into(), " http://h/b ".into()], Some("/srv".into())).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        rx.recv().await.unwrap(),
+        ControlRequest::Add {
+            urls: vec!["http://h/a".into(), "http://h/b".into()],
+            dir: Some("/srv".into())
+        }
+    );
+    assert_eq!(client.ls().await.unwrap(), vec![]);
+    listing.send_replace(vec![listed("http://h/a")]);
+    assert_eq!(client.ls().await.unwrap(), vec![listed("http://h/a")], "same connection, several requests");
+    let err = client.add(vec!["http://h/c".into()], Some("relative".into())).await.unwrap_err();
+    assert!(matches!(&err, ClientError::Refused(m) if m.contains("absolute")), "{err}");
+    server.shutdown().await;
+    assert!(!tmp.path().join("run/dlm.sock").exists(), "socket removed on shutdown");
+    assert!(matches!(
+        Client::connect(&tmp.path().join("run/dlm.sock")).await,
+        Err(ClientError::NotRunning(_))
+    ));
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_binary_input_get_errors_and_the_server_lives_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _rx, _listing) = start(tmp.path());
+    let path = server.path().to_path_buf();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"not json\n".to_vec(), "malformed request"),
+        (b"\xff\xfe\x00\x01\n".to_vec(), "not UTF-8"),
+        (b"{\"cmd\":\"rm\",\"id\":1}\n".to_vec(), "malformed request"),
+        (b"{\"cmd\":\"ls\",\"extra\":true}\n".to_vec(), "malformed request"),
+        (b"{\"cmd\":\"add\",\"urls\":[]}\n".to_vec(), "no URLs"),
+        (b"{\"cmd\":\"add\",\"urls\":\"http://h/a\"}\n".to_vec(), "malformed request"),
+        (b"\n".to_vec(), "empty request"),
+        (vec![b'a'; MAX_LINE + 10], "too long"),
+        (b"{\"cmd\":\"ls\"".to_vec(), "malformed"),
+    ];
+    for (bytes, want) in cases {
+        let reply = raw(&path, &bytes).await;
+        assert!(!reply.ok);
+        let error = reply.error.unwrap();
+        assert!(error.contains(want), "{error} (want {want})");
+    }
+    // A client that connects and says nothing does not block others.
+    let _idle = UnixStream::connect(&path).await.unwrap();
+    let reply = raw(&path, b"{\"cmd\":\"ls\"}\n").await;
+    assert!(reply.ok && reply.items == Some(vec![]));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_is_owner_only_and_a_second_server_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _rx, _listing) = start(tmp.path());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(server.path()), 0o600);
+    assert_eq!(mode(server.path().parent().unwrap()), 0o700);
+    let (_tx, listing) = watch::channel(Vec::new());
+    let err = ControlServer::start(server.path(), listing.clone()).err().unwrap();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    // A socket left by a crashed dlm (nobody listening) is replaced.
+    let stale = tmp.path().join("stale/dlm.sock");
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let (second, _rx2) = ControlServer::start(&stale, listing).unwrap();
+    assert!(Client::connect(&stale).await.unwrap().ls().await.is_ok());
+    second.shutdown().await;
+    server.shutdown().await;
+}
+
+fn dlm(args: &[&str], state_dir: &Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dlm"))
+        .args(args)
+        .env("DLM_STATE_DIR", state_dir)
+        .env_remove("DLM_RUNTIME_DIR")
+        .env("DLM_CONFIG", state_dir.join("no-config.toml"))
+        .output()
+        .unwrap()
+}
+
+async fn dlm_async(args: &[&str], state_dir: &Path) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let dir = state_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || dlm(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
+        .await
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A config file is required to exist when named; give an empty one.
+    std::fs::write(tmp.path().join("no-config.toml"), "").unwrap();
+    let list = tmp.path().join("urls.txt");
+    std::fs::write(&list, "# two more\nhttp://h/c\nnot a url\n").unwrap();
+    let out = dlm(&["add", "http://user:secret@h/a", "http://h/b", "-o", "/srv/dl"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("dlm is not running: added 2 to the saved queue"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = dlm(&["add", "-i", list.to_str().unwrap()], tmp.path());
+    assert_eq!(out.status.code(), Some(1), "one invalid line");
+    assert!(text(&out.stderr).contains("urls.txt:3:"), "{}", text(&out.stderr));
+
+    let queue = StateStore::at(tmp.path()).load().unwrap().queue;
+    let urls: Vec<_> = queue.items.iter().map(|i| i.url.as_str()).collect();
+    assert_eq!(urls, ["http://user:secret@h/a", "http://h/b", "http://h/c"]);
+    assert_eq!(queue.items[0].dir.as_deref(), Some(Path::new("/srv/dl")));
+    assert_eq!(queue.items[2].dir, None, "no -o: the folder dlm uses when it opens");
+
+    let out = dlm(&["ls"], tmp.path());
+    assert!(out.status.success());
+    let table = text(&out.stdout);
+    assert!(table.contains("queued") && table.contains("http://***@h/a"), "{table}");
+    assert!(!table.contains("secret"), "ls never prints credentials");
+    assert!(text(&out.stderr).contains("dlm is not running"));
+    let out = dlm(&["ls", "--json"], tmp.path());
+    let items: Vec<ListedItem> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[1].state, SavedState::Queued);
+}
+
+#[test]
+fn add_is_refused_clearly_while_another_dlm_holds_the_state_without_a_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("no-config.toml"), "").unwrap();
+    let _lock = StateStore::at(tmp.path()).lock(Duration::ZERO).unwrap();
+    let out = dlm(&["add", "http://h/a"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("another dlm (pid {})", std::process::id())), "{err}");
+    assert!(err.contains("does not answer"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_and_ls_talk_to_a_running_dlm() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("no-config.toml"), "").unwrap();
+    let (listing_tx, listing_rx) = watch::channel(vec![listed("http://h/running")]);
+    let socket: PathBuf = tmp.path().join("dlm.sock");
+    let (server, mut rx) = ControlServer::start(&socket, listing_rx).unwrap();
+    let out = dlm_async(&["add", "http://h/x", "-o", "rel"], tmp.path()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "added 1 to the running dlm\n");
+    let ControlRequest::Add { urls, dir } = rx.recv().await.unwrap();
+    assert_eq!(urls, ["http://h/x"]);
+    let dir = dir.unwrap();
+    assert!(dir.is_absolute() && dir.ends_with("rel"), "made absolute for the other process: {dir:?}");
+
+    let out = dlm_async(&["ls", "--json"], tmp.path()).await;
+    let items: Vec<ListedItem> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items, vec![listed("http://h/running")]);
+    listing_tx.send_replace(vec![]);
+    let out = dlm_async(&["ls"], tmp.path()).await;
+    assert_eq!(text(&out.stdout), "the queue is empty\n");
+    assert!(!StateStore::at(tmp.path()).queue_path().exists(), "a running dlm owns the queue file");
+    server.shutdown().await;
+}

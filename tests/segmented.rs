@@ -1,0 +1,168 @@
+//! Segmented downloads, connection caps and rate limits against the loopback server: bytes
+//! must be identical to a single stream whatever the connections do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use dlm::engine::{Command, EngineEvent, ItemId};
+use support::harness::{Harness, completed_path, files_in};
+use support::{TestServer, assert_file, content};
+
+const MIB: usize = 1 << 20;
+
+/// `(start, end_inclusive)` of every ranged request for `path`.
+fn ranges(server: &TestServer, path: &str) -> Vec<(u64, Option<u64>)> {
+    server
+        .requests_for(path)
+        .iter()
+        .filter_map(|r| r.range.as_deref())
+        .map(|r| {
+            let (a, b) = r.strip_prefix("bytes=").unwrap().split_once('-').unwrap();
+            (a.parse().unwrap(), b.parse().ok())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_connections_give_identical_bytes() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.connections = 4);
+    let id = h.add(server.url("/f/seg.bin?size=8388608&throttle=4000000"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("seg.bin", 8 * MIB));
+    assert!(server.max_active() >= 3, "only {} connections at once", server.max_active());
+    let ranged = ranges(&server, "/f/seg.bin");
+    assert!(ranged.len() >= 3, "{ranged:?}");
+    assert!(ranged.iter().all(|(_, end)| end.is_some()), "extra segments ask for bounded ranges");
+    assert_eq!(files_in(h.dir.path()), vec!["seg.bin"], "no sidecar or part left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_and_stalling_connections_still_give_identical_bytes() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| {
+        o.connections = 4;
+        o.read_timeout = Duration::from_millis(400);
+    });
+    let drops =
+        h.add(server.url("/f/drops.bin?size=6291456&throttle=8000000&drop_after=700000&drop_times=4"));
+    let stalls =
+        h.add(server.url("/f/stalls.bin?size=6291456&throttle=8000000&stall_after=500000&stall_times=3"));
+    let results = h.finish_all(&[drops, stalls]).await;
+    assert_file(&completed_path(&results[&drops]), &content("drops.bin", 6 * MIB));
+    assert_file(&completed_path(&results[&stalls]), &content("stalls.bin", 6 * MIB));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_refusing_extra_connections_does_not_fail_the_download() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.connections = 8);
+    let id = h.add(server.url("/f/strict.bin?size=6291456&throttle=6000000&limit=2"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("strict.bin", 6 * MIB));
+    assert!(server.requests_for("/f/strict.bin").len() > 2, "dlm did try more connections");
+    assert!(server.max_active() <= 2, "the server never sent more than 2 bodies at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_segmented_download_resumes_only_the_missing_ranges() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.connections = 4);
+    let id = h.add(server.url("/f/pause.bin?size=8388608&throttle=2000000"));
+    h.wait_for("progress", |e| matches!(e, EngineEvent::Progress { bytes, .. } if *bytes > 2_000_000)).await;
+    h.send(Command::Pause(id));
+    h.wait_for("pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    let part = h.path("pause.bin.part");
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), 8 * MIB as u64, "preallocated");
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(h.path("pause.bin.part.dlm")).unwrap()).unwrap();
+    let missing: Vec<(u64, u64)> = serde_json::from_value(sidecar["missing"].clone()).unwrap();
+    let missing_bytes: u64 = missing.iter().map(|(s, e)| e - s).sum();
+    assert!(missing_bytes < 8 * MIB as u64 - 1_000_000, "{missing:?}");
+    let before = server.requests_for("/f/pause.bin").len();
+
+    h.send(Command::Resume(id));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("pause.bin", 8 * MIB));
+    // Every byte asked for after the pause lies in a range the sidecar said was missing.
+    for (start, _) in ranges(&server, "/f/pause.bin").into_iter().skip(before.saturating_sub(1)) {
+        assert!(missing.iter().any(|(s, e)| *s <= start && start < *e), "asked for {start} again");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_engine_continues_a_segmented_part() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.connections = 4);
+    h.add(server.url("/f/crash.bin?size=8388608&throttle=2000000"));
+    h.wait_for("progress", |e| matches!(e, EngineEvent::Progress { bytes, .. } if *bytes > 2_000_000)).await;
+    // Quitting stops the transfers where they are, as a crash would (the sidecar is at most a
+    // second behind, and it never claims bytes that were not written).
+    let mut h = h
+        .restart(|o| {
+            o.connections = 4;
+            o.continue_existing = true;
+        })
+        .await;
+    let requests_before = server.requests_for("/f/crash.bin").len();
+    let id = h.add(server.url("/f/crash.bin?size=8388608&throttle=2000000"));
+    let path = completed_path(&h.finish(id).await);
+    assert_eq!(path, h.path("crash.bin"));
+    assert_file(&path, &content("crash.bin", 8 * MIB));
+    let after: Vec<_> = server.requests_for("/f/crash.bin").into_iter().skip(requests_before).collect();
+    // One plain request to learn the name, then ranged requests only.
+    assert!(after.iter().skip(1).all(|r| r.range.is_some()), "{after:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_host_cap_holds_across_items() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| {
+        o.workers = 4;
+        o.connections = 4;
+        o.max_connections_per_host = 3;
+    });
+    let ids: Vec<ItemId> =
+        (0..4).map(|i| h.add(server.url(&format!("/f/host{i}.bin?size=3145728&throttle=6000000")))).collect();
+    let results = h.finish_all(&ids).await;
+    for (i, id) in ids.iter().enumerate() {
+        assert_file(&completed_path(&results[id]), &content(&format!("host{i}.bin"), 3 * MIB));
+    }
+    assert_eq!(server.max_active(), 3, "16 wanted connections, 3 allowed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_rate_limit_of_1_mib_per_second_holds_within_ten_percent() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.rate_limit = Some(MIB as u64));
+    let id = h.add(server.url("/f/limited.bin?size=3145728"));
+    h.wait_for("start", |e| matches!(e, EngineEvent::Started { .. })).await;
+    let started = Instant::now();
+    let path = completed_path(&h.finish(id).await);
+    let rate = (3 * MIB) as f64 / started.elapsed().as_secs_f64() / MIB as f64;
+    assert!((0.9..=1.1).contains(&rate), "{rate:.3} MiB/s");
+    assert_file(&path, &content("limited.bin", 3 * MIB));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_change_live_globally_and_per_item() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.rate_limit = Some(200_000));
+    let id = h.add(server.url("/f/live.bin?size=4194304"));
+    h.wait_for("start", |e| matches!(e, EngineEvent::Started { .. })).await;
+    h.send(Command::SetItemRateLimit { id, limit: Some(100_000) });
+    h.wait_for("item limit", |e| {
+        matches!(e, EngineEvent::ItemLimitsChanged { rate_limit: Some(100_000), .. })
+    })
+    .await;
+    // Lifting both limits lets the rest arrive at loopback speed.
+    h.send(Command::SetRateLimit(None));
+    h.send(Command::SetItemRateLimit { id, limit: None });
+    h.wait_for("global limit", |e| matches!(e, EngineEvent::RateLimitChanged { limit: None })).await;
+    let lifted = Instant::now();
+    let path = completed_path(&h.finish(id).await);
+    assert!(lifted.elapsed() < Duration::from_secs(10), "still limited after lifting");
+    assert_file(&path, &content("live.bin", 4 * MIB));
+}
