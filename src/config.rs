@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::engine::{ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
-use crate::format::{parse_duration, parse_size};
+use crate::format::{parse_duration, parse_rate};
 
 /// Environment variable naming a config file; used when `--config` is not given.
 pub const CONFIG_ENV: &str = "DLM_CONFIG";
@@ -430,12 +430,7 @@ fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
             f.write_str("bytes per second such as \"2M\" or \"512K\", or \"unlimited\"")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u64>, E> {
-            let v = v.trim();
-            if v.eq_ignore_ascii_case("unlimited") || v.eq_ignore_ascii_case("off") {
-                return Ok(None);
-            }
-            let v = v.strip_suffix("/s").unwrap_or(v);
-            parse_size(v).map(|n| (n > 0).then_some(n)).map_err(E::custom)
+            parse_rate(v).map_err(E::custom)
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
             u64::try_from(v).map(|n| (n > 0).then_some(n)).map_err(|_| E::custom("a rate cannot be negative"))

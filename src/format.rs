@@ -67,6 +67,30 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok((value * mult as f64) as u64)
 }
 
+/// Parses a rate limit in bytes per second: a size (`2M`, `512K`, `1.5G`, `100000`), with an
+/// optional `/s`. `0`, an empty text, `unlimited`, `off` and `none` mean no limit (`None`).
+pub fn parse_rate(text: &str) -> Result<Option<u64>, String> {
+    let t = text.trim();
+    if t.is_empty() || ["unlimited", "off", "none"].iter().any(|w| t.eq_ignore_ascii_case(w)) {
+        return Ok(None);
+    }
+    let t = t.strip_suffix("/s").unwrap_or(t);
+    parse_size(t).map(|n| (n > 0).then_some(n))
+}
+
+/// A size the way a person would type it back: `2M`, `512K`, `1.5G`, `100` (what
+/// `parse_size` reads). Rounded to one decimal, so it is for showing, not for arithmetic.
+pub fn size_spec(n: u64) -> String {
+    const SUFFIXES: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    for (unit, suffix) in SUFFIXES {
+        if n >= unit {
+            let value = format!("{:.1}", n as f64 / unit as f64);
+            return format!("{}{suffix}", value.strip_suffix(".0").unwrap_or(&value));
+        }
+    }
+    n.to_string()
+}
+
 /// Parses a duration such as `30s`, `500ms`, `2m`, `1h`, or plain seconds (`15`, `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -115,6 +139,20 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("fast").is_err());
         assert!(parse_size("3X").is_err());
+        assert_eq!(parse_rate("2M"), Ok(Some(2 << 20)));
+        assert_eq!(parse_rate(" 512K/s "), Ok(Some(512 << 10)));
+        for none in ["", " ", "0", "unlimited", "OFF", "none"] {
+            assert_eq!(parse_rate(none), Ok(None), "{none:?}");
+        }
+        assert!(parse_rate("fast").is_err());
+        assert_eq!(size_spec(2 << 20), "2M");
+        assert_eq!(size_spec(1536 << 10), "1.5M");
+        assert_eq!(size_spec(512 << 10), "512K");
+        assert_eq!(size_spec(3 << 30), "3G");
+        assert_eq!(size_spec(1000), "1000");
+        for n in [2 << 20, 512 << 10, 3 << 30, 1000] {
+            assert_eq!(parse_size(&size_spec(n)), Ok(n));
+        }
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
