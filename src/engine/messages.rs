@@ -94,7 +94,18 @@ pub enum Command {
         id: ItemId,
         request: AddRequest,
         state: RestoreAs,
+        /// Limits the person gave the item in an earlier session; applied before it can start
+        /// (a later `SetItemConnections` would restart it).
+        limits: Option<ItemLimits>,
     },
+}
+
+/// An item's own rate limit and connection count, as `ItemLimitsChanged` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemLimits {
+    /// Bytes per second; `None` is unlimited.
+    pub rate_limit: Option<u64>,
+    pub connections: usize,
 }
 
 /// The state a restored item starts in.

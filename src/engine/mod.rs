@@ -27,7 +27,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use error::{DownloadError, EngineError};
-pub use messages::{AddRequest, Command, EngineEvent, ItemId, ItemState, RestoreAs, ResumeHint, StartInfo};
+pub use messages::{
+    AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, StartInfo,
+};
 pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
@@ -88,8 +90,18 @@ impl EngineHandle {
     /// Adds an item from a saved queue in its saved state (see `Command::Restore`); events
     /// follow as for `add`: `Added`, then `Paused`, `Completed`, `Failed` or `Cancelled`.
     pub fn restore(&self, request: AddRequest, state: RestoreAs) -> ItemId {
+        self.restore_with_limits(request, state, None)
+    }
+
+    /// `restore` for an item that had its own limits; `ItemLimitsChanged` follows `Added`.
+    pub fn restore_with_limits(
+        &self,
+        request: AddRequest,
+        state: RestoreAs,
+        limits: Option<ItemLimits>,
+    ) -> ItemId {
         let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        self.send(Command::Restore { id, request, state });
+        self.send(Command::Restore { id, request, state, limits });
         id
     }
 

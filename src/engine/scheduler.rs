@@ -15,7 +15,7 @@ use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
-use super::messages::{AddRequest, Command, EngineEvent, ItemId, RestoreAs};
+use super::messages::{AddRequest, Command, EngineEvent, ItemId, ItemLimits, RestoreAs};
 use super::naming::NameReservations;
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::transfer::{self, Job, Outcome, PartState, Shared};
@@ -177,14 +177,27 @@ impl Scheduler {
                 }
             }
             Command::Shutdown => self.begin_shutdown(),
-            Command::Restore { id, request, state } => self.restore(id, request, state).await,
+            Command::Restore { id, request, state, limits } => self.restore(id, request, state, limits).await,
         }
     }
 
     /// Adds an item, then moves it out of the queue into its saved state before `fill` can
     /// start it (commands are handled one at a time, `fill` runs after).
-    async fn restore(&mut self, id: ItemId, request: AddRequest, state: RestoreAs) {
+    async fn restore(
+        &mut self,
+        id: ItemId,
+        request: AddRequest,
+        state: RestoreAs,
+        limits: Option<ItemLimits>,
+    ) {
         self.add(id, request).await;
+        let Some(item) = self.items.get_mut(&id) else { return };
+        if let Some(limits) = limits {
+            item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
+            item.limiter.set_rate(limits.rate_limit.filter(|l| *l > 0));
+            let (rate_limit, connections) = (item.limiter.rate(), item.connections);
+            self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
+        }
         let Some(item) = self.items.get_mut(&id) else { return };
         if item.url.is_none() || matches!(state, RestoreAs::Queued) {
             return;
