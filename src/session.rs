@@ -49,7 +49,7 @@ impl Session {
         let restored = restore_plan(&loaded.queue)
             .into_iter()
             .map(|r| {
-                let id = handle.restore(r.request, r.state);
+                let id = handle.restore_with_limits(r.request, r.state, r.limits);
                 persist.track_saved(id, r.saved);
                 id
             })

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::engine::{AddRequest, EngineEvent, ItemId, RestoreAs, ResumeHint, naming, redact_str};
+use crate::engine::{AddRequest, EngineEvent, ItemId, ItemLimits, RestoreAs, ResumeHint, naming, redact_str};
 
 /// Format version written into the file. Bump it when old readers would misread new files.
 pub const STATE_VERSION: u32 = 1;
@@ -65,6 +65,26 @@ pub struct SavedItem {
     pub bytes: u64,
     #[serde(default)]
     pub error: Option<String>,
+    /// The item's own rate limit and connection count, when the person changed them (in the
+    /// TUI); absent means the engine's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<SavedLimits>,
+}
+
+/// An item's own limits as saved. Kept apart from the engine's `ItemLimits` so the engine
+/// needs no serde.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedLimits {
+    /// Bytes per second; absent is unlimited.
+    #[serde(default)]
+    pub rate_limit: Option<u64>,
+    pub connections: usize,
+}
+
+impl From<SavedLimits> for ItemLimits {
+    fn from(l: SavedLimits) -> Self {
+        ItemLimits { rate_limit: l.rate_limit, connections: l.connections }
+    }
 }
 
 impl SavedItem {
@@ -78,6 +98,7 @@ impl SavedItem {
             total: None,
             bytes: 0,
             error: None,
+            limits: None,
         }
     }
 
@@ -217,11 +238,18 @@ impl QueueModel {
                 Change::State
             }
             EngineEvent::Cancelled { .. } => set_state(item, SavedState::Cancelled),
+            EngineEvent::ItemLimitsChanged { rate_limit, connections, .. } => {
+                let limits = Some(SavedLimits { rate_limit: *rate_limit, connections: *connections });
+                if item.limits == limits {
+                    return Change::None;
+                }
+                item.limits = limits;
+                Change::State
+            }
             EngineEvent::Added { .. }
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
             | EngineEvent::RateLimitChanged { .. }
-            | EngineEvent::ItemLimitsChanged { .. }
             | EngineEvent::Stopped => Change::None,
         }
     }
@@ -284,6 +312,8 @@ impl ListedItem {
 pub struct Restore {
     pub request: AddRequest,
     pub state: RestoreAs,
+    /// The item's own limits, for `EngineHandle::restore_with_limits`.
+    pub limits: Option<ItemLimits>,
     /// What to give `QueueModel::track_saved` under the new id.
     pub saved: SavedItem,
 }
@@ -333,6 +363,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
             Restore {
                 request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume },
                 state,
+                limits: saved.limits.map(ItemLimits::from),
                 saved,
             }
         })
@@ -783,6 +814,28 @@ mod tests {
         assert_eq!(m.apply(&EngineEvent::Removed { id }), Change::State);
         assert!(m.is_empty());
         assert_eq!(m.apply(&EngineEvent::Progress { id, bytes: 1 }), Change::None);
+    }
+
+    #[test]
+    fn item_limits_are_folded_saved_and_planned_back() {
+        let mut m = QueueModel::new();
+        let id = ItemId(1);
+        m.track(id, &AddRequest::new("http://h/f.iso"), Path::new("/dl"));
+        let changed = EngineEvent::ItemLimitsChanged { id, rate_limit: Some(1 << 20), connections: 4 };
+        assert_eq!(m.apply(&changed), Change::State);
+        assert_eq!(m.apply(&changed), Change::None, "the same limits again change nothing");
+        let queue = m.snapshot();
+        let json = serde_json::to_string(&queue).unwrap();
+        assert!(json.contains(r#""limits":{"rate_limit":1048576,"connections":4}"#), "{json}");
+        let back: SavedQueue = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, queue);
+        let plan = restore_plan(&back);
+        assert_eq!(plan[0].limits, Some(ItemLimits { rate_limit: Some(1 << 20), connections: 4 }));
+        // Items nobody changed save no limits at all, so they follow the config next time.
+        m.track(ItemId(2), &AddRequest::new("http://h/g.iso"), Path::new("/dl"));
+        let json = serde_json::to_string(&m.snapshot().items[1]).unwrap();
+        assert!(!json.contains("limits"), "{json}");
+        assert_eq!(restore_plan(&m.snapshot())[1].limits, None);
     }
 
     #[test]
