@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use dlm::engine::{EngineEvent, ItemId, StartInfo};
+use dlm::engine::{Command, EngineEvent, ItemId, StartInfo};
 use dlm::tui::app::Mode;
 use dlm::tui::keys::KeyAction;
 use dlm::tui::{Action, App, Effect, KeyMap, ui};
@@ -297,6 +297,46 @@ fn worker_cap_shows_at_once() {
     h.press(KeyCode::Char('-'));
     let screen = h.render(80, 24);
     assert!(screen.lines().next().unwrap().contains("workers 4/5"), "{screen}");
+}
+
+#[test]
+fn rate_limit_box_then_limits_in_the_header_the_table_and_the_details() {
+    let mut h = busy();
+    h.press(KeyCode::Char('l'));
+    for c in "2M".chars() {
+        h.press(KeyCode::Char(c));
+    }
+    insta::assert_snapshot!("global_rate_limit_box", h.render(80, 24));
+    h.press(KeyCode::Enter);
+    assert_eq!(h.effects.last(), Some(&Effect::Send(Command::SetRateLimit(Some(2 * MIB)))));
+    // The second transfer gets its own limit and four connections.
+    h.press(KeyCode::Char('j'));
+    h.press(KeyCode::Char('L'));
+    for c in "512K".chars() {
+        h.press(KeyCode::Char(c));
+    }
+    h.press(KeyCode::Enter);
+    for _ in 0..3 {
+        h.press(KeyCode::Char('x'));
+    }
+    let id = ItemId(2);
+    let sent: Vec<_> = h.effects.iter().rev().take(4).rev().cloned().collect();
+    assert_eq!(
+        sent,
+        vec![
+            Effect::Send(Command::SetItemRateLimit { id, limit: Some(512 * 1024) }),
+            Effect::Send(Command::SetItemConnections { id, connections: 2 }),
+            Effect::Send(Command::SetItemConnections { id, connections: 3 }),
+            Effect::Send(Command::SetItemConnections { id, connections: 4 }),
+        ]
+    );
+    // The engine confirms.
+    h.event(60.0, EngineEvent::RateLimitChanged { limit: Some(2 * MIB) });
+    h.event(60.0, EngineEvent::ItemLimitsChanged { id, rate_limit: Some(512 * 1024), connections: 4 });
+    h.press(KeyCode::Enter);
+    let screen = h.render(100, 30);
+    assert!(screen.lines().next().unwrap().contains("(limit 2.0 MiB/s)"), "{screen}");
+    insta::assert_snapshot!("limits_in_the_header_the_table_and_the_details", screen);
 }
 
 #[test]

@@ -13,9 +13,10 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, Mou
 use ratatui::layout::Rect;
 
 use crate::engine::{
-    AddRequest, Command, EngineEvent, ItemId, ItemState, MAX_WORKERS, StartInfo, parse_download_url,
-    redact_str, redact_url,
+    AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, MAX_CONNECTIONS, MAX_WORKERS, StartInfo,
+    parse_download_url, redact_str, redact_url,
 };
+use crate::format::{self, parse_rate, size_spec};
 use crate::inputs::split_pasted;
 
 use super::input::{Edit, TextInput};
@@ -69,11 +70,22 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Normal,
-    Help { scroll: usize },
+    Help {
+        scroll: usize,
+    },
     Add,
     Filter,
     ConfirmCancel(ItemId),
     ConfirmQuit,
+    /// The rate-limit box is open for all downloads or for one.
+    Limit(LimitTarget),
+}
+
+/// What a rate limit typed into the limit box applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitTarget {
+    All,
+    Item(ItemId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,9 +131,10 @@ pub struct Row {
     pub retry: Option<RetryNote>,
     /// Retries the engine has made so far.
     pub retries: u32,
-    /// The item's own rate limit and connection count, once the engine reported them.
+    /// The item's own rate limit (bytes/s, `None` unlimited) and connection count: the
+    /// engine's defaults until it reports or the person sets others.
     pub rate_limit: Option<u64>,
-    pub connections: Option<usize>,
+    pub connections: usize,
     /// Bytes per second, the slope over the recent samples.
     pub rate: f64,
     samples: VecDeque<(Instant, u64)>,
@@ -146,7 +159,7 @@ impl Row {
             retry: None,
             retries: 0,
             rate_limit: None,
-            connections: None,
+            connections: 1,
             rate: 0.0,
             samples: VecDeque::new(),
             tick_bytes: 0,
@@ -221,12 +234,17 @@ pub struct App {
     pub mode: Mode,
     pub add_input: TextInput,
     pub filter_input: TextInput,
+    /// The rate-limit box (`Mode::Limit`).
+    pub limit_input: TextInput,
     /// The filter in force, lowercased; empty means none.
     filter: String,
     pub show_details: bool,
     pub cap: usize,
     /// The engine's global rate limit in bytes per second, if any.
     pub rate_limit: Option<u64>,
+    /// The limits a new item starts with (the config's `item_rate_limit` and `connections`),
+    /// so rows show them before the engine reports anything and `x` counts from them.
+    pub item_defaults: ItemLimits,
     pub message: Option<Message>,
     /// Total bytes per second, one point a second, oldest first.
     pub history: VecDeque<u64>,
@@ -253,10 +271,12 @@ impl App {
             mode: Mode::Normal,
             add_input: TextInput::new(true),
             filter_input: TextInput::new(false),
+            limit_input: TextInput::new(false),
             filter: String::new(),
             show_details: false,
             cap: cap.clamp(1, MAX_WORKERS),
             rate_limit: None,
+            item_defaults: ItemLimits { rate_limit: None, connections: 1 },
             message: None,
             history: VecDeque::from(vec![0; HISTORY_LEN]),
             free_space: None,
@@ -441,6 +461,10 @@ impl App {
                     self.set_filter_from_input();
                     Vec::new()
                 }
+                Mode::Limit(_) => {
+                    self.limit_input.insert_str(&text);
+                    Vec::new()
+                }
                 // A paste is the main way in, so it works from the main view and from
                 // harmless overlays alike.
                 Mode::Normal | Mode::Help { .. } => {
@@ -518,6 +542,42 @@ impl App {
                 // Shown at once; the engine confirms with WorkersChanged.
                 self.cap = cap;
                 return vec![Effect::Send(Command::SetWorkers(cap))];
+            }
+            KeyAction::RateLimit => self.open_limit(LimitTarget::All),
+            KeyAction::ItemRateLimit => {
+                let Some((id, state, label)) = selected else { return Vec::new() };
+                if state.is_terminal() {
+                    self.say(
+                        Level::Info,
+                        format!("{label} is finished; limits are for transfers still to run"),
+                    );
+                } else {
+                    self.open_limit(LimitTarget::Item(id));
+                }
+            }
+            KeyAction::ConnectionsUp | KeyAction::ConnectionsDown => {
+                let Some((id, state, label)) = selected else { return Vec::new() };
+                if state.is_terminal() {
+                    self.say(Level::Info, format!("{label} is finished; r retries it first"));
+                    return Vec::new();
+                }
+                let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
+                let n = if action == KeyAction::ConnectionsUp {
+                    (row.connections + 1).min(MAX_CONNECTIONS)
+                } else {
+                    row.connections.saturating_sub(1).max(1)
+                };
+                if n == row.connections {
+                    self.say(Level::Info, format!("{label} already uses {n} (1–{MAX_CONNECTIONS})"));
+                    return Vec::new();
+                }
+                // Shown at once, like the worker cap; the engine confirms with ItemLimitsChanged.
+                row.connections = n;
+                let plural = if n == 1 { "connection" } else { "connections" };
+                let note =
+                    if row.is_active() { " (continues from its .part with the new count)" } else { "" };
+                self.say(Level::Info, format!("{label}: {n} {plural}{note}"));
+                return vec![Effect::Send(Command::SetItemConnections { id, connections: n })];
             }
             KeyAction::PauseAll => {
                 self.say(Level::Info, "pausing everything (R resumes)");
@@ -648,8 +708,59 @@ impl App {
                 KeyCode::Char('n' | 'N') | KeyCode::Esc => self.mode = Mode::Normal,
                 _ => {}
             },
+            Mode::Limit(target) => match key.code {
+                KeyCode::Esc => self.mode = Mode::Normal,
+                KeyCode::Enter => return self.set_limit(target),
+                _ => {
+                    self.limit_input.handle_key(&key);
+                }
+            },
         }
         Vec::new()
+    }
+
+    /// Opens the rate-limit box holding the limit in force, ready to be edited.
+    fn open_limit(&mut self, target: LimitTarget) {
+        let current = match target {
+            LimitTarget::All => self.rate_limit,
+            LimitTarget::Item(id) => self.rows.get(&id).and_then(|r| r.rate_limit),
+        };
+        self.limit_input.clear();
+        self.limit_input.insert_str(&current.map(size_spec).unwrap_or_default());
+        self.mode = Mode::Limit(target);
+    }
+
+    /// The limit in force for a target, as the limit box and messages say it.
+    pub fn limit_text(limit: Option<u64>) -> String {
+        limit.map_or_else(|| "no limit".to_string(), |l| format::rate(l as f64))
+    }
+
+    /// Enter in the limit box: a readable limit is applied (shown at once, sent to the
+    /// engine); anything else is reported and the box stays open to fix it.
+    fn set_limit(&mut self, target: LimitTarget) -> Vec<Effect> {
+        let limit = match parse_rate(&self.limit_input.text()) {
+            Ok(limit) => limit,
+            Err(e) => {
+                self.say(Level::Warn, e);
+                return Vec::new();
+            }
+        };
+        self.mode = Mode::Normal;
+        let shown = Self::limit_text(limit);
+        match target {
+            LimitTarget::All => {
+                self.rate_limit = limit;
+                self.say(Level::Info, format!("all downloads together: {shown}"));
+                vec![Effect::Send(Command::SetRateLimit(limit))]
+            }
+            LimitTarget::Item(id) => {
+                let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
+                row.rate_limit = limit;
+                let text = format!("{}: {shown}", row.label());
+                self.say(Level::Info, text);
+                vec![Effect::Send(Command::SetItemRateLimit { id, limit })]
+            }
+        }
     }
 
     fn set_filter_from_input(&mut self) {
@@ -707,7 +818,9 @@ impl App {
         self.insert_row(Row::new(id, shown, key));
     }
 
-    fn insert_row(&mut self, row: Row) {
+    fn insert_row(&mut self, mut row: Row) {
+        row.rate_limit = self.item_defaults.rate_limit;
+        row.connections = self.item_defaults.connections;
         let id = row.id;
         if self.rows.insert(id, row).is_some() {
             return;
@@ -825,7 +938,7 @@ impl App {
             }
             EngineEvent::ItemLimitsChanged { rate_limit, connections, .. } => {
                 row.rate_limit = rate_limit;
-                row.connections = Some(connections);
+                row.connections = connections;
             }
             EngineEvent::Added { .. }
             | EngineEvent::Removed { .. }
@@ -847,7 +960,7 @@ impl App {
             }
         }
         self.clamp_selection();
-        if self.mode == Mode::ConfirmCancel(id) {
+        if matches!(self.mode, Mode::ConfirmCancel(x) | Mode::Limit(LimitTarget::Item(x)) if x == id) {
             self.mode = Mode::Normal;
         }
     }
@@ -993,6 +1106,102 @@ mod tests {
         a.apply(EngineEvent::WorkersChanged { cap: 64 }, a.now);
         assert!(a.update(Action::Key(KeyAction::WorkersUp)).is_empty());
         assert_eq!(a.cap, 64);
+    }
+
+    fn enter() -> Action {
+        Action::Input(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+    }
+
+    fn type_text(a: &mut App, text: &str) {
+        for c in text.chars() {
+            a.update(key(c));
+        }
+    }
+
+    #[test]
+    fn global_rate_limit_box_sets_clears_and_rejects_nonsense() {
+        let (mut a, now) = app();
+        a.update(Action::Key(KeyAction::RateLimit));
+        assert_eq!(a.mode, Mode::Limit(LimitTarget::All));
+        assert!(a.limit_input.is_empty());
+        type_text(&mut a, "2M");
+        assert_eq!(a.update(enter()), vec![Effect::Send(Command::SetRateLimit(Some(2 << 20)))]);
+        assert_eq!((a.mode.clone(), a.rate_limit), (Mode::Normal, Some(2 << 20)), "shown at once");
+        // The box opens on the limit in force; a bad entry keeps it open and says why.
+        a.update(Action::Key(KeyAction::RateLimit));
+        assert_eq!(a.limit_input.text(), "2M");
+        a.update(Action::Paste("fast".into()));
+        assert!(a.update(enter()).is_empty());
+        assert_eq!(a.mode, Mode::Limit(LimitTarget::All));
+        assert!(a.message.as_ref().unwrap().text.contains("invalid size"), "{:?}", a.message);
+        // Ctrl-U then 0: no limit.
+        a.update(Action::Input(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+        type_text(&mut a, "0");
+        assert_eq!(a.update(enter()), vec![Effect::Send(Command::SetRateLimit(None))]);
+        assert_eq!(a.rate_limit, None);
+        // Esc closes without sending; the engine's word wins over what was shown.
+        a.update(Action::Key(KeyAction::RateLimit));
+        type_text(&mut a, "1M");
+        assert!(a.update(Action::Input(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE))).is_empty());
+        assert_eq!((a.mode.clone(), a.rate_limit), (Mode::Normal, None));
+        a.apply(EngineEvent::RateLimitChanged { limit: Some(500) }, now);
+        assert_eq!(a.rate_limit, Some(500));
+    }
+
+    #[test]
+    fn item_rate_limit_applies_to_the_selected_unfinished_item() {
+        let (mut a, now) = app();
+        run(&mut a, Action::Paste("http://h/a http://h/b".into()));
+        a.update(Action::Key(KeyAction::Down));
+        a.update(Action::Key(KeyAction::ItemRateLimit));
+        assert_eq!(a.mode, Mode::Limit(LimitTarget::Item(ItemId(2))));
+        type_text(&mut a, "512K");
+        let id = ItemId(2);
+        assert_eq!(
+            a.update(enter()),
+            vec![Effect::Send(Command::SetItemRateLimit { id, limit: Some(512 << 10) })]
+        );
+        assert_eq!(a.row(id).unwrap().rate_limit, Some(512 << 10));
+        assert_eq!(a.row(ItemId(1)).unwrap().rate_limit, None);
+        // The item going away closes its box.
+        a.update(Action::Key(KeyAction::ItemRateLimit));
+        a.apply(EngineEvent::Removed { id }, now);
+        assert_eq!(a.mode, Mode::Normal);
+        // A finished item gets a word, not a box.
+        a.apply(
+            EngineEvent::Completed { id: ItemId(1), path: "/dl/a".into(), bytes: 1, skipped: false },
+            now,
+        );
+        assert!(a.update(Action::Key(KeyAction::ItemRateLimit)).is_empty());
+        assert_eq!(a.mode, Mode::Normal);
+        assert!(a.message.as_ref().unwrap().text.contains("finished"));
+    }
+
+    #[test]
+    fn connections_keys_count_from_the_defaults_and_clamp() {
+        let (mut a, now) = app();
+        a.item_defaults = ItemLimits { rate_limit: Some(1000), connections: 4 };
+        run(&mut a, Action::Paste("http://h/a".into()));
+        let id = ItemId(1);
+        let row = a.row(id).unwrap();
+        assert_eq!((row.connections, row.rate_limit), (4, Some(1000)), "new rows start at the defaults");
+        let set = |n| vec![Effect::Send(Command::SetItemConnections { id, connections: n })];
+        assert_eq!(a.update(Action::Key(KeyAction::ConnectionsUp)), set(5));
+        assert_eq!(a.update(Action::Key(KeyAction::ConnectionsUp)), set(6), "counts from what it showed");
+        a.apply(EngineEvent::ItemLimitsChanged { id, rate_limit: None, connections: 32 }, now);
+        assert!(a.update(Action::Key(KeyAction::ConnectionsUp)).is_empty());
+        assert!(a.message.as_ref().unwrap().text.contains("already uses 32"));
+        a.apply(EngineEvent::ItemLimitsChanged { id, rate_limit: None, connections: 2 }, now);
+        assert_eq!(a.update(Action::Key(KeyAction::ConnectionsDown)), set(1));
+        assert!(a.update(Action::Key(KeyAction::ConnectionsDown)).is_empty());
+        assert_eq!(a.row(id).unwrap().connections, 1);
+        a.apply(EngineEvent::Failed { id, error: "x".into() }, now);
+        assert!(a.update(Action::Key(KeyAction::ConnectionsUp)).is_empty());
+        // Nothing selected: nothing happens.
+        let (mut empty, _) = app();
+        assert!(empty.update(Action::Key(KeyAction::ConnectionsUp)).is_empty());
+        assert!(empty.update(Action::Key(KeyAction::ItemRateLimit)).is_empty());
+        assert_eq!(empty.mode, Mode::Normal);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::fmt;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// A named thing a person can ask for with a key in the main view. Adding one means adding a
-/// variant, a row in `ALL` and an arm in `App::update`; the help and footer follow by
-/// themselves (this is how the rate-limit keys of a later issue are meant to arrive).
+/// variant, a row in `ALL` and an arm in `App::update`; the help, the footer and the key table
+/// in docs/tui.md follow by themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyAction {
     Up,
@@ -29,6 +29,10 @@ pub enum KeyAction {
     Remove,
     WorkersUp,
     WorkersDown,
+    RateLimit,
+    ItemRateLimit,
+    ConnectionsUp,
+    ConnectionsDown,
     Filter,
     Details,
     Help,
@@ -41,6 +45,7 @@ pub enum KeyAction {
 pub enum Section {
     Move,
     Transfers,
+    Limits,
     View,
     App,
 }
@@ -50,6 +55,7 @@ impl Section {
         match self {
             Self::Move => "Move",
             Self::Transfers => "Transfers",
+            Self::Limits => "Speed and connections",
             Self::View => "View",
             Self::App => "App",
         }
@@ -141,6 +147,38 @@ pub const ALL: &[ActionInfo] = &[
         Section::Transfers,
         None,
         &["-"],
+    ),
+    info(
+        KeyAction::RateLimit,
+        "rate_limit",
+        "limit the rate of all downloads together (0: no limit)",
+        Section::Limits,
+        Some("limit"),
+        &["l"],
+    ),
+    info(
+        KeyAction::ItemRateLimit,
+        "item_rate_limit",
+        "limit the rate of the selected transfer alone",
+        Section::Limits,
+        None,
+        &["L"],
+    ),
+    info(
+        KeyAction::ConnectionsUp,
+        "connections_up",
+        "one more connection for the selected transfer (max 32)",
+        Section::Limits,
+        None,
+        &["x"],
+    ),
+    info(
+        KeyAction::ConnectionsDown,
+        "connections_down",
+        "one fewer connection for the selected transfer",
+        Section::Limits,
+        None,
+        &["X"],
     ),
     info(
         KeyAction::Filter,
@@ -482,7 +520,19 @@ mod tests {
         assert_eq!(map.action_for(&ev(KeyCode::Char('c'), KeyModifiers::NONE)), Some(KeyAction::Cancel));
         assert_eq!(map.action_for(&ev(KeyCode::Char('+'), KeyModifiers::SHIFT)), Some(KeyAction::WorkersUp));
         assert_eq!(map.action_for(&ev(KeyCode::Down, KeyModifiers::NONE)), Some(KeyAction::Down));
-        assert_eq!(map.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            map.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(KeyAction::ConnectionsUp)
+        );
+        assert_eq!(
+            map.action_for(&ev(KeyCode::Char('X'), KeyModifiers::SHIFT)),
+            Some(KeyAction::ConnectionsDown)
+        );
+        assert_eq!(
+            map.action_for(&ev(KeyCode::Char('L'), KeyModifiers::SHIFT)),
+            Some(KeyAction::ItemRateLimit)
+        );
+        assert_eq!(map.action_for(&ev(KeyCode::Char('y'), KeyModifiers::NONE)), None);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-use crate::engine::{Engine, EngineEvent, EngineHandle, EngineOptions};
+use crate::engine::{Engine, EngineEvent, EngineHandle, EngineOptions, ItemLimits};
 use crate::session::Session;
 
 pub use app::{Action, App, Effect};
@@ -54,12 +54,17 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
         .with_context(|| format!("cannot create the download folder {}", options.download_dir.display()))?;
     let dir = options.download_dir.clone();
     let cap = options.workers;
+    let item_defaults = ItemLimits {
+        rate_limit: options.item_rate_limit,
+        connections: options.connections.clamp(1, crate::engine::MAX_CONNECTIONS),
+    };
     let (engine, mut event_rx) = Engine::start(options).context("cannot start the download engine")?;
     let handle = engine.handle();
     // The saved queue comes back, is saved as it changes, and `dlm add` from other shells
     // reaches this screen. Refuses to run beside another dlm on the same queue.
     let mut session = Session::open_default(&handle, &dir)?;
     let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
+    app.item_defaults = item_defaults;
     app.color = terminal::color_allowed();
     app.free_space = free_space(&dir);
     if !session.notices.is_empty() {

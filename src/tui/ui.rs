@@ -9,10 +9,10 @@ use ratatui::symbols;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row as TableRow, Sparkline, Table, Wrap};
 
-use crate::engine::ItemState;
+use crate::engine::{ItemLimits, ItemState};
 use crate::format;
 
-use super::app::{App, Level, Mode, Row};
+use super::app::{App, Level, LimitTarget, Mode, Row};
 use super::keys::{ALL, KeyAction, KeyMap, Section};
 
 /// Below this the screen says so instead of drawing a mangled table.
@@ -124,6 +124,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Mode::Normal | Mode::Filter => {}
         Mode::Help { scroll } => draw_help(frame, area, app, scroll, &theme),
         Mode::Add => draw_add(frame, area, app, &theme),
+        Mode::Limit(target) => draw_limit(frame, area, app, target, &theme),
         Mode::ConfirmCancel(id) => {
             let (label, bytes) =
                 app.row(id).map(|r| (r.label().to_string(), r.bytes)).unwrap_or_else(|| ("?".into(), 0));
@@ -380,7 +381,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let rows: Vec<TableRow> = app.view()[app.offset..end]
         .iter()
         .filter_map(|id| app.row(*id))
-        .map(|row| table_row(row, name_w, bar_w, theme))
+        .map(|row| table_row(row, app.item_defaults, name_w, bar_w, theme))
         .collect();
     let highlight = if theme.color {
         Style::default().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD)
@@ -424,7 +425,29 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     }
 }
 
-fn table_row<'a>(row: &'a Row, name_w: usize, bar_w: usize, theme: &Theme) -> TableRow<'a> {
+/// What the name cell adds when an item's own limits differ from the defaults every item
+/// starts with: `×4` connections, `≤1M` bytes a second.
+fn limits_badge(row: &Row, defaults: ItemLimits) -> String {
+    let mut badge = String::new();
+    if row.connections != defaults.connections {
+        badge.push_str(&format!(" ×{}", row.connections));
+    }
+    if row.rate_limit != defaults.rate_limit {
+        match row.rate_limit {
+            Some(l) => badge.push_str(&format!(" ≤{}", format::size_spec(l))),
+            None => badge.push_str(" ≤∞"),
+        }
+    }
+    badge
+}
+
+fn table_row<'a>(
+    row: &'a Row,
+    defaults: ItemLimits,
+    name_w: usize,
+    bar_w: usize,
+    theme: &Theme,
+) -> TableRow<'a> {
     let size = match row.total {
         Some(t) => format::bytes(t),
         None if row.state == ItemState::Downloading => "unknown".into(),
@@ -443,7 +466,12 @@ fn table_row<'a>(row: &'a Row, name_w: usize, bar_w: usize, theme: &Theme) -> Ta
     let rate = if row.state == ItemState::Downloading { format::rate(row.rate) } else { String::new() };
     let eta = row.eta().map(format::duration).unwrap_or_default();
     let style = theme.state(row.state);
-    let name = Line::from(ellipsize_middle(row.label(), name_w));
+    let badge = limits_badge(row, defaults);
+    let room = name_w.saturating_sub(badge.chars().count());
+    let name = Line::from(vec![
+        Span::raw(ellipsize_middle(row.label(), room)),
+        Span::styled(badge, theme.fg(Color::Yellow)),
+    ]);
     TableRow::new(vec![
         Cell::from(state_label(row)).style(style),
         Cell::from(name),
@@ -515,13 +543,20 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None => "no answer yet".into(),
     };
     lines.push(Line::from(vec![label("Server"), Span::raw(server)]));
-    if row.rate_limit.is_some() || row.connections.is_some_and(|c| c > 1) {
-        let limit = row
-            .rate_limit
-            .map_or_else(|| "no rate limit".to_string(), |l| format!("limit {}", format::rate(l as f64)));
-        let conns = row.connections.map_or_else(String::new, |c| format!("  ·  {c} connections"));
-        lines.push(Line::from(vec![label("Limits"), Span::raw(format!("{limit}{conns}"))]));
-    }
+    let limit = row
+        .rate_limit
+        .map_or_else(|| "no rate limit".to_string(), |l| format!("at most {}", format::rate(l as f64)));
+    let conns = match row.connections {
+        1 => "1 connection".to_string(),
+        n => format!("up to {n} connections"),
+    };
+    let keys = [KeyAction::ItemRateLimit, KeyAction::ConnectionsUp, KeyAction::ConnectionsDown]
+        .map(|a| app.keymap.short(a).unwrap_or_default());
+    lines.push(Line::from(vec![
+        label("Limits"),
+        Span::raw(format!("{limit}  ·  {conns}")),
+        Span::styled(format!("  ({} limit, {}/{} connections)", keys[0], keys[1], keys[2]), theme.dim()),
+    ]));
     let retries = match &row.retry {
         Some(r) => {
             let left = r.delay.saturating_sub(app.now.saturating_duration_since(r.at));
@@ -573,7 +608,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Footer entries in the order they give way when the screen is narrow: the last ones drop
 /// first, and help and quit never do, so every other key stays one keystroke away.
-const FOOTER_PRIORITY: [KeyAction; 9] = [
+const FOOTER_PRIORITY: [KeyAction; 10] = [
     KeyAction::Help,
     KeyAction::Quit,
     KeyAction::Add,
@@ -583,6 +618,7 @@ const FOOTER_PRIORITY: [KeyAction; 9] = [
     KeyAction::Retry,
     KeyAction::Filter,
     KeyAction::Details,
+    KeyAction::RateLimit,
 ];
 
 /// The most useful keys, from the key table, as many as fit, in the table's order.
@@ -626,7 +662,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
 /// The help text: every row of the key table as bound now, then what is not a key binding.
 pub fn help_lines(keymap: &KeyMap) -> Vec<(String, String, Option<Section>)> {
     let mut out = Vec::new();
-    for section in [Section::Move, Section::Transfers, Section::View, Section::App] {
+    for section in [Section::Move, Section::Transfers, Section::Limits, Section::View, Section::App] {
         for info in ALL.iter().filter(|i| i.section == section) {
             out.push((keymap.describe(info.action), info.help.to_string(), Some(section)));
         }
@@ -637,6 +673,7 @@ pub fn help_lines(keymap: &KeyMap) -> Vec<(String, String, Option<Section>)> {
         ("Esc", "clears the filter and the message; closes dialogs"),
         ("in the add box", "Enter adds · Alt-Enter or Ctrl-J new line · arrows, Home, End move"),
         ("", "Backspace, Del, Ctrl-U, Ctrl-K, Ctrl-W delete · Esc closes and keeps the text"),
+        ("in the table", "×4: own connections, ≤1M: own rate limit (when not default)"),
     ];
     out.extend(extra.iter().map(|(k, h)| (k.to_string(), h.to_string(), None)));
     out
@@ -717,6 +754,47 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let style = if urls.is_empty() { theme.dim() } else { theme.fg(Color::Green) };
     frame.render_widget(Paragraph::new(Span::styled(text, style)), summary);
+}
+
+fn draw_limit(frame: &mut Frame, area: Rect, app: &App, target: LimitTarget, theme: &Theme) {
+    let (title, now) = match target {
+        LimitTarget::All => (" Rate limit: all downloads together ".to_string(), app.rate_limit),
+        LimitTarget::Item(id) => {
+            let row = app.row(id);
+            let name = row.map_or("?", Row::label);
+            (format!(" Rate limit: {} ", ellipsize_middle(name, 40)), row.and_then(|r| r.rate_limit))
+        }
+    };
+    let rect = centered(area, 64, 6);
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(Line::from(" Enter sets · Esc closes ").alignment(Alignment::Right))
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    let [now_line, input, _, hint] = Layout::vertical([Constraint::Length(1); 4]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(" now: ", theme.dim()),
+            Span::raw(App::limit_text(now)),
+        ])),
+        now_line,
+    );
+    let prompt = " bytes/s: ";
+    let width = usize::from(input.width).saturating_sub(prompt.len() + 1);
+    let (col0, _) = app.limit_input.scroll_for(width, 1);
+    let text: String = app.limit_input.text().chars().skip(col0).take(width).collect();
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(prompt, theme.key()), Span::raw(text)])),
+        input,
+    );
+    let (_, col) = app.limit_input.cursor();
+    frame.set_cursor_position(Position::new(input.x + (prompt.len() + col - col0) as u16, input.y));
+    frame.render_widget(
+        Paragraph::new(Span::styled(" 2M, 512K, 1.5G or bytes · 0 or empty: no limit", theme.dim())),
+        hint,
+    );
 }
 
 fn draw_dialog(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, theme: &Theme) {
