@@ -1,7 +1,8 @@
 //! End to end: the real `dlm` binary in a real pseudo-terminal (portable-pty), its screen read
 //! back through a terminal emulator (vt100), against the loopback test server. It pastes two
 //! URLs with bracketed-paste escapes, waits on screen conditions with deadlines (never fixed
-//! sleeps), raises the worker cap, quits, and checks the files on disk. Needs nothing installed.
+//! sleeps), raises the worker cap, quits, and checks the files on disk; and it `kill -9`s a
+//! download midway and checks the next start continues it. Needs nothing installed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -227,4 +228,111 @@ async fn quitting_while_downloading_asks_and_keeps_the_partial_file() {
     assert!(output.contains("1 unfinished (kept in the queue"), "{output}");
     assert!(dir.path().join("slow.bin.part").exists());
     assert!(!dir.path().join("slow.bin").exists());
+}
+
+/// Issue 4: `kill -9` mid-download loses neither the queue nor the bytes on disk. The real
+/// binary downloads a throttled file, is killed with SIGKILL, and starts again on the same
+/// state folder with no URL given: the item comes back from the saved queue and continues
+/// from its `.part` with a validated range request, and the file is byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_download_then_restart_continues_from_the_part_file() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let size: u64 = 4_000_000;
+    // About 1 MB a second: long enough to kill it in the middle, short enough for a test.
+    let url = server.url(&format!("/f/big.bin?size={size}&throttle=1000000"));
+    let out = dir.path().to_str().unwrap();
+    let (mut child, screen, mut writer, reader, master) = spawn_dlm(state.path(), &["-o", out, &url], &[]);
+    let part = dir.path().join("big.bin.part");
+    let on_disk = || std::fs::metadata(&part).map_or(0, |m| m.len());
+    let queue_file = state.path().join("queue.json");
+    let saved_queue = || -> dlm::state::SavedQueue {
+        std::fs::read_to_string(&queue_file)
+            .ok()
+            .and_then(|q| serde_json::from_str(&q).ok())
+            .unwrap_or_default()
+    };
+
+    screen.wait_for("the download to run", |s| s.contains("↓ downloading") && s.contains("big.bin")).await;
+    // Give the item its own rate limit (above the server's rate, so it changes no timing): it
+    // must survive the kill too.
+    writer.write_all(b"L").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the item's limit box", |s| s.contains("Rate limit: big.bin")).await;
+    writer.write_all(b"8M\r").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the limit marked in the table", |s| s.contains("big.bin ≤8M")).await;
+    let own = Some(dlm::state::SavedLimits { rate_limit: Some(8 << 20), connections: 1 });
+    support::wait_until("the item's limit in the saved queue", DEADLINE, || {
+        saved_queue().items.first().is_some_and(|i| i.limits == own)
+    })
+    .await;
+    support::wait_until("a quarter of the file on disk", DEADLINE, || on_disk() >= size / 4).await;
+    // What was on disk well before the kill: another megabyte must arrive first, which at the
+    // server's rate is about a second.
+    let earlier = on_disk();
+    support::wait_until("another megabyte on disk", DEADLINE, || on_disk() >= earlier + 1_000_000).await;
+    let at_kill = on_disk();
+    let pid = child.process_id().expect("dlm has a pid");
+    // Literally `kill -9`, on the pid of the child this test started and has not reaped.
+    let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = wait_exit(&mut child, &screen).await;
+    assert!(!status.success(), "{status:?}");
+    drop(master);
+    reader.join().unwrap();
+    assert!(on_disk() >= at_kill, "bytes on disk were lost");
+    assert!(!dir.path().join("big.bin").exists(), "the download cannot have finished yet");
+    // The queue was on disk before the kill: the item, its name and its validator.
+    let saved = saved_queue();
+    assert_eq!(saved.items.len(), 1, "{saved:?}");
+    let item = &saved.items[0];
+    assert_eq!(item.state, dlm::state::SavedState::Running, "{item:?}");
+    assert_eq!(item.file_name.as_deref(), Some("big.bin"), "{item:?}");
+    assert_eq!(item.validator.as_deref(), Some("\"big.bin-v0\""), "{item:?}");
+    let first_run = server.requests_for("/f/big.bin").len();
+
+    // Start again with no URL: the saved queue brings the item back and it completes.
+    let (mut child, screen, mut writer, reader, master) = spawn_dlm(state.path(), &["-o", out], &[]);
+    // The restored row carries its own limit again.
+    screen.wait_for("the restored item with its limit", |s| s.contains("big.bin ≤8M")).await;
+    // The global rate limit is live from the keyboard too: l, a value, Enter.
+    writer.write_all(b"l").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the limit box", |s| s.contains("Rate limit: all downloads")).await;
+    writer.write_all(b"64M\r").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the limit in the header", |s| header(s).contains("(limit 64.0 MiB/s)")).await;
+    screen.wait_for("the download to finish", |s| s.contains("✓ done") && s.contains("big.bin")).await;
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    let status = wait_exit(&mut child, &screen).await;
+    assert!(status.success(), "{status:?}");
+    drop(master);
+    reader.join().unwrap();
+    assert_file(&dir.path().join("big.bin"), &content("big.bin", size as usize));
+
+    // The second run asked only for what was missing, guarded by the validator, starting no
+    // earlier than what was on disk when dlm was killed (so not even the last second was lost).
+    let requests = server.requests_for("/f/big.bin");
+    let second: Vec<_> = requests[first_run..].iter().collect();
+    assert!(!second.is_empty(), "the restarted dlm made no request");
+    for r in &second {
+        let range = r.range.as_deref().unwrap_or_else(|| panic!("a request without Range: {r:?}"));
+        let start: u64 = range
+            .strip_prefix("bytes=")
+            .and_then(|r| r.split('-').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected Range {range:?}"));
+        assert!(start >= at_kill, "resumed at {start}, but {at_kill} bytes were on disk at the kill");
+        assert!(start > earlier, "resumed at {start}, before what was on disk a second earlier");
+        assert_eq!(r.if_range.as_deref(), Some("\"big.bin-v0\""), "{r:?}");
+    }
+    eprintln!(
+        "kill -9 at {at_kill} bytes on disk ({earlier} a megabyte earlier, {} in the saved queue); \
+         second run: {:?}",
+        item.bytes,
+        second.iter().map(|r| r.range.clone()).collect::<Vec<_>>()
+    );
 }
