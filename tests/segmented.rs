@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use dlm::engine::{Command, EngineEvent, ItemId};
+use dlm::engine::{AddRequest, Command, EngineEvent, ItemId, ItemLimits, RestoreAs};
 use support::harness::{Harness, completed_path, files_in};
 use support::{TestServer, assert_file, content};
 
@@ -165,4 +165,23 @@ async fn limits_change_live_globally_and_per_item() {
     let path = completed_path(&h.finish(id).await);
     assert!(lifted.elapsed() < Duration::from_secs(10), "still limited after lifting");
     assert_file(&path, &content("live.bin", 4 * MIB));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_restored_with_an_item_apply_before_it_starts() {
+    let server = TestServer::start().await;
+    // The engine's default is one connection; the saved item had four.
+    let mut h = Harness::new();
+    let handle = h.engine.as_ref().unwrap().handle();
+    let limits = ItemLimits { rate_limit: Some(64 << 20), connections: 4 };
+    let url = server.url("/f/restored.bin?size=8388608&throttle=4000000");
+    let id = handle.restore_with_limits(AddRequest::new(url), RestoreAs::Queued, Some(limits));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("restored.bin", 8 * MIB));
+    let events = h.events_for(id);
+    let at = |pred: &dyn Fn(&EngineEvent) -> bool| events.iter().position(|e| pred(e)).unwrap();
+    let limited =
+        at(&|e| *e == EngineEvent::ItemLimitsChanged { id, rate_limit: Some(64 << 20), connections: 4 });
+    assert!(limited < at(&|e| matches!(e, EngineEvent::Connecting { .. })), "{events:?}");
+    assert!(ranges(&server, "/f/restored.bin").len() >= 3, "not segmented: {events:?}");
 }
