@@ -2,7 +2,7 @@
 //! A whole persistent session against the real engine: add through the control socket, the
 //! queue is saved, a second session is refused, and the next session restores the items.
 
-mod tiny_server;
+mod support;
 
 use std::time::Duration;
 
@@ -10,10 +10,11 @@ use dlm::control::Client;
 use dlm::engine::{Engine, EngineEvent, EngineOptions};
 use dlm::session::Session;
 use dlm::state::{SavedState, StateError, StateStore};
+use support::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_over_the_socket_is_saved_and_restored_next_time() {
-    let server = tiny_server::serve(b"hello world".to_vec());
+    let server = TestServer::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let store = StateStore::at(tmp.path().join("state"));
     let socket = tmp.path().join("run/dlm.sock");
@@ -28,7 +29,12 @@ async fn add_over_the_socket_is_saved_and_restored_next_time() {
     let err = Session::open(store.clone(), None, &handle, &downloads).err().unwrap();
     assert!(matches!(err, StateError::Locked { .. }), "{err}");
 
-    Client::connect(&socket).await.unwrap().add(vec![server.url("hello.txt")], None).await.unwrap();
+    Client::connect(&socket)
+        .await
+        .unwrap()
+        .add(vec![server.url("/f/hello.txt?size=11")], None)
+        .await
+        .unwrap();
     let request = session.control_rx.recv().await.unwrap();
     let ids = session.on_control(&handle, request);
     loop {

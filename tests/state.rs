@@ -3,7 +3,7 @@
 //! future-version files moved aside, the lock, the debounced saver task, and a restore that
 //! continues a `.part` with a validated resume through the real engine.
 
-mod tiny_server;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,6 +14,7 @@ use dlm::state::{
     Debounce, Persister, STATE_VERSION, SavedItem, SavedQueue, SavedState, StateError, StateStore,
     restore_plan,
 };
+use support::{TestServer, assert_file, content};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -136,21 +137,22 @@ async fn until(
 
 #[tokio::test]
 async fn restore_continues_parts_with_a_validated_resume_and_keeps_states() {
-    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let server = tiny_server::serve(body.clone());
+    const SIZE: usize = 100_000;
+    let server = TestServer::start().await;
+    let (big, paused) = (content("big.bin", SIZE), content("paused.bin", SIZE));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // A session was killed mid-download: 40 000 bytes in the .part, another item paused.
-    std::fs::write(dir.join("big.bin.part"), &body[..40_000]).unwrap();
-    std::fs::write(dir.join("paused.bin.part"), &body[..10]).unwrap();
+    std::fs::write(dir.join("big.bin.part"), &big[..40_000]).unwrap();
+    std::fs::write(dir.join("paused.bin.part"), &paused[..10]).unwrap();
     std::fs::write(dir.join("old.bin"), b"old").unwrap();
     let saved = |name: &str, state| SavedItem {
         file_name: Some(name.into()),
         state,
-        validator: Some(tiny_server::ETAG.into()),
-        total: Some(body.len() as u64),
+        validator: Some(format!("\"{name}-v0\"")),
+        total: Some(SIZE as u64),
         bytes: 1,
-        ..SavedItem::new(server.url(name), Some(dir.to_path_buf()))
+        ..SavedItem::new(server.url(&format!("/f/{name}?size={SIZE}")), Some(dir.to_path_buf()))
     };
     let queue = SavedQueue {
         version: STATE_VERSION,
@@ -167,7 +169,7 @@ async fn restore_continues_parts_with_a_validated_resume_and_keeps_states() {
     let ids: Vec<ItemId> =
         restore_plan(&queue).into_iter().map(|r| handle.restore(r.request, r.state)).collect();
     let seen = until(&mut events, |e| matches!(e, EngineEvent::Completed { id, .. } if *id == ids[0])).await;
-    assert_eq!(std::fs::read(dir.join("big.bin")).unwrap(), body);
+    assert_file(&dir.join("big.bin"), &big);
     assert!(seen.contains(&EngineEvent::Paused { id: ids[1], bytes: 10 }), "{seen:?}");
     assert!(
         seen.iter().any(
@@ -178,12 +180,12 @@ async fn restore_continues_parts_with_a_validated_resume_and_keeps_states() {
     let requests = server.requests();
     assert_eq!(requests.len(), 1, "paused and done items touch no network: {requests:?}");
     assert_eq!(requests[0].range.as_deref(), Some("bytes=40000-"), "continued, not downloaded again");
-    assert_eq!(requests[0].if_range.as_deref(), Some(tiny_server::ETAG));
+    assert_eq!(requests[0].if_range.as_deref(), Some("\"big.bin-v0\""));
 
     // The paused one continues from its .part when resumed.
     handle.send(dlm::engine::Command::Resume(ids[1]));
     until(&mut events, |e| matches!(e, EngineEvent::Completed { id, .. } if *id == ids[1])).await;
-    assert_eq!(std::fs::read(dir.join("paused.bin")).unwrap(), body);
+    assert_file(&dir.join("paused.bin"), &paused);
     assert_eq!(server.requests()[1].range.as_deref(), Some("bytes=10-"));
     engine.shutdown().await;
 }
