@@ -62,6 +62,13 @@ impl Harness {
         }
     }
 
+    /// Types text key by key, as a person would.
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.press(KeyCode::Char(c));
+        }
+    }
+
     fn paste(&mut self, text: &str) {
         self.act(self.app.action_for(&Event::Paste(text.to_string())).unwrap());
     }
@@ -240,9 +247,7 @@ fn add_dialog_with_a_pasted_list() {
     h.press(KeyCode::Char('a'));
     h.paste("https://example.com/one.iso\nhttps://example.com/two.iso\r\nsee also: https://example.com/three.iso\n");
     // A typed edit after the paste: the cursor sits on the new empty line.
-    for c in "https://x.org/4".chars() {
-        h.press(KeyCode::Char(c));
-    }
+    h.type_text("https://x.org/4");
     h.press(KeyCode::Left);
     insta::assert_snapshot!(h.render(80, 24));
     let before = h.effects.len();
@@ -281,9 +286,7 @@ fn quit_confirmation() {
 fn filter_in_progress() {
     let mut h = busy();
     h.press(KeyCode::Char('/'));
-    for c in "PDF".chars() {
-        h.press(KeyCode::Char(c));
-    }
+    h.type_text("PDF");
     insta::assert_snapshot!(h.render(80, 24));
 }
 
@@ -303,18 +306,14 @@ fn worker_cap_shows_at_once() {
 fn rate_limit_box_then_limits_in_the_header_the_table_and_the_details() {
     let mut h = busy();
     h.press(KeyCode::Char('l'));
-    for c in "2M".chars() {
-        h.press(KeyCode::Char(c));
-    }
+    h.type_text("2M");
     insta::assert_snapshot!("global_rate_limit_box", h.render(80, 24));
     h.press(KeyCode::Enter);
     assert_eq!(h.effects.last(), Some(&Effect::Send(Command::SetRateLimit(Some(2 * MIB)))));
     // The second transfer gets its own limit and four connections.
     h.press(KeyCode::Char('j'));
     h.press(KeyCode::Char('L'));
-    for c in "512K".chars() {
-        h.press(KeyCode::Char(c));
-    }
+    h.type_text("512K");
     h.press(KeyCode::Enter);
     for _ in 0..3 {
         h.press(KeyCode::Char('x'));

@@ -530,11 +530,7 @@ impl App {
             KeyAction::Help => self.mode = Mode::Help { scroll: 0 },
             KeyAction::Suspend => return vec![Effect::Suspend],
             KeyAction::WorkersUp | KeyAction::WorkersDown => {
-                let cap = if action == KeyAction::WorkersUp {
-                    (self.cap + 1).min(MAX_WORKERS)
-                } else {
-                    self.cap.saturating_sub(1).max(1)
-                };
+                let cap = step(self.cap, action == KeyAction::WorkersUp, MAX_WORKERS);
                 if cap == self.cap {
                     self.say(Level::Info, format!("the worker cap is already {cap} (1–{MAX_WORKERS})"));
                     return Vec::new();
@@ -562,11 +558,7 @@ impl App {
                     return Vec::new();
                 }
                 let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
-                let n = if action == KeyAction::ConnectionsUp {
-                    (row.connections + 1).min(MAX_CONNECTIONS)
-                } else {
-                    row.connections.saturating_sub(1).max(1)
-                };
+                let n = step(row.connections, action == KeyAction::ConnectionsUp, MAX_CONNECTIONS);
                 if n == row.connections {
                     self.say(Level::Info, format!("{label} already uses {n} (1–{MAX_CONNECTIONS})"));
                     return Vec::new();
@@ -1009,6 +1001,11 @@ impl App {
     }
 }
 
+/// One step up or down, staying within `1..=max`.
+fn step(current: usize, up: bool, max: usize) -> usize {
+    if up { (current + 1).min(max) } else { current.saturating_sub(1).max(1) }
+}
+
 /// The form duplicates are compared in: what the engine will show for the URL.
 fn dedup_key(url: &str) -> String {
     match parse_download_url(url) {
@@ -1273,9 +1270,7 @@ mod tests {
         run(&mut a, Action::Paste("http://h/alpha http://h/beta http://h/alphabet".into()));
         a.update(Action::Key(KeyAction::Bottom));
         a.update(Action::Key(KeyAction::Filter));
-        for c in "ALPHA".chars() {
-            a.update(key(c));
-        }
+        type_text(&mut a, "ALPHA");
         assert_eq!(a.view(), &[ItemId(1), ItemId(3)]);
         assert_eq!(a.selected().unwrap().id, ItemId(3));
         a.apply(started(2, None), now);
