@@ -368,6 +368,28 @@ fn docs_key_table_matches_the_code() {
     assert!(docs.contains(&table), "docs/tui.md must contain the generated key table:\n{table}");
 }
 
+/// The words after `Actions:` up to the end of the paragraph, without comment markers.
+fn listed_actions(text: &str) -> Vec<String> {
+    let start = text.find("Actions:").expect("an `Actions:` list") + "Actions:".len();
+    let rest = &text[start..];
+    let end = rest.find("\n\n").or_else(|| rest.find("\n[")).unwrap_or(rest.len());
+    rest[..end]
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| c == '`' || c == '.' || c == '#'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_example_config_and_the_docs_list_every_key_action() {
+    let names: Vec<String> = dlm::tui::keys::ALL.iter().map(|i| i.name.to_string()).collect();
+    for file in ["config.example.toml", "docs/config-and-queue.md"] {
+        let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(listed_actions(&text), names, "{file}");
+    }
+}
+
 #[test]
 fn every_key_action_is_reachable_from_its_default_key() {
     // Guards the table against a row whose default keys are shadowed by another action.
