@@ -239,9 +239,19 @@ impl PartWriter {
     ) -> Result<PathBuf, DownloadError> {
         let file = self.take_file().await?;
         let batch = std::mem::take(&mut self.pending);
+        // The file is complete now: a sidecar would only be written to be deleted.
+        self.meta = None;
+        let whole_body_in_memory = file.is_none() && self.start == Start::Append(0) && !replace;
         let opener = self.opener(file);
         let part = self.part.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<PathBuf, DownloadError> {
+            if whole_body_in_memory {
+                match publish_unnamed(&final_path, &batch, &alternative) {
+                    Ok(Some(path)) => return Ok(path),
+                    Ok(None) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             let mut file = opener().map_err(|e| DownloadError::io(&part, e))?;
             write_all_vectored(&mut file, &batch).map_err(|e| DownloadError::io(&part, e))?;
             drop(file);
@@ -273,6 +283,47 @@ pub fn publish_part(
     }
     remove_meta(part);
     Ok(target)
+}
+
+/// Publishes a body that arrived whole without ever naming a partial file: writes it to an
+/// unnamed file in the folder (`O_TMPFILE`) and links that under the final name, which fails
+/// rather than replace an existing file. One directory change instead of three (create the
+/// `.part`, link, unlink), which is what thousands of small files cost. Returns `Ok(None)`
+/// where the filesystem has no unnamed files, so the caller takes the `.part` path.
+fn publish_unnamed(
+    final_path: &Path,
+    batch: &[Bytes],
+    alternative: &dyn Fn() -> Option<PathBuf>,
+) -> Result<Option<PathBuf>, DownloadError> {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    use rustix::io::Errno;
+    let dir = match final_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o644)) {
+        Ok(fd) => fd,
+        // No O_TMPFILE here (old kernel, some filesystems): use a named `.part` instead.
+        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => return Ok(None),
+        Err(e) => return Err(DownloadError::io(dir, e.into())),
+    };
+    let mut file = File::from(fd);
+    write_all_vectored(&mut file, batch).map_err(|e| DownloadError::io(final_path, e))?;
+    let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+    let mut target = final_path.to_path_buf();
+    loop {
+        match rustix::fs::linkat(CWD, proc_path.as_str(), CWD, &target, AtFlags::SYMLINK_FOLLOW) {
+            Ok(()) => return Ok(Some(target)),
+            Err(Errno::EXIST) => {
+                let taken = || DownloadError::io(&target, io::Error::from(io::ErrorKind::AlreadyExists));
+                target = alternative().ok_or_else(taken)?;
+            }
+            // No /proc (some containers): fall back to the `.part` path.
+            Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => return Ok(None),
+            Err(e) => return Err(DownloadError::io(&target, e.into())),
+        }
+    }
 }
 
 /// Moves `part` to `target` unless `target` exists. A hard link is atomic and never replaces;

@@ -31,7 +31,7 @@ use super::urls::redact_url;
 
 /// Bytes a segment gathers before writing: smaller than a single stream's batch because many
 /// segments buffer at once and memory must stay flat.
-const SEGMENT_FLUSH_BYTES: usize = 128 * 1024;
+const SEGMENT_FLUSH_BYTES: usize = 64 * 1024;
 /// How often the missing ranges are saved to the sidecar while the download runs.
 const SIDECAR_EVERY: Duration = Duration::from_secs(1);
 
