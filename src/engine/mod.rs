@@ -9,14 +9,14 @@ mod disk;
 mod error;
 mod hosts;
 mod http;
-mod limiter;
+pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
 mod retry;
 mod scheduler;
 mod segmented;
-mod segments;
+pub mod segments;
 mod transfer;
 mod urls;
 

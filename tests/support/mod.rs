@@ -61,6 +61,8 @@ struct Inner {
     /// Bodies being sent right now, and the most at once.
     active: AtomicUsize,
     max_active: AtomicUsize,
+    /// Generated bodies, so large files are made once, not on every request.
+    bodies: Mutex<HashMap<(String, usize, usize), Bytes>>,
     /// Bodies in flight per file name, for `limit`.
     per_name: Mutex<HashMap<String, usize>>,
     gate: Semaphore,
@@ -74,16 +76,22 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// Starts on a chosen loopback port (0 picks a free one).
+    pub async fn start_on(port: u16) -> Self {
         let inner = Arc::new(Inner {
             log: Mutex::default(),
             counts: Mutex::default(),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
             per_name: Mutex::default(),
+            bodies: Mutex::default(),
             gate: Semaphore::new(0),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -186,6 +194,16 @@ pub fn content_version(name: &str, version: usize, size: usize) -> Vec<u8> {
     out
 }
 
+fn cached_content(inner: &Inner, name: &str, version: usize, size: usize) -> Bytes {
+    let key = (name.to_string(), version, size);
+    if let Some(body) = inner.bodies.lock().unwrap().get(&key) {
+        return body.clone();
+    }
+    let body = Bytes::from(content_version(name, version, size));
+    inner.bodies.lock().unwrap().insert(key, body.clone());
+    body
+}
+
 fn params(query: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
@@ -275,7 +293,7 @@ async fn serve_file(
     }
     let size = num(p, "size").unwrap_or(1024);
     let version = if p.get("changing").is_some_and(|v| v == "1") { nth } else { 0 };
-    let body = content_version(name, version, size);
+    let body = cached_content(inner, name, version, size);
     let etag = format!("\"{name}-v{version}\"");
     let last_modified = format!("Sun, 06 Nov 1994 08:{:02}:37 GMT", version % 60);
     let send_etag =
@@ -317,7 +335,7 @@ async fn serve_file(
         }
         _ => (StatusCode::OK, 0, size),
     };
-    let mut slice = Bytes::from(body).slice(start..end);
+    let mut slice = body.slice(start..end);
     resp = resp.status(code);
     if code == StatusCode::PARTIAL_CONTENT {
         let (shown_start, shown_end) =
