@@ -364,8 +364,8 @@ fn key_overrides_change_the_help_and_the_footer() {
 #[test]
 fn docs_key_table_matches_the_code() {
     let table = ui::markdown_key_table(&KeyMap::default());
-    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tui.md")).unwrap();
-    assert!(docs.contains(&table), "docs/tui.md must contain the generated key table:\n{table}");
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(docs.contains(&table), "README.md must contain the generated key table:\n{table}");
 }
 
 /// The words after `Actions:` up to the end of the paragraph, without comment markers.
@@ -384,7 +384,7 @@ fn listed_actions(text: &str) -> Vec<String> {
 #[test]
 fn the_example_config_and_the_docs_list_every_key_action() {
     let names: Vec<String> = dlm::tui::keys::ALL.iter().map(|i| i.name.to_string()).collect();
-    for file in ["config.example.toml", "docs/config-and-queue.md"] {
+    for file in ["config.example.toml", "README.md"] {
         let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         assert_eq!(listed_actions(&text), names, "{file}");
     }

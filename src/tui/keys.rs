@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// A named thing a person can ask for with a key in the main view. Adding one means adding a
 /// variant, a row in `ALL` and an arm in `App::update`; the help, the footer and the key table
-/// in docs/tui.md follow by themselves.
+/// in README.md follow by themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyAction {
     Up,
