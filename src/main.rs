@@ -27,30 +27,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Commands::Get(get)) => {
             let mut options = config.engine_options();
             get.download.apply(&mut options).map_err(anyhow::Error::msg)?;
-            let mut inputs: Vec<Input> = get
-                .urls
-                .iter()
-                .enumerate()
-                .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
-                .collect();
-            if let Some(path) = &get.input {
-                inputs.extend(read_inputs(path)?);
-            }
+            let inputs = gather_inputs(&get.urls, get.input.as_deref())?;
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
             runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
         }
         Some(Commands::Add(add)) => {
-            let mut inputs: Vec<Input> = add
-                .urls
-                .iter()
-                .enumerate()
-                .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
-                .collect();
-            if let Some(path) = &add.input {
-                inputs.extend(read_inputs(path)?);
-            }
+            let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
             runtime.block_on(dlm::remote::add(inputs, add.dir, &mut std::io::stdout()))
         }
         Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut std::io::stdout())),
@@ -61,6 +45,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(dlm::tui::run(cli.urls, options, keymap))
         }
     }
+}
+
+/// URLs from the arguments (labelled `argument N`) followed by those of a `-i FILE` list.
+fn gather_inputs(urls: &[String], list: Option<&std::path::Path>) -> anyhow::Result<Vec<Input>> {
+    let mut inputs: Vec<Input> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
+        .collect();
+    if let Some(path) = list {
+        inputs.extend(read_inputs(path)?);
+    }
+    Ok(inputs)
 }
 
 /// The URLs of a `-i FILE` list, each labelled `FILE:LINE` for error messages.
