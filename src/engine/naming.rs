@@ -150,10 +150,11 @@ pub fn name_from_url(url: &Url) -> Option<String> {
 /// prefixes Windows reserved device names, and caps the length, keeping the extension.
 pub fn sanitize(raw: &str) -> Option<String> {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
-    let cleaned: String =
-        last.chars().map(|c| if c.is_control() { ' ' } else { c }).filter(|c| *c != '\u{0}').collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim_start();
-    let cleaned = cleaned.trim_end_matches(['.', ' ']);
+    let cleaned: String = last.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    // Dots and spaces are stripped together: `..\0..x` (a control character between two runs of
+    // dots) must not come out as the hidden `..x`.
+    let cleaned = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace());
+    let cleaned = cleaned.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
     if cleaned.is_empty() {
         return None;
     }
@@ -271,6 +272,14 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn dots_split_by_control_characters_still_never_make_a_hidden_name() {
+        // Found by the property test in tests/fuzz_parsers.rs.
+        assert_eq!(sanitize("..\0..x.txt").as_deref(), Some("x.txt"));
+        assert_eq!(sanitize(". \u{7f} .\t.x").as_deref(), Some("x"));
+        assert_eq!(sanitize("..\0.."), None);
     }
 
     #[test]
