@@ -32,6 +32,8 @@ pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
 };
+pub use retry::parse_retry_after;
+pub use transfer::parse_content_range;
 pub use urls::{parse_download_url, redact_str, redact_url};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events
