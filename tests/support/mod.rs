@@ -24,6 +24,9 @@
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
 //! `TestServer::garbage()` starts a TCP listener that answers with bytes that are not HTTP.
+//! `raw.rs` scripts byte-exact answers hyper would refuse to send (more bytes than
+//! Content-Length, a chunked body cut short); `tls.rs` serves these routes over HTTPS with a
+//! certificate made in the test; `TestServer::start_on` brings a server up on a given port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -43,6 +46,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod harness;
+pub mod raw;
+pub mod tls;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -74,6 +79,21 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// Serves on a listener the test bound itself, e.g. on the port of a server that was down.
+    pub fn start_on(listener: TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        Self::serve(listener, addr)
+    }
+
+    /// Serves the same routes on any axum listener (the TLS one in `tls.rs`).
+    pub fn serve<L>(listener: L, addr: SocketAddr) -> Self
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let inner = Arc::new(Inner {
             log: Mutex::default(),
             counts: Mutex::default(),
@@ -83,8 +103,6 @@ impl TestServer {
             gate: Semaphore::new(0),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
