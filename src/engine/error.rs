@@ -18,6 +18,11 @@ pub enum DownloadError {
     Status { status: StatusCode, url: String, retry_after: Option<Duration> },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    #[error(
+        "the TLS certificate of {url} is not trusted ({reason}); if you trust this server, add its \
+         CA with --ca-file FILE (ca_files in the config file), or skip the check with --insecure"
+    )]
+    Certificate { url: String, reason: String },
     #[error("connection to {url} timed out after {}s", secs(*after))]
     ConnectTimeout { url: String, after: Duration },
     #[error("no data from {url} for {}s (stalled)", secs(*after))]

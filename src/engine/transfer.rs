@@ -527,9 +527,29 @@ fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> Downl
         return DownloadError::ConnectTimeout { url, after: options.connect_timeout };
     }
     if e.is_connect() {
-        return DownloadError::Connect { url, reason: innermost_reason(e) };
+        let reason = innermost_reason(e);
+        // rustls says "invalid peer certificate: UnknownIssuer"; retrying cannot fix that, and
+        // the person needs to hear what to do about it.
+        if let Some(why) = reason.strip_prefix("invalid peer certificate: ") {
+            return DownloadError::Certificate { url, reason: certificate_reason(why) };
+        }
+        return DownloadError::Connect { url, reason };
     }
     DownloadError::Network { url, reason: innermost_reason(e) }
+}
+
+/// rustls's certificate error names in words.
+fn certificate_reason(why: &str) -> String {
+    match why {
+        "UnknownIssuer" => "issued by an unknown authority, perhaps self-signed".into(),
+        "NotValidForName" => "issued for another host name".into(),
+        "Expired" => "expired".into(),
+        "NotValidYet" => "not valid yet".into(),
+        "Revoked" => "revoked".into(),
+        "BadSignature" => "bad signature".into(),
+        other if other.starts_with("NotValidForNameContext") => "issued for another host name".into(),
+        other => other.to_string(),
+    }
 }
 
 /// The most specific cause in an error chain ("Connection refused (os error 111)").
