@@ -46,6 +46,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod harness;
+pub mod proxy;
 pub mod raw;
 pub mod tls;
 
