@@ -74,7 +74,7 @@ impl Ctx<'_> {
 
     fn meta(&self) -> PartMeta {
         PartMeta {
-            url: self.job.url.to_string(),
+            url: super::urls::without_credentials(&self.job.url),
             validator: self.validator.clone(),
             total: Some(self.total),
             missing: Some(self.map().missing()),

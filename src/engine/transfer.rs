@@ -345,7 +345,7 @@ async fn attempt_once(
     };
 
     let meta = p.resumable.then(|| PartMeta {
-        url: job.url.to_string(),
+        url: super::urls::without_credentials(&job.url),
         validator: p.validator.clone(),
         total,
         missing: None,
@@ -472,7 +472,9 @@ fn existing_download(
     }
     let part_path = naming::part_path(&final_path);
     let Some(meta) = disk::read_meta(&part_path) else { return Existing::None };
-    let same = meta.url == job.url.as_str() && meta.total == total && meta.validator.as_deref() == validator;
+    let same = meta.url == super::urls::without_credentials(&job.url)
+        && meta.total == total
+        && meta.validator.as_deref() == validator;
     if same && disk::part_len(&part_path).is_some() && shared.names.reserve_exact(&final_path) {
         return Existing::Partial(PartState {
             final_path,
