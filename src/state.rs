@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::engine::{AddRequest, EngineEvent, ItemId, RestoreAs, ResumeHint, naming, redact_str};
+use crate::engine::{
+    AddRequest, EngineEvent, ItemId, RestoreAs, ResumeHint, naming, redact_str, str_without_credentials,
+};
 
 /// Format version written into the file. Bump it when old readers would misread new files.
 pub const STATE_VERSION: u32 = 1;
@@ -45,8 +47,9 @@ impl Default for SavedQueue {
 /// the same format version does not make the file unreadable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedItem {
-    /// The URL as given, credentials included (the file is owner-only): a restored download
-    /// must be able to authenticate again.
+    /// The URL without any `user:password@`: `StateStore::save` removes credentials, so a
+    /// secret typed into a URL never rests on disk (a restored item that needed them fails
+    /// with the server's 401 and can be added again with them).
     pub url: String,
     /// Destination folder, absolute.
     #[serde(default)]
@@ -467,7 +470,11 @@ impl StateStore {
         self.create_dir()?;
         let path = self.queue_path();
         let tmp = self.dir.join(format!("{QUEUE_FILE}.tmp-{}", std::process::id()));
-        let body = serde_json::to_vec_pretty(queue).map_err(|e| io_err("cannot encode", &path)(e.into()))?;
+        let mut bare = queue.clone();
+        for item in &mut bare.items {
+            item.url = str_without_credentials(&item.url);
+        }
+        let body = serde_json::to_vec_pretty(&bare).map_err(|e| io_err("cannot encode", &path)(e.into()))?;
         let write = || -> io::Result<()> {
             let mut file =
                 OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
