@@ -51,14 +51,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(path) = &add.input {
                 inputs.extend(read_inputs(path)?);
             }
-            runtime.block_on(dlm::remote::add(inputs, add.dir, &mut std::io::stdout()))
+            runtime.block_on(dlm::remote::add(
+                inputs,
+                add.dir,
+                config.save_credentials,
+                &mut std::io::stdout(),
+            ))
         }
         Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut std::io::stdout())),
         None => {
             let mut options = config.engine_options();
             cli.download.apply(&mut options).map_err(anyhow::Error::msg)?;
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys).map_err(anyhow::Error::msg)?;
-            runtime.block_on(dlm::tui::run(cli.urls, options, keymap))
+            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
         }
     }
 }

@@ -49,7 +49,8 @@ impl Default for SavedQueue {
 pub struct SavedItem {
     /// The URL without any `user:password@`: `StateStore::save` removes credentials, so a
     /// secret typed into a URL never rests on disk (a restored item that needed them fails
-    /// with the server's 401 and can be added again with them).
+    /// with the server's 401 and can be added again with them), unless the person set
+    /// `save_credentials = true` in the config.
     pub url: String,
     /// Destination folder, absolute.
     #[serde(default)]
@@ -379,6 +380,8 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> S
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateStore {
     dir: PathBuf,
+    /// Keep `user:password@` in saved URLs (config `save_credentials`); off by default.
+    save_credentials: bool,
 }
 
 impl StateStore {
@@ -393,7 +396,15 @@ impl StateStore {
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self { dir: dir.into(), save_credentials: false }
+    }
+
+    /// Whether saved URLs keep their `user:password@` (the config's `save_credentials`). The
+    /// file is owner-only either way; off, a password never rests on disk.
+    #[must_use]
+    pub fn saving_credentials(mut self, yes: bool) -> Self {
+        self.save_credentials = yes;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -470,11 +481,17 @@ impl StateStore {
         self.create_dir()?;
         let path = self.queue_path();
         let tmp = self.dir.join(format!("{QUEUE_FILE}.tmp-{}", std::process::id()));
-        let mut bare = queue.clone();
-        for item in &mut bare.items {
-            item.url = str_without_credentials(&item.url);
-        }
-        let body = serde_json::to_vec_pretty(&bare).map_err(|e| io_err("cannot encode", &path)(e.into()))?;
+        let mut bare;
+        let queue = if self.save_credentials {
+            queue
+        } else {
+            bare = queue.clone();
+            for item in &mut bare.items {
+                item.url = str_without_credentials(&item.url);
+            }
+            &bare
+        };
+        let body = serde_json::to_vec_pretty(queue).map_err(|e| io_err("cannot encode", &path)(e.into()))?;
         let write = || -> io::Result<()> {
             let mut file =
                 OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;

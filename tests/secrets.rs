@@ -111,3 +111,39 @@ async fn the_part_sidecar_and_the_saved_queue_hold_no_credentials() {
     let _lock = store.lock(Duration::ZERO).unwrap();
     assert_eq!(std::fs::metadata(store.lock_path()).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+#[test]
+fn save_credentials_in_the_config_keeps_them_in_the_owner_only_queue() {
+    for keep in [false, true] {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("config.toml");
+        std::fs::write(&config, format!("save_credentials = {keep}\n")).unwrap();
+        let url = format!("http://erin:{SECRET}@example.com/f.iso");
+        let out = Command::new(env!("CARGO_BIN_EXE_dlm"))
+            .env("DLM_STATE_DIR", home.path().join("state"))
+            .env("DLM_RUNTIME_DIR", home.path().join("run"))
+            .arg("add")
+            .arg("--config")
+            .arg(&config)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let store = StateStore::at(home.path().join("state"));
+        let saved = std::fs::read_to_string(store.queue_path()).unwrap();
+        assert_eq!(saved.contains(SECRET), keep, "save_credentials = {keep}: {saved}");
+        assert!(saved.contains("example.com/f.iso"));
+        assert_eq!(std::fs::metadata(store.queue_path()).unwrap().permissions().mode() & 0o777, 0o600);
+        // `dlm ls` never shows them, whatever the file holds.
+        let out = Command::new(env!("CARGO_BIN_EXE_dlm"))
+            .env("DLM_STATE_DIR", home.path().join("state"))
+            .env("DLM_RUNTIME_DIR", home.path().join("run"))
+            .arg("ls")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("example.com/f.iso") && !table.contains(SECRET), "{table}");
+    }
+}
