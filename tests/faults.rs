@@ -201,3 +201,39 @@ async fn a_server_that_is_down_then_comes_back_completes_the_item() {
     assert_file(&path, &content("back.bin", 120_000));
     assert_eq!(server.requests_for("/f/back.bin").len(), 1);
 }
+
+#[tokio::test]
+async fn a_server_that_accepts_but_never_answers_times_out_and_is_retried() {
+    // The first connection gets no status line at all; the stall timeout must cover waiting
+    // for the answer, not only the body.
+    let body = content("silent.bin", 30_000);
+    let server = RawServer::start(move |n, _| {
+        if n == 1 {
+            return (Vec::new(), Then::Hang);
+        }
+        let mut out = head("200 OK", &[("Content-Length", "30000".into())]);
+        out.extend_from_slice(&body);
+        (out, Then::Close)
+    })
+    .await;
+    let mut h = Harness::with(|o| {
+        o.connect_timeout = Duration::from_millis(300);
+        o.read_timeout = Duration::from_millis(300);
+    });
+    let id = h.add(server.url("/silent.bin"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("silent.bin", 30_000));
+    let reasons = retry_reasons(&h, id);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].starts_with("no answer from http://"), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_before_its_first_byte_times_out() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.read_timeout = Duration::from_millis(300));
+    let id = h.add(server.url("/f/zero.bin?size=50000&stall_after=0&stall_times=1"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("zero.bin", 50_000));
+    assert!(retry_reasons(&h, id)[0].contains("stalled"));
+}

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::disk::{self, PartMeta, PartWriter};
-use super::error::DownloadError;
+use super::error::{DownloadError, answer_timeout};
 use super::hosts::HostLimits;
 use super::http::RedirectError;
 use super::limiter::{RateLimiter, pace};
@@ -178,8 +178,14 @@ async fn attempt_once(
             request = request.header(header::IF_RANGE, validator);
         }
     }
+    let opts = &shared.options;
+    let answer_within = answer_timeout(opts.connect_timeout, opts.read_timeout);
     let response = tokio::select! {
         () = token.cancelled() => return Attempt::Stopped { bytes: offset },
+        () = tokio::time::sleep(answer_within) => {
+            let error = DownloadError::NoAnswer { url: redact_url(&job.url), after: answer_within };
+            return Attempt::Error { error, progressed: false };
+        }
         r = request.send() => r,
     };
     let mut response = match response {
