@@ -206,6 +206,21 @@ async fn attempt_once(
         }
         return restart_from_zero(part);
     }
+    if status.is_redirection()
+        && let Some(target) = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| final_url.join(v).ok())
+            .filter(|u| !matches!(u.scheme(), "http" | "https"))
+    {
+        // reqwest hands back redirects to some schemes (file:, javascript:) instead of asking
+        // the redirect policy; say what happened rather than "302 Found".
+        return Attempt::Error {
+            error: DownloadError::RedirectScheme { url: redact_url(&target) },
+            progressed: false,
+        };
+    }
     if !status.is_success() {
         let retry_after = response
             .headers()
