@@ -237,3 +237,60 @@ async fn a_body_that_stalls_before_its_first_byte_times_out() {
     assert_file(&path, &content("zero.bin", 50_000));
     assert!(retry_reasons(&h, id)[0].contains("stalled"));
 }
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_capped_at_an_hour_and_the_item_can_still_be_cancelled() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let id = h.add(server.url("/f/later.bin?status=503&retry_after=999999999"));
+    let e = h.wait_for("retry", |e| matches!(e, EngineEvent::Retrying { .. })).await;
+    let EngineEvent::Retrying { delay, .. } = e else { unreachable!() };
+    assert_eq!(delay, Duration::from_secs(3600));
+    h.send(dlm::engine::Command::Cancel { id, delete_partial: true });
+    assert!(matches!(h.finish(id).await, EngineEvent::Cancelled { .. }));
+}
+
+#[tokio::test]
+async fn broken_framing_and_header_bombs_fail_clearly_without_a_file() {
+    let server = RawServer::start(|_, req| {
+        let path = req.split(' ').nth(1).unwrap_or("").to_string();
+        let out = match path.as_str() {
+            "/bad-length" => b"HTTP/1.1 200 OK\r\nContent-Length: twelve\r\n\r\nhello".to_vec(),
+            "/two-lengths" => {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello!!".to_vec()
+            }
+            "/header-bomb" => {
+                let mut out = b"HTTP/1.1 200 OK\r\n".to_vec();
+                for i in 0..20_000 {
+                    out.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(50)).as_bytes());
+                }
+                out.extend_from_slice(b"Content-Length: 2\r\n\r\nok");
+                out
+            }
+            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        };
+        (out, Then::Close)
+    })
+    .await;
+    let mut h = Harness::with(|o| o.retries = 1);
+    let ids: Vec<_> =
+        ["/bad-length", "/two-lengths", "/header-bomb"].iter().map(|p| h.add(server.url(p))).collect();
+    let results = h.finish_all(&ids).await;
+    for (id, path) in ids.iter().zip(["/bad-length", "/two-lengths", "/header-bomb"]) {
+        let e = failure(&results[id]);
+        assert!(e.contains(&server.url(path)), "{path}: {e}");
+    }
+    assert!(files_in(h.dir.path()).is_empty(), "{:?}", files_in(h.dir.path()));
+}
+
+#[tokio::test]
+async fn redirects_to_file_and_javascript_urls_are_refused() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let file = h.add(server.url("/to?url=file:///etc/passwd"));
+    let js = h.add(server.url("/to?url=javascript:alert(1)"));
+    let results = h.finish_all(&[file, js]).await;
+    assert_eq!(failure(&results[&file]), "redirected to a URL that is not http(s): file:///etc/passwd");
+    assert!(failure(&results[&js]).starts_with("redirected to a URL that is not http(s): javascript:"));
+    assert!(files_in(h.dir.path()).is_empty());
+}
