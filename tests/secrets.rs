@@ -147,3 +147,48 @@ fn save_credentials_in_the_config_keeps_them_in_the_owner_only_queue() {
         assert!(table.contains("example.com/f.iso") && !table.contains(SECRET), "{table}");
     }
 }
+
+#[tokio::test]
+async fn no_engine_event_carries_a_password_so_no_front_end_can_show_one() {
+    // Every front end (the UI, dlm get's log lines, the saved queue's fold) renders engine
+    // events; if none carries the password, none can print it.
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.retries = 1);
+    let with = |path: &str| server.url(path).replace("http://", &format!("http://frank:{SECRET}@"));
+    let ids = [
+        h.add(with("/f/ok.bin?size=5000")),
+        h.add(with("/f/gone?status=404")),
+        h.add(with("/f/flaky.bin?size=100000&drop_after=1000&drop_times=1")),
+        h.add(with("/redirect/2/f/moved.bin?size=10")),
+        h.add(with("/loop/a")),
+        h.add(format!("ftp://frank:{SECRET}@example.com/x")),
+        h.add(format!("http://frank:{SECRET}@exa mple.com/x")),
+    ];
+    h.finish_all(&ids).await;
+    let (events, _dir) = h.shutdown().await;
+    for e in &events {
+        let text = format!("{e:?}");
+        assert!(!text.contains(SECRET) && !text.contains("frank"), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_proxy_url_is_refused_without_echoing_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_dlm"))
+                .args(["get", "-o"])
+                .arg(&dir)
+                .args(["--proxy", &format!("gopher://u:{SECRET}@proxy:1"), "http://127.0.0.1:9/x"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("proxy") && !err.contains(SECRET), "{err}");
+}
