@@ -684,6 +684,9 @@ impl Persister {
     }
 }
 
+/// Messages folded before the listing is rebuilt and the save deadline looked at again.
+const PERSIST_BATCH: usize = 4096;
+
 async fn persist_task(
     store: StateStore,
     default_dir: PathBuf,
@@ -703,14 +706,25 @@ async fn persist_task(
             }
         };
         let Some(msg) = msg else { break };
-        let change = match msg {
-            PersistMsg::Track(id, request) => model.track(id, &request, &default_dir),
-            PersistMsg::TrackSaved(id, item) => model.track_saved(id, item),
-            PersistMsg::Event(event) => model.apply(&event),
-        };
-        debounce.mark(change, Instant::now());
-        // Progress in the listing may lag; state changes show at once.
-        if change == Change::State {
+        // Fold what is already waiting before rebuilding the listing: a rebuild costs the
+        // whole queue, and one per event made a long queue quadratic (quitting a UI with
+        // 1,000 finished items took 41 s while this task caught up).
+        let mut listing_stale = false;
+        let mut next = Some(msg);
+        let mut folded = 0;
+        while let Some(msg) = next {
+            let change = match msg {
+                PersistMsg::Track(id, request) => model.track(id, &request, &default_dir),
+                PersistMsg::TrackSaved(id, item) => model.track_saved(id, item),
+                PersistMsg::Event(event) => model.apply(&event),
+            };
+            debounce.mark(change, Instant::now());
+            listing_stale |= change == Change::State;
+            folded += 1;
+            next = if folded < PERSIST_BATCH { rx.try_recv().ok() } else { None };
+        }
+        // Progress in the listing may lag; state changes show as soon as the batch is folded.
+        if listing_stale {
             listing_tx.send_replace(model.listing());
         }
     }
