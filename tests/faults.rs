@@ -294,3 +294,20 @@ async fn redirects_to_file_and_javascript_urls_are_refused() {
     assert!(failure(&results[&js]).starts_with("redirected to a URL that is not http(s): javascript:"));
     assert!(files_in(h.dir.path()).is_empty());
 }
+
+#[tokio::test]
+async fn silent_segment_requests_time_out_and_the_segmented_download_completes() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| {
+        o.connections = 4;
+        o.connect_timeout = Duration::from_millis(300);
+        o.read_timeout = Duration::from_millis(300);
+    });
+    // The first request streams slowly enough that segments are asked for; the first three
+    // segment requests are never answered.
+    let id = h.add(server.url("/f/quiet.bin?size=3000000&throttle=3000000&silent_ranged=3"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("quiet.bin", 3_000_000));
+    let ranged = server.requests_for("/f/quiet.bin").iter().filter(|r| r.range.is_some()).count();
+    assert!(ranged >= 3, "{ranged} ranged requests");
+}

@@ -20,6 +20,7 @@
 //! - `type=MIME`: Content-Type
 //! - `limit=N`: answer 503 while N bodies of this file are already being sent (a server that
 //!   refuses more connections per client)
+//! - `silent_ranged=K`: ranged requests among the first K+1 requests get no answer at all
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
@@ -286,6 +287,13 @@ async fn serve_file(
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(after).unwrap());
         }
         return r;
+    }
+    if let Some(k) = num(p, "silent_ranged")
+        && req.contains_key(header::RANGE)
+        && nth <= k + 1
+    {
+        // Accepts the request and never answers: no status line, no headers.
+        std::future::pending::<()>().await;
     }
     // Counted from here so concurrent requests cannot all slip under `limit`.
     let name_guard = NameGuard::new(inner, name);
