@@ -214,3 +214,28 @@ async fn an_unreachable_proxy_fails_the_item_clearly() {
     assert!(!err.contains("hidden-pw"), "{err}");
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_http2_segmented_drops_and_resume_give_identical_bytes() {
+    let ca = TestCa::new();
+    let server = ca.serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let mut cmd = dlm(dir.path());
+    cmd.args(["get", "-x", "4", "--ca-file"]).arg(&ca_file).arg("-o").arg(dir.path().join("out"));
+    cmd.arg(server.https_url("/f/h2.bin?size=3000000&throttle=6000000"));
+    cmd.arg(server.https_url("/f/h2drop.bin?size=500000&drop_after=100000&drop_times=2"));
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_file(&dir.path().join("out/h2.bin"), &content("h2.bin", 3_000_000));
+    assert_file(&dir.path().join("out/h2drop.bin"), &content("h2drop.bin", 500_000));
+    let reqs = server.requests();
+    assert!(
+        reqs.iter().all(|r| r.version == "HTTP/2.0"),
+        "{:?}",
+        reqs.iter().map(|r| &r.version).collect::<Vec<_>>()
+    );
+    assert!(server.requests_for("/f/h2.bin").iter().any(|r| r.range.is_some()), "segments were requested");
+    assert!(server.requests_for("/f/h2drop.bin").iter().any(|r| r.range.is_some()), "the drop was resumed");
+}

@@ -59,6 +59,8 @@ pub struct Logged {
     pub range: Option<String>,
     pub if_range: Option<String>,
     pub headers: HeaderMap,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
 }
 
 struct Inner {
@@ -221,6 +223,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         range: get(&header::RANGE),
         if_range: get(&header::IF_RANGE),
         headers: headers.clone(),
+        version: format!("{:?}", req.version()),
     });
     let nth = {
         let mut counts = inner.counts.lock().unwrap();

@@ -32,7 +32,7 @@ impl TestCa {
             .signed_by(&leaf_key, &ca)
             .unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
@@ -41,6 +41,8 @@ impl TestCa {
                 pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
             )
             .unwrap();
+        // Offer HTTP/2 as real HTTPS servers do; the client picks it through ALPN.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Self { ca_pem: ca.pem(), config: Arc::new(config) }
     }
 
