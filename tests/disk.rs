@@ -251,3 +251,21 @@ async fn a_10_kb_name_is_cut_to_200_bytes_keeping_the_extension() {
     assert_eq!(path.parent().unwrap(), h.dir.path());
     assert_eq!(std::fs::read(&path).unwrap(), b"abc");
 }
+
+#[tokio::test]
+async fn a_download_named_like_another_ones_part_file_never_clobbers_it() {
+    // Item A saves as `x.bin` and writes `x.bin.part`; item B's server names its file
+    // `x.bin.part`. Neither may write into the other's file, in whatever order they finish.
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let a = h.add(server.url("/f/x.bin?size=5000&gate=1"));
+    h.wait_for("A's first KiB", |e| matches!(e, EngineEvent::Progress { id, .. } if *id == a)).await;
+    let cd: String = url::form_urlencoded::byte_serialize(b"attachment; filename=\"x.bin.part\"").collect();
+    let b = h.add(server.url(&format!("/f/other?size=3000&cd={cd}")));
+    let b_path = completed_path(&h.finish(b).await);
+    server.release(1);
+    let a_path = completed_path(&h.finish(a).await);
+    assert_file(&a_path, &content("x.bin", 5000));
+    assert_file(&b_path, &content("other", 3000));
+    assert_ne!(a_path, b_path);
+}

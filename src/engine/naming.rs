@@ -236,6 +236,18 @@ pub struct NameReservations {
     taken: Mutex<HashSet<PathBuf>>,
 }
 
+/// Whether `path` is held by another download, as its final name or as the `.part` it
+/// writes: an item named `x.part` must not share a file with the item named `x`, whose bytes
+/// go to `x.part` (the second to write would truncate the first one's finished file).
+fn clashes(taken: &HashSet<PathBuf>, path: &Path) -> bool {
+    taken.contains(path)
+        || taken.contains(&part_path(path))
+        || path
+            .to_str()
+            .and_then(|p| p.strip_suffix(PART_SUFFIX))
+            .is_some_and(|stem| taken.contains(Path::new(stem)))
+}
+
 /// How many `name (n)` alternatives to try before giving up.
 const MAX_ALTERNATIVES: u32 = 9999;
 
@@ -247,7 +259,7 @@ impl NameReservations {
         (0..=MAX_ALTERNATIVES).find_map(|n| {
             let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
             let path = dir.join(candidate);
-            let free = !taken.contains(&path)
+            let free = !clashes(&taken, &path)
                 && std::fs::symlink_metadata(&path).is_err()
                 && std::fs::symlink_metadata(part_path(&path)).is_err();
             (free && taken.insert(path.clone())).then_some(path)
@@ -257,7 +269,7 @@ impl NameReservations {
     /// Reserves exactly `path` (continuing a known `.part`). False if another download holds it.
     pub fn reserve_exact(&self, path: &Path) -> bool {
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        taken.insert(path.to_path_buf())
+        !clashes(&taken, path) && taken.insert(path.to_path_buf())
     }
 
     pub fn release(&self, path: &Path) {
@@ -374,5 +386,13 @@ mod tests {
         assert_eq!(b, dir.path().join("f (3).txt"));
         names.release(&a);
         assert_eq!(names.reserve_unique(dir.path(), "f.txt").unwrap(), a);
+        // A name that is another reservation's `.part`, or whose `.part` is one, is taken.
+        names.reserve_unique(dir.path(), "g.txt").unwrap();
+        let part = names.reserve_unique(dir.path(), "g.txt.part").unwrap();
+        assert_eq!(part, dir.path().join("g.txt (1).part"));
+        let x_part = names.reserve_unique(dir.path(), "x.part").unwrap();
+        assert_eq!(x_part, dir.path().join("x.part"));
+        assert_eq!(names.reserve_unique(dir.path(), "x").unwrap(), dir.path().join("x (1)"));
+        assert!(!names.reserve_exact(&dir.path().join("x")));
     }
 }
