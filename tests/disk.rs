@@ -253,19 +253,24 @@ async fn a_10_kb_name_is_cut_to_200_bytes_keeping_the_extension() {
 }
 
 #[tokio::test]
-async fn a_download_named_like_another_ones_part_file_never_clobbers_it() {
-    // Item A saves as `x.bin` and writes `x.bin.part`; item B's server names its file
-    // `x.bin.part`. Neither may write into the other's file, in whatever order they finish.
+async fn a_download_named_like_another_ones_part_or_sidecar_never_clobbers_it() {
+    // Item A saves as `x.bin` and writes `x.bin.part` and `x.bin.part.dlm` (created with its
+    // first batch, and removed when it is done); item B's server names its file like one of
+    // those. Neither may write into, replace or delete the other's file.
     let server = TestServer::start().await;
-    let mut h = Harness::new();
-    let a = h.add(server.url("/f/x.bin?size=5000&gate=1"));
-    h.wait_for("A's first KiB", |e| matches!(e, EngineEvent::Progress { id, .. } if *id == a)).await;
-    let cd: String = url::form_urlencoded::byte_serialize(b"attachment; filename=\"x.bin.part\"").collect();
-    let b = h.add(server.url(&format!("/f/other?size=3000&cd={cd}")));
-    let b_path = completed_path(&h.finish(b).await);
-    server.release(1);
-    let a_path = completed_path(&h.finish(a).await);
-    assert_file(&a_path, &content("x.bin", 5000));
-    assert_file(&b_path, &content("other", 3000));
-    assert_ne!(a_path, b_path);
+    for (i, taken) in ["x.bin.part", "x.bin.part.dlm"].into_iter().enumerate() {
+        let mut h = Harness::new();
+        let a = h.add(server.url(&format!("/f/x.bin?size=600000&gate=1&case={i}")));
+        h.wait_for("A's first KiB", |e| matches!(e, EngineEvent::Progress { id, .. } if *id == a)).await;
+        let cd: String =
+            url::form_urlencoded::byte_serialize(format!("attachment; filename=\"{taken}\"").as_bytes())
+                .collect();
+        let b = h.add(server.url(&format!("/f/other?size=3000&cd={cd}")));
+        let b_path = completed_path(&h.finish(b).await);
+        server.release(1);
+        let a_path = completed_path(&h.finish(a).await);
+        assert_file(&a_path, &content("x.bin", 600_000));
+        assert_file(&b_path, &content("other", 3000));
+        assert_ne!(a_path, b_path);
+    }
 }

@@ -236,16 +236,22 @@ pub struct NameReservations {
     taken: Mutex<HashSet<PathBuf>>,
 }
 
-/// Whether `path` is held by another download, as its final name or as the `.part` it
-/// writes: an item named `x.part` must not share a file with the item named `x`, whose bytes
-/// go to `x.part` (the second to write would truncate the first one's finished file).
+/// Whether `path` is held by another download, as its final name or as one of the files it
+/// writes on the way (`NAME.part`, the sidecar `NAME.part.dlm` and its temp file): an item
+/// named `x.part` must not share a file with the item named `x`, or the second to write
+/// would truncate or replace the first one's finished file.
 fn clashes(taken: &HashSet<PathBuf>, path: &Path) -> bool {
-    taken.contains(path)
-        || taken.contains(&part_path(path))
-        || path
-            .to_str()
-            .and_then(|p| p.strip_suffix(PART_SUFFIX))
-            .is_some_and(|stem| taken.contains(Path::new(stem)))
+    /// Differences between the suffixes of those files ("", ".part", ".part.dlm",
+    /// ".part.dlm.tmp"), taken pairwise.
+    const GAPS: [&str; 6] = [".part", ".part.dlm", ".part.dlm.tmp", ".dlm", ".dlm.tmp", ".tmp"];
+    if taken.contains(path) {
+        return true;
+    }
+    let Some(text) = path.to_str() else { return false };
+    GAPS.iter().any(|gap| {
+        taken.contains(Path::new(&format!("{text}{gap}")))
+            || text.strip_suffix(gap).is_some_and(|stem| taken.contains(Path::new(stem)))
+    })
 }
 
 /// How many `name (n)` alternatives to try before giving up.
@@ -394,5 +400,9 @@ mod tests {
         assert_eq!(x_part, dir.path().join("x.part"));
         assert_eq!(names.reserve_unique(dir.path(), "x").unwrap(), dir.path().join("x (1)"));
         assert!(!names.reserve_exact(&dir.path().join("x")));
+        // Nor may one item's name be another's sidecar.
+        names.reserve_unique(dir.path(), "s.iso").unwrap();
+        let sidecar = names.reserve_unique(dir.path(), "s.iso.part.dlm").unwrap();
+        assert_eq!(sidecar, dir.path().join("s.iso.part (1).dlm"));
     }
 }
