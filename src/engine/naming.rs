@@ -222,6 +222,13 @@ pub fn numbered(name: &str, n: u32) -> String {
     format!("{stem} ({n}){ext}")
 }
 
+/// The sidecar of a final path's partial file: `NAME.part.dlm` (written by `disk`).
+fn sidecar_path(final_path: &Path) -> PathBuf {
+    let mut os = part_path(final_path).into_os_string();
+    os.push(".dlm");
+    PathBuf::from(os)
+}
+
 /// The path of the partial file for a final path: `NAME.part`.
 pub fn part_path(final_path: &Path) -> PathBuf {
     let mut os = final_path.as_os_str().to_owned();
@@ -259,7 +266,8 @@ const MAX_ALTERNATIVES: u32 = 9999;
 
 impl NameReservations {
     /// Reserves the first free name among `name`, `name (1)`, … in `dir`. A name is free when
-    /// neither it nor its `.part` exists on disk and no other download holds it.
+    /// neither it nor its `.part` (nor `.part.dlm`) exists on disk and no other download holds
+    /// it or a name whose files would overlap its own.
     pub fn reserve_unique(&self, dir: &Path, name: &str) -> Option<PathBuf> {
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         (0..=MAX_ALTERNATIVES).find_map(|n| {
@@ -267,7 +275,9 @@ impl NameReservations {
             let path = dir.join(candidate);
             let free = !clashes(&taken, &path)
                 && std::fs::symlink_metadata(&path).is_err()
-                && std::fs::symlink_metadata(part_path(&path)).is_err();
+                && std::fs::symlink_metadata(part_path(&path)).is_err()
+                // A sidecar would be replaced and then deleted: leave whatever is there alone.
+                && std::fs::symlink_metadata(sidecar_path(&path)).is_err();
             (free && taken.insert(path.clone())).then_some(path)
         })
     }
@@ -404,5 +414,8 @@ mod tests {
         names.reserve_unique(dir.path(), "s.iso").unwrap();
         let sidecar = names.reserve_unique(dir.path(), "s.iso.part.dlm").unwrap();
         assert_eq!(sidecar, dir.path().join("s.iso.part (1).dlm"));
+        // A lone sidecar on disk (not ours to replace or delete) makes its name taken too.
+        std::fs::write(dir.path().join("lone.part.dlm"), b"{}").unwrap();
+        assert_eq!(names.reserve_unique(dir.path(), "lone").unwrap(), dir.path().join("lone (1)"));
     }
 }
