@@ -274,3 +274,15 @@ async fn a_download_named_like_another_ones_part_or_sidecar_never_clobbers_it() 
         assert_ne!(a_path, b_path);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_during_a_segmented_download_fails_it_clearly() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.connections = 4);
+    let small = h.path("small-disk");
+    let Some(_mount) = Tmpfs::mount(&small, "size=256k") else { return };
+    let id = h.add_request(dir_request(server.url("/f/seg.bin?size=4000000"), &small));
+    let e = failure(&h.finish(id).await);
+    assert_eq!(e, format!("disk full writing {}", small.join("seg.bin.part").display()));
+    assert!(!small.join("seg.bin").exists());
+}
