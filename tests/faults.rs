@@ -311,3 +311,21 @@ async fn silent_segment_requests_time_out_and_the_segmented_download_completes()
     let ranged = server.requests_for("/f/quiet.bin").iter().filter(|r| r.range.is_some()).count();
     assert!(ranged >= 3, "{ranged} ranged requests");
 }
+
+#[tokio::test]
+async fn a_206_to_a_request_without_range_is_refused_and_never_saved() {
+    let server = RawServer::start(|_, _| {
+        let mut out = head(
+            "206 Partial Content",
+            &[("Content-Range", "bytes 100-199/1000".into()), ("Content-Length", "100".into())],
+        );
+        out.extend_from_slice(&[7u8; 100]);
+        (out, Then::Close)
+    })
+    .await;
+    let mut h = Harness::with(|o| o.retries = 1);
+    let id = h.add(server.url("/piece.bin"));
+    let e = failure(&h.finish(id).await);
+    assert!(e.contains("206 to a request without Range"), "{e}");
+    assert!(files_in(h.dir.path()).is_empty());
+}
