@@ -9,7 +9,8 @@ mod support;
 #[tokio::main]
 async fn main() {
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    let server = support::TestServer::start_on(port).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let server = support::TestServer::start_on(listener);
     println!("listening on {}", server.addr);
     // Serve until killed.
     std::future::pending::<()>().await;

@@ -19,8 +19,7 @@ use crate::format::{parse_duration, parse_size};
         and change how many run at once with the keyboard (press ? inside for every key).\n\
         `dlm get URL…` downloads without a screen, for scripts.",
     after_help = "Examples:\n  dlm                                  open the terminal UI\n  \
-        dlm get https://example.com/file.iso\n  dlm get -j 8 -o ~/Downloads -i urls.txt",
-    args_conflicts_with_subcommands = true
+        dlm get https://example.com/file.iso\n  dlm get -j 8 -o ~/Downloads -i urls.txt"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,6 +32,25 @@ pub struct Cli {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub download: DownloadArgs,
+}
+
+impl Cli {
+    /// Refuses download options or URLs given before a command (`dlm -j 2 get URL`): they
+    /// would be silently ignored. Only `--config` may come first. (clap's
+    /// `args_conflicts_with_subcommands` did this, but it also counted the global `--config`,
+    /// so `dlm --config FILE get URL` opened the UI with `get` as a URL.)
+    pub fn check(&self) -> Result<(), String> {
+        let Some(command) = &self.command else { return Ok(()) };
+        if !self.urls.is_empty() || self.download != DownloadArgs::default() {
+            let name = match command {
+                Commands::Get(_) => "get",
+                Commands::Add(_) => "add",
+                Commands::Ls(_) => "ls",
+            };
+            return Err(format!("options and URLs go after the command: dlm {name} [OPTIONS] [URL…]"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +104,7 @@ pub struct GetArgs {
 }
 
 /// Options shared by the UI and `dlm get`. `None` means "not given": the default applies.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Default, Clone, PartialEq)]
 pub struct DownloadArgs {
     /// Folder to save into (created if missing) [default: current folder].
     #[arg(short = 'o', long = "dir", value_name = "DIR")]
@@ -273,8 +291,18 @@ mod tests {
         assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
         let cli = Cli::try_parse_from(["dlm", "--config", "c.toml", "get", "http://a/"]).unwrap();
         assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+        assert!(matches!(&cli.command, Some(Commands::Get(g)) if g.urls == ["http://a/"]), "{cli:?}");
+        assert!(cli.urls.is_empty() && cli.check().is_ok());
         let cli = Cli::try_parse_from(["dlm", "--config", "c.toml"]).unwrap();
         assert_eq!(cli.config, Some(PathBuf::from("c.toml")));
+    }
+
+    #[test]
+    fn download_options_before_a_command_are_refused() {
+        let cli = Cli::try_parse_from(["dlm", "-j", "2", "get", "http://a/"]).unwrap();
+        assert!(cli.check().unwrap_err().contains("dlm get [OPTIONS]"));
+        let cli = Cli::try_parse_from(["dlm", "ls"]).unwrap();
+        assert!(cli.check().is_ok());
     }
 
     #[test]

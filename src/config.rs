@@ -76,6 +76,9 @@ pub struct Config {
     pub on_conflict: ConflictPolicy,
     /// Continue `.part` files left by an earlier run and skip files already complete.
     pub continue_existing: bool,
+    /// Keep `user:password@` of URLs in the saved queue (owner-only file). Off: a restored
+    /// item that needed them gets the server's 401 and is added again by hand.
+    pub save_credentials: bool,
     /// Key binding overrides, action name → key spec (`"ctrl+p"`, `"F5"`, `"x"`). Checked by
     /// the TUI's `KeyMap::with_overrides`, which knows the actions and the key syntax.
     pub keys: BTreeMap<String, String>,
@@ -103,6 +106,7 @@ impl Default for Config {
             max_connections_per_host: o.max_connections_per_host,
             on_conflict: o.on_conflict,
             continue_existing: o.continue_existing,
+            save_credentials: false,
             keys: BTreeMap::new(),
         }
     }

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    cli.check().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // A broken config file stops every command: silently running with other settings than
     // the person wrote would be worse than an error.
@@ -35,14 +36,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Commands::Add(add)) => {
             let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
-            runtime.block_on(dlm::remote::add(inputs, add.dir, &mut std::io::stdout()))
+            runtime.block_on(dlm::remote::add(
+                inputs,
+                add.dir,
+                config.save_credentials,
+                &mut std::io::stdout(),
+            ))
         }
         Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut std::io::stdout())),
         None => {
             let mut options = config.engine_options();
             cli.download.apply(&mut options).map_err(anyhow::Error::msg)?;
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys).map_err(anyhow::Error::msg)?;
-            runtime.block_on(dlm::tui::run(cli.urls, options, keymap))
+            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
         }
     }
 }

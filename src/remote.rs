@@ -21,7 +21,12 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Adds `inputs` to the running dlm or the saved queue; prints what happened on `out`.
 /// Invalid URLs are reported with their origin and skipped; the exit status is then 1.
-pub async fn add(inputs: Vec<Input>, dir: Option<PathBuf>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub async fn add(
+    inputs: Vec<Input>,
+    dir: Option<PathBuf>,
+    save_credentials: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     if inputs.is_empty() {
         anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm add --help)");
     }
@@ -50,7 +55,7 @@ pub async fn add(inputs: Vec<Input>, dir: Option<PathBuf>, out: &mut impl Write)
                 writeln!(out, "added {count} to the running dlm")?;
             }
             Err(ClientError::NotRunning(_)) => {
-                let store = StateStore::from_env()?;
+                let store = StateStore::from_env()?.saving_credentials(save_credentials);
                 match store.lock(LOCK_WAIT) {
                     Ok(_lock) => {
                         let loaded = store.load()?;

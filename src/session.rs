@@ -66,8 +66,14 @@ impl Session {
     }
 
     /// `open` with the usual locations (`DLM_STATE_DIR`/platform data dir, runtime dir).
-    pub fn open_default(handle: &EngineHandle, default_dir: &Path) -> Result<Session, StateError> {
-        Session::open(StateStore::from_env()?, control::socket_path(), handle, default_dir)
+    /// `save_credentials` is the config's choice to keep `user:password@` in the saved queue.
+    pub fn open_default(
+        handle: &EngineHandle,
+        default_dir: &Path,
+        save_credentials: bool,
+    ) -> Result<Session, StateError> {
+        let store = StateStore::from_env()?.saving_credentials(save_credentials);
+        Session::open(store, control::socket_path(), handle, default_dir)
     }
 
     /// Adds a download and records it for saving. Use instead of `EngineHandle::add`.

@@ -64,7 +64,7 @@ fn full_fixture_sets_every_option() {
     assert_eq!((o.rate_limit, o.item_rate_limit), (Some(2 << 20), Some(512 << 10)));
     assert_eq!(o.user_agent, "Mozilla/5.0 (compatible; dlm)");
     assert_eq!(o.proxy.as_deref(), Some("socks5h://127.0.0.1:9050"));
-    assert!(o.insecure && o.continue_existing);
+    assert!(o.insecure && o.continue_existing && c.save_credentials);
     assert_eq!(o.ca_files, vec![PathBuf::from("/etc/ssl/extra.pem")]);
     assert_eq!(o.on_conflict, ConflictPolicy::Overwrite);
     assert_eq!(o.headers.len(), 2);

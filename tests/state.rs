@@ -110,7 +110,7 @@ async fn persister_saves_soon_after_a_change_and_on_shutdown() {
     assert_eq!(listing.borrow()[0].url, "http://***@h/a");
     tokio::time::sleep(Duration::from_millis(400)).await;
     let saved = store.load().unwrap().queue;
-    assert_eq!(saved.items[0].url, "http://u:p@h/a", "saved before shutdown, with the real URL");
+    assert_eq!(saved.items[0].url, "http://h/a", "saved before shutdown, without the credentials");
     // Progress alone waits for the long interval; shutdown writes it.
     persist.event(&EngineEvent::Progress { id, bytes: 42 });
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -18,10 +18,17 @@ pub enum DownloadError {
     Status { status: StatusCode, url: String, retry_after: Option<Duration> },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    #[error(
+        "the TLS certificate of {url} is not trusted ({reason}); if you trust this server, add its \
+         CA with --ca-file FILE (ca_files in the config file), or skip the check with --insecure"
+    )]
+    Certificate { url: String, reason: String },
     #[error("connection to {url} timed out after {}s", secs(*after))]
     ConnectTimeout { url: String, after: Duration },
     #[error("no data from {url} for {}s (stalled)", secs(*after))]
     Stalled { url: String, after: Duration },
+    #[error("no answer from {url} within {}s of asking", secs(*after))]
+    NoAnswer { url: String, after: Duration },
     #[error("connection lost while downloading {url}: {reason}")]
     Network { url: String, reason: String },
     #[error("server sent {got} of the {expected} bytes it announced for {url}")]
@@ -74,6 +81,7 @@ impl DownloadError {
             Self::Connect { .. }
             | Self::ConnectTimeout { .. }
             | Self::Stalled { .. }
+            | Self::NoAnswer { .. }
             | Self::Network { .. }
             | Self::Truncated { .. }
             | Self::Overlong { .. }
@@ -89,6 +97,13 @@ impl DownloadError {
             _ => None,
         }
     }
+}
+
+/// How long to wait for a server's answer (status and headers): connecting has its own
+/// timeout, then the stall timeout applies as it does between body bytes. Without this a
+/// server that accepts the connection and stays silent holds the item forever.
+pub fn answer_timeout(connect: Duration, read: Duration) -> Duration {
+    connect.saturating_add(read)
 }
 
 /// 408, 429 and server errors are worth retrying; other 4xx are the request's fault, and 501/505

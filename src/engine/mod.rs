@@ -34,7 +34,9 @@ pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
 };
-pub use urls::{parse_download_url, redact_str, redact_url};
+pub use retry::parse_retry_after;
+pub use transfer::parse_content_range;
+pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events
 /// are dropped when it is full, which is harmless because they carry absolute counts.

@@ -150,10 +150,11 @@ pub fn name_from_url(url: &Url) -> Option<String> {
 /// prefixes Windows reserved device names, and caps the length, keeping the extension.
 pub fn sanitize(raw: &str) -> Option<String> {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
-    let cleaned: String =
-        last.chars().map(|c| if c.is_control() { ' ' } else { c }).filter(|c| *c != '\u{0}').collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim_start();
-    let cleaned = cleaned.trim_end_matches(['.', ' ']);
+    let cleaned: String = last.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    // Dots and spaces are stripped together: `..\0..x` (a control character between two runs of
+    // dots) must not come out as the hidden `..x`.
+    let cleaned = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace());
+    let cleaned = cleaned.trim_end_matches(|c: char| c == '.' || c.is_whitespace());
     if cleaned.is_empty() {
         return None;
     }
@@ -221,6 +222,13 @@ pub fn numbered(name: &str, n: u32) -> String {
     format!("{stem} ({n}){ext}")
 }
 
+/// The sidecar of a final path's partial file: `NAME.part.dlm` (written by `disk`).
+fn sidecar_path(final_path: &Path) -> PathBuf {
+    let mut os = part_path(final_path).into_os_string();
+    os.push(".dlm");
+    PathBuf::from(os)
+}
+
 /// The path of the partial file for a final path: `NAME.part`.
 pub fn part_path(final_path: &Path) -> PathBuf {
     let mut os = final_path.as_os_str().to_owned();
@@ -235,20 +243,41 @@ pub struct NameReservations {
     taken: Mutex<HashSet<PathBuf>>,
 }
 
+/// Whether `path` is held by another download, as its final name or as one of the files it
+/// writes on the way (`NAME.part`, the sidecar `NAME.part.dlm` and its temp file): an item
+/// named `x.part` must not share a file with the item named `x`, or the second to write
+/// would truncate or replace the first one's finished file.
+fn clashes(taken: &HashSet<PathBuf>, path: &Path) -> bool {
+    /// Differences between the suffixes of those files ("", ".part", ".part.dlm",
+    /// ".part.dlm.tmp"), taken pairwise.
+    const GAPS: [&str; 6] = [".part", ".part.dlm", ".part.dlm.tmp", ".dlm", ".dlm.tmp", ".tmp"];
+    if taken.contains(path) {
+        return true;
+    }
+    let Some(text) = path.to_str() else { return false };
+    GAPS.iter().any(|gap| {
+        taken.contains(Path::new(&format!("{text}{gap}")))
+            || text.strip_suffix(gap).is_some_and(|stem| taken.contains(Path::new(stem)))
+    })
+}
+
 /// How many `name (n)` alternatives to try before giving up.
 const MAX_ALTERNATIVES: u32 = 9999;
 
 impl NameReservations {
     /// Reserves the first free name among `name`, `name (1)`, … in `dir`. A name is free when
-    /// neither it nor its `.part` exists on disk and no other download holds it.
+    /// neither it nor its `.part` (nor `.part.dlm`) exists on disk and no other download holds
+    /// it or a name whose files would overlap its own.
     pub fn reserve_unique(&self, dir: &Path, name: &str) -> Option<PathBuf> {
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         (0..=MAX_ALTERNATIVES).find_map(|n| {
             let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
             let path = dir.join(candidate);
-            let free = !taken.contains(&path)
+            let free = !clashes(&taken, &path)
                 && std::fs::symlink_metadata(&path).is_err()
-                && std::fs::symlink_metadata(part_path(&path)).is_err();
+                && std::fs::symlink_metadata(part_path(&path)).is_err()
+                // A sidecar would be replaced and then deleted: leave whatever is there alone.
+                && std::fs::symlink_metadata(sidecar_path(&path)).is_err();
             (free && taken.insert(path.clone())).then_some(path)
         })
     }
@@ -256,7 +285,7 @@ impl NameReservations {
     /// Reserves exactly `path` (continuing a known `.part`). False if another download holds it.
     pub fn reserve_exact(&self, path: &Path) -> bool {
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        taken.insert(path.to_path_buf())
+        !clashes(&taken, path) && taken.insert(path.to_path_buf())
     }
 
     pub fn release(&self, path: &Path) {
@@ -271,6 +300,14 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn dots_split_by_control_characters_still_never_make_a_hidden_name() {
+        // Found by the property test in tests/fuzz_parsers.rs.
+        assert_eq!(sanitize("..\0..x.txt").as_deref(), Some("x.txt"));
+        assert_eq!(sanitize(". \u{7f} .\t.x").as_deref(), Some("x"));
+        assert_eq!(sanitize("..\0.."), None);
     }
 
     #[test]
@@ -365,5 +402,20 @@ mod tests {
         assert_eq!(b, dir.path().join("f (3).txt"));
         names.release(&a);
         assert_eq!(names.reserve_unique(dir.path(), "f.txt").unwrap(), a);
+        // A name that is another reservation's `.part`, or whose `.part` is one, is taken.
+        names.reserve_unique(dir.path(), "g.txt").unwrap();
+        let part = names.reserve_unique(dir.path(), "g.txt.part").unwrap();
+        assert_eq!(part, dir.path().join("g.txt (1).part"));
+        let x_part = names.reserve_unique(dir.path(), "x.part").unwrap();
+        assert_eq!(x_part, dir.path().join("x.part"));
+        assert_eq!(names.reserve_unique(dir.path(), "x").unwrap(), dir.path().join("x (1)"));
+        assert!(!names.reserve_exact(&dir.path().join("x")));
+        // Nor may one item's name be another's sidecar.
+        names.reserve_unique(dir.path(), "s.iso").unwrap();
+        let sidecar = names.reserve_unique(dir.path(), "s.iso.part.dlm").unwrap();
+        assert_eq!(sidecar, dir.path().join("s.iso.part (1).dlm"));
+        // A lone sidecar on disk (not ours to replace or delete) makes its name taken too.
+        std::fs::write(dir.path().join("lone.part.dlm"), b"{}").unwrap();
+        assert_eq!(names.reserve_unique(dir.path(), "lone").unwrap(), dir.path().join("lone (1)"));
     }
 }

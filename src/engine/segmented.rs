@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::disk::{self, PartMeta, PartWriter};
-use super::error::DownloadError;
+use super::error::{DownloadError, answer_timeout};
 use super::hosts::HostPermit;
 use super::limiter::pace;
 use super::messages::EngineEvent;
@@ -74,7 +74,7 @@ impl Ctx<'_> {
 
     fn meta(&self) -> PartMeta {
         PartMeta {
-            url: self.job.url.to_string(),
+            url: super::urls::without_credentials(&self.job.url),
             validator: self.validator.clone(),
             total: Some(self.total),
             missing: Some(self.map().missing()),
@@ -300,8 +300,14 @@ async fn request(ctx: &Ctx<'_>, span: Span) -> Result<reqwest::Response, WorkerE
     if let Some(validator) = &ctx.validator {
         request = request.header(header::IF_RANGE, validator);
     }
+    let opts = &ctx.shared.options;
+    let answer_within = answer_timeout(opts.connect_timeout, opts.read_timeout);
     let response = tokio::select! {
         () = ctx.stop.cancelled() => return Err(WorkerEnd::Stopped),
+        () = tokio::time::sleep(answer_within) => {
+            let url = ctx.shown_url.clone();
+            return Err(WorkerEnd::Failed(DownloadError::NoAnswer { url, after: answer_within }));
+        }
         r = request.send() => r,
     };
     let response = response.map_err(|e| {

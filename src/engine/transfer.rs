@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::disk::{self, PartMeta, PartWriter};
-use super::error::DownloadError;
+use super::error::{DownloadError, answer_timeout};
 use super::hosts::HostLimits;
 use super::http::RedirectError;
 use super::limiter::{RateLimiter, pace};
@@ -178,8 +178,14 @@ async fn attempt_once(
             request = request.header(header::IF_RANGE, validator);
         }
     }
+    let opts = &shared.options;
+    let answer_within = answer_timeout(opts.connect_timeout, opts.read_timeout);
     let response = tokio::select! {
         () = token.cancelled() => return Attempt::Stopped { bytes: offset },
+        () = tokio::time::sleep(answer_within) => {
+            let error = DownloadError::NoAnswer { url: redact_url(&job.url), after: answer_within };
+            return Attempt::Error { error, progressed: false };
+        }
         r = request.send() => r,
     };
     let mut response = match response {
@@ -199,6 +205,21 @@ async fn attempt_once(
             return finish(shared, PartWriter::new(p.part_path(), offset, None), path, &job.dir).await;
         }
         return restart_from_zero(part);
+    }
+    if status.is_redirection()
+        && let Some(target) = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| final_url.join(v).ok())
+            .filter(|u| !matches!(u.scheme(), "http" | "https"))
+    {
+        // reqwest hands back redirects to some schemes (file:, javascript:) instead of asking
+        // the redirect policy; say what happened rather than "302 Found".
+        return Attempt::Error {
+            error: DownloadError::RedirectScheme { url: redact_url(&target) },
+            progressed: false,
+        };
     }
     if !status.is_success() {
         let retry_after = response
@@ -345,7 +366,7 @@ async fn attempt_once(
     };
 
     let meta = p.resumable.then(|| PartMeta {
-        url: job.url.to_string(),
+        url: super::urls::without_credentials(&job.url),
         validator: p.validator.clone(),
         total,
         missing: None,
@@ -472,7 +493,9 @@ fn existing_download(
     }
     let part_path = naming::part_path(&final_path);
     let Some(meta) = disk::read_meta(&part_path) else { return Existing::None };
-    let same = meta.url == job.url.as_str() && meta.total == total && meta.validator.as_deref() == validator;
+    let same = meta.url == super::urls::without_credentials(&job.url)
+        && meta.total == total
+        && meta.validator.as_deref() == validator;
     if same && disk::part_len(&part_path).is_some() && shared.names.reserve_exact(&final_path) {
         return Existing::Partial(PartState {
             final_path,
@@ -527,9 +550,29 @@ fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> Downl
         return DownloadError::ConnectTimeout { url, after: options.connect_timeout };
     }
     if e.is_connect() {
-        return DownloadError::Connect { url, reason: innermost_reason(e) };
+        let reason = innermost_reason(e);
+        // rustls says "invalid peer certificate: UnknownIssuer"; retrying cannot fix that, and
+        // the person needs to hear what to do about it.
+        if let Some(why) = reason.strip_prefix("invalid peer certificate: ") {
+            return DownloadError::Certificate { url, reason: certificate_reason(why) };
+        }
+        return DownloadError::Connect { url, reason };
     }
     DownloadError::Network { url, reason: innermost_reason(e) }
+}
+
+/// rustls's certificate error names in words.
+fn certificate_reason(why: &str) -> String {
+    match why {
+        "UnknownIssuer" => "issued by an unknown authority, perhaps self-signed".into(),
+        "NotValidForName" => "issued for another host name".into(),
+        "Expired" => "expired".into(),
+        "NotValidYet" => "not valid yet".into(),
+        "Revoked" => "revoked".into(),
+        "BadSignature" => "bad signature".into(),
+        other if other.starts_with("NotValidForNameContext") => "issued for another host name".into(),
+        other => other.to_string(),
+    }
 }
 
 /// The most specific cause in an error chain ("Connection refused (os error 111)").

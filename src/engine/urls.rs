@@ -57,6 +57,32 @@ pub fn redact_url(url: &Url) -> String {
     shown.to_string()
 }
 
+/// The URL with any `user:password@` removed, for files that outlive the run (the `.part`
+/// sidecar, the saved queue): those are not where a secret should rest.
+pub fn without_credentials(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut bare = url.clone();
+    // Fails only for URLs that cannot carry credentials, which have none to remove.
+    let _ = bare.set_password(None);
+    let _ = bare.set_username("");
+    bare.to_string()
+}
+
+/// `without_credentials` for text that may not parse: drops anything between `://` and `@`.
+pub fn str_without_credentials(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(url) => without_credentials(&url),
+        Err(_) => match (text.find("://"), text.find('@')) {
+            (Some(s), Some(at)) if at > s && !text[s + 3..at].contains('/') => {
+                format!("{}{}", &text[..s + 3], &text[at + 1..])
+            }
+            _ => text.to_string(),
+        },
+    }
+}
+
 /// Like `redact_url` for text that may not parse: drops anything between `://` and `@`.
 pub fn redact_str(text: &str) -> String {
     match Url::parse(text) {
@@ -117,5 +143,14 @@ mod tests {
         assert_eq!(redact_str("ftp://bob:pw@host/x"), "ftp://***@host/x");
         let e = parse_download_url("ftp://bob:pw@host/x").unwrap_err().to_string();
         assert!(!e.contains("pw@"), "{e}");
+    }
+
+    #[test]
+    fn credentials_removed_for_files() {
+        let url = Url::parse("https://alice:s3cret@example.com/f?x=1").unwrap();
+        assert_eq!(without_credentials(&url), "https://example.com/f?x=1");
+        assert_eq!(str_without_credentials("https://bob@example.com/"), "https://example.com/");
+        assert_eq!(str_without_credentials("weird://u:p@h st/x"), "weird://h st/x");
+        assert_eq!(str_without_credentials("http://example.com/a@b"), "http://example.com/a@b");
     }
 }

@@ -46,7 +46,13 @@ const DRAIN_LIMIT: usize = 8192;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the UI until the person quits. `urls` are added as if pasted.
-pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> anyhow::Result<ExitCode> {
+/// `save_credentials` is the config option of that name (see `state::StateStore`).
+pub async fn run(
+    urls: Vec<String>,
+    options: EngineOptions,
+    keymap: KeyMap,
+    save_credentials: bool,
+) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the interactive UI needs a terminal; use `dlm get URL…` in scripts and pipes");
     }
@@ -62,7 +68,7 @@ pub async fn run(urls: Vec<String>, options: EngineOptions, keymap: KeyMap) -> a
     let handle = engine.handle();
     // The saved queue comes back, is saved as it changes, and `dlm add` from other shells
     // reaches this screen. Refuses to run beside another dlm on the same queue.
-    let mut session = Session::open_default(&handle, &dir)?;
+    let mut session = Session::open_default(&handle, &dir, save_credentials)?;
     let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
     app.item_defaults = item_defaults;
     app.color = terminal::color_allowed();

@@ -20,10 +20,14 @@
 //! - `type=MIME`: Content-Type
 //! - `limit=N`: answer 503 while N bodies of this file are already being sent (a server that
 //!   refuses more connections per client)
+//! - `silent_ranged=K`: ranged requests among the first K+1 requests get no answer at all
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
 //! `TestServer::garbage()` starts a TCP listener that answers with bytes that are not HTTP.
+//! `raw.rs` scripts byte-exact answers hyper would refuse to send (more bytes than
+//! Content-Length, a chunked body cut short); `tls.rs` serves these routes over HTTPS with a
+//! certificate made in the test; `TestServer::start_on` brings a server up on a given port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -43,6 +47,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod harness;
+pub mod proxy;
+pub mod raw;
+pub mod tls;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -52,6 +59,8 @@ pub struct Logged {
     pub range: Option<String>,
     pub if_range: Option<String>,
     pub headers: HeaderMap,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
 }
 
 struct Inner {
@@ -76,11 +85,21 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_on(0).await
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap())
     }
 
-    /// Starts on a chosen loopback port (0 picks a free one).
-    pub async fn start_on(port: u16) -> Self {
+    /// Serves on a listener the test bound itself, e.g. on the port of a server that was down.
+    pub fn start_on(listener: TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        Self::serve(listener, addr)
+    }
+
+    /// Serves the same routes on any axum listener (the TLS one in `tls.rs`).
+    pub fn serve<L>(listener: L, addr: SocketAddr) -> Self
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let inner = Arc::new(Inner {
             log: Mutex::default(),
             counts: Mutex::default(),
@@ -91,8 +110,6 @@ impl TestServer {
             gate: Semaphore::new(0),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -219,6 +236,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         range: get(&header::RANGE),
         if_range: get(&header::IF_RANGE),
         headers: headers.clone(),
+        version: format!("{:?}", req.version()),
     });
     let nth = {
         let mut counts = inner.counts.lock().unwrap();
@@ -285,6 +303,13 @@ async fn serve_file(
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(after).unwrap());
         }
         return r;
+    }
+    if let Some(k) = num(p, "silent_ranged")
+        && req.contains_key(header::RANGE)
+        && nth <= k + 1
+    {
+        // Accepts the request and never answers: no status line, no headers.
+        std::future::pending::<()>().await;
     }
     // Counted from here so concurrent requests cannot all slip under `limit`.
     let name_guard = NameGuard::new(inner, name);
