@@ -23,7 +23,7 @@ use super::limiter::pace;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
 use super::retry::parse_retry_after;
-use super::segments::{MIN_SPLIT, SegmentMap, Span};
+use super::segments::{MIN_SPLIT, SegmentMap, Span, even_pieces};
 use super::transfer::{
     Attempt, Job, PartState, Shared, forget_progress, innermost_reason, parse_content_range,
 };
@@ -106,8 +106,8 @@ pub async fn run(
     permit: HostPermit,
 ) -> Attempt {
     let missing = part.missing.clone().unwrap_or_else(|| vec![(first_start, total)]);
-    let mut map = SegmentMap::new(total, missing, MIN_SPLIT);
-    let first_end = map.missing().iter().find(|(s, e)| *s <= first_start && first_start < *e).map(|s| s.1);
+    let mut map = SegmentMap::new(total, even_pieces(&missing, job.connections, MIN_SPLIT), MIN_SPLIT);
+    let first_end = map.free_piece_at(first_start).map(|(_, end)| end);
     if !first_end.is_some_and(|end| map.claim_exact(0, (first_start, end))) {
         // The answer starts outside the missing ranges: map and file disagree; start over.
         forget_progress(part);
@@ -173,15 +173,17 @@ pub async fn run(
                     ctx.stop.cancel();
                 }
                 Some(WorkerEnd::Failed(error)) => {
-                    let received = ctx.map().received_bytes();
-                    failures_in_a_row = if received > last_received { 1 } else { failures_in_a_row + 1 };
-                    last_received = received;
-                    if is_refusal(&error) {
+                    if is_refusal(&error) && !workers.is_empty() {
                         // The server limits connections per client: keep to those that work.
-                        allowed = workers.len().max(1);
-                    }
-                    if failures_in_a_row > allowed + 2 {
-                        ctx.stop.cancel();
+                        // That is backing off, not failing; the others carry the range on.
+                        allowed = workers.len();
+                    } else {
+                        let received = ctx.map().received_bytes();
+                        failures_in_a_row = if received > last_received { 1 } else { failures_in_a_row + 1 };
+                        last_received = received;
+                        if failures_in_a_row > allowed + 2 {
+                            ctx.stop.cancel();
+                        }
                     }
                     last_error = Some(error);
                 }

@@ -39,7 +39,7 @@ impl SegmentMap {
     pub fn new(total: u64, missing: Vec<Span>, min_split: u64) -> Self {
         let mut missing: Vec<Span> = missing.into_iter().filter(|(s, e)| s < e && *e <= total).collect();
         missing.sort_unstable();
-        Self { total, min_split: min_split.max(1), free: merge(missing), owned: BTreeMap::new() }
+        Self { total, min_split: min_split.max(1), free: missing, owned: BTreeMap::new() }
     }
 
     /// Gives `worker` a range to fetch: a free one, else the second half of the largest owned
@@ -60,6 +60,11 @@ impl SegmentMap {
         };
         self.owned.insert(worker, Owned { received: span.0, written: span.0, end: span.1 });
         Some(span)
+    }
+
+    /// The free piece that contains byte `pos`, if any.
+    pub fn free_piece_at(&self, pos: u64) -> Option<Span> {
+        self.free.iter().copied().find(|(s, e)| *s <= pos && pos < *e)
     }
 
     /// Gives `worker` exactly `span` (the first connection, whose request is already answered).
@@ -139,6 +144,26 @@ impl SegmentMap {
     }
 }
 
+/// Cuts `missing` into about `connections` pieces of equal size (none below `min_split`), so
+/// connections opened together also finish together; splitting the largest remainder
+/// repeatedly would give halves, quarters, eighths… and leave the tail to a few of them.
+pub fn even_pieces(missing: &[Span], connections: usize, min_split: u64) -> Vec<Span> {
+    let bytes: u64 = missing.iter().map(|(s, e)| e - s).sum();
+    let piece = (bytes / connections.max(1) as u64).max(min_split).max(1);
+    let mut out = Vec::new();
+    for &(start, end) in missing {
+        let count = (end - start).div_ceil(piece).max(1);
+        let size = (end - start).div_ceil(count);
+        let mut at = start;
+        while at < end {
+            let to = (at + size).min(end);
+            out.push((at, to));
+            at = to;
+        }
+    }
+    out
+}
+
 /// Joins touching or overlapping sorted spans.
 fn merge(spans: Vec<Span>) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
@@ -205,12 +230,30 @@ mod tests {
     }
 
     #[test]
+    fn even_pieces_share_the_work_equally() {
+        assert_eq!(
+            even_pieces(&[(0, 16 * M)], 4, M),
+            vec![(0, 4 * M), (4 * M, 8 * M), (8 * M, 12 * M), (12 * M, 16 * M)]
+        );
+        // Never below the minimum: 3 MiB over 8 connections is three pieces.
+        assert_eq!(even_pieces(&[(0, 3 * M)], 8, M).len(), 3);
+        // Scattered ranges are cut in proportion and still cover exactly what was missing.
+        let pieces = even_pieces(&[(0, 2 * M), (10 * M, 16 * M)], 4, M);
+        assert_eq!(pieces.iter().map(|(s, e)| e - s).sum::<u64>(), 8 * M);
+        assert_eq!(pieces.first(), Some(&(0, 2 * M)));
+        assert_eq!(pieces.len(), 4);
+    }
+
+    #[test]
     fn resumes_from_scattered_missing_ranges() {
         let mut map = SegmentMap::new(10 * M, vec![(8 * M, 10 * M), (0, M), (M, 2 * M)], M);
         assert_eq!(map.missing(), vec![(0, 2 * M), (8 * M, 10 * M)]);
         assert_eq!(map.received_bytes(), 6 * M);
-        assert!(map.claim_exact(0, (0, 2 * M)));
-        assert_eq!(map.claim(1), Some((8 * M, 10 * M)));
-        assert_eq!(map.claim(2), Some((9 * M, 10 * M)));
+        assert_eq!(map.free_piece_at(M / 2), Some((0, M)));
+        assert!(map.claim_exact(0, (M / 2, M)));
+        assert_eq!(map.claim(1), Some((0, M / 2)), "free pieces first, in order");
+        assert_eq!(map.claim(2), Some((M, 2 * M)));
+        assert_eq!(map.claim(3), Some((8 * M, 10 * M)));
+        assert_eq!(map.claim(4), Some((9 * M, 10 * M)), "then the largest remainder is split");
     }
 }
