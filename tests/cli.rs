@@ -6,28 +6,13 @@ mod support;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use support::process::{dlm_command, run, stderr};
 use support::{TestServer, assert_file, content};
 
 fn dlm() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlm"));
-    // Keep the user's environment (proxies, config) out of the tests.
-    for var in
-        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY"]
-    {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Runs the binary off the async runtime so the in-process test server keeps serving.
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    dlm_command()
 }
 
 #[tokio::test(flavor = "multi_thread")]

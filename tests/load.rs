@@ -6,21 +6,13 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dlm::engine::MAX_WORKERS;
 use support::harness::{Harness, completed_path};
+use support::process::{dlm_command, peak_rss_kib};
 use support::{TestServer, assert_file, content, wait_until};
-
-/// Peak resident memory of a process so far, in KiB (Linux `VmHWM`).
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
 
 /// Runs `dlm get -j 64` on `count` URLs; checks every file and returns (peak RSS KiB, time).
 async fn many_urls(count: usize) -> (u64, Duration) {
@@ -33,7 +25,7 @@ async fn many_urls(count: usize) -> (u64, Duration) {
         .collect();
     std::fs::write(&list, urls).unwrap();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dlm"))
+    let mut child = dlm_command()
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .env_remove("ALL_PROXY")

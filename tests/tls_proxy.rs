@@ -9,40 +9,18 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use support::process::{dlm_command, run, stderr};
 use support::proxy::Proxy;
 use support::tls::TestCa;
 use support::{TestServer, assert_file, content};
 
 /// The binary with no proxy variables, no config file and a private HOME.
 fn dlm(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlm"));
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-        "DLM_CONFIG",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = dlm_command();
     cmd.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config"));
     cmd
-}
-
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,20 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use support::process::peak_rss_kib;
 use support::{TestServer, assert_file, content};
 
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 /// Shown only while the help overlay is open (its bottom border).
 const HELP_MARK: &str = "Esc closes · ↑↓ scroll";
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
 
 struct Figures {
     peak_kib: u64,

@@ -2,7 +2,7 @@
 //! tasks that stream HTTP bodies to disk, and the naming, resume and retry rules.
 //!
 //! Front ends talk to it only through `Command` and `EngineEvent` (see `messages`). This module
-//! tree must never import ratatui, crossterm or any front-end module; `tests/architecture.rs`
+//! tree must never import the terminal-UI crates or any front-end module; `tests/architecture.rs`
 //! checks that.
 
 mod disk;

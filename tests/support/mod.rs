@@ -47,6 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod harness;
+pub mod process;
 pub mod proxy;
 pub mod raw;
 pub mod tls;
