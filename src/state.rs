@@ -734,6 +734,8 @@ async fn persist_task(
             msg = rx.recv() => msg,
             () = sleep_until_opt(deadline) => {
                 write(&store, &model, &mut debounce, &mut last_error).await;
+                // Progress reaches `dlm ls` with each save (at most two seconds late).
+                listing_tx.send_replace(model.listing());
                 continue;
             }
         };
@@ -755,7 +757,8 @@ async fn persist_task(
             folded += 1;
             next = if folded < PERSIST_BATCH { rx.try_recv().ok() } else { None };
         }
-        // Progress in the listing may lag; state changes show as soon as the batch is folded.
+        // Progress in the listing waits for the next save; state changes show as soon as the
+        // batch is folded.
         if listing_stale {
             listing_tx.send_replace(model.listing());
         }
