@@ -75,6 +75,8 @@ struct Batch {
     /// Items added to the engine that have not finished; kept as a count because the loop
     /// checks it after every event (thousands of items).
     unfinished: usize,
+    /// Inputs that were not URLs dlm can fetch; they count in the total and as failures.
+    rejected: usize,
     started: Instant,
 }
 
@@ -107,6 +109,7 @@ pub async fn run(
         skipped: 0,
         failures: Vec::new(),
         unfinished: 0,
+        rejected: 0,
         started: Instant::now(),
     };
 
@@ -121,6 +124,7 @@ pub async fn run(
             Err(e) => {
                 out.error(&format!("{}: {e}", input.origin));
                 batch.failures.push((input.origin, e.to_string()));
+                batch.rejected += 1;
             }
         }
     }
@@ -255,7 +259,7 @@ impl RateMeter {
 
 /// `[3/10] 12.3 MiB of 45.0 MiB  5.1 MiB/s  ETA 6s  4 running, 1 failed`
 fn status_line(batch: &Batch, rate: f64) -> String {
-    let total_items = batch.items.len() + batch.failures.len() - failed_items(batch);
+    let total_items = batch.items.len() + batch.rejected;
     let running: Vec<&ItemView> =
         batch.items.values().filter(|i| !i.finished && i.started.is_some()).collect();
     let bytes: u64 = batch.items.values().map(|i| i.bytes).sum();
@@ -282,11 +286,6 @@ fn status_line(batch: &Batch, rate: f64) -> String {
         format::rate(rate),
         running.len()
     )
-}
-
-/// Failures of items that were added to the engine (as opposed to inputs rejected up front).
-fn failed_items(batch: &Batch) -> usize {
-    batch.items.values().filter(|i| i.finished).count() - batch.done
 }
 
 struct Reporter {

@@ -380,9 +380,7 @@ async fn stream(
                         return Streamed::Disk(error);
                     }
                     ctx.map().written(id, writer.written());
-                    if ctx.shared.limiter.is_limited() || ctx.job.limiter.is_limited() {
-                        pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep).await;
-                    }
+                    pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep).await;
                 }
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
             }

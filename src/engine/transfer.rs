@@ -371,7 +371,6 @@ async fn attempt_once(
         total,
         missing: None,
     });
-    let paced = shared.limiter.is_limited() || job.limiter.is_limited();
     let mut writer = PartWriter::new(p.part_path(), write_from, meta);
     let final_path = p.final_path.clone();
     let read_timeout = shared.options.read_timeout;
@@ -408,9 +407,8 @@ async fn attempt_once(
                 if let Err(error) = writer.push(bytes).await {
                     return Attempt::Error { error, progressed: true };
                 }
-                if paced || shared.limiter.is_limited() || job.limiter.is_limited() {
-                    pace(&[&shared.limiter, &job.limiter], len).await;
-                }
+                // Unlimited buckets answer at once (one atomic load), so this stays cheap.
+                pace(&[&shared.limiter, &job.limiter], len).await;
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
                 if last_report.is_none_or(|at| at.elapsed() >= interval) {
                     last_report = Some(Instant::now());

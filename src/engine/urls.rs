@@ -47,49 +47,46 @@ pub fn parse_download_url(input: &str) -> Result<Url, DownloadError> {
 
 /// The URL as it may be shown or logged: any `user:password@` replaced by `***@`.
 pub fn redact_url(url: &Url) -> String {
+    replace_credentials(url, "***")
+}
+
+/// The URL with any `user:password@` removed, for files that outlive the run (the `.part`
+/// sidecar, the saved queue): those are not where a secret should rest.
+pub fn without_credentials(url: &Url) -> String {
+    replace_credentials(url, "")
+}
+
+/// Like `redact_url` for text that may not parse.
+pub fn redact_str(text: &str) -> String {
+    replace_credentials_in_text(text, "***")
+}
+
+/// Like `without_credentials` for text that may not parse.
+pub fn str_without_credentials(text: &str) -> String {
+    replace_credentials_in_text(text, "")
+}
+
+/// `url` with its userinfo replaced by `user` (no password; nothing at all when `user` is "").
+fn replace_credentials(url: &Url, user: &str) -> String {
     if url.username().is_empty() && url.password().is_none() {
         return url.to_string();
     }
     let mut shown = url.clone();
     // Setting credentials only fails for URLs that cannot have them, which have none.
     let _ = shown.set_password(None);
-    let _ = shown.set_username("***");
+    let _ = shown.set_username(user);
     shown.to_string()
 }
 
-/// The URL with any `user:password@` removed, for files that outlive the run (the `.part`
-/// sidecar, the saved queue): those are not where a secret should rest.
-pub fn without_credentials(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut bare = url.clone();
-    // Fails only for URLs that cannot carry credentials, which have none to remove.
-    let _ = bare.set_password(None);
-    let _ = bare.set_username("");
-    bare.to_string()
-}
-
-/// `without_credentials` for text that may not parse: drops anything between `://` and `@`.
-pub fn str_without_credentials(text: &str) -> String {
+/// `replace_credentials` for text: a URL if it parses, else whatever lies between `://` and
+/// the first `@` of the authority.
+fn replace_credentials_in_text(text: &str, user: &str) -> String {
     match Url::parse(text) {
-        Ok(url) => without_credentials(&url),
+        Ok(url) => replace_credentials(&url, user),
         Err(_) => match (text.find("://"), text.find('@')) {
             (Some(s), Some(at)) if at > s && !text[s + 3..at].contains('/') => {
-                format!("{}{}", &text[..s + 3], &text[at + 1..])
-            }
-            _ => text.to_string(),
-        },
-    }
-}
-
-/// Like `redact_url` for text that may not parse: drops anything between `://` and `@`.
-pub fn redact_str(text: &str) -> String {
-    match Url::parse(text) {
-        Ok(url) => redact_url(&url),
-        Err(_) => match (text.find("://"), text.find('@')) {
-            (Some(s), Some(at)) if at > s && !text[s + 3..at].contains('/') => {
-                format!("{}***{}", &text[..s + 3], &text[at..])
+                let rest = if user.is_empty() { &text[at + 1..] } else { &text[at..] };
+                format!("{}{user}{rest}", &text[..s + 3])
             }
             _ => text.to_string(),
         },
