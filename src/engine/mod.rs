@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use error::{DownloadError, EngineError};
 pub use messages::{
@@ -46,6 +47,9 @@ const EVENT_CHANNEL_CAPACITY: usize = 4096;
 pub struct Engine {
     handle: EngineHandle,
     task: JoinHandle<()>,
+    /// Shutdown skips the command queue: after pasting 50,000 URLs, quitting must not wait
+    /// until every `Add` ahead of it has been handled.
+    quit: CancellationToken,
 }
 
 /// Cheap to clone; every front end holds one.
@@ -63,9 +67,10 @@ impl Engine {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
         let scheduler = scheduler::Scheduler::new(options, client, event_tx);
-        let task = tokio::spawn(scheduler.run(cmd_rx));
+        let quit = CancellationToken::new();
+        let task = tokio::spawn(scheduler.run(cmd_rx, quit.clone()));
         let handle = EngineHandle { cmd_tx, next_id: Arc::new(AtomicU64::new(1)) };
-        Ok((Engine { handle, task }, event_rx))
+        Ok((Engine { handle, task, quit }, event_rx))
     }
 
     pub fn handle(&self) -> EngineHandle {
@@ -73,8 +78,10 @@ impl Engine {
     }
 
     /// Stops every transfer (their `.part` files stay) and waits for the engine to end.
+    /// Commands still queued are dropped. Keep receiving events until this returns, or drop
+    /// the receiver first: the engine's state changes wait for room in the event channel.
     pub async fn shutdown(self) {
-        self.handle.send(Command::Shutdown);
+        self.quit.cancel();
         // A panicked scheduler has nothing left to clean up; its panic was already reported.
         let _ = self.task.await;
     }

@@ -90,18 +90,24 @@ impl Scheduler {
         }
     }
 
-    pub async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Command>) {
+    /// Handles commands and finished transfers until `quit` fires (or `Command::Shutdown`
+    /// arrives, or every handle is gone), then stops every transfer and waits for them.
+    pub async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Command>, quit: CancellationToken) {
         self.emit(EngineEvent::WorkersChanged { cap: self.cap }).await;
         self.emit(EngineEvent::RateLimitChanged { limit: self.shared.limiter.rate() }).await;
         loop {
             tokio::select! {
+                // Quitting first; then finished transfers (at most `cap` at a time), so a flood
+                // of commands cannot keep a worker slot from being refilled.
+                biased;
+                () = quit.cancelled(), if !self.shutting_down => self.begin_shutdown(),
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.finished(done).await;
+                }
                 cmd = cmd_rx.recv(), if !self.shutting_down => match cmd {
                     Some(cmd) => self.handle(cmd).await,
                     None => self.begin_shutdown(),
                 },
-                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                    self.finished(done).await;
-                }
             }
             if self.shutting_down && self.tasks.is_empty() {
                 break;
