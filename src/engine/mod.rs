@@ -78,8 +78,9 @@ impl Engine {
     }
 
     /// Stops every transfer (their `.part` files stay) and waits for the engine to end.
-    /// Commands still queued are dropped. Keep receiving events until this returns, or drop
-    /// the receiver first: the engine's state changes wait for room in the event channel.
+    /// Commands sent before are applied, except `Add` and `Restore` still in the queue: they
+    /// are dropped, since nothing starts any more. Keep receiving events until this returns,
+    /// or drop the receiver first: the engine's state changes wait for room in the channel.
     pub async fn shutdown(self) {
         self.quit.cancel();
         // A panicked scheduler has nothing left to clean up; its panic was already reported.

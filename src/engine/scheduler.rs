@@ -22,16 +22,49 @@ use super::transfer::{self, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url};
 
 /// Why a running transfer was told to stop; decides what its end means.
+///
+/// A transfer takes a moment to stop, and more requests may arrive meanwhile (a pause while a
+/// new connection count restarts it, a remove after a cancel). The rule: **the strongest
+/// request wins**, in this order, weakest first:
+///
+/// `Restart` < `Shutdown` < `Pause` < `Cancel` (keep `.part`) < `Cancel` (delete) < `Remove`
+///
+/// so nothing the person asked for is lost or weakened by a later, milder request: a pause is
+/// not undone by a restart, a remove is not downgraded by a cancel, and quitting leaves a
+/// paused item paused. `Resume` withdraws a pause that has not taken effect yet (the transfer
+/// then continues from its `.part`, as after a restart). A transfer that finished before it
+/// saw a request ends as what it did (done or failed), except that a remove still removes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StopReason {
+    /// Stop and queue again at once (to apply a new connection count).
+    Restart,
+    Shutdown,
     Pause,
     Cancel {
         delete_partial: bool,
     },
     Remove,
-    Shutdown,
-    /// Stop and queue again at once (to apply a new connection count).
-    Restart,
+}
+
+impl StopReason {
+    fn strength(self) -> u8 {
+        match self {
+            Self::Restart => 0,
+            Self::Shutdown => 1,
+            Self::Pause => 2,
+            Self::Cancel { delete_partial: false } => 3,
+            Self::Cancel { delete_partial: true } => 4,
+            Self::Remove => 5,
+        }
+    }
+}
+
+/// Asks a running transfer to stop for `reason`, unless a stronger request is already pending.
+fn request_stop(token: &CancellationToken, stop: &mut Option<StopReason>, reason: StopReason) {
+    if stop.is_none_or(|pending| reason.strength() > pending.strength()) {
+        *stop = Some(reason);
+    }
+    token.cancel();
 }
 
 #[derive(Debug)]
@@ -100,7 +133,10 @@ impl Scheduler {
                 // Quitting first; then finished transfers (at most `cap` at a time), so a flood
                 // of commands cannot keep a worker slot from being refilled.
                 biased;
-                () = quit.cancelled(), if !self.shutting_down => self.begin_shutdown(),
+                () = quit.cancelled(), if !self.shutting_down => {
+                    self.apply_before_quitting(&mut cmd_rx).await;
+                    self.begin_shutdown();
+                }
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     self.finished(done).await;
                 }
@@ -115,6 +151,18 @@ impl Scheduler {
             self.fill().await;
         }
         self.emit(EngineEvent::Stopped).await;
+    }
+
+    /// Applies the commands sent before the engine was told to quit, except the ones that
+    /// only add items: nothing new starts now, and after a paste of 50,000 URLs handling each
+    /// `Add` would hold quitting up. A pause, cancel or remove the person asked for just
+    /// before quitting still counts (a paused item must stay paused in a saved queue).
+    async fn apply_before_quitting(&mut self, cmd_rx: &mut mpsc::UnboundedReceiver<Command>) {
+        while let Ok(cmd) = cmd_rx.try_recv() {
+            if !matches!(cmd, Command::Add { .. } | Command::Restore { .. }) {
+                self.handle(cmd).await;
+            }
+        }
     }
 
     async fn emit(&self, event: EngineEvent) {
@@ -173,11 +221,8 @@ impl Scheduler {
                     item.connections = connections.clamp(1, MAX_CONNECTIONS);
                     let (rate_limit, connections) = (item.limiter.rate(), item.connections);
                     // A running item picks the new count up by continuing from its `.part`.
-                    if let Status::Running { token, stop } = &mut item.status
-                        && stop.is_none()
-                    {
-                        *stop = Some(StopReason::Restart);
-                        token.cancel();
+                    if let Status::Running { token, stop } = &mut item.status {
+                        request_stop(token, stop, StopReason::Restart);
                     }
                     self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
                 }
@@ -287,20 +332,25 @@ impl Scheduler {
                 let bytes = item.part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
-            Status::Running { token, stop } if stop.is_none() => {
-                *stop = Some(StopReason::Pause);
-                token.cancel();
-            }
+            Status::Running { token, stop } => request_stop(token, stop, StopReason::Pause),
             _ => {}
         }
     }
 
     async fn resume(&mut self, id: ItemId) {
         let Some(item) = self.items.get_mut(&id) else { return };
-        if matches!(item.status, Status::Paused) {
-            item.status = Status::Queued;
-            self.queue.insert(id);
-            self.emit(EngineEvent::Queued { id }).await;
+        match &mut item.status {
+            Status::Paused => {
+                item.status = Status::Queued;
+                self.queue.insert(id);
+                self.emit(EngineEvent::Queued { id }).await;
+            }
+            // Paused and resumed before the transfer stopped: it stops anyway (its token has
+            // fired) and goes straight back to the queue instead of to Paused.
+            Status::Running { stop, .. } if *stop == Some(StopReason::Pause) => {
+                *stop = Some(StopReason::Restart);
+            }
+            _ => {}
         }
     }
 
@@ -308,11 +358,7 @@ impl Scheduler {
     async fn stop(&mut self, id: ItemId, reason: StopReason) {
         let Some(item) = self.items.get_mut(&id) else { return };
         match &mut item.status {
-            Status::Running { token, stop } => {
-                // A later, stronger request (remove after pause) wins.
-                *stop = Some(reason);
-                token.cancel();
-            }
+            Status::Running { token, stop } => request_stop(token, stop, reason),
             Status::Done if reason != StopReason::Remove => {}
             Status::Cancelled if reason != StopReason::Remove => {}
             _ => {
@@ -349,8 +395,7 @@ impl Scheduler {
         self.shutting_down = true;
         for item in self.items.values_mut() {
             if let Status::Running { token, stop } = &mut item.status {
-                stop.get_or_insert(StopReason::Shutdown);
-                token.cancel();
+                request_stop(token, stop, StopReason::Shutdown);
             }
         }
         self.root.cancel();
