@@ -139,7 +139,7 @@ async fn shutdown_stops_transfers_and_keeps_their_parts() {
 async fn the_strongest_of_several_stop_requests_wins() {
     use EngineEvent as E;
     type Case = (&'static str, fn(ItemId) -> Vec<Command>, fn(&EngineEvent) -> bool);
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         (
             "pause while a new connection count restarts it",
             |id| vec![Command::SetItemConnections { id, connections: 2 }, Command::Pause(id)],
@@ -169,6 +169,11 @@ async fn the_strongest_of_several_stop_requests_wins() {
                 ]
             },
             |e| matches!(e, E::Cancelled { .. }),
+        ),
+        (
+            "remove after a cancel deleting the .part",
+            |id| vec![Command::Cancel { id, delete_partial: true }, Command::Remove(id)],
+            |e| matches!(e, E::Removed { .. }),
         ),
         // Withdrawn: the item is queued again and finishes once the gate opens.
         (
@@ -206,8 +211,8 @@ async fn the_strongest_of_several_stop_requests_wins() {
                 let done = h.finish(id).await;
                 support::assert_file(&completed_path(&done), &content(&name, 300_000));
             }
-            E::Cancelled { .. } if what.contains("deleting") => {
-                assert!(!part.exists(), "{what}: a cancel that deletes is not weakened by one that keeps");
+            E::Cancelled { .. } | E::Removed { .. } if what.contains("deleting") => {
+                assert!(!part.exists(), "{what}: the request to delete the .part was forgotten");
             }
             E::Completed { ref path, .. } => support::assert_file(path, &content(&name, 300_000)),
             _ => {}

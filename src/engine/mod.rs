@@ -13,6 +13,7 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
+pub mod reservations;
 mod retry;
 mod scheduler;
 mod segmented;

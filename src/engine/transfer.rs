@@ -20,8 +20,9 @@ use super::hosts::HostLimits;
 use super::http::RedirectError;
 use super::limiter::{RateLimiter, pace};
 use super::messages::{EngineEvent, ItemId, StartInfo};
-use super::naming::{self, NameReservations};
+use super::naming;
 use super::options::{ConflictPolicy, EngineOptions};
+use super::reservations::NameReservations;
 use super::retry::{backoff_delay, parse_retry_after};
 use super::segmented;
 use super::segments::Span;
@@ -294,7 +295,7 @@ async fn attempt_once(
                     }
                 }
                 let Some(final_path) = (match shared.options.on_conflict {
-                    ConflictPolicy::Rename => shared.names.reserve_unique(&job.dir, &name),
+                    ConflictPolicy::Rename => shared.names.reserve_unique_async(&job.dir, &name).await,
                     ConflictPolicy::Skip => {
                         let existing = job.dir.join(&name);
                         // Only a regular file counts as "already there"; a folder or symlink
@@ -304,7 +305,7 @@ async fn attempt_once(
                         {
                             return Attempt::Done { bytes: meta.len(), path: existing, skipped: true };
                         }
-                        shared.names.reserve_unique(&job.dir, &name)
+                        shared.names.reserve_unique_async(&job.dir, &name).await
                     }
                     ConflictPolicy::Overwrite => {
                         let exact = job.dir.join(&name);
@@ -315,7 +316,7 @@ async fn attempt_once(
                         if replaceable && shared.names.reserve_exact(&exact) {
                             Some(exact)
                         } else {
-                            shared.names.reserve_unique(&job.dir, &name)
+                            shared.names.reserve_unique_async(&job.dir, &name).await
                         }
                     }
                 }) else {
