@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{
-    AddRequest, Engine, EngineEvent, EngineHandle, EngineOptions, ItemId, parse_download_url, redact_str,
+    AddRequest, Command, Engine, EngineEvent, EngineHandle, EngineOptions, ItemId, parse_download_url,
+    redact_str,
 };
 use crate::format;
 
@@ -176,8 +177,12 @@ pub async fn run(
             }
             event = events.recv() => match event {
                 Some(event) => {
-                    on_event(event, &mut batch, &mut out);
-                    batch.feed(&handle);
+                    if let Some(finished) = on_event(event, &mut batch, &mut out) {
+                        // The engine keeps finished items for a front end to list; this one
+                        // has reported it, so the engine may forget it too.
+                        handle.send(Command::Remove(finished));
+                        batch.feed(&handle);
+                    }
                 }
                 None => break,
             },
@@ -204,8 +209,9 @@ pub async fn run(
     Ok(if batch.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
 }
 
-fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
-    let Some(id) = event.item() else { return };
+/// Folds one event into the batch; returns the item's id when it has just finished.
+fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option<ItemId> {
+    let id = event.item()?;
     let terminal = matches!(
         event,
         EngineEvent::Completed { .. }
@@ -214,12 +220,12 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
             | EngineEvent::Removed { .. }
     );
     if terminal {
-        let Some(mut item) = batch.live.remove(&id) else { return };
+        let mut item = batch.live.remove(&id)?;
         finished(event, &mut item, batch, out);
         batch.fold_finished(&item);
-        return;
+        return Some(id);
     }
-    let Some(item) = batch.live.get_mut(&id) else { return };
+    let item = batch.live.get_mut(&id)?;
     match event {
         EngineEvent::Added { url, .. } => item.url = url,
         EngineEvent::Started { info, .. } => {
@@ -246,6 +252,7 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
         }
         _ => {}
     }
+    None
 }
 
 /// Reports how an item ended and counts it.
@@ -380,5 +387,40 @@ impl Reporter {
         for (what, why) in &batch.failures {
             eprintln!("  failed: {}: {why}", redact_str(what));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_items_announcing_the_largest_size_do_not_overflow_the_status_line() {
+        let huge = || ItemView {
+            url: "http://example.com/huge".into(),
+            total: Some(u64::MAX),
+            bytes: u64::MAX - 1,
+            resumed_from: Some(0),
+            started: Some(Instant::now()),
+            ..ItemView::default()
+        };
+        let mut batch = Batch {
+            pending: Vec::new().into_iter(),
+            live: HashMap::from([(ItemId(1), huge()), (ItemId(2), huge())]),
+            total: 3,
+            done: 0,
+            skipped: 0,
+            failures: Vec::new(),
+            finished_bytes: 0,
+            finished_fetched: 0,
+            started: Instant::now(),
+        };
+        let line = status_line(&batch, 1.0);
+        assert!(line.starts_with("[0/3] 16384 PiB of 16384 PiB"), "{line}");
+        assert_eq!(batch.bytes_this_run(), u64::MAX);
+        // A third one finishing folds into the totals the same way.
+        batch.fold_finished(&huge());
+        assert_eq!(batch.bytes_this_run(), u64::MAX);
+        assert!(status_line(&batch, 1.0).contains("2 running"));
     }
 }

@@ -334,12 +334,14 @@ impl App {
             if row.state == ItemState::Cancelled {
                 continue;
             }
-            c.bytes += row.bytes;
+            // Saturating: a server may announce any size up to 2^64-1, and two such items
+            // must not overflow the header's totals.
+            c.bytes = c.bytes.saturating_add(row.bytes);
             match row.total {
-                Some(t) => c.total += t,
+                Some(t) => c.total = c.total.saturating_add(t),
                 None => {
                     c.unknown_sizes += 1;
-                    c.total += row.bytes;
+                    c.total = c.total.saturating_add(row.bytes);
                 }
             }
         }
@@ -970,7 +972,7 @@ impl App {
         self.last_tick = Some(now);
         let mut moved = 0u64;
         for row in self.rows.values_mut() {
-            moved += row.bytes.saturating_sub(row.tick_bytes);
+            moved = moved.saturating_add(row.bytes.saturating_sub(row.tick_bytes));
             row.tick_bytes = row.bytes;
             if row.state != ItemState::Downloading {
                 continue;
