@@ -13,7 +13,7 @@ use crate::control::{self, Client, ClientError};
 use crate::engine::parse_download_url;
 use crate::format;
 use crate::headless::Input;
-use crate::state::{ListedItem, SavedItem, SavedState, StateError, StateStore};
+use crate::state::{ListedItem, SavedItem, SavedState, StateError, StateLock, StateStore};
 
 /// How long `dlm add`/`dlm ls` wait for the state lock when it is busy: a dlm that is starting,
 /// or another `dlm add` writing the saved queue, holds it only briefly.
@@ -56,7 +56,7 @@ pub async fn add(
             }
             Err(ClientError::NotRunning(_)) => {
                 let store = StateStore::from_env()?.saving_credentials(save_credentials);
-                match store.lock(LOCK_WAIT) {
+                match lock_off_the_runtime(&store).await? {
                     Ok(_lock) => {
                         let loaded = store.load()?;
                         if let Some(notice) = loaded.notice {
@@ -100,7 +100,7 @@ pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         Ok(mut client) => client.ls().await?,
         Err(ClientError::NotRunning(_)) => {
             let store = StateStore::from_env()?;
-            let _lock = store.lock(LOCK_WAIT)?;
+            let _lock = lock_off_the_runtime(&store).await??;
             let loaded = store.load()?;
             if let Some(notice) = loaded.notice {
                 eprintln!("dlm: {notice}");
@@ -182,4 +182,10 @@ mod tests {
         assert_eq!(lines[3], "4     failed                             evil?[2J.txt  (server answered 404)");
         assert_eq!(table(&[]), "the queue is empty\n");
     }
+}
+
+/// Waits for the state lock on the blocking pool: the wait sleeps between tries.
+async fn lock_off_the_runtime(store: &StateStore) -> anyhow::Result<Result<StateLock, StateError>> {
+    let store = store.clone();
+    Ok(tokio::task::spawn_blocking(move || store.lock(LOCK_WAIT)).await?)
 }
