@@ -154,6 +154,12 @@ pub fn table(items: &[ListedItem]) -> String {
     text
 }
 
+/// Waits for the state lock on the blocking pool: the wait sleeps between tries.
+async fn lock_off_the_runtime(store: &StateStore) -> anyhow::Result<Result<StateLock, StateError>> {
+    let store = store.clone();
+    Ok(tokio::task::spawn_blocking(move || store.lock(LOCK_WAIT)).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,10 +188,4 @@ mod tests {
         assert_eq!(lines[3], "4     failed                             evil?[2J.txt  (server answered 404)");
         assert_eq!(table(&[]), "the queue is empty\n");
     }
-}
-
-/// Waits for the state lock on the blocking pool: the wait sleeps between tries.
-async fn lock_off_the_runtime(store: &StateStore) -> anyhow::Result<Result<StateLock, StateError>> {
-    let store = store.clone();
-    Ok(tokio::task::spawn_blocking(move || store.lock(LOCK_WAIT)).await?)
 }
