@@ -60,31 +60,27 @@ async fn cancel_and_shutdown_under_a_one_byte_per_second_limit_act_at_once() {
     assert_eq!(events.last(), Some(&EngineEvent::Stopped));
 }
 
+/// Lifting the global limit, or raising an item's, wakes a transfer that owes hours.
 #[tokio::test]
-async fn lifting_the_global_limit_wakes_a_transfer_sleeping_off_its_debt() {
-    let server = TestServer::start().await;
-    let mut h = Harness::with(|o| o.rate_limit = Some(1));
-    let id = h.add(server.url("/f/lift.bin?size=200000"));
-    h.wait_for("start", started).await;
-    let asked = Instant::now();
-    h.send(Command::SetRateLimit(None));
-    let done = h.finish(id).await;
-    assert!(asked.elapsed() < PROMPT, "finishing after the limit was lifted took {:?}", asked.elapsed());
-    assert_file(&completed_path(&done), &content("lift.bin", 200_000));
-}
-
-#[tokio::test]
-async fn raising_an_item_limit_wakes_a_transfer_sleeping_off_its_debt() {
-    let server = TestServer::start().await;
-    let mut h = Harness::with(|o| o.item_rate_limit = Some(1));
-    let id = h.add(server.url("/f/raise.bin?size=200000"));
-    h.wait_for("start", started).await;
-    let asked = Instant::now();
-    // 100 MiB/s: 200 kB take milliseconds at the new rate.
-    h.send(Command::SetItemRateLimit { id, limit: Some(100 << 20) });
-    let done = h.finish(id).await;
-    assert!(asked.elapsed() < PROMPT, "finishing after the limit was raised took {:?}", asked.elapsed());
-    assert_file(&completed_path(&done), &content("raise.bin", 200_000));
+async fn lifting_or_raising_a_limit_wakes_a_transfer_sleeping_off_its_debt() {
+    for global in [true, false] {
+        let server = TestServer::start().await;
+        let mut h =
+            Harness::with(|o| if global { o.rate_limit = Some(1) } else { o.item_rate_limit = Some(1) });
+        let id = h.add(server.url("/f/wake.bin?size=200000"));
+        h.wait_for("start", started).await;
+        let asked = Instant::now();
+        // Lifted, or raised to 100 MiB/s: 200 kB take milliseconds at the new rate.
+        h.send(if global {
+            Command::SetRateLimit(None)
+        } else {
+            Command::SetItemRateLimit { id, limit: Some(100 << 20) }
+        });
+        let done = h.finish(id).await;
+        let took = asked.elapsed();
+        assert!(took < PROMPT, "finishing after the change took {took:?} (global limit: {global})");
+        assert_file(&completed_path(&done), &content("wake.bin", 200_000));
+    }
 }
 
 /// The report: `dlm get --limit-rate 1K` took 5–6 s to obey Ctrl-C, and at 1 B/s it
