@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -88,17 +89,31 @@ fn write_meta_with(part: &Path, meta: &PartMeta, durable: bool) -> io::Result<()
     std::fs::rename(&tmp, &path)
 }
 
+/// Whether a download's sidecar may still be written. Closed when its file is published, so
+/// a checkpoint still syncing then (which can take seconds with much unwritten data) need not
+/// be waited for: it finds the latch closed and writes nothing.
+#[derive(Debug, Clone, Default)]
+pub struct SidecarLatch(Arc<Mutex<bool>>);
+
+impl SidecarLatch {
+    /// No sidecar is written after this returns (a checkpoint writing one now is waited for).
+    pub fn close(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+}
+
 /// Records a segmented download's progress so that it survives a power cut: the `.part`'s data
 /// is synced (fdatasync) *before* the sidecar that says those bytes are there is written. The
 /// caller takes `meta` before calling, so every range it claims was written before the sync
 /// began. Blocking: run it on the blocking pool.
-pub fn checkpoint(part: &Path, meta: &PartMeta) -> io::Result<()> {
-    checkpoint_with(part, meta, File::sync_data)
+pub fn checkpoint(part: &Path, meta: &PartMeta, latch: &SidecarLatch) -> io::Result<()> {
+    checkpoint_with(part, meta, latch, File::sync_data)
 }
 
 fn checkpoint_with(
     part: &Path,
     meta: &PartMeta,
+    latch: &SidecarLatch,
     sync: impl FnOnce(&File) -> io::Result<()>,
 ) -> io::Result<()> {
     match OpenOptions::new().write(true).custom_flags(NOFOLLOW).open(part) {
@@ -106,6 +121,10 @@ fn checkpoint_with(
         // No `.part` yet: the sidecar can only claim bytes that are not there to lose.
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
+    }
+    let closed = latch.0.lock().unwrap_or_else(|e| e.into_inner());
+    if *closed {
+        return Ok(());
     }
     write_meta_with(part, meta, true)
 }
@@ -479,7 +498,7 @@ mod tests {
         let (old, new) = (meta(vec![(0, 100)]), meta(vec![(60, 100)]));
         write_meta(&part, &old).unwrap();
         let mut synced = false;
-        checkpoint_with(&part, &new, |file| {
+        checkpoint_with(&part, &new, &SidecarLatch::default(), |file| {
             // At the moment of the sync, the sidecar on disk still claims only the old ranges.
             assert_eq!(read_meta(&part), Some(old.clone()));
             assert_eq!(file.metadata()?.len(), 100, "the sync is of the .part itself");
@@ -498,20 +517,27 @@ mod tests {
         std::fs::write(&part, [1u8; 100]).unwrap();
         let old = meta(vec![(0, 100)]);
         write_meta(&part, &old).unwrap();
-        let e = checkpoint_with(&part, &meta(vec![]), |_| Err(io::Error::other("EIO"))).unwrap_err();
+        let latch = SidecarLatch::default();
+        let e = checkpoint_with(&part, &meta(vec![]), &latch, |_| Err(io::Error::other("EIO"))).unwrap_err();
         assert_eq!(e.to_string(), "EIO");
         assert_eq!(read_meta(&part), Some(old));
     }
 
     #[test]
-    fn the_real_checkpoint_writes_the_sidecar_with_or_without_a_part() {
+    fn the_real_checkpoint_writes_the_sidecar_with_or_without_a_part_until_closed() {
         let dir = tempfile::tempdir().unwrap();
         let part = dir.path().join("f.part");
-        checkpoint(&part, &meta(vec![(0, 100)])).unwrap();
+        let latch = SidecarLatch::default();
+        checkpoint(&part, &meta(vec![(0, 100)]), &latch).unwrap();
         assert!(!part.exists(), "a checkpoint never creates the .part");
         std::fs::write(&part, [1u8; 100]).unwrap();
-        checkpoint(&part, &meta(vec![(0, 10)])).unwrap();
+        checkpoint(&part, &meta(vec![(0, 10)]), &latch).unwrap();
         assert_eq!(read_meta(&part), Some(meta(vec![(0, 10)])));
+        // Published: a checkpoint that was still syncing must not bring the sidecar back.
+        remove_meta(&part);
+        latch.close();
+        checkpoint(&part, &meta(vec![]), &latch).unwrap();
+        assert!(!meta_path(&part).exists());
     }
 
     #[test]

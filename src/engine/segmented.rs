@@ -85,6 +85,7 @@ struct Ctx<'a> {
     total: u64,
     map: Mutex<SegmentMap>,
     stop: CancellationToken,
+    latch: disk::SidecarLatch,
 }
 
 impl Ctx<'_> {
@@ -102,7 +103,8 @@ impl Ctx<'_> {
             total: Some(self.total),
             missing: Some(self.map().missing()),
         };
-        move || disk::checkpoint(&part, &meta)
+        let latch = self.latch.clone();
+        move || disk::checkpoint(&part, &meta, &latch)
     }
 
     fn saved(&self, result: Result<io::Result<()>, JoinError>) -> Result<(), DownloadError> {
@@ -161,6 +163,7 @@ pub async fn run(
         total,
         map: Mutex::new(map),
         stop: token.child_token(),
+        latch: disk::SidecarLatch::default(),
     };
 
     // The sidecar must say which ranges are missing before the file is stretched to full size.
@@ -248,12 +251,19 @@ pub async fn run(
             }
         }
     }
-    // A checkpoint still running must not write a sidecar after the file is published.
-    while let Some(saved) = saves.join_next().await {
-        if let Err(error) = ctx.saved(saved) {
-            ends.disk_error.get_or_insert(error);
+    if ctx.map().is_complete() && ends.disk_error.is_none() {
+        // A checkpoint still syncing must not write a sidecar after the file is published, but
+        // need not be waited for either: the last one may be flushing most of the file.
+        ctx.latch.close();
+    } else {
+        // The next sidecar written (the last one, or a single stream's) must not be overtaken.
+        while let Some(saved) = saves.join_next().await {
+            if let Err(error) = ctx.saved(saved) {
+                ends.disk_error.get_or_insert(error);
+            }
         }
     }
+    saves.detach_all();
     conclude(&ctx, part, ends, start_bytes, token).await
 }
 
