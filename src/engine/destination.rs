@@ -9,9 +9,9 @@ use url::Url;
 
 use super::disk;
 use super::error::DownloadError;
+use super::job::{Job, PartState, Shared};
 use super::naming;
 use super::options::ConflictPolicy;
-use super::transfer::{Job, PartState, Shared};
 use super::urls::without_credentials;
 
 /// What the first full answer tells about a download. `resumable`: the server could continue

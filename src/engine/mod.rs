@@ -11,6 +11,7 @@ mod disk;
 mod error;
 mod hosts;
 mod http;
+mod job;
 pub mod limiter;
 mod messages;
 pub mod naming;

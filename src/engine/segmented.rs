@@ -22,11 +22,11 @@ use super::answer;
 use super::disk::{self, PartMeta, PartWriter};
 use super::error::{DownloadError, answer_timeout};
 use super::hosts::HostPermit;
+use super::job::{Attempt, Furthest, Job, PartState, Shared, forget_progress};
 use super::limiter::pace;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
 use super::segments::{MIN_SPLIT, SegmentMap, even_pieces};
-use super::transfer::{Attempt, Furthest, Job, PartState, Shared, forget_progress};
 use super::urls::redact_url;
 
 /// Bytes a segment gathers before writing: smaller than a single stream's batch because many

@@ -9,10 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::disk::{PartMeta, PartWriter};
 use super::error::DownloadError;
+use super::job::{Attempt, Job, PartState, Shared};
 use super::limiter::pace;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
-use super::transfer::{Attempt, Job, PartState, Shared};
 use super::urls::without_credentials;
 
 /// Where the body goes and how long it is.
