@@ -257,6 +257,7 @@ impl Scheduler {
                 total: hint.total,
                 resumable: true,
                 missing,
+                ranges_unreliable: false,
             })
         });
         let options = &self.shared.options;

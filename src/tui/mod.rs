@@ -141,7 +141,7 @@ async fn event_loop(
         perform(effects, app, engine, session, tui)?;
     }
     let mut input = EventStream::new();
-    let mut tstp = signal(SignalKind::from_raw(libc::SIGTSTP))?;
+    let mut tstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut engine_open = true;
