@@ -11,8 +11,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader of our output left (`dlm ls | head -2`): end quietly, as other tools do.
+        Err(_) if dlm::output::stdout_closed() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dlm: {e:#}");
+            dlm::output::err_line(&format!("dlm: {e:#}"));
             ExitCode::from(2)
         }
     }
@@ -40,10 +42,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 inputs,
                 add.dir,
                 config.save_credentials,
-                &mut std::io::stdout(),
+                &mut dlm::output::stdout(),
             ))
         }
-        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut std::io::stdout())),
+        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
         None => {
             let mut options = config.engine_options();
             cli.download.apply(&mut options).map_err(anyhow::Error::msg)?;
