@@ -8,6 +8,7 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,11 +22,17 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// The program's screen as a terminal would show it, fed by a reader thread.
 struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
+    /// Frames drawn so far: ratatui ends every frame by hiding the cursor.
+    frames: Arc<AtomicUsize>,
 }
 
 impl Screen {
     fn text(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn frames(&self) -> usize {
+        self.frames.load(Ordering::SeqCst)
     }
 
     /// Polls the screen until `cond` holds; on timeout, fails showing what was on screen.
@@ -151,20 +158,27 @@ fn spawn_dlm(state: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> R
         Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
     let mut reader = pty.master.try_clone_reader().unwrap();
     let feed = Arc::clone(&parser);
+    let frames = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&frames);
     let thread = std::thread::spawn(move || {
+        const HIDE: &[u8] = b"\x1b[?25l";
         let mut buf = [0u8; 8192];
         let mut all = Vec::new();
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
+            // Count in what is new, including a sequence split across two reads.
+            let from = all.len().saturating_sub(HIDE.len() - 1);
             all.extend_from_slice(&buf[..n]);
+            let hides = all[from..].windows(HIDE.len()).filter(|w| *w == HIDE).count();
+            counted.fetch_add(hides, Ordering::SeqCst);
             feed.lock().unwrap().process(&buf[..n]);
         }
         all
     });
     let writer = pty.master.take_writer().unwrap();
-    (child, Screen { parser }, writer, thread, pty.master)
+    (child, Screen { parser, frames }, writer, thread, pty.master)
 }
 
 async fn wait_exit(
@@ -386,4 +400,38 @@ async fn kill_9_round_trip(connections: usize) {
         item.bytes,
         second.iter().map(|r| r.range.clone()).collect::<Vec<_>>()
     );
+}
+
+/// Issue 9: moving the mouse over an idle UI redrew it about 60 times a second. A frame always
+/// ends by hiding the cursor (`ESC [?25l`), so counting those counts frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mouse_motion_does_not_redraw_an_idle_screen() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap()], &[]);
+    screen.wait_for("the UI", |s| s.contains("No downloads yet")).await;
+    let frames_before = screen.frames();
+    // 200 SGR motion reports (button 35: no button held, pointer moved), as a terminal sends
+    // them while the pointer crosses the window, 5 ms apart.
+    for i in 0..200u16 {
+        writer.write_all(format!("\x1b[<35;{};{}M", 1 + i % 80, 1 + i % 20).as_bytes()).unwrap();
+        writer.flush().unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A key that does redraw, so the count is read after every motion report was handled.
+    writer.write_all(b"?").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the help", |s| s.contains("Esc closes")).await;
+    let frames = screen.frames() - frames_before;
+    writer.write_all(b"\x1b").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the help to close", |s| !s.contains("Esc closes")).await;
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    // The help key's frame (and at most one more); it was about one frame per 16 ms of motion.
+    assert!(frames <= 3, "{frames} frames drawn for 200 motion reports and one key");
 }

@@ -165,14 +165,16 @@ async fn event_loop(
             biased;
             event = input.next() => match event {
                 Some(Ok(event)) => {
+                    // Only what means something redraws: the terminal reports every mouse
+                    // motion, and redrawing for each made an idle UI draw 60 frames a second.
                     if let Some(action) = app.action_for(&event) {
                         let effects = app.update(action);
                         if perform(effects, app, engine, session, tui)? == Flow::Quit {
                             return Ok(());
                         }
+                        dirty = true;
+                        urgent = true;
                     }
-                    dirty = true;
-                    urgent = true;
                 }
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 None => return Ok(()),
@@ -220,7 +222,9 @@ async fn event_loop(
                 if now.duration_since(free_read) >= FREE_SPACE_EVERY {
                     free_read = now;
                     let free = free_space(&app.download_dir);
-                    dirty |= free != app.free_space;
+                    // Other programs change the free space all the time; redraw only when the
+                    // figure shown changes.
+                    dirty |= free.map(crate::format::bytes) != app.free_space.map(crate::format::bytes);
                     app.free_space = free;
                 }
                 next_tick = now + if app.busy() { BUSY_TICK } else { IDLE_TICK };
