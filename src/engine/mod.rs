@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, StartInfo,

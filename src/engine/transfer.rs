@@ -137,7 +137,7 @@ pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Out
                 shared.emit(EngineEvent::Retrying { id: job.id, attempt: failures, delay, reason }).await;
                 tokio::select! {
                     () = token.cancelled() => {
-                        let bytes = part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                        let bytes = part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
                         return Outcome::Stopped { part, bytes };
                     }
                     () = tokio::time::sleep(delay) => {}
@@ -346,7 +346,13 @@ async fn attempt_once(
                 name: p.final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 path: p.final_path.clone(),
                 total,
-                offset: write_from,
+                // What is on disk, as the field promises: for a segmented resume that is more
+                // than the first missing byte, and a front end that took the first missing
+                // byte counted the rest as received in this attempt (impossible rates).
+                offset: match (&missing, total) {
+                    (Some(missing), Some(t)) if write_from > 0 => disk::present(t, missing),
+                    _ => write_from,
+                },
                 final_url: shown_url.clone(),
                 status: status.as_u16(),
                 resumable: p.resumable,
