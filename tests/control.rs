@@ -165,9 +165,11 @@ async fn socket_is_owner_only_and_a_second_server_is_refused() {
     server.shutdown().await;
 }
 
+/// The binary, run in `state_dir` (its "shell folder") with that state and no config.
 fn dlm(args: &[&str], state_dir: &Path) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_dlm"))
         .args(args)
+        .current_dir(state_dir)
         .env("DLM_STATE_DIR", state_dir)
         .env_remove("DLM_RUNTIME_DIR")
         .env("DLM_CONFIG", state_dir.join("no-config.toml"))
@@ -211,7 +213,11 @@ fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
     let raw = std::fs::read_to_string(StateStore::at(tmp.path()).queue_path()).unwrap();
     assert!(!raw.contains("secret") && !raw.contains("user@"), "{raw}");
     assert_eq!(queue.items[0].dir.as_deref(), Some(Path::new("/srv/dl")));
-    assert_eq!(queue.items[2].dir, None, "no -o: the folder dlm uses when it opens");
+    // No -o: the folder of the shell that added it, absolute, as `dlm get` would use. (It was
+    // once left out, and the item went wherever the next dlm happened to start.)
+    let shell = std::fs::canonicalize(tmp.path()).unwrap();
+    assert_eq!(queue.items[2].dir.as_deref(), Some(shell.as_path()), "no -o: the shell's folder");
+    assert!(queue.items.iter().all(|i| i.dir.as_ref().is_some_and(|d| d.is_absolute())), "{queue:?}");
 
     let out = dlm(&["ls"], tmp.path());
     assert!(out.status.success());

@@ -136,11 +136,24 @@ type Running = (
 /// Each run gets its own saved-queue folder and control socket under `state`, so tests never
 /// see each other's queue or the person's.
 fn spawn_dlm(state: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Running {
+    spawn_dlm_in(None, state, args, envs)
+}
+
+/// `spawn_dlm` started in the folder `cwd` (the shell's folder), when given.
+fn spawn_dlm_in(
+    cwd: Option<&std::path::Path>,
+    state: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Running {
     let pty = native_pty_system()
         .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
     cmd.args(args);
+    if let Some(cwd) = cwd {
+        cmd.cwd(cwd);
+    }
     cmd.env("TERM", "xterm-256color");
     cmd.env("DLM_STATE_DIR", state);
     cmd.env("DLM_RUNTIME_DIR", state);
@@ -400,6 +413,68 @@ async fn kill_9_round_trip(connections: usize) {
         item.bytes,
         second.iter().map(|r| r.range.clone()).collect::<Vec<_>>()
     );
+}
+
+/// Issue 9: the saved queue stored the download folder as `.`, so starting dlm from another
+/// folder downloaded every unfinished item again from zero there. Here dlm runs with no `-o`
+/// in one folder, a four-connection download is paused a quarter of the way and dlm quits;
+/// started again from another folder, the item is shown with its name, size and the bytes its
+/// sidecar says are on disk (not the preallocated length), and resuming finishes it in the
+/// first folder from its `.part`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_from_another_folder_continues_in_the_first_and_shows_the_restored_figures() {
+    let server = TestServer::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let size: u64 = 4_000_000;
+    let url = server.url(&format!("/f/moved.bin?size={size}&throttle=250000"));
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm_in(Some(first.path()), state.path(), &["-x", "4", &url], &[]);
+    let send = |w: &mut Box<dyn Write + Send>, bytes: &[u8]| {
+        w.write_all(bytes).unwrap();
+        w.flush().unwrap();
+    };
+    screen.wait_for("the download to run", |s| s.contains("↓ downloading") && s.contains("moved.bin")).await;
+    let part = first.path().join("moved.bin.part");
+    support::wait_until("a quarter on disk", DEADLINE, || progress(&part, size).0 >= size / 4).await;
+    send(&mut writer, b"p");
+    screen.wait_for("the pause", |s| s.contains("‖ paused")).await;
+    send(&mut writer, b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    let (on_disk, missing) = progress(&part, size);
+    assert!(!missing.is_empty() && on_disk < size, "paused before the end: {missing:?}");
+    let queue: dlm::state::SavedQueue =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("queue.json")).unwrap()).unwrap();
+    let first_dir = std::fs::canonicalize(first.path()).unwrap();
+    assert_eq!(queue.items[0].dir.as_deref(), Some(first_dir.as_path()), "saved absolute: {queue:?}");
+
+    let before = server.requests_for("/f/moved.bin").len();
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm_in(Some(second.path()), state.path(), &[], &[]);
+    let header = format!("{} of {}", dlm::format::bytes(on_disk), dlm::format::bytes(size));
+    let restored = screen
+        .wait_for("the restored item with its figures", |s| s.contains("moved.bin") && s.contains("‖ paused"))
+        .await;
+    assert!(
+        restored.contains(&header) && !restored.contains(&format!("{header}+")),
+        "want {header}:\n{restored}"
+    );
+    assert!(restored.contains(&dlm::format::bytes(size)), "the size column:\n{restored}");
+    send(&mut writer, b"p");
+    screen.wait_for("the download to finish", |s| s.contains("✓ done") && s.contains("moved.bin")).await;
+    send(&mut writer, b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    assert_file(&first.path().join("moved.bin"), &content("moved.bin", size as usize));
+    assert!(std::fs::read_dir(second.path()).unwrap().next().is_none(), "nothing lands in the second folder");
+    // The second run continued: every request asked for a range that was missing.
+    for r in &server.requests_for("/f/moved.bin")[before..] {
+        let (start, _) = asked(r, size);
+        assert!(missing.iter().any(|&(a, b)| a <= start && start < b), "{start} was on disk: {missing:?}");
+    }
 }
 
 /// Issue 9: moving the mouse over an idle UI redrew it about 60 times a second. A frame always

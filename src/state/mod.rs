@@ -9,12 +9,11 @@ mod model;
 mod persist;
 mod store;
 
-use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{AddRequest, ItemLimits, RestoreAs, ResumeHint, naming, redact_str};
+use crate::engine::{AddRequest, ItemLimits, RestoreAs, ResumeHint, naming, part_progress, redact_str};
 
 pub use model::{Change, QueueModel};
 pub use persist::{Debounce, PROGRESS_SAVE_EVERY, Persister, STATE_SAVE_DELAY};
@@ -34,12 +33,17 @@ const MAX_STATE_BYTES: u64 = 256 << 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedQueue {
     pub version: u32,
+    /// The folder the dlm that last wrote this file was started in: a relative item folder is
+    /// relative to it. Absent in files from before it was recorded (whose relative folders
+    /// cannot be placed; see `resolve_folders`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_dir: Option<PathBuf>,
     pub items: Vec<SavedItem>,
 }
 
 impl Default for SavedQueue {
     fn default() -> Self {
-        Self { version: STATE_VERSION, items: Vec::new() }
+        Self { version: STATE_VERSION, start_dir: None, items: Vec::new() }
     }
 }
 
@@ -52,7 +56,8 @@ pub struct SavedItem {
     /// with the server's 401 and can be added again with them), unless the person set
     /// `save_credentials = true` in the config.
     pub url: String,
-    /// Destination folder, absolute.
+    /// Destination folder, absolute since the item was added. `None` only in files written by
+    /// an older `dlm add` with no dlm running: the folder of the dlm that opens it.
     #[serde(default)]
     pub dir: Option<PathBuf>,
     /// Final file name, once the server answered.
@@ -178,6 +183,46 @@ pub struct Restore {
     pub saved: SavedItem,
 }
 
+/// Makes every item folder of a loaded queue absolute and returns how many items could not be
+/// placed. `default_dir` (absolute) is the folder of the dlm now opening the queue.
+///
+/// - No folder (an older `dlm add` with no dlm running): `default_dir`, as it always meant.
+/// - A relative folder in a file that records `start_dir`: joined to it.
+/// - A relative folder without `start_dir`: earlier versions saved a started item's folder as
+///   the engine saw it, `.` when dlm ran in the current folder, without saying which folder that
+///   was. Such an item is flagged, never silently re-based on the folder dlm starts in now
+///   (which downloaded it again from zero there and orphaned its `.part`): it becomes failed
+///   with an error saying so, and a retry puts it in `default_dir` knowingly (continuing its
+///   `.part` if that is where it was).
+pub fn resolve_folders(queue: &mut SavedQueue, default_dir: &Path) -> usize {
+    let start = queue.start_dir.clone().filter(|d| d.is_absolute());
+    let mut flagged = 0;
+    for item in &mut queue.items {
+        let Some(dir) = item.dir.clone() else {
+            item.dir = Some(default_dir.to_path_buf());
+            continue;
+        };
+        if dir.is_absolute() {
+            continue;
+        }
+        if let Some(start) = &start {
+            let joined = start.join(&dir);
+            item.dir = Some(std::path::absolute(&joined).unwrap_or(joined));
+            continue;
+        }
+        flagged += 1;
+        let was = if item.state == SavedState::Done { "finished" } else { "started" };
+        item.error = Some(format!(
+            "{was} by an older dlm that saved its folder as {dir:?} without saying which folder that \
+             was (the one that dlm was started in); r retries it in {}",
+            default_dir.display()
+        ));
+        item.dir = Some(default_dir.to_path_buf());
+        item.state = SavedState::Failed;
+    }
+    flagged
+}
+
 /// Plans the restore of a saved queue: running items continue as queued, and every item with
 /// a `.part` on disk gets a `ResumeHint` so the engine continues it with a validated resume
 /// (`If-Range`) instead of starting over. Reads the file system to find `.part` files.
@@ -188,11 +233,10 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
         .map(|item| {
             let mut saved = item.clone();
             let part = saved.path().map(|p| naming::part_path(&p));
-            let part_len = part.as_deref().and_then(|p| {
-                let meta = fs::symlink_metadata(p).ok()?;
-                meta.file_type().is_file().then_some(meta.len())
-            });
-            let resume = match (saved.state, &saved.file_name, part_len) {
+            // A segmented `.part` is preallocated to its full size: only its sidecar says how
+            // much of it is real.
+            let on_disk = part.as_deref().and_then(part_progress);
+            let resume = match (saved.state, &saved.file_name, on_disk) {
                 (SavedState::Done, ..) => None,
                 (_, Some(file_name), Some(_)) => Some(ResumeHint {
                     file_name: file_name.clone(),
@@ -218,7 +262,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
             }
             if saved.state != SavedState::Done {
                 // What is on disk is the truth; the saved count may be a few seconds old.
-                saved.bytes = part_len.unwrap_or(0);
+                saved.bytes = on_disk.unwrap_or(0);
             }
             Restore {
                 request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume },
@@ -249,7 +293,6 @@ mod tests {
             ..SavedItem::new(format!("http://h/{}", name.unwrap_or("x")), Some(d.to_path_buf()))
         };
         let queue = SavedQueue {
-            version: STATE_VERSION,
             items: vec![
                 item(Some("a.bin"), SavedState::Running),
                 item(Some("p.bin"), SavedState::Paused),
@@ -257,6 +300,7 @@ mod tests {
                 item(None, SavedState::Queued),
                 item(Some("gone.bin"), SavedState::Failed),
             ],
+            ..SavedQueue::default()
         };
         let plan = restore_plan(&queue);
         assert_eq!(plan[0].state, RestoreAs::Queued);
@@ -272,5 +316,72 @@ mod tests {
         assert_eq!((plan[3].state.clone(), plan[3].request.resume.clone()), (RestoreAs::Queued, None));
         assert!(matches!(&plan[4].state, RestoreAs::Failed { error } if error.contains("earlier session")));
         assert_eq!(plan[4].request.resume, None, "no .part, no resume hint");
+    }
+
+    #[test]
+    fn restore_plan_counts_a_segmented_part_by_its_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Preallocated to its full 1000 bytes; the sidecar says 700 of them are still missing.
+        std::fs::write(d.join("s.bin.part"), vec![0u8; 1000]).unwrap();
+        let sidecar =
+            r#"{"url":"http://h/s.bin","validator":"\"e\"","total":1000,"missing":[[100,500],[700,1000]]}"#;
+        std::fs::write(d.join("s.bin.part.dlm"), sidecar).unwrap();
+        let queue = SavedQueue {
+            items: vec![SavedItem {
+                file_name: Some("s.bin".into()),
+                state: SavedState::Paused,
+                total: Some(1000),
+                bytes: 1000,
+                ..SavedItem::new("http://h/s.bin", Some(d.to_path_buf()))
+            }],
+            ..SavedQueue::default()
+        };
+        let plan = restore_plan(&queue);
+        assert_eq!(plan[0].saved.bytes, 300, "bytes on disk, not the preallocated length");
+        assert_eq!(plan[0].saved.total, Some(1000));
+        assert_eq!(plan[0].saved.file_name.as_deref(), Some("s.bin"));
+    }
+
+    #[test]
+    fn relative_folders_resolve_against_the_start_folder_or_are_flagged() {
+        let at = |dir: Option<&str>, state| SavedItem {
+            state,
+            file_name: Some("f.iso".into()),
+            ..SavedItem::new("http://h/f.iso", dir.map(PathBuf::from))
+        };
+        let default = Path::new("/now/dl");
+        let mut queue = SavedQueue {
+            start_dir: Some("/then".into()),
+            items: vec![at(Some("."), SavedState::Running), at(Some("sub/x"), SavedState::Done)],
+            ..SavedQueue::default()
+        };
+        assert_eq!(resolve_folders(&mut queue, default), 0);
+        assert_eq!(queue.items[0].dir.as_deref(), Some(Path::new("/then")));
+        assert_eq!(queue.items[1].dir.as_deref(), Some(Path::new("/then/sub/x")));
+        assert_eq!(queue.items[0].state, SavedState::Running);
+
+        // A file from before `start_dir` was recorded: `.` cannot be placed, so it is flagged
+        // and never re-based silently; absolute folders stay and `None` is the default.
+        let mut old: SavedQueue = serde_json::from_str(
+            r#"{"version":1,"items":[
+                {"url":"http://h/a","dir":".","file_name":"a","state":"paused","bytes":5},
+                {"url":"http://h/b","dir":"/abs","file_name":"b","state":"running"},
+                {"url":"http://h/c","state":"queued"},
+                {"url":"http://h/d","dir":".","file_name":"d","state":"done"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(resolve_folders(&mut old, default), 2);
+        let dirs: Vec<_> = old.items.iter().map(|i| i.dir.clone().unwrap()).collect();
+        assert_eq!(dirs, ["/now/dl", "/abs", "/now/dl", "/now/dl"].map(PathBuf::from));
+        let states: Vec<_> = old.items.iter().map(|i| i.state).collect();
+        use SavedState::*;
+        assert_eq!(states, [Failed, Running, Queued, Failed]);
+        let error = old.items[0].error.as_deref().unwrap();
+        assert!(
+            error.contains("older dlm that saved its folder as \".\"") && error.contains("/now/dl"),
+            "{error}"
+        );
+        assert!(old.items[3].error.as_deref().unwrap().starts_with("finished by an older dlm"));
     }
 }

@@ -3,7 +3,7 @@
 //! types in `state`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::engine::{AddRequest, EngineEvent, ItemId};
 
@@ -22,6 +22,8 @@ pub enum Change {
 #[derive(Debug, Clone, Default)]
 pub struct QueueModel {
     items: BTreeMap<ItemId, SavedItem>,
+    /// Written with the queue (`SavedQueue::start_dir`).
+    pub start_dir: Option<PathBuf>,
 }
 
 impl QueueModel {
@@ -76,7 +78,7 @@ impl QueueModel {
             }
             EngineEvent::Started { info, .. } => {
                 item.file_name = Some(info.name.clone());
-                item.dir = info.path.parent().map(Path::to_path_buf).or(item.dir.take());
+                item.dir = absolute_parent(&info.path).or(item.dir.take());
                 item.total = info.total;
                 item.validator.clone_from(&info.validator);
                 item.bytes = info.offset;
@@ -101,7 +103,7 @@ impl QueueModel {
             }
             EngineEvent::Completed { path, bytes, .. } => {
                 item.file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                item.dir = path.parent().map(Path::to_path_buf).or(item.dir.take());
+                item.dir = absolute_parent(path).or(item.dir.take());
                 item.bytes = *bytes;
                 item.total = item.total.or(Some(*bytes));
                 item.state = SavedState::Done;
@@ -132,7 +134,11 @@ impl QueueModel {
 
     /// The file contents for this model.
     pub fn snapshot(&self) -> SavedQueue {
-        SavedQueue { version: STATE_VERSION, items: self.items.values().cloned().collect() }
+        SavedQueue {
+            version: STATE_VERSION,
+            start_dir: self.start_dir.clone(),
+            items: self.items.values().cloned().collect(),
+        }
     }
 
     /// What `dlm ls` shows: every item with its engine id, URLs without credentials.
@@ -153,12 +159,19 @@ impl QueueModel {
     }
 }
 
+/// The folder of a file the engine reports, if absolute. An engine started on a relative
+/// folder (`.`) reports relative paths, and saving those made a restart from another folder
+/// download everything again there; the absolute folder recorded when the item was added is
+/// kept instead.
+fn absolute_parent(path: &Path) -> Option<PathBuf> {
+    path.parent().filter(|p| p.is_absolute()).map(Path::to_path_buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::{ItemLimits, StartInfo};
     use crate::state::restore_plan;
-    use std::path::PathBuf;
 
     fn started(id: ItemId, path: &str, offset: u64) -> EngineEvent {
         EngineEvent::Started {

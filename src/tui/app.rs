@@ -810,6 +810,29 @@ impl App {
         self.insert_row(Row::new(id, shown, key));
     }
 
+    /// Records an item restored from the saved queue with what the queue knew about it: its
+    /// name, where its file goes, its size and the bytes on disk. The engine reports only
+    /// `Added` and its state for it until it runs again, so without this a paused download
+    /// showed "(not named yet)" and no size.
+    pub fn track_restored(
+        &mut self,
+        id: ItemId,
+        url: &str,
+        name: Option<String>,
+        path: Option<PathBuf>,
+        total: Option<u64>,
+        bytes: u64,
+    ) {
+        self.track_add(id, url);
+        if let Some(row) = self.rows.get_mut(&id) {
+            row.name = name;
+            row.path = path;
+            row.total = total;
+            row.bytes = bytes;
+            row.tick_bytes = bytes;
+        }
+    }
+
     fn insert_row(&mut self, mut row: Row) {
         row.rate_limit = self.item_defaults.rate_limit;
         row.connections = self.item_defaults.connections;
@@ -1262,6 +1285,32 @@ mod tests {
         assert_eq!(a.total_rate(), 0.0);
         let c = a.counts();
         assert_eq!((c.done, c.bytes, c.total), (1, 1000, 1000));
+    }
+
+    #[test]
+    fn restored_rows_keep_their_name_size_and_bytes_through_the_engine_events() {
+        let (mut a, now) = app();
+        let id = ItemId(7);
+        a.track_restored(
+            id,
+            "http://u:pw@h/x?y=1",
+            Some("big.iso".into()),
+            Some("/dl/big.iso".into()),
+            Some(1000),
+            120,
+        );
+        a.apply(EngineEvent::Added { id, url: "http://***@h/x?y=1".into() }, now);
+        a.apply(EngineEvent::Paused { id, bytes: 120 }, now);
+        let row = a.row(id).unwrap();
+        assert_eq!((row.label(), row.total, row.bytes), ("big.iso", Some(1000), 120));
+        assert_eq!(row.path.as_deref(), Some(std::path::Path::new("/dl/big.iso")));
+        assert_eq!(row.url, "http://***@h/x?y=1", "never the credentials");
+        let c = a.counts();
+        assert_eq!((c.bytes, c.total, c.unknown_sizes), (120, 1000, 0), "the header is not 1000 of 1000+");
+        // Nothing was received in this session: the graph's first point is not the 120 bytes.
+        a.tick(now);
+        a.tick(now + Duration::from_secs(1));
+        assert_eq!(a.history.back(), Some(&0));
     }
 
     #[test]
