@@ -20,6 +20,15 @@ const SIZE: u64 = 1_000_000;
 const MISSING: [(u64, u64); 2] = [(100_000, 400_000), (600_000, SIZE)];
 const ON_DISK: u64 = 300_000;
 
+/// A test server, a folder, and in it the leftovers of an interrupted download of its URL.
+async fn leftovers() -> (TestServer, tempfile::TempDir, String) {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url(&format!("/f/seg.bin?size={SIZE}"));
+    interrupted_segmented_part(dir.path(), &url);
+    (server, dir, url)
+}
+
 /// Leaves `dir/seg.bin.part` as a four-connection download interrupted with `MISSING` still
 /// to fetch: the real bytes everywhere else, zeros (as preallocated) in the gaps, and the
 /// sidecar listing the gaps.
@@ -46,10 +55,7 @@ async fn next(events: &mut tokio::sync::mpsc::Receiver<EngineEvent>, what: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_segmented_item_reports_the_bytes_on_disk_and_resumes_counting_from_them() {
-    let server = TestServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = server.url(&format!("/f/seg.bin?size={SIZE}"));
-    interrupted_segmented_part(dir.path(), &url);
+    let (server, dir, url) = leftovers().await;
     let options = EngineOptions { download_dir: dir.path().to_path_buf(), ..EngineOptions::default() };
     let (engine, mut events) = Engine::start(options).unwrap();
     let handle = engine.handle();
@@ -106,10 +112,7 @@ async fn a_restored_segmented_item_reports_the_bytes_on_disk_and_resumes_countin
 /// not everything after the first missing byte (900,000), and the log says where it continued.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dlm_get_counts_only_what_it_fetched_when_continuing_a_segmented_part() {
-    let server = TestServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = server.url(&format!("/f/seg.bin?size={SIZE}"));
-    interrupted_segmented_part(dir.path(), &url);
+    let (_server, dir, url) = leftovers().await;
     let mut cmd = support::process::dlm_command();
     cmd.args(["get", "-x", "4", "--continue", "-o", dir.path().to_str().unwrap(), &url])
         .env("DLM_CONFIG", dir.path().join("none.toml"));

@@ -28,26 +28,29 @@ struct Figures {
     quit: Duration,
 }
 
-async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
-    let server = TestServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    std::fs::write(state.path().join("config.toml"), "").unwrap();
+/// The real binary in a pseudo-terminal, its saved queue and socket in `state` (which holds
+/// an empty `config.toml`), and a thread feeding what it draws into a terminal emulator.
+struct Ui {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    pid: u32,
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    reading: std::thread::JoinHandle<()>,
+    /// Dropped once the process is gone, which ends `reading`.
+    master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+fn spawn_ui(state: &std::path::Path, args: &[String]) -> Ui {
     let pty = native_pty_system()
         .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
-    cmd.args(["-j", "64", "-o"]);
-    cmd.arg(dir.path());
-    for i in 0..count {
-        cmd.arg(server.url(&format!("/f/t{i}.bin?size={}", 1 + i % 2048)));
-    }
+    cmd.args(args);
     cmd.env("TERM", "xterm-256color");
-    cmd.env("DLM_STATE_DIR", state.path());
-    cmd.env("DLM_RUNTIME_DIR", state.path());
-    cmd.env("DLM_CONFIG", state.path().join("config.toml"));
-    let started = Instant::now();
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
+    cmd.env("DLM_STATE_DIR", state);
+    cmd.env("DLM_RUNTIME_DIR", state);
+    cmd.env("DLM_CONFIG", state.join("config.toml"));
+    let child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
     let pid = child.process_id().unwrap();
     let parser =
@@ -63,7 +66,19 @@ async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
             feed.lock().unwrap().process(&buf[..n]);
         }
     });
-    let mut writer = pty.master.take_writer().unwrap();
+    let writer = pty.master.take_writer().unwrap();
+    Ui { child, pid, parser, writer, reading, master: pty.master }
+}
+
+async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("config.toml"), "").unwrap();
+    let mut args = vec!["-j".to_string(), "64".into(), "-o".into(), dir.path().to_str().unwrap().into()];
+    args.extend((0..count).map(|i| server.url(&format!("/f/t{i}.bin?size={}", 1 + i % 2048))));
+    let started = Instant::now();
+    let Ui { mut child, pid, parser, mut writer, reading, master } = spawn_ui(state.path(), &args);
     let screen = || parser.lock().unwrap().screen().contents();
     let deadline = Instant::now() + patience;
     let mut peak = 0;
@@ -113,7 +128,7 @@ async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let quit = quit_at.elapsed();
-    drop(pty.master);
+    drop(master);
     reading.join().unwrap();
     for i in 0..count {
         let name = format!("t{i}.bin");
@@ -166,35 +181,10 @@ async fn hundred_thousand_urls_through_dlm_add_keep_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     std::fs::write(state.path().join("config.toml"), "").unwrap();
-    let pty = native_pty_system()
-        .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
-    cmd.args(["-j", "1", "-o"]);
-    cmd.arg(dir.path());
-    cmd.arg(server.url("/f/held.bin?size=100000&gate=1"));
-    for (k, v) in [("DLM_STATE_DIR", state.path()), ("DLM_RUNTIME_DIR", state.path())] {
-        cmd.env(k, v);
-    }
-    cmd.env("DLM_CONFIG", state.path().join("config.toml"));
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
-    drop(pty.slave);
-    let pid = child.process_id().unwrap();
-    let parser =
-        Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let feed = Arc::clone(&parser);
-    let reading = std::thread::spawn(move || {
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            feed.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let mut writer = pty.master.take_writer().unwrap();
+    let args = ["-j".to_string(), "1".into(), "-o".into(), dir.path().to_str().unwrap().into()];
+    let held = server.url("/f/held.bin?size=100000&gate=1");
+    let Ui { mut child, pid, parser, mut writer, reading, master } =
+        spawn_ui(state.path(), &[&args[..], &[held]].concat());
     let screen = || parser.lock().unwrap().screen().contents();
     let wait = |what: &str, patience: Duration, cond: &dyn Fn(&str) -> bool| {
         let deadline = Instant::now() + patience;
@@ -256,7 +246,7 @@ async fn hundred_thousand_urls_through_dlm_add_keep_memory_bounded() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let quit = quit_at.elapsed();
-    drop(pty.master);
+    drop(master);
     reading.join().unwrap();
     eprintln!(
         "dlm add -i {COUNT} URLs to a running UI: RSS {} MiB before, peak {} MiB; the add took {add_took:.1?}, \
