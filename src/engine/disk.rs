@@ -174,6 +174,21 @@ pub fn part_len(part: &Path) -> Option<u64> {
     meta.file_type().is_file().then_some(meta.len())
 }
 
+/// Bytes of a download already on disk: for a segmented `.part`, which is preallocated to its
+/// full size, the total less the ranges its sidecar lists as missing; else the `.part`'s length.
+pub fn part_progress(part: &Path) -> Option<u64> {
+    let len = part_len(part)?;
+    Some(match read_meta(part) {
+        Some(PartMeta { total: Some(total), missing: Some(missing), .. }) => present(total, &missing),
+        _ => len,
+    })
+}
+
+/// Bytes of a `total`-byte segmented download that are on disk when `missing` are not.
+pub fn present(total: u64, missing: &[(u64, u64)]) -> u64 {
+    total.saturating_sub(missing.iter().map(|(a, b)| b.saturating_sub(*a)).sum())
+}
+
 enum Slot {
     /// Not opened yet: small bodies are created, written and published in one blocking call.
     Closed,

@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use answer::parse_content_range;
+pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, StartInfo,

@@ -82,7 +82,7 @@ pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Out
                 shared.emit(EngineEvent::Retrying { id: job.id, attempt: failures, delay, reason }).await;
                 tokio::select! {
                     () = token.cancelled() => {
-                        let bytes = part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                        let bytes = part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
                         return Outcome::Stopped { part, bytes };
                     }
                     () = tokio::time::sleep(delay) => {}
@@ -207,7 +207,14 @@ async fn attempt_once(
         (0, first.total)
     };
     let Some(p) = part.as_mut() else { return failed(DownloadError::Internal("no destination".into())) };
-    started(shared, job, p, &response, from, total).await;
+    // `StartInfo.offset` is what is on disk: for a segmented resume that is more than the first
+    // missing byte, and a front end that took the first missing byte would count the rest as
+    // received in this attempt (impossible rates).
+    let on_disk = match (&missing, total) {
+        (Some(missing), Some(t)) if from > 0 => disk::present(t, missing),
+        _ => from,
+    };
+    started(shared, job, p, &response, on_disk, total).await;
 
     let split = p.resumable
         && !p.ranges_unreliable
