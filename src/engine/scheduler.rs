@@ -131,7 +131,7 @@ impl Item {
 
     /// Bytes of its `.part` on disk (what a pause keeps).
     fn bytes_on_disk(&self) -> u64 {
-        self.part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0)
+        self.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0)
     }
 }
 
@@ -374,6 +374,7 @@ impl Scheduler {
                     total: hint.total,
                     resumable: true,
                     missing,
+                    ranges_unreliable: false,
                 })
             })
         });
