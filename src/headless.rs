@@ -9,7 +9,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::engine::{AddRequest, Engine, EngineEvent, EngineOptions, ItemId, parse_download_url, redact_str};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::engine::{
+    AddRequest, Command, Engine, EngineEvent, EngineHandle, EngineOptions, ItemId, parse_download_url,
+    redact_str,
+};
 use crate::{format, output};
 
 /// Exit status when some download failed.
@@ -44,8 +49,17 @@ impl Verbosity {
     }
 }
 
+/// Most items `dlm get` hands to the engine before earlier ones finish. The rest of a long
+/// list waits here as text (a few dozen bytes a URL), so memory follows this window rather
+/// than the list, and a Ctrl-C never waits behind thousands of queued commands. 1024 keeps 64
+/// workers busy with plenty to spare.
+const ENGINE_WINDOW: usize = 1024;
+
+/// An item handed to the engine that has not finished. Finished items leave the batch: their
+/// figures are folded into its totals.
 #[derive(Default)]
 struct ItemView {
+    /// The URL without credentials, as the engine's `Added` reports it.
     url: String,
     name: Option<String>,
     total: Option<u64>,
@@ -54,7 +68,6 @@ struct ItemView {
     /// Bytes that were on disk before this run touched the item (a resumed `.part`).
     resumed_from: Option<u64>,
     started: Option<Instant>,
-    finished: bool,
 }
 
 impl ItemView {
@@ -67,28 +80,47 @@ impl ItemView {
     }
 }
 
-/// Everything the status line and the summary need.
+/// Everything the status line and the summary need. Sums saturate: a server may announce
+/// any size up to 2^64−1, and two such items must not overflow.
 struct Batch {
-    items: HashMap<ItemId, ItemView>,
+    /// Valid URLs not yet handed to the engine, in list order.
+    pending: std::vec::IntoIter<String>,
+    /// Items in the engine that have not finished.
+    live: HashMap<ItemId, ItemView>,
+    /// Every input, rejected ones included (the `/N` of the status line).
+    total: usize,
     done: usize,
     skipped: usize,
     /// `(what, why)` for every failure, inputs rejected up front included.
     failures: Vec<(String, String)>,
-    /// Items added to the engine that have not finished; kept as a count because the loop
-    /// checks it after every event (thousands of items).
-    unfinished: usize,
-    /// Inputs that were not URLs dlm can fetch; they count in the total and as failures.
-    rejected: usize,
+    /// Bytes on disk of the finished items, and the part of them this run fetched.
+    finished_bytes: u64,
+    finished_fetched: u64,
     started: Instant,
 }
 
 impl Batch {
-    fn unfinished(&self) -> usize {
-        self.unfinished
+    /// Hands queued URLs to the engine until `ENGINE_WINDOW` items are in it.
+    fn feed(&mut self, engine: &EngineHandle) {
+        while self.live.len() < ENGINE_WINDOW {
+            let Some(url) = self.pending.next() else { break };
+            let id = engine.add(AddRequest::new(url));
+            self.live.insert(id, ItemView::default());
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.live.is_empty() && self.pending.len() == 0
     }
 
     fn bytes_this_run(&self) -> u64 {
-        self.items.values().map(ItemView::fetched_this_run).sum()
+        self.live.values().fold(self.finished_fetched, |sum, i| sum.saturating_add(i.fetched_this_run()))
+    }
+
+    /// Keeps the numbers of an item that finished and left `live`.
+    fn fold_finished(&mut self, item: &ItemView) {
+        self.finished_bytes = self.finished_bytes.saturating_add(item.bytes);
+        self.finished_fetched = self.finished_fetched.saturating_add(item.fetched_this_run());
     }
 }
 
@@ -99,56 +131,66 @@ pub async fn run(
     options: EngineOptions,
     verbosity: Verbosity,
 ) -> anyhow::Result<ExitCode> {
+    // Listen for Ctrl-C before anything else, so it is never missed (nor left to the default
+    // action) while a long list is being handed over.
+    let mut interrupt = signal(SignalKind::interrupt())?;
     std::fs::create_dir_all(&options.download_dir).map_err(|e| {
         anyhow::anyhow!("cannot create download folder {}: {e}", options.download_dir.display())
     })?;
     let (engine, mut events) = Engine::start(options)?;
     let handle = engine.handle();
     let mut out = Reporter { verbosity, status_shown: false };
+    let total = inputs.len();
+    let mut failures = Vec::new();
+    let valid: Vec<String> = inputs
+        .into_iter()
+        .filter_map(|input| match parse_download_url(&input.url) {
+            Ok(_) => Some(input.url),
+            Err(e) => {
+                out.error(&format!("{}: {e}", input.origin));
+                failures.push((input.origin, e.to_string()));
+                None
+            }
+        })
+        .collect();
     let mut batch = Batch {
-        items: HashMap::new(),
+        pending: valid.into_iter(),
+        live: HashMap::new(),
+        total,
         done: 0,
         skipped: 0,
-        failures: Vec::new(),
-        unfinished: 0,
-        rejected: 0,
+        failures,
+        finished_bytes: 0,
+        finished_fetched: 0,
         started: Instant::now(),
     };
 
-    for input in inputs {
-        match parse_download_url(&input.url) {
-            Ok(url) => {
-                let id = handle.add(AddRequest::new(input.url));
-                let url = crate::engine::redact_url(&url);
-                batch.items.insert(id, ItemView { url, ..ItemView::default() });
-                batch.unfinished += 1;
-            }
-            Err(e) => {
-                out.error(&format!("{}: {e}", input.origin));
-                batch.failures.push((input.origin, e.to_string()));
-                batch.rejected += 1;
-            }
-        }
-    }
-
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut meter = RateMeter::default();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let mut interrupted = false;
-    while batch.unfinished() > 0 {
+    batch.feed(&handle);
+    while !batch.is_finished() {
         tokio::select! {
+            // Ctrl-C first: a flood of events must not delay it.
+            biased;
+            _ = interrupt.recv() => {
+                interrupted = true;
+                break;
+            }
             event = events.recv() => match event {
-                Some(event) => on_event(event, &mut batch, &mut out),
+                Some(event) => {
+                    if let Some(finished) = on_event(event, &mut batch, &mut out) {
+                        // The engine keeps finished items for a front end to list; this one
+                        // has reported it, so the engine may forget it too.
+                        handle.send(Command::Remove(finished));
+                        batch.feed(&handle);
+                    }
+                }
                 None => break,
             },
             _ = tick.tick(), if verbosity == Verbosity::Live => {
                 let rate = meter.sample(batch.bytes_this_run());
                 out.status(&status_line(&batch, rate));
-            }
-            _ = &mut ctrl_c => {
-                interrupted = true;
-                break;
             }
         }
     }
@@ -158,6 +200,9 @@ pub async fn run(
             "interrupted: partial downloads are kept as .part files (run again with --continue to resume)",
         );
     }
+    // Nobody reads events any more: dropping the receiver lets the engine's sends fail at once
+    // instead of waiting for room that would never come.
+    drop(events);
     engine.shutdown().await;
     if interrupted {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
@@ -166,9 +211,9 @@ pub async fn run(
     Ok(if batch.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
 }
 
-fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
-    let Some(id) = event.item() else { return };
-    let Some(item) = batch.items.get_mut(&id) else { return };
+/// Folds one event into the batch; returns the item's id when it has just finished.
+fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option<ItemId> {
+    let id = event.item()?;
     let terminal = matches!(
         event,
         EngineEvent::Completed { .. }
@@ -177,13 +222,14 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
             | EngineEvent::Removed { .. }
     );
     if terminal {
-        if item.finished {
-            return;
-        }
-        item.finished = true;
-        batch.unfinished -= 1;
+        let mut item = batch.live.remove(&id)?;
+        finished(event, &mut item, batch, out);
+        batch.fold_finished(&item);
+        return Some(id);
     }
+    let item = batch.live.get_mut(&id)?;
     match event {
+        EngineEvent::Added { url, .. } => item.url = url,
         EngineEvent::Started { info, .. } => {
             item.total = info.total;
             item.bytes = info.offset;
@@ -206,6 +252,14 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
                 format::duration_precise(delay)
             ));
         }
+        _ => {}
+    }
+    None
+}
+
+/// Reports how an item ended and counts it.
+fn finished(event: EngineEvent, item: &mut ItemView, batch: &mut Batch, out: &mut Reporter) {
+    match event {
         EngineEvent::Completed { path, bytes, skipped, .. } => {
             item.bytes = bytes;
             batch.done += 1;
@@ -227,10 +281,10 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) {
         }
         EngineEvent::Failed { error, .. } => {
             out.error(&error);
-            batch.failures.push((item.url.clone(), error));
+            batch.failures.push((std::mem::take(&mut item.url), error));
         }
         EngineEvent::Cancelled { .. } | EngineEvent::Removed { .. } => {
-            batch.failures.push((item.url.clone(), "cancelled".into()));
+            batch.failures.push((std::mem::take(&mut item.url), "cancelled".into()));
         }
         _ => {}
     }
@@ -261,33 +315,27 @@ impl RateMeter {
 
 /// `[3/10] 12.3 MiB of 45.0 MiB  5.1 MiB/s  ETA 6s  4 running, 1 failed`
 fn status_line(batch: &Batch, rate: f64) -> String {
-    let total_items = batch.items.len() + batch.rejected;
-    let running: Vec<&ItemView> =
-        batch.items.values().filter(|i| !i.finished && i.started.is_some()).collect();
-    let bytes: u64 = batch.items.values().map(|i| i.bytes).sum();
-    let known_total = batch.items.values().all(|i| i.total.is_some() || i.finished);
+    let live = || batch.live.values();
+    let running = live().filter(|i| i.started.is_some()).count();
+    let bytes = live().fold(batch.finished_bytes, |sum, i| sum.saturating_add(i.bytes));
+    // Known once every URL is in the engine and has announced its size.
+    let known_total = batch.pending.len() == 0 && live().all(|i| i.total.is_some());
     let size = if known_total {
-        let total: u64 =
-            batch.items.values().map(|i| if i.finished { i.bytes } else { i.total.unwrap_or(0) }).sum();
+        let total = live().fold(batch.finished_bytes, |sum, i| sum.saturating_add(i.total.unwrap_or(0)));
         format!("{} of {}", format::bytes(bytes), format::bytes(total))
     } else {
         format::bytes(bytes)
     };
-    let eta = if known_total && batch.items.values().all(|i| i.started.is_some() || i.finished) {
-        let left: u64 = running.iter().map(|i| i.total.unwrap_or(0).saturating_sub(i.bytes)).sum();
+    let eta = if known_total && live().all(|i| i.started.is_some()) {
+        let left =
+            live().fold(0u64, |sum, i| sum.saturating_add(i.total.unwrap_or(0).saturating_sub(i.bytes)));
         format::eta(left, rate).map(|d| format!("  ETA {}", format::duration(d))).unwrap_or_default()
     } else {
         String::new()
     };
     let failed =
         if batch.failures.is_empty() { String::new() } else { format!(", {} failed", batch.failures.len()) };
-    format!(
-        "[{}/{}] {size}  {}{eta}  {} running{failed}",
-        batch.done,
-        total_items,
-        format::rate(rate),
-        running.len()
-    )
+    format!("[{}/{}] {size}  {}{eta}  {running} running{failed}", batch.done, batch.total, format::rate(rate))
 }
 
 struct Reporter {
@@ -339,5 +387,40 @@ impl Reporter {
         for (what, why) in &batch.failures {
             output::err_line(&format!("  failed: {}: {why}", redact_str(what)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_items_announcing_the_largest_size_do_not_overflow_the_status_line() {
+        let huge = || ItemView {
+            url: "http://example.com/huge".into(),
+            total: Some(u64::MAX),
+            bytes: u64::MAX - 1,
+            resumed_from: Some(0),
+            started: Some(Instant::now()),
+            ..ItemView::default()
+        };
+        let mut batch = Batch {
+            pending: Vec::new().into_iter(),
+            live: HashMap::from([(ItemId(1), huge()), (ItemId(2), huge())]),
+            total: 3,
+            done: 0,
+            skipped: 0,
+            failures: Vec::new(),
+            finished_bytes: 0,
+            finished_fetched: 0,
+            started: Instant::now(),
+        };
+        let line = status_line(&batch, 1.0);
+        assert!(line.starts_with("[0/3] 16384 PiB of 16384 PiB"), "{line}");
+        assert_eq!(batch.bytes_this_run(), u64::MAX);
+        // A third one finishing folds into the totals the same way.
+        batch.fold_finished(&huge());
+        assert_eq!(batch.bytes_this_run(), u64::MAX);
+        assert!(status_line(&batch, 1.0).contains("2 running"));
     }
 }

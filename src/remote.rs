@@ -12,7 +12,7 @@ use anyhow::Context;
 use crate::control::{self, Client, ClientError};
 use crate::engine::parse_download_url;
 use crate::headless::Input;
-use crate::state::{ListedItem, SavedItem, SavedState, StateError, StateStore};
+use crate::state::{ListedItem, SavedItem, SavedState, StateError, StateLock, StateStore};
 use crate::{format, output};
 
 /// How long `dlm add`/`dlm ls` wait for the state lock when it is busy: a dlm that is starting,
@@ -59,7 +59,7 @@ pub async fn add(
             }
             Err(ClientError::NotRunning(_)) => {
                 let store = StateStore::from_env()?.saving_credentials(save_credentials);
-                match store.lock(LOCK_WAIT) {
+                match lock_off_the_runtime(&store).await? {
                     Ok(_lock) => {
                         let loaded = store.load()?;
                         if let Some(notice) = loaded.notice {
@@ -103,7 +103,7 @@ pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         Ok(mut client) => client.ls().await?,
         Err(ClientError::NotRunning(_)) => {
             let store = StateStore::from_env()?;
-            let _lock = store.lock(LOCK_WAIT)?;
+            let _lock = lock_off_the_runtime(&store).await??;
             let loaded = store.load()?;
             if let Some(notice) = loaded.notice {
                 output::err_line(&format!("dlm: {notice}"));
@@ -158,6 +158,12 @@ pub fn table(items: &[ListedItem]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// Waits for the state lock on the blocking pool: the wait sleeps between tries.
+async fn lock_off_the_runtime(store: &StateStore) -> anyhow::Result<Result<StateLock, StateError>> {
+    let store = store.clone();
+    Ok(tokio::task::spawn_blocking(move || store.lock(LOCK_WAIT)).await?)
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ impl Session {
         default_dir: &Path,
     ) -> Result<Session, StateError> {
         let default_dir = std::path::absolute(default_dir).unwrap_or_else(|_| default_dir.to_path_buf());
-        let lock = store.lock(LOCK_WAIT)?;
+        let lock = wait_off_the_runtime(|| store.lock(LOCK_WAIT))?;
         let mut loaded = store.load()?;
         let mut notices: Vec<String> = loaded.notice.into_iter().collect();
         let flagged = resolve_folders(&mut loaded.queue, &default_dir);
@@ -119,5 +119,14 @@ impl Session {
             control.shutdown().await;
         }
         self.persist.shutdown().await
+    }
+}
+
+/// Runs `wait` (which sleeps between tries) so that, on a multi-threaded runtime, the tasks
+/// queued on this worker move to another thread meanwhile instead of waiting with it.
+fn wait_off_the_runtime<T>(wait: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+        _ => wait(),
     }
 }

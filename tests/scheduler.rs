@@ -120,11 +120,122 @@ async fn pause_all_and_resume_all() {
 #[tokio::test]
 async fn shutdown_stops_transfers_and_keeps_their_parts() {
     let server = TestServer::start().await;
-    let h = Harness::new();
+    let mut h = Harness::new();
     h.add(server.url("/f/kept.bin?size=100000&gate=1"));
-    wait_until("body in flight", Duration::from_secs(10), || server.active() == 1).await;
+    // The first KiB is on disk (a body in flight at the server is not enough: quitting skips
+    // the command queue and may stop the transfer before it wrote anything).
+    h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     let (events, dir) = h.shutdown().await;
     assert_eq!(events.last(), Some(&EngineEvent::Stopped));
     assert!(!dir.path().join("kept.bin").exists());
     assert_eq!(std::fs::metadata(dir.path().join("kept.bin.part")).unwrap().len(), 1024);
+}
+
+/// The rule in `scheduler.rs`: when several stop requests reach a running transfer before it
+/// has stopped, the strongest wins (restart < quit < pause < cancel < cancel and delete <
+/// remove), and resume withdraws a pending pause. Each case sends its commands back to back
+/// to a transfer held mid-body by the gate, so all of them arrive before it stops.
+#[tokio::test]
+async fn the_strongest_of_several_stop_requests_wins() {
+    use EngineEvent as E;
+    type Case = (&'static str, fn(ItemId) -> Vec<Command>, fn(&EngineEvent) -> bool);
+    let cases: [Case; 7] = [
+        (
+            "pause while a new connection count restarts it",
+            |id| vec![Command::SetItemConnections { id, connections: 2 }, Command::Pause(id)],
+            |e| matches!(e, E::Paused { .. }),
+        ),
+        (
+            "a new connection count after a pause",
+            |id| vec![Command::Pause(id), Command::SetItemConnections { id, connections: 2 }],
+            |e| matches!(e, E::Paused { .. }),
+        ),
+        (
+            "cancel after remove",
+            |id| vec![Command::Remove(id), Command::Cancel { id, delete_partial: false }],
+            |e| matches!(e, E::Removed { .. }),
+        ),
+        (
+            "pause after cancel",
+            |id| vec![Command::Cancel { id, delete_partial: false }, Command::Pause(id)],
+            |e| matches!(e, E::Cancelled { .. }),
+        ),
+        (
+            "cancel keeping the .part after cancel deleting it",
+            |id| {
+                vec![
+                    Command::Cancel { id, delete_partial: true },
+                    Command::Cancel { id, delete_partial: false },
+                ]
+            },
+            |e| matches!(e, E::Cancelled { .. }),
+        ),
+        (
+            "remove after a cancel deleting the .part",
+            |id| vec![Command::Cancel { id, delete_partial: true }, Command::Remove(id)],
+            |e| matches!(e, E::Removed { .. }),
+        ),
+        // Withdrawn: the item is queued again and finishes once the gate opens.
+        (
+            "resume before the pause took effect",
+            |id| vec![Command::Pause(id), Command::Resume(id)],
+            |e| matches!(e, E::Completed { .. }),
+        ),
+    ];
+    for (i, (what, commands, expected)) in cases.into_iter().enumerate() {
+        let server = TestServer::start().await;
+        let mut h = Harness::new();
+        let name = format!("rule{i}.bin");
+        let id = h.add(server.url(&format!("/f/{name}?size=300000&gate=1")));
+        h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
+        for command in commands(id) {
+            h.send(command);
+        }
+        server.release(10);
+        let end = h
+            .wait_for(what, |e| {
+                e.item() == Some(id)
+                    && matches!(
+                        e,
+                        E::Paused { .. } | E::Removed { .. } | E::Cancelled { .. } | E::Completed { .. }
+                    )
+            })
+            .await;
+        assert!(expected(&end), "{what}: ended with {end:?}");
+        let part = h.path(&format!("{name}.part"));
+        match end {
+            // A pause keeps the bytes, and resuming finishes the file.
+            E::Paused { bytes, .. } => {
+                assert_eq!(std::fs::metadata(&part).unwrap().len(), bytes, "{what}");
+                h.send(Command::Resume(id));
+                let done = h.finish(id).await;
+                support::assert_file(&completed_path(&done), &content(&name, 300_000));
+            }
+            E::Cancelled { .. } | E::Removed { .. } if what.contains("deleting") => {
+                assert!(!part.exists(), "{what}: the request to delete the .part was forgotten");
+            }
+            E::Completed { ref path, .. } => support::assert_file(path, &content(&name, 300_000)),
+            _ => {}
+        }
+        let (events, _dir) = h.shutdown().await;
+        let ends = events
+            .iter()
+            .filter(|e| {
+                e.item() == Some(id)
+                    && matches!(e, E::Paused { .. } | E::Removed { .. } | E::Cancelled { .. })
+            })
+            .count();
+        assert!(ends <= 1, "{what}: one stop, one outcome: {events:#?}");
+    }
+}
+
+#[tokio::test]
+async fn quitting_leaves_a_pending_pause_paused() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let id = h.add(server.url("/f/quit.bin?size=300000&gate=1"));
+    h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
+    h.send(Command::Pause(id));
+    let (events, _dir) = h.shutdown().await;
+    assert!(events.iter().any(|e| matches!(e, EngineEvent::Paused { id: i, .. } if *i == id)), "{events:#?}");
 }

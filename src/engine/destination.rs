@@ -34,7 +34,11 @@ pub enum Destination {
 }
 
 /// Picks the destination of a download that has none yet.
-pub fn choose(shared: &Shared, job: &Job, answer: &FirstAnswer<'_>) -> Result<Destination, DownloadError> {
+pub async fn choose(
+    shared: &Shared,
+    job: &Job,
+    answer: &FirstAnswer<'_>,
+) -> Result<Destination, DownloadError> {
     let get = |name| answer.headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     let name =
         naming::choose_name(get(header::CONTENT_DISPOSITION), answer.final_url, get(header::CONTENT_TYPE));
@@ -56,7 +60,7 @@ pub fn choose(shared: &Shared, job: &Job, answer: &FirstAnswer<'_>) -> Result<De
         });
     }
     let reserved = match shared.options.on_conflict {
-        ConflictPolicy::Rename => shared.names.reserve_unique(&job.dir, &name),
+        ConflictPolicy::Rename => shared.names.reserve_unique_async(&job.dir, &name).await,
         ConflictPolicy::Skip => {
             let existing = job.dir.join(&name);
             // Only a regular file counts as "already there"; a folder or symlink of that name
@@ -66,7 +70,7 @@ pub fn choose(shared: &Shared, job: &Job, answer: &FirstAnswer<'_>) -> Result<De
             {
                 return Ok(Destination::Skip { bytes: meta.len(), path: existing });
             }
-            shared.names.reserve_unique(&job.dir, &name)
+            shared.names.reserve_unique_async(&job.dir, &name).await
         }
         ConflictPolicy::Overwrite => {
             let exact = job.dir.join(&name);
@@ -76,7 +80,7 @@ pub fn choose(shared: &Shared, job: &Job, answer: &FirstAnswer<'_>) -> Result<De
             if replaceable && shared.names.reserve_exact(&exact) {
                 Some(exact)
             } else {
-                shared.names.reserve_unique(&job.dir, &name)
+                shared.names.reserve_unique_async(&job.dir, &name).await
             }
         }
     };

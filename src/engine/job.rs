@@ -13,8 +13,9 @@ use super::error::DownloadError;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
 use super::messages::{EngineEvent, ItemId};
-use super::naming::{self, NameReservations};
+use super::naming;
 use super::options::EngineOptions;
+use super::reservations::NameReservations;
 
 /// What every transfer shares: the client (one connection pool), settings, names in use, the
 /// per-host connection caps, the global rate limit, and the way to report.

@@ -1,12 +1,16 @@
 //! Token-bucket rate limits that can change while transfers run: one global bucket shared by
 //! every transfer, one per item. Consumers take tokens for bytes already read and sleep off any
-//! debt, which paces the socket reads smoothly instead of in bursts. Depends on std and tokio.
+//! debt, which paces the socket reads smoothly instead of in bursts. A sleep never outlives the
+//! reason for it: it ends at once when the transfer is stopped (pause, cancel, quit) or when a
+//! limit it waits on changes. Depends on std, tokio, tokio-util and futures.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Tokens that may accumulate while idle, as a share of one second's rate: small, so a
 /// limited transfer never bursts far above its rate after a pause.
@@ -17,6 +21,11 @@ pub struct RateLimiter {
     /// Bytes per second; 0 means unlimited (checked without taking the lock).
     rate: AtomicU64,
     bucket: Mutex<Bucket>,
+    /// Counts rate changes, so a sleeper can tell that one happened between reading its debt
+    /// and starting to wait for `changed`.
+    generation: AtomicU64,
+    /// Wakes every sleeper when the rate changes: its debt was computed at the old rate.
+    changed: Notify,
 }
 
 #[derive(Debug)]
@@ -31,6 +40,8 @@ impl RateLimiter {
         Self {
             rate: AtomicU64::new(rate.unwrap_or(0)),
             bucket: Mutex::new(Bucket { tokens: 0.0, last: Instant::now() }),
+            generation: AtomicU64::new(0),
+            changed: Notify::new(),
         }
     }
 
@@ -41,12 +52,17 @@ impl RateLimiter {
         }
     }
 
-    /// Changes the rate at once; `None` (or 0) lifts the limit.
+    /// Changes the rate at once; `None` (or 0) lifts the limit. Any debt is forgiven (it was
+    /// run up at the old rate) and every transfer sleeping on this limit wakes up.
     pub fn set_rate(&self, rate: Option<u64>) {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        bucket.tokens = 0.0;
-        bucket.last = Instant::now();
-        self.rate.store(rate.unwrap_or(0), Ordering::Relaxed);
+        {
+            let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+            bucket.tokens = 0.0;
+            bucket.last = Instant::now();
+            self.rate.store(rate.unwrap_or(0), Ordering::Relaxed);
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
     }
 
     pub fn is_limited(&self) -> bool {
@@ -67,13 +83,35 @@ impl RateLimiter {
         bucket.tokens = (bucket.tokens + earned).min(rate * BURST_SECONDS) - bytes as f64;
         if bucket.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-bucket.tokens / rate) }
     }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
 }
 
-/// Takes `bytes` from every limiter and sleeps off the longest debt.
-pub async fn pace(limiters: &[&RateLimiter], bytes: u64) {
+/// Takes `bytes` from every limiter and sleeps off the longest debt, unless `stop` fires or
+/// one of the limits changes first. Either way it returns: a stopped transfer sees its token
+/// next, and a changed limit has forgiven the debt, so the next read is paced at the new rate.
+/// At a low limit one read can owe minutes or hours, which is why the sleep must be
+/// interruptible.
+pub async fn pace(limiters: &[&RateLimiter], bytes: u64, stop: &CancellationToken) {
+    // Read before taking: a change between `take` and the start of the wait is then seen.
+    let seen: u64 = limiters.iter().fold(0, |sum, l| sum.wrapping_add(l.generation()));
     let wait = limiters.iter().map(|l| l.take(bytes)).max().unwrap_or_default();
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
+    if wait.is_zero() {
+        return;
+    }
+    let mut changes: Vec<_> = limiters.iter().map(|l| Box::pin(l.changed.notified())).collect();
+    for change in &mut changes {
+        change.as_mut().enable();
+    }
+    if limiters.iter().fold(0, |sum: u64, l| sum.wrapping_add(l.generation())) != seen {
+        return;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = stop.cancelled() => {}
+        _ = futures::future::select_all(changes) => {}
     }
 }
 
@@ -81,12 +119,17 @@ pub async fn pace(limiters: &[&RateLimiter], bytes: u64) {
 mod tests {
     use super::*;
 
+    /// A token that never fires, for tests about the rate alone.
+    fn running() -> CancellationToken {
+        CancellationToken::new()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn paces_to_the_rate() {
         let limiter = RateLimiter::new(Some(1_000_000));
         let start = Instant::now();
         for _ in 0..300 {
-            pace(&[&limiter], 10_000).await;
+            pace(&[&limiter], 10_000, &running()).await;
         }
         // 3 MB at 1 MB/s: three seconds, minus at most the burst allowance.
         let took = start.elapsed().as_secs_f64();
@@ -122,7 +165,7 @@ mod tests {
                 let l = limiter.clone();
                 tokio::spawn(async move {
                     for _ in 0..50 {
-                        pace(&[&l], 1000).await;
+                        pace(&[&l], 1000, &running()).await;
                     }
                 })
             })
@@ -132,5 +175,55 @@ mod tests {
         }
         let took = start.elapsed().as_secs_f64();
         assert!((1.9..=2.05).contains(&took), "200 kB at 100 kB/s took {took}");
+    }
+
+    /// Starts a transfer owing 10 000 s (10 kB at 1 B/s) and returns its task once it sleeps.
+    async fn sleeper(
+        global: &std::sync::Arc<RateLimiter>,
+        item: &std::sync::Arc<RateLimiter>,
+        stop: &CancellationToken,
+    ) -> tokio::task::JoinHandle<Duration> {
+        let (global, item, stop) = (global.clone(), item.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let start = Instant::now();
+            pace(&[&global, &item], 10_000, &stop).await;
+            start.elapsed()
+        });
+        // Let it take its tokens and start sleeping (virtual time does not move meanwhile).
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!task.is_finished(), "a 10 000 s debt must make it sleep");
+        task
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_ends_a_long_sleep_at_once() {
+        let (global, item) =
+            (std::sync::Arc::new(RateLimiter::new(None)), std::sync::Arc::new(RateLimiter::new(Some(1))));
+        let stop = CancellationToken::new();
+        let task = sleeper(&global, &item, &stop).await;
+        stop.cancel();
+        assert_eq!(task.await.unwrap(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lifting_or_raising_either_limit_wakes_the_sleeper() {
+        for (item_rate, global_rate, change_item, new_rate) in [
+            (Some(1), None, true, None),
+            (None, Some(1), false, None),
+            (Some(1), None, true, Some(1_000_000)),
+        ] {
+            let global = std::sync::Arc::new(RateLimiter::new(global_rate));
+            let item = std::sync::Arc::new(RateLimiter::new(item_rate));
+            let task = sleeper(&global, &item, &running()).await;
+            tokio::time::advance(Duration::from_millis(500)).await;
+            if change_item {
+                item.set_rate(new_rate)
+            } else {
+                global.set_rate(new_rate)
+            }
+            assert_eq!(task.await.unwrap(), Duration::from_millis(500), "woke when the limit changed");
+        }
     }
 }

@@ -46,8 +46,12 @@ pub struct ResumeHint {
     pub total: Option<u64>,
 }
 
-/// What the engine is told to do. Sent over an unbounded channel: commands are few and come
-/// from people, and an unbounded command channel means a front end never blocks on the engine.
+/// What the engine is told to do. Sent over an unbounded channel, so a front end never
+/// blocks on the engine: with a bounded one, a front end waiting for room while the engine
+/// waits for room in the (bounded) event channel would deadlock. Bulk producers pace
+/// themselves instead: `dlm get` keeps at most 1,024 unfinished items in the engine, and the
+/// control socket's adds arrive in batches. Quitting skips whatever is still queued (see
+/// `Engine::shutdown`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Add {

@@ -16,6 +16,7 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
+pub mod reservations;
 mod retry;
 mod scheduler;
 mod segmented;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use answer::parse_content_range;
 pub use disk::part_progress;
@@ -51,6 +53,9 @@ const EVENT_CHANNEL_CAPACITY: usize = 4096;
 pub struct Engine {
     handle: EngineHandle,
     task: JoinHandle<()>,
+    /// Shutdown skips the command queue: after pasting 50,000 URLs, quitting must not wait
+    /// until every `Add` ahead of it has been handled.
+    quit: CancellationToken,
 }
 
 /// Cheap to clone; every front end holds one.
@@ -68,9 +73,10 @@ impl Engine {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
         let scheduler = scheduler::Scheduler::new(options, client, event_tx);
-        let task = tokio::spawn(scheduler.run(cmd_rx));
+        let quit = CancellationToken::new();
+        let task = tokio::spawn(scheduler.run(cmd_rx, quit.clone()));
         let handle = EngineHandle { cmd_tx, next_id: Arc::new(AtomicU64::new(1)) };
-        Ok((Engine { handle, task }, event_rx))
+        Ok((Engine { handle, task, quit }, event_rx))
     }
 
     pub fn handle(&self) -> EngineHandle {
@@ -78,8 +84,11 @@ impl Engine {
     }
 
     /// Stops every transfer (their `.part` files stay) and waits for the engine to end.
+    /// Commands sent before are applied, except `Add` and `Restore` still in the queue: they
+    /// are dropped, since nothing starts any more. Keep receiving events until this returns,
+    /// or drop the receiver first: the engine's state changes wait for room in the channel.
     pub async fn shutdown(self) {
-        self.handle.send(Command::Shutdown);
+        self.quit.cancel();
         // A panicked scheduler has nothing left to clean up; its panic was already reported.
         let _ = self.task.await;
     }

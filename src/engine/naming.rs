@@ -1,11 +1,9 @@
 //! Choosing the file name: Content-Disposition (RFC 6266 / RFC 5987), else the URL's last path
 //! segment, else a fallback; sanitised so a server can never choose the folder, and made
-//! unique so nothing is overwritten. Pure functions plus a small in-memory reservation set.
+//! unique so nothing is overwritten (`reservations` hands the names out). Pure functions.
 //! Depends only on std, `url` and `percent-encoding`.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use percent_encoding::percent_decode_str;
 use url::Url;
@@ -223,7 +221,7 @@ pub fn numbered(name: &str, n: u32) -> String {
 }
 
 /// The sidecar of a final path's partial file: `NAME.part.dlm` (written by `disk`).
-fn sidecar_path(final_path: &Path) -> PathBuf {
+pub fn sidecar_path(final_path: &Path) -> PathBuf {
     let mut os = part_path(final_path).into_os_string();
     os.push(".dlm");
     PathBuf::from(os)
@@ -234,64 +232,6 @@ pub fn part_path(final_path: &Path) -> PathBuf {
     let mut os = final_path.as_os_str().to_owned();
     os.push(PART_SUFFIX);
     PathBuf::from(os)
-}
-
-/// File names handed out to downloads that have not finished yet, so two items resolving to the
-/// same name get two files even before either exists on disk.
-#[derive(Debug, Default)]
-pub struct NameReservations {
-    taken: Mutex<HashSet<PathBuf>>,
-}
-
-/// Whether `path` is held by another download, as its final name or as one of the files it
-/// writes on the way (`NAME.part`, the sidecar `NAME.part.dlm` and its temp file): an item
-/// named `x.part` must not share a file with the item named `x`, or the second to write
-/// would truncate or replace the first one's finished file.
-fn clashes(taken: &HashSet<PathBuf>, path: &Path) -> bool {
-    /// Differences between the suffixes of those files ("", ".part", ".part.dlm",
-    /// ".part.dlm.tmp"), taken pairwise.
-    const GAPS: [&str; 6] = [".part", ".part.dlm", ".part.dlm.tmp", ".dlm", ".dlm.tmp", ".tmp"];
-    if taken.contains(path) {
-        return true;
-    }
-    let Some(text) = path.to_str() else { return false };
-    GAPS.iter().any(|gap| {
-        taken.contains(Path::new(&format!("{text}{gap}")))
-            || text.strip_suffix(gap).is_some_and(|stem| taken.contains(Path::new(stem)))
-    })
-}
-
-/// How many `name (n)` alternatives to try before giving up.
-const MAX_ALTERNATIVES: u32 = 9999;
-
-impl NameReservations {
-    /// Reserves the first free name among `name`, `name (1)`, … in `dir`. A name is free when
-    /// neither it nor its `.part` (nor `.part.dlm`) exists on disk and no other download holds
-    /// it or a name whose files would overlap its own.
-    pub fn reserve_unique(&self, dir: &Path, name: &str) -> Option<PathBuf> {
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        (0..=MAX_ALTERNATIVES).find_map(|n| {
-            let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
-            let path = dir.join(candidate);
-            let free = !clashes(&taken, &path)
-                && std::fs::symlink_metadata(&path).is_err()
-                && std::fs::symlink_metadata(part_path(&path)).is_err()
-                // A sidecar would be replaced and then deleted: leave whatever is there alone.
-                && std::fs::symlink_metadata(sidecar_path(&path)).is_err();
-            (free && taken.insert(path.clone())).then_some(path)
-        })
-    }
-
-    /// Reserves exactly `path` (continuing a known `.part`). False if another download holds it.
-    pub fn reserve_exact(&self, path: &Path) -> bool {
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        !clashes(&taken, path) && taken.insert(path.to_path_buf())
-    }
-
-    pub fn release(&self, path: &Path) {
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        taken.remove(path);
-    }
 }
 
 #[cfg(test)]
@@ -388,34 +328,5 @@ mod tests {
         assert_eq!(numbered("a.tar.gz", 2), "a (2).tar.gz");
         assert_eq!(numbered("README", 3), "README (3)");
         assert_eq!(numbered(".hidden", 1), ".hidden (1)");
-    }
-
-    #[test]
-    fn reservations_give_distinct_names_and_respect_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("f.txt"), b"old").unwrap();
-        std::fs::write(dir.path().join("f (2).txt.part"), b"partial").unwrap();
-        let names = NameReservations::default();
-        let a = names.reserve_unique(dir.path(), "f.txt").unwrap();
-        let b = names.reserve_unique(dir.path(), "f.txt").unwrap();
-        assert_eq!(a, dir.path().join("f (1).txt"));
-        assert_eq!(b, dir.path().join("f (3).txt"));
-        names.release(&a);
-        assert_eq!(names.reserve_unique(dir.path(), "f.txt").unwrap(), a);
-        // A name that is another reservation's `.part`, or whose `.part` is one, is taken.
-        names.reserve_unique(dir.path(), "g.txt").unwrap();
-        let part = names.reserve_unique(dir.path(), "g.txt.part").unwrap();
-        assert_eq!(part, dir.path().join("g.txt (1).part"));
-        let x_part = names.reserve_unique(dir.path(), "x.part").unwrap();
-        assert_eq!(x_part, dir.path().join("x.part"));
-        assert_eq!(names.reserve_unique(dir.path(), "x").unwrap(), dir.path().join("x (1)"));
-        assert!(!names.reserve_exact(&dir.path().join("x")));
-        // Nor may one item's name be another's sidecar.
-        names.reserve_unique(dir.path(), "s.iso").unwrap();
-        let sidecar = names.reserve_unique(dir.path(), "s.iso.part.dlm").unwrap();
-        assert_eq!(sidecar, dir.path().join("s.iso.part (1).dlm"));
-        // A lone sidecar on disk (not ours to replace or delete) makes its name taken too.
-        std::fs::write(dir.path().join("lone.part.dlm"), b"{}").unwrap();
-        assert_eq!(names.reserve_unique(dir.path(), "lone").unwrap(), dir.path().join("lone (1)"));
     }
 }

@@ -3,7 +3,7 @@
 //! Depends on the engine's transfer, naming and message modules.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -16,51 +16,136 @@ use super::error::DownloadError;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
 use super::messages::{AddRequest, Command, EngineEvent, ItemId, ItemLimits, RestoreAs};
-use super::naming::NameReservations;
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
+use super::reservations::NameReservations;
 use super::transfer::{self, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url};
 
 /// Why a running transfer was told to stop; decides what its end means.
+///
+/// A transfer takes a moment to stop, and more requests may arrive meanwhile (a pause while a
+/// new connection count restarts it, a remove after a cancel). The rule: **the strongest
+/// request wins**, in this order, weakest first:
+///
+/// `Restart` < `Shutdown` < `Pause` < `Cancel` < `Remove`
+///
+/// and a request to delete the `.part` is kept whichever of cancel and remove wins. So nothing
+/// the person asked for is lost or weakened by a later, milder request: a pause is not undone
+/// by a restart, a remove is not downgraded by a cancel, a delete is not forgotten, and
+/// quitting leaves a paused item paused. `Resume` withdraws a pause that has not taken effect
+/// yet (the transfer then continues from its `.part`, as after a restart). A transfer that
+/// finished before it saw a request ends as what it did (done or failed), except that a
+/// remove still removes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StopReason {
+    /// Stop and queue again at once (to apply a new connection count).
+    Restart,
+    Shutdown,
     Pause,
     Cancel {
         delete_partial: bool,
     },
-    Remove,
-    Shutdown,
-    /// Stop and queue again at once (to apply a new connection count).
-    Restart,
+    Remove {
+        delete_partial: bool,
+    },
+}
+
+impl StopReason {
+    fn strength(self) -> u8 {
+        match self {
+            Self::Restart => 0,
+            Self::Shutdown => 1,
+            Self::Pause => 2,
+            Self::Cancel { .. } => 3,
+            Self::Remove { .. } => 4,
+        }
+    }
+
+    fn deletes_partial(self) -> bool {
+        matches!(self, Self::Cancel { delete_partial: true } | Self::Remove { delete_partial: true })
+    }
+
+    /// What two requests for one transfer amount to (see the rule above).
+    fn combined(self, other: StopReason) -> StopReason {
+        let strongest = if other.strength() > self.strength() { other } else { self };
+        let delete_partial = self.deletes_partial() || other.deletes_partial();
+        match strongest {
+            Self::Cancel { .. } => Self::Cancel { delete_partial },
+            Self::Remove { .. } => Self::Remove { delete_partial },
+            weaker => weaker,
+        }
+    }
+}
+
+/// Asks a running transfer to stop for `reason`, combined with any request already pending.
+fn request_stop(token: &CancellationToken, stop: &mut Option<StopReason>, reason: StopReason) {
+    *stop = Some(stop.map_or(reason, |pending| pending.combined(reason)));
+    token.cancel();
 }
 
 #[derive(Debug)]
 enum Status {
     Queued,
-    Running { token: CancellationToken, stop: Option<StopReason> },
+    Running {
+        token: CancellationToken,
+        stop: Option<StopReason>,
+    },
     Paused,
     Done,
     Failed,
     Cancelled,
+    /// Cancelled with its `.part` to delete: reported as cancelled once the files are gone
+    /// (deleting a large file can take seconds, so it happens on the blocking pool).
+    Deleting {
+        then_remove: bool,
+    },
 }
 
+/// One download as the scheduler keeps it. A terminal UI keeps every item it lists in here,
+/// so it is kept small (`tests/engine_memory.rs` measures it): the folder is shared, the
+/// partial-file state boxed, and the item's own rate limiter made when first needed.
 struct Item {
-    /// `None` when the URL was invalid: the item exists only to show its error.
-    url: Option<Url>,
-    dir: PathBuf,
-    part: Option<PartState>,
+    /// The checked URL as text (a parsed `Url` is five times the size; it is parsed again
+    /// when the item starts). `None` when the URL was invalid: the item exists only to show
+    /// its error.
+    url: Option<Box<str>>,
+    dir: Arc<Path>,
+    part: Option<Box<PartState>>,
     status: Status,
     connections: usize,
-    limiter: Arc<RateLimiter>,
+    /// `None` until the item starts or gets its own limit; until then its limit is the
+    /// engine's default (`EngineOptions::item_rate_limit`).
+    limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Item {
+    /// The item's own limiter, made with `default` rate if it has none yet.
+    fn limiter(&mut self, default: Option<u64>) -> &Arc<RateLimiter> {
+        self.limiter.get_or_insert_with(|| Arc::new(RateLimiter::new(default)))
+    }
+
+    /// Its own limit and connection count, as `ItemLimitsChanged` reports them.
+    fn limits(&self, default: Option<u64>) -> (Option<u64>, usize) {
+        (self.limiter.as_ref().map_or(default, |l| l.rate()), self.connections)
+    }
+
+    /// Bytes of its `.part` on disk (what a pause keeps).
+    fn bytes_on_disk(&self) -> u64 {
+        self.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0)
+    }
 }
 
 pub struct Scheduler {
     shared: Arc<Shared>,
+    /// Shared by every item that goes to the default folder.
+    default_dir: Arc<Path>,
     items: BTreeMap<ItemId, Item>,
     /// Queued items in the order they were added; resumed items keep their place.
     queue: BTreeSet<ItemId>,
     tasks: JoinSet<Outcome>,
     task_items: HashMap<task::Id, ItemId>,
+    /// `.part` files being deleted, each answering with its item.
+    deletions: JoinSet<ItemId>,
     cap: usize,
     running: usize,
     root: CancellationToken,
@@ -71,6 +156,7 @@ impl Scheduler {
     pub fn new(options: EngineOptions, client: reqwest::Client, events: mpsc::Sender<EngineEvent>) -> Self {
         let cap = options.workers.clamp(1, MAX_WORKERS);
         Self {
+            default_dir: Arc::from(options.download_dir.as_path()),
             shared: Arc::new(Shared {
                 client,
                 hosts: HostLimits::new(options.max_connections_per_host),
@@ -83,6 +169,7 @@ impl Scheduler {
             queue: BTreeSet::new(),
             tasks: JoinSet::new(),
             task_items: HashMap::new(),
+            deletions: JoinSet::new(),
             cap,
             running: 0,
             root: CancellationToken::new(),
@@ -90,25 +177,50 @@ impl Scheduler {
         }
     }
 
-    pub async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Command>) {
+    /// Handles commands and finished transfers until `quit` fires (or `Command::Shutdown`
+    /// arrives, or every handle is gone), then stops every transfer and waits for them.
+    pub async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Command>, quit: CancellationToken) {
         self.emit(EngineEvent::WorkersChanged { cap: self.cap }).await;
         self.emit(EngineEvent::RateLimitChanged { limit: self.shared.limiter.rate() }).await;
         loop {
             tokio::select! {
+                // Quitting first; then finished transfers (at most `cap` at a time), so a flood
+                // of commands cannot keep a worker slot from being refilled.
+                biased;
+                () = quit.cancelled(), if !self.shutting_down => {
+                    self.apply_before_quitting(&mut cmd_rx).await;
+                    self.begin_shutdown();
+                }
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.finished(done).await;
+                }
+                // Deleting a file cannot panic; a failed join only leaves its item deleting.
+                Some(Ok(id)) = self.deletions.join_next(), if !self.deletions.is_empty() => {
+                    self.deleted(id).await;
+                }
                 cmd = cmd_rx.recv(), if !self.shutting_down => match cmd {
                     Some(cmd) => self.handle(cmd).await,
                     None => self.begin_shutdown(),
                 },
-                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                    self.finished(done).await;
-                }
             }
-            if self.shutting_down && self.tasks.is_empty() {
+            if self.shutting_down && self.tasks.is_empty() && self.deletions.is_empty() {
                 break;
             }
             self.fill().await;
         }
         self.emit(EngineEvent::Stopped).await;
+    }
+
+    /// Applies the commands sent before the engine was told to quit, except the ones that
+    /// only add items: nothing new starts now, and after a paste of 50,000 URLs handling each
+    /// `Add` would hold quitting up. A pause, cancel or remove the person asked for just
+    /// before quitting still counts (a paused item must stay paused in a saved queue).
+    async fn apply_before_quitting(&mut self, cmd_rx: &mut mpsc::UnboundedReceiver<Command>) {
+        while let Ok(cmd) = cmd_rx.try_recv() {
+            if !matches!(cmd, Command::Add { .. } | Command::Restore { .. }) {
+                self.handle(cmd).await;
+            }
+        }
     }
 
     async fn emit(&self, event: EngineEvent) {
@@ -135,7 +247,7 @@ impl Scheduler {
             Command::Cancel { id, delete_partial } => {
                 self.stop(id, StopReason::Cancel { delete_partial }).await
             }
-            Command::Remove(id) => self.stop(id, StopReason::Remove).await,
+            Command::Remove(id) => self.stop(id, StopReason::Remove { delete_partial: false }).await,
             Command::Retry(id) => {
                 if let Some(item) = self.items.get_mut(&id)
                     && matches!(item.status, Status::Failed | Status::Cancelled)
@@ -156,22 +268,20 @@ impl Scheduler {
                 self.emit(EngineEvent::RateLimitChanged { limit }).await;
             }
             Command::SetItemRateLimit { id, limit } => {
-                if let Some(item) = self.items.get(&id) {
-                    item.limiter.set_rate(limit.filter(|l| *l > 0));
-                    let (rate_limit, connections) = (item.limiter.rate(), item.connections);
+                let default = self.shared.options.item_rate_limit;
+                if let Some(item) = self.items.get_mut(&id) {
+                    item.limiter(default).set_rate(limit.filter(|l| *l > 0));
+                    let (rate_limit, connections) = item.limits(default);
                     self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
                 }
             }
             Command::SetItemConnections { id, connections } => {
                 if let Some(item) = self.items.get_mut(&id) {
                     item.connections = connections.clamp(1, MAX_CONNECTIONS);
-                    let (rate_limit, connections) = (item.limiter.rate(), item.connections);
+                    let (rate_limit, connections) = item.limits(self.shared.options.item_rate_limit);
                     // A running item picks the new count up by continuing from its `.part`.
-                    if let Status::Running { token, stop } = &mut item.status
-                        && stop.is_none()
-                    {
-                        *stop = Some(StopReason::Restart);
-                        token.cancel();
+                    if let Status::Running { token, stop } = &mut item.status {
+                        request_stop(token, stop, StopReason::Restart);
                     }
                     self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
                 }
@@ -194,8 +304,9 @@ impl Scheduler {
         let Some(item) = self.items.get_mut(&id) else { return };
         if let Some(limits) = limits {
             item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
-            item.limiter.set_rate(limits.rate_limit.filter(|l| *l > 0));
-            let (rate_limit, connections) = (item.limiter.rate(), item.connections);
+            let default = self.shared.options.item_rate_limit;
+            item.limiter(default).set_rate(limits.rate_limit.filter(|l| *l > 0));
+            let (rate_limit, connections) = item.limits(default);
             self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
         }
         let Some(item) = self.items.get_mut(&id) else { return };
@@ -207,7 +318,7 @@ impl Scheduler {
             RestoreAs::Queued => {}
             RestoreAs::Paused => {
                 item.status = Status::Paused;
-                let bytes = item.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
+                let bytes = item.bytes_on_disk();
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
             RestoreAs::Done { path, bytes } => {
@@ -229,7 +340,7 @@ impl Scheduler {
     }
 
     async fn add(&mut self, id: ItemId, request: AddRequest) {
-        let dir = request.dir.unwrap_or_else(|| self.shared.options.download_dir.clone());
+        let dir = request.dir.map_or_else(|| Arc::clone(&self.default_dir), Arc::from);
         let parsed = parse_download_url(&request.url);
         let shown = match &parsed {
             Ok(url) => redact_url(url),
@@ -239,9 +350,14 @@ impl Scheduler {
         let url = match parsed {
             Ok(url) => url,
             Err(error) => {
-                let limiter = Arc::new(RateLimiter::new(None));
-                let item =
-                    Item { url: None, dir, part: None, status: Status::Failed, connections: 1, limiter };
+                let item = Item {
+                    url: None,
+                    dir,
+                    part: None,
+                    status: Status::Failed,
+                    connections: 1,
+                    limiter: None,
+                };
                 self.items.insert(id, item);
                 self.emit(EngineEvent::Failed { id, error: error.to_string() }).await;
                 return;
@@ -251,23 +367,25 @@ impl Scheduler {
             let final_path = dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
             let missing = disk::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
-            self.shared.names.reserve_exact(&final_path).then_some(PartState {
-                final_path,
-                validator: hint.validator,
-                total: hint.total,
-                resumable: true,
-                missing,
-                ranges_unreliable: false,
+            self.shared.names.reserve_exact(&final_path).then(|| {
+                Box::new(PartState {
+                    final_path,
+                    validator: hint.validator,
+                    total: hint.total,
+                    resumable: true,
+                    missing,
+                    ranges_unreliable: false,
+                })
             })
         });
         let options = &self.shared.options;
         let item = Item {
-            url: Some(url),
+            url: Some(url.as_str().into()),
             dir,
             part,
             status: Status::Queued,
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
-            limiter: Arc::new(RateLimiter::new(options.item_rate_limit)),
+            limiter: None,
         };
         self.items.insert(id, item);
         self.queue.insert(id);
@@ -279,23 +397,28 @@ impl Scheduler {
             Status::Queued => {
                 item.status = Status::Paused;
                 self.queue.remove(&id);
-                let bytes = item.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
+                let bytes = item.bytes_on_disk();
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
-            Status::Running { token, stop } if stop.is_none() => {
-                *stop = Some(StopReason::Pause);
-                token.cancel();
-            }
+            Status::Running { token, stop } => request_stop(token, stop, StopReason::Pause),
             _ => {}
         }
     }
 
     async fn resume(&mut self, id: ItemId) {
         let Some(item) = self.items.get_mut(&id) else { return };
-        if matches!(item.status, Status::Paused) {
-            item.status = Status::Queued;
-            self.queue.insert(id);
-            self.emit(EngineEvent::Queued { id }).await;
+        match &mut item.status {
+            Status::Paused => {
+                item.status = Status::Queued;
+                self.queue.insert(id);
+                self.emit(EngineEvent::Queued { id }).await;
+            }
+            // Paused and resumed before the transfer stopped: it stops anyway (its token has
+            // fired) and goes straight back to the queue instead of to Paused.
+            Status::Running { stop, .. } if *stop == Some(StopReason::Pause) => {
+                *stop = Some(StopReason::Restart);
+            }
+            _ => {}
         }
     }
 
@@ -303,13 +426,9 @@ impl Scheduler {
     async fn stop(&mut self, id: ItemId, reason: StopReason) {
         let Some(item) = self.items.get_mut(&id) else { return };
         match &mut item.status {
-            Status::Running { token, stop } => {
-                // A later, stronger request (remove after pause) wins.
-                *stop = Some(reason);
-                token.cancel();
-            }
-            Status::Done if reason != StopReason::Remove => {}
-            Status::Cancelled if reason != StopReason::Remove => {}
+            Status::Running { token, stop } => request_stop(token, stop, reason),
+            Status::Deleting { then_remove } => *then_remove |= matches!(reason, StopReason::Remove { .. }),
+            Status::Done | Status::Cancelled if !matches!(reason, StopReason::Remove { .. }) => {}
             _ => {
                 self.queue.remove(&id);
                 self.conclude_stop(id, reason).await;
@@ -319,24 +438,42 @@ impl Scheduler {
 
     /// Applies a cancel or remove to an item that is not running.
     async fn conclude_stop(&mut self, id: ItemId, reason: StopReason) {
-        match reason {
-            StopReason::Cancel { delete_partial } => {
-                if let Some(item) = self.items.get_mut(&id) {
-                    item.status = Status::Cancelled;
-                    if delete_partial && let Some(part) = item.part.take() {
-                        remove_partial(&part);
-                        self.shared.names.release(&part.final_path);
-                    }
-                }
-                self.emit(EngineEvent::Cancelled { id }).await;
+        let (remove, delete_partial) = match reason {
+            StopReason::Cancel { delete_partial } => (false, delete_partial),
+            StopReason::Remove { delete_partial } => (true, delete_partial),
+            StopReason::Pause | StopReason::Shutdown | StopReason::Restart => return,
+        };
+        let Some(item) = self.items.get_mut(&id) else { return };
+        if delete_partial && let Some(part) = item.part.take() {
+            // Deleting a large file can take seconds: not on this task. The name stays
+            // reserved until the files are gone, so no other item starts writing there.
+            item.status = Status::Deleting { then_remove: remove };
+            let names = Arc::clone(&self.shared.names);
+            self.deletions.spawn_blocking(move || {
+                remove_partial(&part);
+                names.release(&part.final_path);
+                id
+            });
+        } else if remove {
+            if let Some(part) = self.items.remove(&id).and_then(|item| item.part) {
+                self.shared.names.release(&part.final_path);
             }
-            StopReason::Remove => {
-                if let Some(part) = self.items.remove(&id).and_then(|item| item.part) {
-                    self.shared.names.release(&part.final_path);
-                }
-                self.emit(EngineEvent::Removed { id }).await;
-            }
-            StopReason::Pause | StopReason::Shutdown | StopReason::Restart => {}
+            self.emit(EngineEvent::Removed { id }).await;
+        } else {
+            item.status = Status::Cancelled;
+            self.emit(EngineEvent::Cancelled { id }).await;
+        }
+    }
+
+    /// A cancelled or removed item's `.part` is gone: report it cancelled, or removed.
+    async fn deleted(&mut self, id: ItemId) {
+        let Some(item) = self.items.get_mut(&id) else { return };
+        let Status::Deleting { then_remove } = item.status else { return };
+        if then_remove {
+            self.conclude_stop(id, StopReason::Remove { delete_partial: false }).await;
+        } else {
+            item.status = Status::Cancelled;
+            self.emit(EngineEvent::Cancelled { id }).await;
         }
     }
 
@@ -344,8 +481,7 @@ impl Scheduler {
         self.shutting_down = true;
         for item in self.items.values_mut() {
             if let Status::Running { token, stop } = &mut item.status {
-                stop.get_or_insert(StopReason::Shutdown);
-                token.cancel();
+                request_stop(token, stop, StopReason::Shutdown);
             }
         }
         self.root.cancel();
@@ -357,15 +493,16 @@ impl Scheduler {
         while !self.shutting_down && self.running < self.cap {
             let Some(id) = self.queue.pop_first() else { break };
             let Some(item) = self.items.get_mut(&id) else { continue };
-            let Some(url) = item.url.clone() else { continue };
+            // Checked when it was added; parsing normalised text gives the same URL again.
+            let Some(Ok(url)) = item.url.as_deref().map(Url::parse) else { continue };
             let token = self.root.child_token();
             let job = Job {
                 id,
                 url,
-                dir: item.dir.clone(),
-                part: item.part.clone(),
+                dir: item.dir.to_path_buf(),
+                part: item.part.as_deref().cloned(),
                 connections: item.connections,
-                limiter: Arc::clone(&item.limiter),
+                limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
             };
             item.status = Status::Running { token: token.clone(), stop: None };
             self.running += 1;
@@ -395,32 +532,32 @@ impl Scheduler {
         };
         match outcome {
             Outcome::Completed { path, bytes, skipped, part } => {
-                if let Some(part) = part.or(item.part.take()) {
+                if let Some(part) = part.or(item.part.take().map(|p| *p)) {
                     self.shared.names.release(&part.final_path);
                 }
                 self.shared.names.release(&path);
                 item.part = None;
                 item.status = Status::Done;
                 self.emit(EngineEvent::Completed { id, path, bytes, skipped }).await;
-                if stop == Some(StopReason::Remove) {
-                    self.conclude_stop(id, StopReason::Remove).await;
+                if let Some(reason @ StopReason::Remove { .. }) = stop {
+                    self.conclude_stop(id, reason).await;
                 }
             }
             Outcome::Failed { error, part } => {
-                if part.is_some() {
-                    item.part = part;
+                if let Some(part) = part {
+                    item.part = Some(Box::new(part));
                 }
                 item.status = Status::Failed;
                 match stop {
-                    Some(reason @ (StopReason::Cancel { .. } | StopReason::Remove)) => {
+                    Some(reason @ (StopReason::Cancel { .. } | StopReason::Remove { .. })) => {
                         self.conclude_stop(id, reason).await
                     }
                     _ => self.emit(EngineEvent::Failed { id, error: error.to_string() }).await,
                 }
             }
             Outcome::Stopped { part, bytes } => {
-                if part.is_some() {
-                    item.part = part;
+                if let Some(part) = part {
+                    item.part = Some(Box::new(part));
                 }
                 match stop.unwrap_or(StopReason::Pause) {
                     StopReason::Pause => {

@@ -471,7 +471,7 @@ async fn stream(
                         return Streamed::Disk(error);
                     }
                     ctx.map().written(id, writer.written());
-                    pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep).await;
+                    pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep, &ctx.stop).await;
                 }
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
             }

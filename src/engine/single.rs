@@ -89,7 +89,7 @@ pub async fn stream(
                     return Attempt::Error { error, reached: reached(&writer) };
                 }
                 // Unlimited buckets answer at once (one atomic load), so this stays cheap.
-                pace(&[&shared.limiter, &job.limiter], len).await;
+                pace(&[&shared.limiter, &job.limiter], len, token).await;
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
                 if last_report.is_none_or(|at| at.elapsed() >= interval) {
                     last_report = Some(Instant::now());

@@ -194,7 +194,7 @@ async fn attempt_once(
         match part {
             // The server did not continue: start over with this answer.
             Some(p) => adopt_full_answer(p, &first, offset > 0),
-            None => match destination::choose(shared, job, &first) {
+            None => match destination::choose(shared, job, &first).await {
                 Ok(Destination::Skip { path, bytes }) => return Attempt::Done { path, bytes, skipped: true },
                 Ok(Destination::Continue(found)) => {
                     *part = Some(found);

@@ -337,12 +337,14 @@ impl App {
             if row.state == ItemState::Cancelled {
                 continue;
             }
-            c.bytes += row.bytes;
+            // Saturating: a server may announce any size up to 2^64-1, and two such items
+            // must not overflow the header's totals.
+            c.bytes = c.bytes.saturating_add(row.bytes);
             match row.total {
-                Some(t) => c.total += t,
+                Some(t) => c.total = c.total.saturating_add(t),
                 None => {
                     c.unknown_sizes += 1;
-                    c.total += row.bytes;
+                    c.total = c.total.saturating_add(row.bytes);
                 }
             }
         }

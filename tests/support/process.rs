@@ -44,3 +44,89 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// A `dlm` started in the background with its stderr read line by line, to interrupt it at a
+/// chosen moment and time how long it takes to end.
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every stderr line seen so far, for failure messages.
+    pub stderr: Vec<String>,
+}
+
+impl Background {
+    /// Spawns `cmd` with stderr piped (stdout discarded).
+    pub fn spawn(mut cmd: Command) -> Self {
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines, stderr: Vec::new() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (off the async runtime's threads: call from `spawn_blocking` or a plain test)
+    /// until a stderr line contains `text`.
+    pub fn wait_for_line(&mut self, text: &str, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.stderr.iter().any(|l| l.contains(text)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.stderr.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("no stderr line with {text:?} within {timeout:?}: {:#?}", self.stderr);
+                }
+            }
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    }
+
+    /// Waits up to `timeout` for the process to end; kills it and panics if it does not.
+    /// Returns the exit status and how long it took from the call.
+    pub fn wait_at_most(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> (std::process::ExitStatus, std::time::Duration) {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.stderr.extend(self.lines.try_iter());
+                return (status, start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.stderr.extend(self.lines.try_iter());
+                panic!("dlm still running {timeout:?} after being asked to stop: {:#?}", self.stderr);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a dlm behind.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

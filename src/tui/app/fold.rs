@@ -202,7 +202,7 @@ impl App {
         self.last_tick = Some(now);
         let mut moved = 0u64;
         for row in self.rows.values_mut() {
-            moved += row.bytes.saturating_sub(row.tick_bytes);
+            moved = moved.saturating_add(row.bytes.saturating_sub(row.tick_bytes));
             row.tick_bytes = row.bytes;
             if row.state != ItemState::Downloading {
                 continue;
