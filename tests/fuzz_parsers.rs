@@ -84,9 +84,14 @@ fn check_sanitize(raw: &str) {
 }
 
 fn check_content_disposition(value: &str) {
-    let _ = filename_from_content_disposition(value);
+    check_content_disposition_bytes(value.as_bytes());
+}
+
+/// Any bytes a server may put in the header (hyper passes every byte but control characters).
+fn check_content_disposition_bytes(raw: &[u8]) {
+    let _ = filename_from_content_disposition(raw);
     let base = url::Url::parse("http://example.com/dir/file.bin").unwrap();
-    assert_safe_name(&choose_name(Some(value), &base, None), value);
+    assert_safe_name(&choose_name(Some(raw), &base, None), &String::from_utf8_lossy(raw));
 }
 
 fn check_url_path(segment: &str) {
@@ -150,6 +155,14 @@ proptest! {
         check_content_disposition(&format!("{kind}; filename={plain}; filename*=UTF-8''{ext}"));
         check_content_disposition(&format!("{kind}; filename*={ext}"));
         check_content_disposition(&plain);
+    }
+
+    #[test]
+    fn content_disposition_bytes_never_escape(
+        head in prop_oneof![Just(&b"attachment; filename="[..]), Just(&b"attachment; filename=\""[..]), Just(&b""[..])],
+        raw in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        check_content_disposition_bytes(&[head, &raw].concat());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! checks that.
 
 mod disk;
+mod disposition;
 mod error;
 mod hosts;
 mod http;

@@ -277,7 +277,7 @@ async fn attempt_once(
             }
             None => {
                 let name = naming::choose_name(
-                    headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()),
+                    headers.get(header::CONTENT_DISPOSITION).map(|v| v.as_bytes()),
                     &final_url,
                     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
                 );

@@ -14,7 +14,8 @@
 //! - `short=N&short_times=K`: the first K requests announce the full length but send N fewer
 //! - `status=CODE&status_times=K&retry_after=V`: the first K requests get CODE (default all)
 //! - `chunked=1`: no Content-Length (chunked transfer encoding)
-//! - `cd=VALUE`: Content-Disposition header, verbatim
+//! - `cd=VALUE`: Content-Disposition header, verbatim (UTF-8); with `cd_latin1=1` each character
+//!   is sent as its one ISO-8859-1 byte instead, as older servers do
 //! - `gzip=1`: gzip the body when the client accepts gzip (as many servers do)
 //! - `gate=1`: send the first 1 KiB, then wait for `TestServer::release` before the rest
 //! - `type=MIME`: Content-Type
@@ -332,7 +333,14 @@ async fn serve_file(
         resp = resp.header(header::LAST_MODIFIED, &last_modified);
     }
     if let Some(cd) = p.get("cd") {
-        resp = resp.header(header::CONTENT_DISPOSITION, cd.as_str());
+        let value = if p.contains_key("cd_latin1") {
+            let bytes: Vec<u8> =
+                cd.chars().map(|c| u8::try_from(c).expect("cd_latin1: a character above U+00FF")).collect();
+            HeaderValue::from_bytes(&bytes).unwrap()
+        } else {
+            HeaderValue::from_str(cd).unwrap()
+        };
+        resp = resp.header(header::CONTENT_DISPOSITION, value);
     }
     resp =
         resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
