@@ -120,9 +120,11 @@ async fn pause_all_and_resume_all() {
 #[tokio::test]
 async fn shutdown_stops_transfers_and_keeps_their_parts() {
     let server = TestServer::start().await;
-    let h = Harness::new();
+    let mut h = Harness::new();
     h.add(server.url("/f/kept.bin?size=100000&gate=1"));
-    wait_until("body in flight", Duration::from_secs(10), || server.active() == 1).await;
+    // The gate holds the body after its first KiB: wait until dlm has it, not merely until
+    // the server started sending (then the `.part` may not exist yet).
+    h.wait_for("the first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     let (events, dir) = h.shutdown().await;
     assert_eq!(events.last(), Some(&EngineEvent::Stopped));
     assert!(!dir.path().join("kept.bin").exists());
