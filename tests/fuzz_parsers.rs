@@ -204,7 +204,7 @@ proptest! {
     }
 }
 
-/// The long run for the report: `DLM_FUZZ_SECS=300 cargo test --release --test fuzz_parsers
+/// The long run for the report: `DLM_FUZZ_SECS=300 cargo test --test fuzz_parsers
 /// -- --ignored --nocapture`. Runs every property in turn, in batches, until the time is up,
 /// and prints how many cases ran.
 #[test]

@@ -78,7 +78,8 @@ async fn two_thousand_urls_at_once_all_correct_with_bounded_memory() {
     assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
 }
 
-/// `cargo test --release --test load -- --ignored --nocapture`
+/// `cargo test --test load -- --include-ignored --nocapture --test-threads=1` (debug build,
+/// as recorded in docs/measurements.md)
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "heavy: 10,000 downloads; prints peak RSS and time"]
 async fn ten_thousand_urls() {

@@ -147,7 +147,7 @@ async fn the_per_host_cap_holds_across_items_but_for_a_connection_still_closing(
 
 /// `cargo test --test segmented -- --ignored the_per_host_cap_holds_exactly`, a few times.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: fails about one run in five, an abandoned connection closes late"]
+#[ignore = "known bug: fails in about a third of runs, an abandoned connection closes late"]
 async fn the_per_host_cap_holds_exactly_across_items() {
     assert_eq!(peak_with_four_items_under_a_cap_of_3().await, 3, "16 connections wanted, 3 allowed");
 }
@@ -174,7 +174,7 @@ async fn a_global_rate_limit_never_lets_a_download_run_faster() {
     assert!(took >= Duration::from_millis(2800), "3 MiB in {took:?} under a 1 MiB/s limit");
 }
 
-/// `cargo test --release --test segmented -- --ignored --nocapture rate_limit_accuracy`
+/// `cargo test --test segmented -- --ignored --nocapture rate_limit_accuracy`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measures wall-clock rate; a loaded machine skews it"]
 async fn rate_limit_accuracy() {

@@ -141,7 +141,7 @@ async fn a_thousand_urls_in_the_ui_all_finish_and_keys_still_answer() {
     assert!(f.quit < Duration::from_secs(20), "quitting took {:?}", f.quit);
 }
 
-/// `cargo test --test tui_load -- --ignored --nocapture`
+/// `cargo test --test tui_load -- --include-ignored --nocapture --test-threads=1` (debug build)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: 10,000 downloads in the UI; prints figures"]
 async fn ten_thousand_urls_in_the_ui() {
