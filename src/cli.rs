@@ -76,7 +76,7 @@ pub struct AddArgs {
     /// Read URLs from FILE, one per line (`-` for standard input).
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Folder to save into [default: the running dlm's download folder].
+    /// Folder to save into [default: the config's download_dir, else this shell's folder].
     #[arg(short = 'o', long = "dir", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }

@@ -1,7 +1,9 @@
 //! The config file: one struct read from TOML with a default for every field, the lookup order
 //! (`--config PATH`, `$DLM_CONFIG`, the platform config folder) and errors that name the file,
-//! line and column. Depends on the engine's option types and `format`'s parsers, never on a
-//! front end; command-line flags are applied on top by `cli::DownloadArgs::apply`.
+//! line and column. Depends on the engine's option types, `format`'s parsers and the key table
+//! (`tui::keys`, pure data: which actions exist and how keys are written), never on the
+//! terminal or a front end's model; command-line flags are applied on top by
+//! `cli::DownloadArgs::apply`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -14,6 +16,8 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::engine::{ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
 use crate::format::{parse_duration, parse_rate};
+use crate::suggest::closest;
+use crate::tui::keys::{KeyMap, KeysError};
 
 /// Environment variable naming a config file; used when `--config` is not given.
 pub const CONFIG_ENV: &str = "DLM_CONFIG";
@@ -79,8 +83,8 @@ pub struct Config {
     /// Keep `user:password@` of URLs in the saved queue (owner-only file). Off: a restored
     /// item that needed them gets the server's 401 and is added again by hand.
     pub save_credentials: bool,
-    /// Key binding overrides, action name → key spec (`"ctrl+p"`, `"F5"`, `"x"`). Checked by
-    /// the TUI's `KeyMap::with_overrides`, which knows the actions and the key syntax.
+    /// Key binding overrides, action name → key spec (`"ctrl+p"`, `"F5"`, `"x"`). Checked when
+    /// the file is read, by the key table's own `KeyMap::with_overrides`.
     pub keys: BTreeMap<String, String>,
 }
 
@@ -129,7 +133,11 @@ impl Config {
                 source_line: None,
             });
         }
-        toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, path))
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, path))?;
+        // `[keys]` is checked here, with the rest of the file, so a mistake stops `dlm get` and
+        // `dlm ls` too instead of passing silently until the UI opens.
+        KeyMap::with_overrides(&config.keys).map_err(|e| ConfigError::from_keys(&e, text, path))?;
+        Ok(config)
     }
 
     /// Reads and parses a config file.
@@ -274,24 +282,42 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ConfigError {
-    fn from_toml(e: &toml::de::Error, text: &str, path: &Path) -> Self {
-        let offset = e.span().map_or(0, |s| s.start);
+    /// An error at byte `offset` of `text`, with the line shown under the message.
+    fn at(text: &str, path: &Path, offset: usize, message: impl FnOnce(Option<&str>) -> String) -> Self {
         let (line, column) = line_col(text.as_bytes(), offset);
         let source_line = text.lines().nth(line - 1).map(|l| l.chars().take(200).collect::<String>());
         // Tabs would shift the caret; show them as one space.
         let source_line = source_line.map(|l| l.replace('\t', " "));
+        let message = message(source_line.as_deref());
+        Self::Invalid { path: path.to_path_buf(), line, column, message, source_line }
+    }
+
+    fn from_toml(e: &toml::de::Error, text: &str, path: &Path) -> Self {
         let raw = e.message().trim();
-        let message = match unknown_field(raw) {
+        Self::at(text, path, e.span().map_or(0, |s| s.start), |line| match unknown_field(raw) {
             Some((field, expected)) => match closest(field, &expected) {
                 Some(best) => format!("unknown key `{field}`; did you mean `{best}`?"),
                 None => format!("unknown key `{field}`; valid keys are {}", expected.join(", ")),
             },
-            None => match key_at(source_line.as_deref()) {
+            None => match key_at(line) {
                 Some(key) => format!("`{key}`: {raw}"),
                 None => raw.to_string(),
             },
-        };
-        Self::Invalid { path: path.to_path_buf(), line, column, message, source_line }
+        })
+    }
+
+    /// A `[keys]` mistake, pointing at the value of the entry it is about.
+    fn from_keys(e: &KeysError, text: &str, path: &Path) -> Self {
+        #[derive(Deserialize)]
+        struct Spans {
+            #[serde(default)]
+            keys: BTreeMap<String, toml::Spanned<toml::Value>>,
+        }
+        let offset = toml::from_str::<Spans>(text)
+            .ok()
+            .and_then(|s| s.keys.get(&e.action).map(|v| v.span().start))
+            .unwrap_or(0);
+        Self::at(text, path, offset, |_| e.to_string())
     }
 }
 
@@ -318,31 +344,6 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
     let (field, rest) = rest.split_once('`')?;
     let expected = rest.split('`').skip(1).step_by(2).collect();
     Some((field, expected))
-}
-
-/// The valid name closest to `word`, if it is close enough to be a likely typo.
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase().replace('-', "_");
-    candidates
-        .iter()
-        .map(|c| (edit_distance(&word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || c.contains(word.as_str()) && word.len() >= 4)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters; config keys are short, so the simple O(n·m) is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// `~/x` → `$HOME/x`; other paths unchanged.
@@ -540,6 +541,29 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_checked_with_the_rest_of_the_file() {
+        let m = message("workers = 2\n[keys]\npause = \"p spcae\"\n");
+        let want = "config file test.toml:3:9: [keys] pause: unknown key \"spcae\"; did you mean `space`?";
+        assert!(m.starts_with(want), "{m}");
+        let m = message("keys = { pasue = \"x\" }");
+        assert!(m.contains("1:18: [keys] pasue: `pasue` is not an action; did you mean `pause`?"), "{m}");
+        assert!(
+            message("[keys]\nquit = \"x\"\npause = \"x\"")
+                .contains("2:8: [keys] quit: x is also given to pause")
+        );
+        assert!(parse("[keys]\npause = \"ctrl+p F5\"\n").is_ok());
+    }
+
+    #[test]
+    fn decimal_rate_units_are_refused_naming_what_is_accepted() {
+        let m = message("rate_limit = \"2 MB\"");
+        assert!(m.contains("1:14: `rate_limit`: size unit \"MB\" in \"2 MB\" is ambiguous"), "{m}");
+        assert!(m.contains("K, M or G (1024-based; KiB, MiB, GiB also work)"), "{m}");
+        assert_eq!(parse("rate_limit = \"2MiB\"").unwrap().rate_limit, Some(2 << 20));
+        assert_eq!(parse("item_rate_limit = \"512K\"").unwrap().item_rate_limit, Some(512 << 10));
+    }
+
+    #[test]
     fn lookup_order() {
         let flag = PathBuf::from("/flag.toml");
         let env = Some(OsString::from("/env.toml"));
@@ -553,13 +577,5 @@ mod tests {
         assert_eq!(locate(None, Some(OsString::new()), Some(platform.clone())), None);
         std::fs::write(&platform, "").unwrap();
         assert_eq!(locate(None, None, Some(platform.clone())), Some(ConfigSource::Platform(platform)));
-    }
-
-    #[test]
-    fn edit_distance_basics() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(closest("worker", &["workers", "retries"]), Some("workers"));
-        assert_eq!(closest("qqqq", &["workers", "retries"]), None);
     }
 }

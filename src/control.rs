@@ -264,20 +264,64 @@ async fn write_reply<W: AsyncWriteExt + Unpin>(w: &mut W, reply: &Reply) -> io::
     w.flush().await
 }
 
-/// Why a client request failed.
+/// Why a client request failed. Each message says what happened once: the variants carry
+/// no `source`, so printing the error chain does not repeat the OS error.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No dlm is listening (no socket, or a leftover one nobody answers).
     #[error("no running dlm at {0}")]
     NotRunning(PathBuf),
-    #[error("talking to the running dlm failed: {0}")]
-    Io(#[from] io::Error),
+    #[error("{}", io_message(.0))]
+    Io(io::Error),
     #[error("the running dlm did not answer within {0:?}")]
     Timeout(Duration),
     #[error("the running dlm sent a reply this dlm does not understand: {0}")]
     BadReply(String),
     #[error("the running dlm refused: {0}")]
     Refused(String),
+    /// A long list went in several requests and one failed: say how far it got.
+    #[error("{error} (the first {added} URLs were added)")]
+    Partly { added: usize, error: Box<ClientError> },
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+fn io_message(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => {
+            format!("the running dlm closed the connection before answering ({e})")
+        }
+        _ => format!("talking to the running dlm failed: {e}"),
+    }
+}
+
+/// Splits URLs into `add` requests that stay within `MAX_URLS` and `MAX_LINE`, so a list of
+/// any length goes through (100,000 URLs were refused as one request that was too long).
+fn batches(urls: Vec<String>, dir: Option<&Path>) -> Vec<Vec<String>> {
+    // The request around the URLs, with room to spare.
+    let envelope = serde_json::to_string(&Request::Add { urls: Vec::new(), dir: dir.map(Path::to_path_buf) })
+        .map_or(256, |s| s.len() + 64);
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut size = envelope;
+    for url in urls {
+        // Quoted and escaped, plus the comma.
+        let len = serde_json::to_string(&url).map_or(url.len() * 6, |s| s.len()) + 1;
+        if !batch.is_empty() && (batch.len() == MAX_URLS || size + len > MAX_LINE) {
+            out.push(std::mem::take(&mut batch));
+            size = envelope;
+        }
+        size += len;
+        batch.push(url);
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
 }
 
 /// A connection to a running dlm.
@@ -305,11 +349,17 @@ impl Client {
         let mut body = serde_json::to_vec(request).map_err(io::Error::other)?;
         body.push(b'\n');
         let exchange = async {
-            self.writer.write_all(&body).await?;
+            let sent = self.writer.write_all(&body).await;
             let mut line = String::new();
-            // Replies to `ls` can be large; bound them anyway.
-            (&mut self.reader).take(256 << 20).read_line(&mut line).await?;
-            Ok::<_, io::Error>(line)
+            // Replies to `ls` can be large; bound them anyway. A server that refused the
+            // request (too long) answers before closing, so its reply is read even when the
+            // write failed: it says why.
+            let read = (&mut self.reader).take(256 << 20).read_line(&mut line).await;
+            match (sent, read) {
+                (_, Ok(n)) if n > 0 => Ok(line),
+                (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+                (Ok(()), Ok(_)) => Err(io::ErrorKind::UnexpectedEof.into()),
+            }
         };
         let line = tokio::time::timeout(REPLY_TIMEOUT, exchange)
             .await
@@ -321,9 +371,18 @@ impl Client {
         Ok(reply)
     }
 
+    /// Adds URLs, in as many requests as their number and length need; returns how many the
+    /// running dlm queued.
     pub async fn add(&mut self, urls: Vec<String>, dir: Option<PathBuf>) -> Result<usize, ClientError> {
-        let reply = self.request(&Request::Add { urls, dir }).await?;
-        Ok(reply.added.unwrap_or(0))
+        let mut added = 0;
+        for urls in batches(urls, dir.as_deref()) {
+            match self.request(&Request::Add { urls, dir: dir.clone() }).await {
+                Ok(reply) => added += reply.added.unwrap_or(0),
+                Err(error) if added == 0 => return Err(error),
+                Err(error) => return Err(ClientError::Partly { added, error: Box::new(error) }),
+            }
+        }
+        Ok(added)
     }
 
     pub async fn ls(&mut self) -> Result<Vec<ListedItem>, ClientError> {
@@ -342,5 +401,19 @@ mod tests {
         assert_eq!(serde_json::from_str::<Request>(r#"{"cmd":"ls"}"#).unwrap(), Request::Ls {});
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm"}"#).is_err());
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"ls","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn long_lists_are_cut_into_requests_the_server_accepts() {
+        let urls: Vec<String> = (0..25_000).map(|i| format!("http://h/{i}")).collect();
+        let cut = batches(urls.clone(), Some(Path::new("/d")));
+        assert_eq!(cut.iter().map(Vec::len).collect::<Vec<_>>(), [MAX_URLS, MAX_URLS, 5_000]);
+        assert_eq!(cut.concat(), urls, "every URL once, in order");
+        let long: Vec<String> = (0..3).map(|i| format!("http://h/{i}/{}", "\"".repeat(200_000))).collect();
+        for batch in batches(long, None) {
+            let line = serde_json::to_vec(&Request::Add { urls: batch, dir: None }).unwrap();
+            assert!(line.len() <= MAX_LINE, "{}", line.len());
+        }
+        assert!(batches(Vec::new(), None).is_empty());
     }
 }

@@ -51,18 +51,32 @@ pub fn eta(remaining: u64, rate: f64) -> Option<Duration> {
     (rate >= 1.0).then(|| Duration::from_secs_f64((remaining as f64 / rate).min(1e9)))
 }
 
-/// Parses a size such as `2M`, `512k`, `1.5G`, `100` (bytes). Suffixes are binary (K = 1024).
+/// What `parse_size` accepts, for its error messages.
+const SIZE_UNITS: &str = "K, M or G (1024-based; KiB, MiB, GiB also work), e.g. 500K or 2M";
+
+/// Parses a size such as `2M`, `512k`, `1.5G`, `2MiB`, `100` (bytes). Every suffix is binary
+/// (K = 1024). `KB`, `MB` and `GB` are refused rather than guessed at: half the world reads
+/// `MB` as 10^6 and half as 2^20, and a limit silently 5% off is worse than a clear error.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| format!("invalid size {text:?} (try 500K, 2M or 1G)"))?;
+    let value: f64 =
+        num.parse().map_err(|_| format!("invalid size {text:?}: expected a number with {SIZE_UNITS}"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("invalid size unit in {text:?} (use K, M or G)")),
+        "k" | "ki" | "kib" => 1 << 10,
+        "m" | "mi" | "mib" => 1 << 20,
+        "g" | "gi" | "gib" => 1 << 30,
+        decimal @ ("kb" | "mb" | "gb") => {
+            let binary = &decimal[..1].to_ascii_uppercase();
+            return Err(format!(
+                "size unit {:?} in {text:?} is ambiguous (10^3 or 2^10?): dlm reads {SIZE_UNITS}; \
+                 write {num}{binary} for {num} {binary}iB",
+                unit.trim()
+            ));
+        }
+        _ => return Err(format!("invalid size unit in {text:?}: dlm reads {SIZE_UNITS}")),
     };
     Ok((value * mult as f64) as u64)
 }
@@ -139,6 +153,14 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("fast").is_err());
         assert!(parse_size("3X").is_err());
+        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+        assert_eq!(parse_size("2 Mi"), Ok(2 << 20));
+        assert_eq!(parse_size("3gib"), Ok(3 << 30));
+        // Decimal-looking units are refused with what is accepted, never read as binary.
+        let e = parse_size("2 MB").unwrap_err();
+        assert!(e.contains("\"MB\" in \"2 MB\" is ambiguous") && e.contains("write 2M for 2 MiB"), "{e}");
+        assert!(parse_size("500kb").unwrap_err().contains("write 500K"));
+        assert!(parse_size("3X").unwrap_err().contains("K, M or G (1024-based"));
         assert_eq!(parse_rate("2M"), Ok(Some(2 << 20)));
         assert_eq!(parse_rate(" 512K/s "), Ok(Some(512 << 10)));
         for none in ["", " ", "0", "unlimited", "OFF", "none"] {

@@ -1,14 +1,16 @@
 //! `dlm get`: runs the engine without a screen. Progress goes to stderr (a live status line
 //! on a terminal, log lines otherwise, only errors with `-q`), then a summary; the exit status
-//! says whether everything arrived. Depends on the engine and `format`, never on the TUI.
+//! says whether everything arrived. Everything goes to stderr through `output`, which never
+//! panics on a closed stderr: losing the progress display must not stop the downloads.
+//! Depends on the engine, `format` and `output`, never on the TUI.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::engine::{AddRequest, Engine, EngineEvent, EngineOptions, ItemId, parse_download_url, redact_str};
-use crate::format;
+use crate::{format, output};
 
 /// Exit status when some download failed.
 pub const EXIT_FAILED: u8 = 1;
@@ -296,7 +298,7 @@ struct Reporter {
 impl Reporter {
     fn clear_status(&mut self) {
         if self.status_shown {
-            eprint!("\r\x1b[K");
+            output::err_text("\r\x1b[K");
             self.status_shown = false;
         }
     }
@@ -304,19 +306,17 @@ impl Reporter {
     /// Errors are printed whatever the verbosity.
     fn error(&mut self, message: &str) {
         self.clear_status();
-        eprintln!("dlm: {message}");
+        output::err_line(&format!("dlm: {message}"));
     }
 
     fn log(&mut self, message: &str) {
         if self.verbosity == Verbosity::Log {
-            eprintln!("{message}");
+            output::err_line(message);
         }
     }
 
     fn status(&mut self, line: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[K{line}");
-        let _ = err.flush();
+        output::err_text(&format!("\r\x1b[K{line}"));
         self.status_shown = true;
     }
 
@@ -329,15 +329,15 @@ impl Reporter {
         let bytes = batch.bytes_this_run();
         let skipped =
             if batch.skipped > 0 { format!(" ({} already complete)", batch.skipped) } else { String::new() };
-        eprintln!(
+        output::err_line(&format!(
             "{} succeeded{skipped}, {failed} failed; {} in {} ({})",
             batch.done,
             format::bytes(bytes),
             format::duration_precise(took),
             format::rate(bytes as f64 / took.as_secs_f64().max(1e-3))
-        );
+        ));
         for (what, why) in &batch.failures {
-            eprintln!("  failed: {}: {why}", redact_str(what));
+            output::err_line(&format!("  failed: {}: {why}", redact_str(what)));
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - `remote`: `dlm add` and `dlm ls`, through the socket or, with no dlm running, the saved queue.
 //! - `session`: lock + restore + saver + control socket in one value for the TUI.
 //! - `inputs`: reading URL lists (`-i FILE`).
+//! - `output`: printing that survives a closed pipe (`dlm ls | head`).
+//! - `suggest`: "did you mean" for mistyped names (config keys, `[keys]` actions and keys).
 //! - `state`: the saved queue (file format, event fold, atomic debounced saving, lock, restore).
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
 //! - `tui`: the interactive terminal UI (`dlm [URL…]`), a front end over the engine.
@@ -19,7 +21,9 @@ pub mod engine;
 pub mod format;
 pub mod headless;
 pub mod inputs;
+pub mod output;
 pub mod remote;
 pub mod session;
 pub mod state;
+pub mod suggest;
 pub mod tui;

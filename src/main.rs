@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use dlm::cli::{Cli, Commands};
 use dlm::headless::{self, Input, Verbosity};
@@ -11,8 +12,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader of our output left (`dlm ls | head -2`): end quietly, as other tools do.
+        Err(_) if dlm::output::stdout_closed() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dlm: {e:#}");
+            dlm::output::err_line(&format!("dlm: {e:#}"));
             ExitCode::from(2)
         }
     }
@@ -26,8 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (config, _source) = dlm::config::load(cli.config.as_deref())?;
     match cli.command {
         Some(Commands::Get(get)) => {
-            let mut options = config.engine_options();
-            get.download.apply(&mut options).map_err(anyhow::Error::msg)?;
+            let options = engine_options(&config, &get.download)?;
             let inputs = gather_inputs(&get.urls, get.input.as_deref())?;
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
@@ -36,21 +38,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Commands::Add(add)) => {
             let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
+            let dir = add.dir.or(config.download_dir);
             runtime.block_on(dlm::remote::add(
                 inputs,
-                add.dir,
+                dir,
                 config.save_credentials,
-                &mut std::io::stdout(),
+                &mut dlm::output::stdout(),
             ))
         }
-        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut std::io::stdout())),
+        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
         None => {
-            let mut options = config.engine_options();
-            cli.download.apply(&mut options).map_err(anyhow::Error::msg)?;
-            let keymap = dlm::tui::KeyMap::with_overrides(&config.keys).map_err(anyhow::Error::msg)?;
+            let options = engine_options(&config, &cli.download)?;
+            // Checked already with the rest of the config file.
+            let keymap = dlm::tui::KeyMap::with_overrides(&config.keys)?;
             runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
         }
     }
+}
+
+/// The config's settings with the flags on top, the download folder made absolute: the saved
+/// queue records it, and a relative one meant another folder to a dlm started elsewhere.
+fn engine_options(
+    config: &dlm::config::Config,
+    flags: &dlm::cli::DownloadArgs,
+) -> anyhow::Result<dlm::engine::EngineOptions> {
+    let mut options = config.engine_options();
+    flags.apply(&mut options).map_err(anyhow::Error::msg)?;
+    let dir = &options.download_dir;
+    options.download_dir =
+        std::path::absolute(dir).with_context(|| format!("bad download folder {}", dir.display()))?;
+    Ok(options)
 }
 
 /// URLs from the arguments (labelled `argument N`) followed by those of a `-i FILE` list.

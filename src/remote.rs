@@ -11,9 +11,9 @@ use anyhow::Context;
 
 use crate::control::{self, Client, ClientError};
 use crate::engine::parse_download_url;
-use crate::format;
 use crate::headless::Input;
 use crate::state::{ListedItem, SavedItem, SavedState, StateError, StateStore};
+use crate::{format, output};
 
 /// How long `dlm add`/`dlm ls` wait for the state lock when it is busy: a dlm that is starting,
 /// or another `dlm add` writing the saved queue, holds it only briefly.
@@ -21,6 +21,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Adds `inputs` to the running dlm or the saved queue; prints what happened on `out`.
 /// Invalid URLs are reported with their origin and skipped; the exit status is then 1.
+/// `dir` is `-o` or the config's `download_dir`; without one the items go to the folder this
+/// command runs in, like `dlm get`. Either way the folder is sent and saved absolute, so it
+/// means the same to a dlm running (or started later) in another folder.
 pub async fn add(
     inputs: Vec<Input>,
     dir: Option<PathBuf>,
@@ -36,16 +39,16 @@ pub async fn add(
         match parse_download_url(&input.url) {
             Ok(_) => urls.push(input.url),
             Err(e) => {
-                eprintln!("dlm: {}: {e}", input.origin);
+                output::err_line(&format!("dlm: {}: {e}", input.origin));
                 invalid += 1;
             }
         }
     }
-    // The running dlm has another working folder: send an absolute path.
     let dir = match dir {
-        Some(d) => Some(std::path::absolute(&d).with_context(|| format!("bad folder {}", d.display()))?),
-        None => None,
+        Some(d) => d,
+        None => std::env::current_dir().context("cannot tell which folder this shell is in")?,
     };
+    let dir = Some(std::path::absolute(&dir).with_context(|| format!("bad folder {}", dir.display()))?);
     if !urls.is_empty() {
         let socket = control::socket_path().context("cannot find a folder for dlm's control socket")?;
         let count = urls.len();
@@ -60,7 +63,7 @@ pub async fn add(
                     Ok(_lock) => {
                         let loaded = store.load()?;
                         if let Some(notice) = loaded.notice {
-                            eprintln!("dlm: {notice}");
+                            output::err_line(&format!("dlm: {notice}"));
                         }
                         let mut queue = loaded.queue;
                         queue.items.extend(urls.into_iter().map(|u| SavedItem::new(u, dir.clone())));
@@ -103,10 +106,13 @@ pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             let _lock = store.lock(LOCK_WAIT)?;
             let loaded = store.load()?;
             if let Some(notice) = loaded.notice {
-                eprintln!("dlm: {notice}");
+                output::err_line(&format!("dlm: {notice}"));
             }
             if !json {
-                eprintln!("dlm is not running; this is the saved queue ({})", store.queue_path().display());
+                output::err_line(&format!(
+                    "dlm is not running; this is the saved queue ({})",
+                    store.queue_path().display()
+                ));
             }
             loaded.queue.items.iter().map(|item| ListedItem::new(None, item)).collect()
         }

@@ -138,3 +138,40 @@ fn broken_config_is_a_clear_error_with_exit_status_2() {
         stderr(&out)
     );
 }
+
+/// Issue 9: `[keys]` mistakes passed silently for `dlm get` and `dlm ls` (only the UI looked at
+/// them), and `rate_limit = "2 MB"` was taken as 2 MiB/s. Every command now refuses both with
+/// the file, line and column.
+#[test]
+fn keys_and_decimal_rates_are_checked_for_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("dlm.toml");
+    let state = tmp.path().join("state");
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlm"));
+        cmd.args(args).env("DLM_CONFIG", &config).env("DLM_STATE_DIR", &state).env_remove("DLM_RUNTIME_DIR");
+        cmd.output().unwrap()
+    };
+    std::fs::write(&config, "workers = 2\n[keys]\npause = \"p spcae\"\n").unwrap();
+    let want = format!(
+        "config file {}:3:9: [keys] pause: unknown key \"spcae\"; did you mean `space`?",
+        config.display()
+    );
+    for args in [&["get", "http://127.0.0.1:1/x"][..], &["ls"], &["add", "http://127.0.0.1:1/x"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(&want), "{args:?}: {}", stderr(&out));
+    }
+    std::fs::write(&config, "[keys]\npasue = \"x\"\n").unwrap();
+    assert!(
+        stderr(&run(&["ls"])).contains(":2:9: [keys] pasue: `pasue` is not an action; did you mean `pause`?")
+    );
+    std::fs::write(&config, "rate_limit = \"2 MB\"\n").unwrap();
+    let err = stderr(&run(&["ls"]));
+    assert!(err.contains(":1:14: `rate_limit`: size unit \"MB\" in \"2 MB\" is ambiguous"), "{err}");
+    // The flag reads sizes the same way.
+    std::fs::write(&config, "").unwrap();
+    let out = run(&["get", "--limit-rate", "2MB", "http://127.0.0.1:1/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("write 2M for 2 MiB"), "{}", stderr(&out));
+}

@@ -75,10 +75,18 @@ fn full_fixture_sets_every_option() {
 const INVALID: &[(&str, usize, usize, &str)] = &[
     ("bad_conflict.toml", 1, 15, "unknown variant `ask`, expected one of `rename`, `skip`, `overwrite`"),
     ("bad_duration.toml", 1, 16, "`read_timeout`: invalid duration \"soon\""),
+    ("bad_keys_action.toml", 4, 9, "[keys] pasue: `pasue` is not an action; did you mean `pause`?"),
+    ("bad_keys_spec.toml", 2, 9, "[keys] pause: unknown key \"spcae\"; did you mean `space`?"),
     ("bad_proxy.toml", 1, 9, "`proxy`: expected a proxy URL starting with http://"),
     ("bad_rate.toml", 1, 14, "`rate_limit`: invalid size \"fast\""),
     ("binary_garbage.toml", 2, 1, "not a text file: invalid UTF-8"),
     ("control_chars.toml", 1, 1, "not a text file: it contains control characters"),
+    (
+        "decimal_rate.toml",
+        1,
+        14,
+        "`rate_limit`: size unit \"MB\" in \"2 MB\" is ambiguous (10^3 or 2^10?): dlm reads K, M or G",
+    ),
     ("duplicate_key.toml", 2, 1, "`retries`: duplicate key"),
     ("out_of_range.toml", 1, 11, "`workers`: expected a number of downloads from 1 to 64, found 100"),
     ("truncated_string.toml", 2, 18, "invalid basic string"),

@@ -103,6 +103,48 @@ async fn malformed_oversized_and_binary_input_get_errors_and_the_server_lives_on
     server.shutdown().await;
 }
 
+/// Issue 9: `dlm add -i` with 100,000 URLs failed with "Broken pipe (os error 32): Broken pipe
+/// (os error 32)": one request over the size limit. The client now sends batches the server
+/// accepts, and the running dlm receives every URL once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_urls_go_through_in_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, mut rx, _listing) = start(tmp.path());
+    let urls: Vec<String> = (0..100_000).map(|i| format!("http://example.com/files/{i:06}.bin")).collect();
+    let received = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while all.len() < 100_000 {
+            let Some(ControlRequest::Add { urls, dir }) = rx.recv().await else { break };
+            assert!(urls.len() <= dlm::control::MAX_URLS);
+            assert_eq!(dir.as_deref(), Some(Path::new("/srv")));
+            all.extend(urls);
+        }
+        all
+    });
+    let mut client = Client::connect(server.path()).await.unwrap();
+    assert_eq!(client.add(urls.clone(), Some("/srv".into())).await.unwrap(), 100_000);
+    assert_eq!(received.await.unwrap(), urls);
+    server.shutdown().await;
+}
+
+/// A socket error says what happened once: the error carries no source that repeats it.
+#[tokio::test]
+async fn a_closed_connection_is_reported_once_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dlm.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    // A "dlm" that hangs up on every client without a word.
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    let err = Client::connect(&path).await.unwrap().ls().await.unwrap_err();
+    let shown = format!("{:#}", anyhow::Error::new(err));
+    assert!(shown.starts_with("the running dlm closed the connection before answering"), "{shown}");
+    assert_eq!(shown.matches("os error").count() + shown.matches("end of file").count(), 1, "{shown}");
+}
+
 #[tokio::test]
 async fn socket_is_owner_only_and_a_second_server_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
@@ -123,9 +165,11 @@ async fn socket_is_owner_only_and_a_second_server_is_refused() {
     server.shutdown().await;
 }
 
+/// The binary, run in `state_dir` (its "shell folder") with that state and no config.
 fn dlm(args: &[&str], state_dir: &Path) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_dlm"))
         .args(args)
+        .current_dir(state_dir)
         .env("DLM_STATE_DIR", state_dir)
         .env_remove("DLM_RUNTIME_DIR")
         .env("DLM_CONFIG", state_dir.join("no-config.toml"))
@@ -169,7 +213,11 @@ fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
     let raw = std::fs::read_to_string(StateStore::at(tmp.path()).queue_path()).unwrap();
     assert!(!raw.contains("secret") && !raw.contains("user@"), "{raw}");
     assert_eq!(queue.items[0].dir.as_deref(), Some(Path::new("/srv/dl")));
-    assert_eq!(queue.items[2].dir, None, "no -o: the folder dlm uses when it opens");
+    // No -o: the folder of the shell that added it, absolute, as `dlm get` would use. (It was
+    // once left out, and the item went wherever the next dlm happened to start.)
+    let shell = std::fs::canonicalize(tmp.path()).unwrap();
+    assert_eq!(queue.items[2].dir.as_deref(), Some(shell.as_path()), "no -o: the shell's folder");
+    assert!(queue.items.iter().all(|i| i.dir.as_ref().is_some_and(|d| d.is_absolute())), "{queue:?}");
 
     let out = dlm(&["ls"], tmp.path());
     assert!(out.status.success());

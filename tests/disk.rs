@@ -276,13 +276,17 @@ async fn a_download_named_like_another_ones_part_or_sidecar_never_clobbers_it() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_full_tmpfs_during_a_segmented_download_fails_it_clearly() {
+async fn a_segmented_download_larger_than_a_small_tmpfs_fails_clearly_before_writing() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.connections = 4);
     let small = h.path("small-disk");
     let _mount = Tmpfs::mount(&small, "size=256k");
     let id = h.add_request(dir_request(server.url("/f/seg.bin?size=4000000"), &small));
     let e = failure(&h.finish(id).await);
-    assert_eq!(e, format!("disk full writing {}", small.join("seg.bin.part").display()));
+    let part = small.join("seg.bin.part");
+    let expected =
+        format!("not enough disk space for {}: the server announced 4000000 bytes, ", part.display());
+    assert!(e.starts_with(&expected), "{e}");
     assert!(!small.join("seg.bin").exists());
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), 0, "the .part was not stretched");
 }

@@ -295,7 +295,9 @@ async fn redirects_are_followed_loops_and_bad_schemes_fail_clearly() {
         _ => None,
     });
     assert_eq!(final_url, Some(server.url("/f/moved.bin?size=2000")));
-    assert!(failure(&results[&looping]).starts_with("redirect loop at http://"));
+    let e = failure(&results[&looping]);
+    assert!(e.starts_with("too many redirects (10) starting at http://"), "{e}");
+    assert!(e.ends_with("they went in a circle"), "{e}");
     assert_eq!(failure(&results[&ftp]), "redirected to a URL that is not http(s): ftp://example.com/x");
     assert!(failure(&results[&too_many]).starts_with("too many redirects"));
 }
@@ -434,4 +436,51 @@ async fn continue_existing_skips_complete_files_and_resumes_parts() {
     assert_file(&completed_path(&results[&again]), &full);
     let reqs = server.requests_for("/f/c.bin");
     assert_eq!(reqs.last().unwrap().range.as_deref(), Some("bytes=1024-"), "{reqs:#?}");
+}
+
+#[tokio::test]
+async fn continue_existing_continues_a_part_without_sidecar_with_a_validated_range() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.continue_existing = true);
+    let full = content("orphan.bin", 300_000);
+    // Left by a run against a server without ranges, or by another tool: no sidecar.
+    std::fs::write(h.path("orphan.bin.part"), &full[..100_000]).unwrap();
+    let id = h.add(server.url("/f/orphan.bin?size=300000"));
+    let path = completed_path(&h.finish(id).await);
+    assert_eq!(path, h.path("orphan.bin"));
+    assert_file(&path, &full);
+    let reqs = server.requests_for("/f/orphan.bin");
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    assert_eq!(reqs[1].range.as_deref(), Some("bytes=100000-"));
+    assert_eq!(reqs[1].if_range.as_deref(), Some("\"orphan.bin-v0\""));
+    assert_eq!(files_in(h.dir.path()), vec!["orphan.bin"]);
+}
+
+#[tokio::test]
+async fn continue_existing_starts_a_part_over_in_place_when_the_server_cannot_continue() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.continue_existing = true);
+    // No ranges; ranges but nothing to check the old bytes against; a `.part` as long as the
+    // file (complete, or preallocated with holes: nobody can tell).
+    // (name, server options, `.part` length, requests: the first answer already says whether
+    // the bytes can be continued, except that a server without ranges has to be asked).
+    let cases = [
+        ("norange.bin", "ranges=0", 100_000, 2),
+        ("novalidator.bin", "etag=0", 100_000, 1),
+        ("full.bin", "", 300_000, 1),
+    ];
+    let mut ids = Vec::new();
+    for (name, options, len, _) in cases {
+        std::fs::write(h.path(&format!("{name}.part")), vec![0u8; len]).unwrap();
+        ids.push(h.add(server.url(&format!("/f/{name}?size=300000&{options}"))));
+    }
+    let results = h.finish_all(&ids).await;
+    for ((name, _, _, requests), id) in cases.iter().zip(&ids) {
+        let path = completed_path(&results[id]);
+        assert_eq!(path, h.path(name));
+        assert_file(&path, &content(name, 300_000));
+        let reqs = server.requests_for(&format!("/f/{name}"));
+        assert_eq!(reqs.len(), *requests, "{name}: {reqs:#?}");
+    }
+    assert_eq!(files_in(h.dir.path()), vec!["full.bin", "norange.bin", "novalidator.bin"]);
 }

@@ -10,18 +10,8 @@ use std::time::Duration;
 
 use dlm::engine::EngineEvent;
 use support::harness::{Harness, completed_path, failure, files_in};
-use support::raw::{RawServer, Then, chunk, head, range_start};
+use support::raw::{RawServer, Then, chunk, cut_then_ranged, head, range_start};
 use support::{TestServer, assert_file, content};
-
-fn retry_reasons(h: &Harness, id: dlm::engine::ItemId) -> Vec<String> {
-    h.events_for(id)
-        .iter()
-        .filter_map(|e| match e {
-            EngineEvent::Retrying { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn a_connection_that_keeps_dropping_still_finishes_by_resuming_each_time() {
@@ -89,7 +79,7 @@ async fn a_chunked_body_cut_short_is_retried_from_zero_and_never_published() {
         server.heads.lock().unwrap().iter().all(|h| range_start(h).is_none()),
         "no Range without a length"
     );
-    assert_eq!(retry_reasons(&h, id).len(), 2);
+    assert_eq!(h.retry_reasons(id).len(), 2);
 }
 
 #[tokio::test]
@@ -105,7 +95,12 @@ async fn a_chunked_body_that_is_always_cut_short_fails_and_leaves_no_final_file(
     let mut h = Harness::with(|o| o.retries = 1);
     let id = h.add(server.url("/never.bin"));
     let error = failure(&h.finish(id).await);
-    assert!(error.starts_with("connection lost while downloading http://"), "{error}");
+    // Both attempts ended at the same byte (the whole first chunk and 13 of the second).
+    assert!(
+        error.starts_with("the server keeps cutting the body short at 10013 bytes (2 attempts"),
+        "{error}"
+    );
+    assert!(error.ends_with(&server.url("/never.bin")), "{error}");
     assert!(!h.path("never.bin").exists(), "{:?}", files_in(h.dir.path()));
 }
 
@@ -114,35 +109,17 @@ async fn a_206_for_another_file_length_restarts_instead_of_splicing() {
     // Connection 1: 200 with 100 000 bytes announced, cut after 40 000. Connection 2 asks to
     // continue at 40 000 and gets a 206 whose Content-Range says the file is 90 000 bytes: not
     // the file we have half of. Connection 3 (from zero) gets the whole, right file.
-    let full = content("cr.bin", 100_000);
     let other = content("other.bin", 90_000);
-    let server = RawServer::start(move |n, req| {
-        let etag = ("ETag", "\"same\"".to_string());
-        match (n, range_start(req)) {
-            (1, _) => {
-                let mut out = head("200 OK", &[("Content-Length", "100000".into()), etag]);
-                out.extend_from_slice(&full[..40_000]);
-                (out, Then::Close)
-            }
-            (_, Some(start)) => {
-                let start = start as usize;
-                let mut out = head(
-                    "206 Partial Content",
-                    &[
-                        ("Content-Range", format!("bytes {start}-89999/90000")),
-                        ("Content-Length", (90_000 - start).to_string()),
-                        etag,
-                    ],
-                );
-                out.extend_from_slice(&other[start..]);
-                (out, Then::Close)
-            }
-            (_, None) => {
-                let mut out = head("200 OK", &[("Content-Length", "100000".into()), etag]);
-                out.extend_from_slice(&full);
-                (out, Then::Close)
-            }
-        }
+    let server = cut_then_ranged(content("cr.bin", 100_000), 40_000, move |start| {
+        let start = start as usize;
+        let headers = [
+            ("Content-Range", format!("bytes {start}-89999/90000")),
+            ("Content-Length", (90_000 - start).to_string()),
+            ("ETag", "\"same\"".to_string()),
+        ];
+        let mut out = head("206 Partial Content", &headers);
+        out.extend_from_slice(&other[start..]);
+        out
     })
     .await;
     let mut h = Harness::new();
@@ -162,7 +139,7 @@ async fn a_503_storm_with_retry_after_is_waited_out() {
     let id = h.add(server.url("/f/storm.bin?size=80000&status=503&status_times=8&retry_after=0"));
     let path = completed_path(&h.finish(id).await);
     assert_file(&path, &content("storm.bin", 80_000));
-    let reasons = retry_reasons(&h, id);
+    let reasons = h.retry_reasons(id);
     assert_eq!(reasons.len(), 8, "{reasons:?}");
     assert!(reasons.iter().all(|r| r.starts_with("503 Service Unavailable")), "{reasons:?}");
 }
@@ -223,7 +200,7 @@ async fn a_server_that_accepts_but_never_answers_times_out_and_is_retried() {
     let id = h.add(server.url("/silent.bin"));
     let path = completed_path(&h.finish(id).await);
     assert_file(&path, &content("silent.bin", 30_000));
-    let reasons = retry_reasons(&h, id);
+    let reasons = h.retry_reasons(id);
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].starts_with("no answer from http://"), "{reasons:?}");
 }
@@ -235,7 +212,7 @@ async fn a_body_that_stalls_before_its_first_byte_times_out() {
     let id = h.add(server.url("/f/zero.bin?size=50000&stall_after=0&stall_times=1"));
     let path = completed_path(&h.finish(id).await);
     assert_file(&path, &content("zero.bin", 50_000));
-    assert!(retry_reasons(&h, id)[0].contains("stalled"));
+    assert!(h.retry_reasons(id)[0].contains("stalled"));
 }
 
 #[tokio::test]
@@ -328,4 +305,21 @@ async fn a_206_to_a_request_without_range_is_refused_and_never_saved() {
     let e = failure(&h.finish(id).await);
     assert!(e.contains("206 to a request without Range"), "{e}");
     assert!(files_in(h.dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_206_announcing_a_total_near_two_to_the_64_is_not_spliced_and_does_not_panic() {
+    let server = cut_then_ranged(content("edge.bin", 100_000), 40_000, |start| {
+        let max = u64::MAX;
+        let headers = [
+            ("Content-Range", format!("bytes {start}-{}/{max}", max - 1)),
+            ("Content-Length", "10".into()),
+            ("ETag", "\"same\"".to_string()),
+        ];
+        head("206 Partial Content", &headers)
+    })
+    .await;
+    let mut h = Harness::new();
+    let id = h.add(server.url("/edge.bin"));
+    assert_file(&completed_path(&h.finish(id).await), &content("edge.bin", 100_000));
 }

@@ -74,15 +74,16 @@ async fn the_part_sidecar_and_the_saved_queue_hold_no_credentials() {
         store.clone(),
         h.dir.path(),
         Debounce::new(Duration::from_millis(10), Duration::from_millis(10)),
+        Vec::new(),
     );
     let url =
         server.url("/f/held.bin?size=400000&gate=1").replace("http://", &format!("http://dave:{SECRET}@"));
     let request = dlm::engine::AddRequest::new(url);
     let id = h.add_request(request.clone());
-    persist.track(id, &request);
+    persist.track(id, &request).await;
     loop {
         let e = h.wait_for("progress", |_| true).await;
-        persist.event(&e);
+        persist.event(&e).await;
         if matches!(e, EngineEvent::Progress { bytes: 1024, .. }) {
             break;
         }
@@ -91,7 +92,7 @@ async fn the_part_sidecar_and_the_saved_queue_hold_no_credentials() {
     h.send(dlm::engine::Command::Pause(id));
     loop {
         let e = h.wait_for("pause", |_| true).await;
-        persist.event(&e);
+        persist.event(&e).await;
         if matches!(e, EngineEvent::Paused { .. }) {
             break;
         }

@@ -36,17 +36,17 @@ async fn add_over_the_socket_is_saved_and_restored_next_time() {
         .await
         .unwrap();
     let request = session.control_rx.recv().await.unwrap();
-    let ids = session.on_control(&handle, request);
+    let ids = session.on_control(&handle, request).await;
     loop {
         let ev = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.unwrap().unwrap();
-        session.on_event(&ev);
+        session.on_event(&ev).await;
         if matches!(ev, EngineEvent::Completed { id, .. } if id == ids[0]) {
             break;
         }
     }
     engine.shutdown().await;
     while let Ok(ev) = events.try_recv() {
-        session.on_event(&ev);
+        session.on_event(&ev).await;
     }
     session.close().await.unwrap();
     let saved = store.load().unwrap().queue;

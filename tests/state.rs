@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use dlm::engine::{AddRequest, Engine, EngineEvent, EngineOptions, ItemId};
 use dlm::state::{
-    Debounce, Persister, STATE_VERSION, SavedItem, SavedQueue, SavedState, StateError, StateStore,
-    restore_plan,
+    Debounce, Persister, SavedItem, SavedQueue, SavedState, StateError, StateStore, restore_plan,
 };
 use support::{TestServer, assert_file, content};
 
@@ -34,8 +33,8 @@ fn save_and_load_round_trip_owner_only() {
     let tmp = tempfile::tempdir().unwrap();
     let store = StateStore::at(tmp.path().join("state"));
     let queue = SavedQueue {
-        version: STATE_VERSION,
         items: vec![SavedItem { state: SavedState::Paused, bytes: 5, ..SavedItem::new("http://h/a", None) }],
+        ..SavedQueue::default()
     };
     store.save(&queue).unwrap();
     store.save(&queue).unwrap();
@@ -101,10 +100,11 @@ async fn persister_saves_soon_after_a_change_and_on_shutdown() {
         store.clone(),
         Path::new("/dl"),
         Debounce::new(Duration::from_millis(50), Duration::from_secs(60)),
+        Vec::new(),
     );
     let id = ItemId(7);
-    persist.track(id, &AddRequest::new("http://u:p@h/a"));
-    persist.event(&EngineEvent::Added { id, url: "http://***@h/a".into() });
+    persist.track(id, &AddRequest::new("http://u:p@h/a")).await;
+    persist.event(&EngineEvent::Added { id, url: "http://***@h/a".into() }).await;
     let mut listing = persist.listing();
     listing.wait_for(|l| !l.is_empty()).await.unwrap();
     assert_eq!(listing.borrow()[0].url, "http://***@h/a");
@@ -113,7 +113,7 @@ async fn persister_saves_soon_after_a_change_and_on_shutdown() {
     assert_eq!(saved()[0].url, "http://h/a", "saved before shutdown, without the credentials");
     // Progress alone waits for the long (60 s) interval; shutdown writes it. The pause only
     // gives a wrong early save the chance to show: it cannot make a correct one fail.
-    persist.event(&EngineEvent::Progress { id, bytes: 42 });
+    persist.event(&EngineEvent::Progress { id, bytes: 42 }).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(store.load().unwrap().queue.items[0].bytes, 0);
     persist.shutdown().await.unwrap();
@@ -156,12 +156,12 @@ async fn restore_continues_parts_with_a_validated_resume_and_keeps_states() {
         ..SavedItem::new(server.url(&format!("/f/{name}?size={SIZE}")), Some(dir.to_path_buf()))
     };
     let queue = SavedQueue {
-        version: STATE_VERSION,
         items: vec![
             saved("big.bin", SavedState::Running),
             saved("paused.bin", SavedState::Paused),
             SavedItem { bytes: 3, ..saved("old.bin", SavedState::Done) },
         ],
+        ..SavedQueue::default()
     };
 
     let options = EngineOptions { download_dir: dir.to_path_buf(), ..EngineOptions::default() };

@@ -8,6 +8,7 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,11 +22,17 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// The program's screen as a terminal would show it, fed by a reader thread.
 struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
+    /// Frames drawn so far: ratatui ends every frame by hiding the cursor.
+    frames: Arc<AtomicUsize>,
 }
 
 impl Screen {
     fn text(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn frames(&self) -> usize {
+        self.frames.load(Ordering::SeqCst)
     }
 
     /// Polls the screen until `cond` holds; on timeout, fails showing what was on screen.
@@ -129,11 +136,24 @@ type Running = (
 /// Each run gets its own saved-queue folder and control socket under `state`, so tests never
 /// see each other's queue or the person's.
 fn spawn_dlm(state: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Running {
+    spawn_dlm_in(None, state, args, envs)
+}
+
+/// `spawn_dlm` started in the folder `cwd` (the shell's folder), when given.
+fn spawn_dlm_in(
+    cwd: Option<&std::path::Path>,
+    state: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Running {
     let pty = native_pty_system()
         .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
     cmd.args(args);
+    if let Some(cwd) = cwd {
+        cmd.cwd(cwd);
+    }
     cmd.env("TERM", "xterm-256color");
     cmd.env("DLM_STATE_DIR", state);
     cmd.env("DLM_RUNTIME_DIR", state);
@@ -151,20 +171,27 @@ fn spawn_dlm(state: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> R
         Arc::new(Mutex::new(vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 0)));
     let mut reader = pty.master.try_clone_reader().unwrap();
     let feed = Arc::clone(&parser);
+    let frames = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&frames);
     let thread = std::thread::spawn(move || {
+        const HIDE: &[u8] = b"\x1b[?25l";
         let mut buf = [0u8; 8192];
         let mut all = Vec::new();
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
+            // Count in what is new, including a sequence split across two reads.
+            let from = all.len().saturating_sub(HIDE.len() - 1);
             all.extend_from_slice(&buf[..n]);
+            let hides = all[from..].windows(HIDE.len()).filter(|w| *w == HIDE).count();
+            counted.fetch_add(hides, Ordering::SeqCst);
             feed.lock().unwrap().process(&buf[..n]);
         }
         all
     });
     let writer = pty.master.take_writer().unwrap();
-    (child, Screen { parser }, writer, thread, pty.master)
+    (child, Screen { parser, frames }, writer, thread, pty.master)
 }
 
 async fn wait_exit(
@@ -386,4 +413,100 @@ async fn kill_9_round_trip(connections: usize) {
         item.bytes,
         second.iter().map(|r| r.range.clone()).collect::<Vec<_>>()
     );
+}
+
+/// Issue 9: the saved queue stored the download folder as `.`, so starting dlm from another
+/// folder downloaded every unfinished item again from zero there. Here dlm runs with no `-o`
+/// in one folder, a four-connection download is paused a quarter of the way and dlm quits;
+/// started again from another folder, the item is shown with its name, size and the bytes its
+/// sidecar says are on disk (not the preallocated length), and resuming finishes it in the
+/// first folder from its `.part`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_from_another_folder_continues_in_the_first_and_shows_the_restored_figures() {
+    let server = TestServer::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let size: u64 = 4_000_000;
+    let url = server.url(&format!("/f/moved.bin?size={size}&throttle=250000"));
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm_in(Some(first.path()), state.path(), &["-x", "4", &url], &[]);
+    let send = |w: &mut Box<dyn Write + Send>, bytes: &[u8]| {
+        w.write_all(bytes).unwrap();
+        w.flush().unwrap();
+    };
+    screen.wait_for("the download to run", |s| s.contains("↓ downloading") && s.contains("moved.bin")).await;
+    let part = first.path().join("moved.bin.part");
+    support::wait_until("a quarter on disk", DEADLINE, || progress(&part, size).0 >= size / 4).await;
+    send(&mut writer, b"p");
+    screen.wait_for("the pause", |s| s.contains("‖ paused")).await;
+    send(&mut writer, b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    let (on_disk, missing) = progress(&part, size);
+    assert!(!missing.is_empty() && on_disk < size, "paused before the end: {missing:?}");
+    let queue: dlm::state::SavedQueue =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("queue.json")).unwrap()).unwrap();
+    let first_dir = std::fs::canonicalize(first.path()).unwrap();
+    assert_eq!(queue.items[0].dir.as_deref(), Some(first_dir.as_path()), "saved absolute: {queue:?}");
+
+    let before = server.requests_for("/f/moved.bin").len();
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm_in(Some(second.path()), state.path(), &[], &[]);
+    let header = format!("{} of {}", dlm::format::bytes(on_disk), dlm::format::bytes(size));
+    let restored = screen
+        .wait_for("the restored item with its figures", |s| s.contains("moved.bin") && s.contains("‖ paused"))
+        .await;
+    assert!(
+        restored.contains(&header) && !restored.contains(&format!("{header}+")),
+        "want {header}:\n{restored}"
+    );
+    assert!(restored.contains(&dlm::format::bytes(size)), "the size column:\n{restored}");
+    send(&mut writer, b"p");
+    screen.wait_for("the download to finish", |s| s.contains("✓ done") && s.contains("moved.bin")).await;
+    send(&mut writer, b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    assert_file(&first.path().join("moved.bin"), &content("moved.bin", size as usize));
+    assert!(std::fs::read_dir(second.path()).unwrap().next().is_none(), "nothing lands in the second folder");
+    // The second run continued: every request asked for a range that was missing.
+    for r in &server.requests_for("/f/moved.bin")[before..] {
+        let (start, _) = asked(r, size);
+        assert!(missing.iter().any(|&(a, b)| a <= start && start < b), "{start} was on disk: {missing:?}");
+    }
+}
+
+/// Issue 9: moving the mouse over an idle UI redrew it about 60 times a second. A frame always
+/// ends by hiding the cursor (`ESC [?25l`), so counting those counts frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mouse_motion_does_not_redraw_an_idle_screen() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap()], &[]);
+    screen.wait_for("the UI", |s| s.contains("No downloads yet")).await;
+    let frames_before = screen.frames();
+    // 200 SGR motion reports (button 35: no button held, pointer moved), as a terminal sends
+    // them while the pointer crosses the window, 5 ms apart.
+    for i in 0..200u16 {
+        writer.write_all(format!("\x1b[<35;{};{}M", 1 + i % 80, 1 + i % 20).as_bytes()).unwrap();
+        writer.flush().unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A key that does redraw, so the count is read after every motion report was handled.
+    writer.write_all(b"?").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the help", |s| s.contains("Esc closes")).await;
+    let frames = screen.frames() - frames_before;
+    writer.write_all(b"\x1b").unwrap();
+    writer.flush().unwrap();
+    screen.wait_for("the help to close", |s| !s.contains("Esc closes")).await;
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    // The help key's frame (and at most one more); it was about one frame per 16 ms of motion.
+    assert!(frames <= 3, "{frames} frames drawn for 200 motion reports and one key");
 }

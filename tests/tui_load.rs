@@ -28,26 +28,29 @@ struct Figures {
     quit: Duration,
 }
 
-async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
-    let server = TestServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    std::fs::write(state.path().join("config.toml"), "").unwrap();
+/// The real binary in a pseudo-terminal, its saved queue and socket in `state` (which holds
+/// an empty `config.toml`), and a thread feeding what it draws into a terminal emulator.
+struct Ui {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    pid: u32,
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    reading: std::thread::JoinHandle<()>,
+    /// Dropped once the process is gone, which ends `reading`.
+    master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+fn spawn_ui(state: &std::path::Path, args: &[String]) -> Ui {
     let pty = native_pty_system()
         .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_dlm"));
-    cmd.args(["-j", "64", "-o"]);
-    cmd.arg(dir.path());
-    for i in 0..count {
-        cmd.arg(server.url(&format!("/f/t{i}.bin?size={}", 1 + i % 2048)));
-    }
+    cmd.args(args);
     cmd.env("TERM", "xterm-256color");
-    cmd.env("DLM_STATE_DIR", state.path());
-    cmd.env("DLM_RUNTIME_DIR", state.path());
-    cmd.env("DLM_CONFIG", state.path().join("config.toml"));
-    let started = Instant::now();
-    let mut child = pty.slave.spawn_command(cmd).unwrap();
+    cmd.env("DLM_STATE_DIR", state);
+    cmd.env("DLM_RUNTIME_DIR", state);
+    cmd.env("DLM_CONFIG", state.join("config.toml"));
+    let child = pty.slave.spawn_command(cmd).unwrap();
     drop(pty.slave);
     let pid = child.process_id().unwrap();
     let parser =
@@ -63,7 +66,19 @@ async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
             feed.lock().unwrap().process(&buf[..n]);
         }
     });
-    let mut writer = pty.master.take_writer().unwrap();
+    let writer = pty.master.take_writer().unwrap();
+    Ui { child, pid, parser, writer, reading, master: pty.master }
+}
+
+async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("config.toml"), "").unwrap();
+    let mut args = vec!["-j".to_string(), "64".into(), "-o".into(), dir.path().to_str().unwrap().into()];
+    args.extend((0..count).map(|i| server.url(&format!("/f/t{i}.bin?size={}", 1 + i % 2048))));
+    let started = Instant::now();
+    let Ui { mut child, pid, parser, mut writer, reading, master } = spawn_ui(state.path(), &args);
     let screen = || parser.lock().unwrap().screen().contents();
     let deadline = Instant::now() + patience;
     let mut peak = 0;
@@ -113,7 +128,7 @@ async fn many_urls_in_the_ui(count: usize, patience: Duration) -> Figures {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let quit = quit_at.elapsed();
-    drop(pty.master);
+    drop(master);
     reading.join().unwrap();
     for i in 0..count {
         let name = format!("t{i}.bin");
@@ -154,4 +169,94 @@ async fn ten_thousand_urls_in_the_ui() {
         f.quit
     );
     assert!(f.peak_kib < 300 * 1024, "peak RSS {} KiB", f.peak_kib);
+}
+
+/// Issue 9: 100,000 URLs given to a running UI with `dlm add -i` (they were refused as one
+/// request too long). They go in batches; the saver's channel is bounded and it folds while a
+/// write runs, so memory follows the queue, not a backlog. One transfer is held open (`-j 1`,
+/// a gated body) so the 100,000 stay queued: this measures the queue, not downloads.
+/// `cargo test --release --test tui_load -- --ignored --nocapture hundred_thousand`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "heavy: 100,000 URLs through the control socket; prints figures"]
+async fn hundred_thousand_urls_through_dlm_add_keep_memory_bounded() {
+    const COUNT: usize = 100_000;
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("config.toml"), "").unwrap();
+    let args = ["-j".to_string(), "1".into(), "-o".into(), dir.path().to_str().unwrap().into()];
+    let held = server.url("/f/held.bin?size=100000&gate=1");
+    let Ui { mut child, pid, parser, mut writer, reading, master } =
+        spawn_ui(state.path(), &[&args[..], &[held]].concat());
+    let screen = || parser.lock().unwrap().screen().contents();
+    let wait = |what: &str, patience: Duration, cond: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + patience;
+        let mut peak = 0;
+        loop {
+            peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
+            let text = screen();
+            if cond(&text) {
+                return peak;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; the screen:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let idle = tokio::task::block_in_place(|| {
+        wait("the held download", Duration::from_secs(20), &|s| s.contains("↓ downloading"))
+    });
+
+    let list = state.path().join("urls.txt");
+    let urls: Vec<String> = (0..COUNT).map(|i| server.url(&format!("/f/q{i}.bin?size=1"))).collect();
+    std::fs::write(&list, urls.join("\n")).unwrap();
+    let mut add = support::process::dlm_command();
+    add.args(["add", "-i", list.to_str().unwrap()])
+        .env("DLM_STATE_DIR", state.path())
+        .env("DLM_RUNTIME_DIR", state.path())
+        .env("DLM_CONFIG", state.path().join("config.toml"));
+    let started = Instant::now();
+    let out = support::process::run(add).await;
+    let add_took = started.elapsed();
+    assert!(out.status.success(), "{}", support::process::stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("added {COUNT} to the running dlm\n"));
+    let queued = format!("{COUNT} queued");
+    let peak = tokio::task::block_in_place(|| {
+        wait("every URL queued", Duration::from_secs(300), &|s| s.contains(&queued))
+    });
+    let shown = started.elapsed();
+    // Saved too: the queue file lists them all within a few seconds.
+    let queue_file = state.path().join("queue.json");
+    let saved = || {
+        std::fs::read_to_string(&queue_file)
+            .ok()
+            .and_then(|t| serde_json::from_str::<dlm::state::SavedQueue>(&t).ok())
+            .map_or(0, |q| q.items.len())
+    };
+    support::wait_until("the queue saved", Duration::from_secs(120), || saved() == COUNT + 1).await;
+    let peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
+    let file_mib = std::fs::metadata(&queue_file).unwrap().len() / (1 << 20);
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    tokio::task::block_in_place(|| {
+        wait("the quit question", Duration::from_secs(20), &|s| s.contains("Quit dlm?"))
+    });
+    let quit_at = Instant::now();
+    writer.write_all(b"y").unwrap();
+    writer.flush().unwrap();
+    let exit_deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < exit_deadline, "dlm did not quit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let quit = quit_at.elapsed();
+    drop(master);
+    reading.join().unwrap();
+    eprintln!(
+        "dlm add -i {COUNT} URLs to a running UI: RSS {} MiB before, peak {} MiB; the add took {add_took:.1?}, \
+         all shown after {shown:.1?}; queue file {file_mib} MiB; quit {quit:.1?}",
+        idle / 1024,
+        peak / 1024
+    );
+    assert_eq!(saved(), COUNT + 1);
+    assert!(peak < 1024 * 1024, "peak RSS {peak} KiB");
 }

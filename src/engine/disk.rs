@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -38,13 +39,42 @@ pub fn meta_path(part: &Path) -> PathBuf {
     PathBuf::from(os)
 }
 
+/// Reads the sidecar. A sidecar that cannot be read is ignored (`None`); one whose missing
+/// ranges make no sense (out of order, overlapping, empty or reversed, beyond the size, or no
+/// size at all) claims nothing: every byte is missing again, so the download starts over.
 pub fn read_meta(part: &Path) -> Option<PartMeta> {
     let text = std::fs::read(meta_path(part)).ok()?;
-    serde_json::from_slice(&text).ok()
+    let mut meta: PartMeta = serde_json::from_slice(&text).ok()?;
+    if let Some(missing) = &meta.missing
+        && !ranges_make_sense(missing, meta.total)
+    {
+        meta.missing = match meta.total {
+            Some(total) if total > 0 => Some(vec![(0, total)]),
+            _ => return None,
+        };
+    }
+    Some(meta)
+}
+
+/// Whether `missing` are sorted, non-empty, non-overlapping ranges inside `[0, total)`.
+fn ranges_make_sense(missing: &[(u64, u64)], total: Option<u64>) -> bool {
+    let Some(total) = total else { return false };
+    let mut from = 0;
+    missing.iter().all(|&(start, end)| {
+        let ok = from <= start && start < end && end <= total;
+        from = end;
+        ok
+    })
 }
 
 /// Writes the sidecar atomically: temp file, then rename.
 pub fn write_meta(part: &Path, meta: &PartMeta) -> io::Result<()> {
+    write_meta_with(part, meta, false)
+}
+
+/// `write_meta`; with `durable` the temp file's bytes reach the disk before the rename, so
+/// after a power cut the sidecar is the old one or the new one, never an empty file.
+fn write_meta_with(part: &Path, meta: &PartMeta, durable: bool) -> io::Result<()> {
     let path = meta_path(part);
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -52,32 +82,111 @@ pub fn write_meta(part: &Path, meta: &PartMeta) -> io::Result<()> {
     let body = serde_json::to_vec(meta).map_err(io::Error::other)?;
     let mut file = open_nofollow(&tmp, true)?;
     file.write_all(&body)?;
+    if durable {
+        file.sync_data()?;
+    }
     drop(file);
     std::fs::rename(&tmp, &path)
+}
+
+/// Whether a download's sidecar may still be written. Closed when its file is published, so
+/// a checkpoint still syncing then (which can take seconds with much unwritten data) need not
+/// be waited for: it finds the latch closed and writes nothing.
+#[derive(Debug, Clone, Default)]
+pub struct SidecarLatch(Arc<Mutex<bool>>);
+
+impl SidecarLatch {
+    /// No sidecar is written after this returns (a checkpoint writing one now is waited for).
+    pub fn close(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+}
+
+/// Records a segmented download's progress so that it survives a power cut: the `.part`'s data
+/// is synced (fdatasync) *before* the sidecar that says those bytes are there is written. The
+/// caller takes `meta` before calling, so every range it claims was written before the sync
+/// began. Blocking: run it on the blocking pool.
+pub fn checkpoint(part: &Path, meta: &PartMeta, latch: &SidecarLatch) -> io::Result<()> {
+    checkpoint_with(part, meta, latch, File::sync_data)
+}
+
+fn checkpoint_with(
+    part: &Path,
+    meta: &PartMeta,
+    latch: &SidecarLatch,
+    sync: impl FnOnce(&File) -> io::Result<()>,
+) -> io::Result<()> {
+    match OpenOptions::new().write(true).custom_flags(NOFOLLOW).open(part) {
+        Ok(file) => sync(&file)?,
+        // No `.part` yet: the sidecar can only claim bytes that are not there to lose.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let closed = latch.0.lock().unwrap_or_else(|e| e.into_inner());
+    if *closed {
+        return Ok(());
+    }
+    write_meta_with(part, meta, true)
 }
 
 pub fn remove_meta(part: &Path) {
     let _ = std::fs::remove_file(meta_path(part));
 }
 
-/// Makes `part` at least `len` bytes long (sparse), for segments written at their offsets.
-pub fn preallocate(part: &Path, len: u64) -> io::Result<()> {
-    let file = open_nofollow(part, false)?;
-    if file.metadata()?.len() < len {
-        file.set_len(len)?;
+/// Makes `part` exactly `len` bytes long (sparse), for segments written at their offsets.
+/// A size the disk cannot hold (a server announcing petabytes) fails here with the numbers,
+/// before a byte is written, rather than as a sparse giant or a "disk full" much later.
+pub fn preallocate(part: &Path, len: u64) -> Result<(), DownloadError> {
+    let fail = |e| DownloadError::io(part, e);
+    let file = open_nofollow(part, false).map_err(fail)?;
+    let have = file.metadata().map_err(fail)?.len();
+    if have == len {
+        return Ok(());
     }
-    Ok(())
+    if have > len {
+        // Left by an earlier, longer version of the file: the tail is not part of this one.
+        return file.set_len(len).map_err(fail);
+    }
+    let dir = match part.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let stat = rustix::fs::statvfs(dir).map_err(|e| fail(e.into()))?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    let needed = len - have;
+    if needed > free {
+        return Err(DownloadError::NoSpace { path: part.to_path_buf(), size: len, free });
+    }
+    file.set_len(len).map_err(fail)
 }
+
+/// `O_NOFOLLOW`, from rustix so it is right on every Unix.
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 
 /// Opens for writing without following a symlink planted at `path`.
 fn open_nofollow(path: &Path, truncate: bool) -> io::Result<File> {
-    OpenOptions::new().write(true).create(true).truncate(truncate).custom_flags(libc::O_NOFOLLOW).open(path)
+    OpenOptions::new().write(true).create(true).truncate(truncate).custom_flags(NOFOLLOW).open(path)
 }
 
 /// Length of an existing `.part`, if it is a regular file (a symlink or folder is not ours).
 pub fn part_len(part: &Path) -> Option<u64> {
     let meta = std::fs::symlink_metadata(part).ok()?;
     meta.file_type().is_file().then_some(meta.len())
+}
+
+/// Bytes of a download already on disk: for a segmented `.part`, which is preallocated to its
+/// full size, the total less the ranges its sidecar lists as missing; else the `.part`'s length.
+pub fn part_progress(part: &Path) -> Option<u64> {
+    let len = part_len(part)?;
+    Some(match read_meta(part) {
+        Some(PartMeta { total: Some(total), missing: Some(missing), .. }) => present(total, &missing),
+        _ => len,
+    })
+}
+
+/// Bytes of a `total`-byte segmented download that are on disk when `missing` are not.
+pub fn present(total: u64, missing: &[(u64, u64)]) -> u64 {
+    total.saturating_sub(missing.iter().map(|(a, b)| b.saturating_sub(*a)).sum())
 }
 
 enum Slot {
@@ -108,6 +217,9 @@ pub struct PartWriter {
     received: u64,
     /// Bytes below this offset are known to be written.
     written: u64,
+    /// Publish a body that arrived whole through an unnamed file (Linux only; see
+    /// `publish_unnamed`). Elsewhere, and in the test of the fallback, the `.part` path is used.
+    unnamed: bool,
 }
 
 impl PartWriter {
@@ -137,7 +249,16 @@ impl PartWriter {
             flush_bytes,
             received: offset,
             written: offset,
+            unnamed: cfg!(target_os = "linux"),
         }
+    }
+
+    /// Publishes through a named `.part` even where unnamed files exist: the path every other
+    /// system takes, tested here on Linux.
+    #[cfg(test)]
+    fn without_unnamed_files(mut self) -> Self {
+        self.unnamed = false;
+        self
     }
 
     /// End offset of the bytes so far, including those not yet written.
@@ -199,8 +320,12 @@ impl PartWriter {
         move || match file {
             Some(file) => Ok(file),
             None => {
-                if let Some(meta) = meta {
-                    write_meta(&part, &meta)?;
+                match meta {
+                    Some(meta) => write_meta(&part, &meta)?,
+                    // Starting over without a sidecar: one left from an earlier attempt (a
+                    // segmented one, say) must not speak for the new bytes.
+                    None if start == Start::Append(0) => remove_meta(&part),
+                    None => {}
                 }
                 let mut file = open_nofollow(&part, start == Start::Append(0))?;
                 match start {
@@ -241,7 +366,8 @@ impl PartWriter {
         let batch = std::mem::take(&mut self.pending);
         // The file is complete now: a sidecar would only be written to be deleted.
         self.meta = None;
-        let whole_body_in_memory = file.is_none() && self.start == Start::Append(0) && !replace;
+        let whole_body_in_memory =
+            self.unnamed && file.is_none() && self.start == Start::Append(0) && !replace;
         let opener = self.opener(file);
         let part = self.part.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<PathBuf, DownloadError> {
@@ -290,6 +416,8 @@ pub fn publish_part(
 /// rather than replace an existing file. One directory change instead of three (create the
 /// `.part`, link, unlink), which is what thousands of small files cost. Returns `Ok(None)`
 /// where the filesystem has no unnamed files, so the caller takes the `.part` path.
+/// `O_TMPFILE` and `/proc/self/fd` are Linux's; other systems always take the `.part` path.
+#[cfg(target_os = "linux")]
 fn publish_unnamed(
     final_path: &Path,
     batch: &[Bytes],
@@ -326,6 +454,15 @@ fn publish_unnamed(
     }
 }
 
+#[cfg(not(target_os = "linux"))]
+fn publish_unnamed(
+    _final_path: &Path,
+    _batch: &[Bytes],
+    _alternative: &dyn Fn() -> Option<PathBuf>,
+) -> Result<Option<PathBuf>, DownloadError> {
+    Ok(None)
+}
+
 /// Moves `part` to `target` unless `target` exists. A hard link is atomic and never replaces;
 /// filesystems without hard links fall back to check-then-rename.
 fn publish(part: &Path, target: &Path) -> io::Result<()> {
@@ -353,4 +490,140 @@ fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(missing: Vec<(u64, u64)>) -> PartMeta {
+        PartMeta {
+            url: "http://h/f".into(),
+            validator: Some("\"v\"".into()),
+            total: Some(100),
+            missing: Some(missing),
+        }
+    }
+
+    #[test]
+    fn the_part_is_synced_before_the_sidecar_claims_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        std::fs::write(&part, [1u8; 100]).unwrap();
+        let (old, new) = (meta(vec![(0, 100)]), meta(vec![(60, 100)]));
+        write_meta(&part, &old).unwrap();
+        let mut synced = false;
+        checkpoint_with(&part, &new, &SidecarLatch::default(), |file| {
+            // At the moment of the sync, the sidecar on disk still claims only the old ranges.
+            assert_eq!(read_meta(&part), Some(old.clone()));
+            assert_eq!(file.metadata()?.len(), 100, "the sync is of the .part itself");
+            synced = true;
+            Ok(())
+        })
+        .unwrap();
+        assert!(synced);
+        assert_eq!(read_meta(&part), Some(new));
+    }
+
+    #[test]
+    fn a_failed_sync_leaves_the_old_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        std::fs::write(&part, [1u8; 100]).unwrap();
+        let old = meta(vec![(0, 100)]);
+        write_meta(&part, &old).unwrap();
+        let latch = SidecarLatch::default();
+        let e = checkpoint_with(&part, &meta(vec![]), &latch, |_| Err(io::Error::other("EIO"))).unwrap_err();
+        assert_eq!(e.to_string(), "EIO");
+        assert_eq!(read_meta(&part), Some(old));
+    }
+
+    #[test]
+    fn the_real_checkpoint_writes_the_sidecar_with_or_without_a_part_until_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        let latch = SidecarLatch::default();
+        checkpoint(&part, &meta(vec![(0, 100)]), &latch).unwrap();
+        assert!(!part.exists(), "a checkpoint never creates the .part");
+        std::fs::write(&part, [1u8; 100]).unwrap();
+        checkpoint(&part, &meta(vec![(0, 10)]), &latch).unwrap();
+        assert_eq!(read_meta(&part), Some(meta(vec![(0, 10)])));
+        // Published: a checkpoint that was still syncing must not bring the sidecar back.
+        remove_meta(&part);
+        latch.close();
+        checkpoint(&part, &meta(vec![]), &latch).unwrap();
+        assert!(!meta_path(&part).exists());
+    }
+
+    #[test]
+    fn sidecar_ranges_that_make_no_sense_claim_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        let all = Some(vec![(0, 100)]);
+        for bad in [
+            vec![(50, 100), (0, 50)],
+            vec![(0, 60), (50, 100)],
+            vec![(10, 10)],
+            vec![(20, 10)],
+            vec![(0, 101)],
+            vec![(0, u64::MAX)],
+            vec![(u64::MAX - 1, u64::MAX), (0, 1)],
+        ] {
+            write_meta(&part, &meta(bad.clone())).unwrap();
+            assert_eq!(read_meta(&part).unwrap().missing, all, "{bad:?}");
+        }
+        for good in [vec![], vec![(0, 100)], vec![(0, 10), (10, 20), (99, 100)]] {
+            write_meta(&part, &meta(good.clone())).unwrap();
+            assert_eq!(read_meta(&part).unwrap().missing, Some(good));
+        }
+        let no_total = PartMeta { total: None, ..meta(vec![(0, 10)]) };
+        write_meta(&part, &no_total).unwrap();
+        assert_eq!(read_meta(&part), None, "ranges of an unknown size: the sidecar is ignored");
+        std::fs::write(meta_path(&part), b"{\"url\": 3").unwrap();
+        assert_eq!(read_meta(&part), None);
+    }
+
+    #[test]
+    fn a_size_no_disk_holds_fails_before_the_file_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("f.part");
+        for len in [1 << 50, 1 << 62, u64::MAX] {
+            let e = preallocate(&part, len).unwrap_err();
+            assert!(e.to_string().starts_with("not enough disk space for"), "{len}: {e}");
+            assert_eq!(std::fs::metadata(&part).unwrap().len(), 0);
+        }
+        preallocate(&part, 4096).unwrap();
+        assert_eq!(std::fs::metadata(&part).unwrap().len(), 4096);
+    }
+
+    /// Publishes `body` as a small download named `name` in `dir`, through the unnamed file or
+    /// the `.part` path.
+    async fn publish_small(dir: &Path, name: &str, body: &[u8], unnamed: bool) -> PathBuf {
+        let final_path = dir.join(name);
+        let mut writer = PartWriter::new(dir.join(format!("{name}.part")), 0, None);
+        if !unnamed {
+            writer = writer.without_unnamed_files();
+        }
+        writer.push(Bytes::copy_from_slice(body)).await.unwrap();
+        let other = dir.join(format!("other-{name}"));
+        writer.finish(final_path, false, move || Some(other.clone())).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_small_body_is_published_the_same_with_or_without_unnamed_files() {
+        for unnamed in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = publish_small(dir.path(), "a.bin", b"hello", unnamed).await;
+            assert_eq!(path, dir.path().join("a.bin"));
+            assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+            // A name that appeared meanwhile is never replaced.
+            let path = publish_small(dir.path(), "a.bin", b"again", unnamed).await;
+            assert_eq!(path, dir.path().join("other-a.bin"), "unnamed: {unnamed}");
+            assert_eq!(std::fs::read(dir.path().join("a.bin")).unwrap(), b"hello");
+            let mut names: Vec<_> =
+                std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            names.sort();
+            assert_eq!(names, ["a.bin", "other-a.bin"], "no .part left (unnamed: {unnamed})");
+        }
+    }
 }

@@ -35,16 +35,29 @@ pub enum DownloadError {
     Truncated { url: String, got: u64, expected: u64 },
     #[error("server sent more bytes than the {expected} it announced for {url}")]
     Overlong { url: String, expected: u64 },
-    #[error("too many redirects (more than {limit}) starting at {url}")]
-    TooManyRedirects { url: String, limit: usize },
-    #[error("redirect loop at {url}")]
-    RedirectLoop { url: String },
+    /// Attempt after attempt ended at the same byte: a proxy or server with a body-size cap.
+    #[error(
+        "the server keeps cutting the body short at {at} bytes{} ({attempts} attempts ended there): {url}",
+        expected.map(|t| format!(" of {t}")).unwrap_or_default()
+    )]
+    CutShort { url: String, at: u64, expected: Option<u64>, attempts: u32 },
+    #[error("the server's answer is not HTTP ({reason}): {url}")]
+    NotHttp { url: String, reason: String },
+    #[error("unsupported transfer coding {coding:?} from {url}: dlm reads only chunked and identity")]
+    TransferCoding { coding: String, url: String },
+    #[error("too many redirects ({limit}) starting at {url}{}", if *circular { "; they went in a circle" } else { "" })]
+    TooManyRedirects { url: String, limit: usize, circular: bool },
     #[error("redirected to a URL that is not http(s): {url}")]
     RedirectScheme { url: String },
     #[error("server answered a range request with a mismatched Content-Range {got:?} for {url}")]
     BadContentRange { url: String, got: String },
     #[error("disk full writing {}", path.display())]
     DiskFull { path: PathBuf },
+    #[error(
+        "not enough disk space for {}: the server announced {size} bytes, {free} are free",
+        path.display()
+    )]
+    NoSpace { path: PathBuf, size: u64, free: u64 },
     #[error("cannot write {}: permission denied", path.display())]
     PermissionDenied { path: PathBuf },
     #[error("cannot write {}: {source}", path.display())]
@@ -69,7 +82,9 @@ impl DownloadError {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 Self::PermissionDenied { path }
             }
-            _ if source.raw_os_error() == Some(libc::EFBIG) => Self::DiskFull { path },
+            _ if source.raw_os_error() == Some(rustix::io::Errno::FBIG.raw_os_error()) => {
+                Self::DiskFull { path }
+            }
             _ => Self::Io { path, source },
         }
     }
@@ -85,6 +100,7 @@ impl DownloadError {
             | Self::Network { .. }
             | Self::Truncated { .. }
             | Self::Overlong { .. }
+            | Self::CutShort { .. }
             | Self::BadContentRange { .. } => true,
             _ => false,
         }

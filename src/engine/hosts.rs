@@ -1,9 +1,11 @@
 //! Per-host connection caps shared by every item: a download's first connection waits for a
 //! place, extra segment connections only take one if it is free, so many workers with many
-//! connections each never open more than the cap to one server. Depends on tokio and `url`.
+//! connections each never open more than the cap to one server. A connection counts against
+//! the host it ends up talking to: where a host redirects elsewhere, later first connections
+//! to it wait for a place at the redirect's destination. Depends on tokio and `url`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
@@ -12,40 +14,96 @@ use url::Url;
 pub struct HostLimits {
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Where a host's URLs were last seen to redirect to (another host), by host key.
+    leads_to: Mutex<HashMap<String, String>>,
 }
 
-/// A place in a host's cap, given back when dropped.
-pub type HostPermit = OwnedSemaphorePermit;
+/// A place in one host's cap, given back when dropped.
+#[derive(Debug)]
+pub struct HostPermit {
+    host: String,
+    _place: OwnedSemaphorePermit,
+}
+
+/// Scheme, host and port: what a connection is made to.
+fn host_key(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl HostLimits {
     pub fn new(per_host: usize) -> Self {
-        Self { per_host: per_host.max(1), hosts: Mutex::new(HashMap::new()) }
+        Self { per_host: per_host.max(1), hosts: Mutex::default(), leads_to: Mutex::default() }
     }
 
-    fn semaphore(&self, url: &Url) -> Arc<Semaphore> {
-        let key = format!(
-            "{}://{}:{}",
-            url.scheme(),
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(hosts.entry(key).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))))
+    fn semaphore(&self, host: &str) -> Arc<Semaphore> {
+        let mut hosts = lock(&self.hosts);
+        let entry = hosts.entry(host.to_string());
+        Arc::clone(entry.or_insert_with(|| Arc::new(Semaphore::new(self.per_host))))
     }
 
-    /// Waits for a place for a download's first connection.
+    /// The host a request for `url` is expected to end up at.
+    fn destination(&self, url: &Url) -> String {
+        let asked = host_key(url);
+        lock(&self.leads_to).get(&asked).cloned().unwrap_or(asked)
+    }
+
+    /// Waits for a place for a download's first connection, at the host `url` is expected to
+    /// end up at.
     pub async fn acquire(&self, url: &Url) -> HostPermit {
-        let semaphore = self.semaphore(url);
-        // The semaphore is never closed, so acquiring cannot fail.
-        match semaphore.acquire_owned().await {
-            Ok(permit) => permit,
-            Err(_) => unreachable!("host semaphores are never closed"),
+        loop {
+            let host = self.destination(url);
+            // The semaphore is never closed, so acquiring cannot fail.
+            let Ok(place) = self.semaphore(&host).acquire_owned().await else {
+                unreachable!("host semaphores are never closed")
+            };
+            // A redirect learned while this one waited changes where it should wait.
+            if self.destination(url) == host {
+                return HostPermit { host, _place: place };
+            }
         }
     }
 
-    /// A place for an extra connection, only if one is free now.
+    /// A place for an extra connection to `url`'s own host, only if one is free now.
     pub fn try_acquire(&self, url: &Url) -> Option<HostPermit> {
-        self.semaphore(url).try_acquire_owned().ok()
+        let host = host_key(url);
+        let place = self.semaphore(&host).try_acquire_owned().ok()?;
+        Some(HostPermit { host, _place: place })
+    }
+
+    /// Waits until `url`'s own host has a free place, without keeping it: after `settle` found
+    /// none, so that the next attempt does not ask again before one is free.
+    pub async fn wait_for_place(&self, url: &Url) {
+        let _ = self.semaphore(&host_key(url)).acquire_owned().await;
+    }
+
+    /// After an answer for `asked` came from `answered` (redirects followed): remembers where
+    /// `asked`'s host leads, and moves `permit` to the host actually answering. `None` when
+    /// that host has no free place: the caller drops this connection and waits in `acquire`,
+    /// which now waits at the right host.
+    pub fn settle(&self, permit: HostPermit, asked: &Url, answered: &Url) -> Option<HostPermit> {
+        let (from, to) = (host_key(asked), host_key(answered));
+        {
+            let mut leads_to = lock(&self.leads_to);
+            if from == to {
+                leads_to.remove(&from);
+            } else {
+                leads_to.insert(from, to.clone());
+            }
+        }
+        if permit.host == to {
+            return Some(permit);
+        }
+        let place = self.semaphore(&to).try_acquire_owned().ok()?;
+        Some(HostPermit { host: to, _place: place })
     }
 }
 
@@ -53,16 +111,51 @@ impl HostLimits {
 mod tests {
     use super::*;
 
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
     #[tokio::test]
     async fn caps_each_host_separately() {
         let limits = HostLimits::new(2);
-        let a = Url::parse("http://a.example/x").unwrap();
-        let b = Url::parse("http://b.example/y").unwrap();
+        let (a, b) = (url("http://a.example/x"), url("http://b.example/y"));
         let _p1 = limits.acquire(&a).await;
         let p2 = limits.try_acquire(&a).expect("second place");
         assert!(limits.try_acquire(&a).is_none(), "cap of 2 reached");
         assert!(limits.try_acquire(&b).is_some(), "other hosts are not affected");
         drop(p2);
         assert!(limits.try_acquire(&a).is_some(), "a dropped permit frees its place");
+    }
+
+    #[tokio::test]
+    async fn a_redirected_connection_counts_at_its_destination_and_later_ones_wait_there() {
+        let limits = HostLimits::new(1);
+        let (origin, mirror) = (url("http://origin.example/f"), url("https://mirror.example/f"));
+        let first = limits.acquire(&origin).await;
+        let first = limits.settle(first, &origin, &mirror).expect("the mirror has a free place");
+        assert!(limits.try_acquire(&origin).is_some(), "the origin's place was given back");
+        assert!(limits.try_acquire(&mirror).is_none(), "the mirror's one place is taken");
+        // A second download from the origin now waits for the mirror.
+        let waiting = limits.acquire(&origin);
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        drop(first);
+        let second = waiting.await;
+        assert!(limits.try_acquire(&mirror).is_none(), "the second holds the mirror's place");
+        // An answer straight from the origin forgets the redirect.
+        let _second = limits.settle(second, &origin, &origin).expect("the origin has a free place");
+        assert!(limits.try_acquire(&mirror).is_some(), "the mirror's place was given back");
+        assert!(limits.try_acquire(&origin).is_none());
+        assert_eq!(limits.destination(&origin), host_key(&origin));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_a_full_host_gives_no_place() {
+        let limits = HostLimits::new(1);
+        let (origin, mirror) = (url("http://origin.example/f"), url("http://mirror.example/f"));
+        let _busy = limits.try_acquire(&mirror).unwrap();
+        let first = limits.acquire(&origin).await;
+        assert!(limits.settle(first, &origin, &mirror).is_none());
+        assert!(limits.try_acquire(&origin).is_some(), "the origin's place was given back");
     }
 }

@@ -1,5 +1,5 @@
-//! Builds the one shared HTTP client: connection pool reused by every item, redirects checked
-//! for loops and schemes, TLS and proxy settings. Depends on reqwest and the engine options.
+//! Builds the one shared HTTP client: connection pool reused by every item, redirects counted
+//! and checked for schemes, TLS and proxy settings. Depends on reqwest and the engine options.
 
 use std::collections::HashSet;
 
@@ -12,10 +12,9 @@ use super::options::EngineOptions;
 /// Marker errors the redirect policy raises; `transfer` turns them into `DownloadError`s.
 #[derive(Debug, thiserror::Error)]
 pub enum RedirectError {
+    /// `circular`: some URL came up twice, so more redirects would not have helped.
     #[error("too many redirects")]
-    TooMany,
-    #[error("redirect loop")]
-    Loop,
+    TooMany { circular: bool },
     #[error("redirect to an unsupported scheme: {0}")]
     Scheme(String),
 }
@@ -39,14 +38,14 @@ pub fn build_client(options: &EngineOptions) -> Result<reqwest::Client, EngineEr
             let target = super::redact_url(attempt.url());
             return attempt.error(RedirectError::Scheme(target));
         }
+        // Redirects are counted, as curl and browsers do, not judged by a repeated URL: servers
+        // redirect to the same URL to set a cookie or while a file is being prepared.
+        // `previous` holds every URL asked so far, so its length is this redirect's number.
         if attempt.previous().len() > limit {
-            return attempt.error(RedirectError::TooMany);
-        }
-        let mut seen = HashSet::new();
-        if attempt.previous().iter().any(|u| !seen.insert(u.as_str()))
-            || seen.contains(attempt.url().as_str())
-        {
-            return attempt.error(RedirectError::Loop);
+            let mut seen = HashSet::new();
+            let circular = attempt.previous().iter().any(|u| !seen.insert(u.as_str()))
+                || seen.contains(attempt.url().as_str());
+            return attempt.error(RedirectError::TooMany { circular });
         }
         attempt.follow()
     });

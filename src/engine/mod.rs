@@ -5,11 +5,14 @@
 //! tree must never import the terminal-UI crates or any front-end module; `tests/architecture.rs`
 //! checks that.
 
+mod answer;
+mod destination;
 mod disk;
 mod disposition;
 mod error;
 mod hosts;
 mod http;
+mod job;
 pub mod limiter;
 mod messages;
 pub mod naming;
@@ -18,6 +21,7 @@ mod retry;
 mod scheduler;
 mod segmented;
 pub mod segments;
+mod single;
 mod transfer;
 mod urls;
 
@@ -27,6 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use answer::parse_content_range;
+pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, StartInfo,
@@ -36,7 +42,6 @@ pub use options::{
     MAX_WORKERS, default_user_agent,
 };
 pub use retry::parse_retry_after;
-pub use transfer::parse_content_range;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events

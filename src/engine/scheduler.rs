@@ -207,7 +207,7 @@ impl Scheduler {
             RestoreAs::Queued => {}
             RestoreAs::Paused => {
                 item.status = Status::Paused;
-                let bytes = item.part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                let bytes = item.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
             RestoreAs::Done { path, bytes } => {
@@ -257,6 +257,7 @@ impl Scheduler {
                 total: hint.total,
                 resumable: true,
                 missing,
+                ranges_unreliable: false,
             })
         });
         let options = &self.shared.options;
@@ -278,7 +279,7 @@ impl Scheduler {
             Status::Queued => {
                 item.status = Status::Paused;
                 self.queue.remove(&id);
-                let bytes = item.part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                let bytes = item.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
             Status::Running { token, stop } if stop.is_none() => {

@@ -4,40 +4,53 @@
 //! download backs off to the connections that work. The sidecar records the missing ranges so
 //! a stopped or crashed download continues where it was. Depends on the rest of the engine.
 
+use std::io;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use reqwest::StatusCode;
 use reqwest::header;
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::answer;
 use super::disk::{self, PartMeta, PartWriter};
 use super::error::{DownloadError, answer_timeout};
 use super::hosts::HostPermit;
+use super::job::{Attempt, Furthest, Job, PartState, Shared, forget_progress};
 use super::limiter::pace;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
-use super::retry::parse_retry_after;
-use super::segments::{MIN_SPLIT, SegmentMap, Span, even_pieces};
-use super::transfer::{
-    Attempt, Job, PartState, Shared, forget_progress, innermost_reason, parse_content_range,
-};
+use super::segments::{MIN_SPLIT, SegmentMap, even_pieces};
 use super::urls::redact_url;
 
 /// Bytes a segment gathers before writing: smaller than a single stream's batch because many
 /// segments buffer at once and memory must stay flat.
 const SEGMENT_FLUSH_BYTES: usize = 64 * 1024;
-/// How often the missing ranges are saved to the sidecar while the download runs.
+/// How often the missing ranges are saved to the sidecar while the download runs. Each save
+/// first syncs the `.part` (see `disk::checkpoint`), so this is also how often that is paid.
 const SIDECAR_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether a download of `total` bytes starting at `from` is worth splitting.
 pub fn worth_splitting(connections: usize, from: u64, total: u64) -> bool {
     connections > 1 && total.saturating_sub(from) >= 2 * MIN_SPLIT
+}
+
+/// How a segmented download ended.
+pub enum Segmented {
+    Ended(Attempt),
+    /// A range request was answered with the whole file (`200`); the other connections were
+    /// stopped, and the download goes on as one stream with this answer and its place at the
+    /// host.
+    Whole {
+        response: reqwest::Response,
+        permit: HostPermit,
+    },
 }
 
 /// How a connection stopped working on the file.
@@ -46,9 +59,16 @@ enum WorkerEnd {
     Idle,
     /// The token fired.
     Stopped,
-    /// The server answered a range request with something else: the file changed or ranges
-    /// stopped working, so the download must start over.
-    Changed,
+    /// The server answered a range request with another range or version (`unreliable`), or
+    /// with 416 (the file shrank): the download must start over.
+    Changed {
+        unreliable: bool,
+    },
+    /// The server answered a range request with the whole file.
+    Whole {
+        response: reqwest::Response,
+        permit: HostPermit,
+    },
     Failed(DownloadError),
     /// A disk error: no point going on with any connection.
     Disk(DownloadError),
@@ -65,6 +85,7 @@ struct Ctx<'a> {
     total: u64,
     map: Mutex<SegmentMap>,
     stop: CancellationToken,
+    latch: disk::SidecarLatch,
 }
 
 impl Ctx<'_> {
@@ -72,24 +93,41 @@ impl Ctx<'_> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn meta(&self) -> PartMeta {
-        PartMeta {
+    /// A checkpoint of the ranges on disk now, to run on the blocking pool. The map is read
+    /// here, before the sync, so the sidecar claims only bytes written before the sync began.
+    fn checkpoint(&self) -> impl FnOnce() -> io::Result<()> + Send + 'static {
+        let part = self.part_path.clone();
+        let meta = PartMeta {
             url: super::urls::without_credentials(&self.job.url),
             validator: self.validator.clone(),
             total: Some(self.total),
             missing: Some(self.map().missing()),
-        }
+        };
+        let latch = self.latch.clone();
+        move || disk::checkpoint(&part, &meta, &latch)
     }
 
-    async fn save_sidecar(&self) -> Result<(), DownloadError> {
-        let (part, meta) = (self.part_path.clone(), self.meta());
-        let result = tokio::task::spawn_blocking(move || disk::write_meta(&part, &meta)).await;
+    fn saved(&self, result: Result<io::Result<()>, JoinError>) -> Result<(), DownloadError> {
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(DownloadError::io(&disk::meta_path(&self.part_path), e)),
             Err(e) => Err(DownloadError::Internal(format!("sidecar writer: {e}"))),
         }
     }
+
+    async fn save_sidecar(&self) -> Result<(), DownloadError> {
+        self.saved(tokio::task::spawn_blocking(self.checkpoint()).await)
+    }
+}
+
+/// What the connections' ends add up to.
+#[derive(Default)]
+struct Ends {
+    last_error: Option<DownloadError>,
+    changed: bool,
+    unreliable: bool,
+    whole: Option<(reqwest::Response, HostPermit)>,
+    disk_error: Option<DownloadError>,
 }
 
 /// Runs the segmented download. `first` is the answer already received for the range starting
@@ -104,14 +142,15 @@ pub async fn run(
     total: u64,
     token: &CancellationToken,
     permit: HostPermit,
-) -> Attempt {
+) -> Segmented {
+    let failed = |error| Segmented::Ended(Attempt::Error { error, reached: None });
     let missing = part.missing.clone().unwrap_or_else(|| vec![(first_start, total)]);
     let mut map = SegmentMap::new(total, even_pieces(&missing, job.connections, MIN_SPLIT), MIN_SPLIT);
     let first_end = map.free_piece_at(first_start).map(|(_, end)| end);
     if !first_end.is_some_and(|end| map.claim_exact(0, (first_start, end))) {
         // The answer starts outside the missing ranges: map and file disagree; start over.
         forget_progress(part);
-        return Attempt::Again;
+        return Segmented::Ended(Attempt::Again);
     }
     let url = first.url().clone();
     let ctx = Ctx {
@@ -124,19 +163,18 @@ pub async fn run(
         total,
         map: Mutex::new(map),
         stop: token.child_token(),
+        latch: disk::SidecarLatch::default(),
     };
 
     // The sidecar must say which ranges are missing before the file is stretched to full size.
     if let Err(error) = ctx.save_sidecar().await {
-        return Attempt::Error { error, progressed: false };
+        return failed(error);
     }
     let part_path = ctx.part_path.clone();
     match tokio::task::spawn_blocking(move || disk::preallocate(&part_path, total)).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            return Attempt::Error { error: DownloadError::io(&ctx.part_path, e), progressed: false };
-        }
-        Err(e) => return Attempt::Error { error: DownloadError::Internal(e.to_string()), progressed: false },
+        Ok(Err(error)) => return failed(error),
+        Err(e) => return failed(DownloadError::Internal(e.to_string())),
     }
     let start_bytes = ctx.map().received_bytes();
 
@@ -145,13 +183,14 @@ pub async fn run(
     let mut next_worker = 1;
     // Connections this download may use; lowered when the server refuses one.
     let mut allowed = job.connections.max(1);
-    let mut last_error: Option<DownloadError> = None;
+    let mut ends = Ends::default();
     let mut failures_in_a_row = 0usize;
-    let mut changed = false;
-    let mut disk_error: Option<DownloadError> = None;
+    let mut furthest = Furthest::starting_at(start_bytes);
     let mut tick = tokio::time::interval(shared.options.progress_interval);
     let mut last_save = tokio::time::Instant::now();
-    let mut last_received = start_bytes;
+    // At most one checkpoint in flight; it runs beside the connections, which keep writing
+    // while the `.part` is synced.
+    let mut saves = JoinSet::new();
 
     loop {
         // Open more connections while there is work for them and room at the host.
@@ -164,75 +203,119 @@ pub async fn run(
             end = workers.next() => match end {
                 None => break,
                 Some(WorkerEnd::Idle | WorkerEnd::Stopped) => {}
-                Some(WorkerEnd::Changed) => {
-                    changed = true;
+                Some(WorkerEnd::Changed { unreliable }) => {
+                    ends.changed = true;
+                    ends.unreliable |= unreliable;
+                    ctx.stop.cancel();
+                }
+                Some(WorkerEnd::Whole { response, permit }) => {
+                    ends.whole.get_or_insert((response, permit));
                     ctx.stop.cancel();
                 }
                 Some(WorkerEnd::Disk(error)) => {
-                    disk_error = Some(error);
+                    ends.disk_error = Some(error);
                     ctx.stop.cancel();
                 }
                 Some(WorkerEnd::Failed(error)) => {
-                    if is_refusal(&error) && !workers.is_empty() {
+                    if !error.is_retryable() {
+                        // Another connection would hear the same.
+                        ctx.stop.cancel();
+                    } else if is_refusal(&error) && !workers.is_empty() {
                         // The server limits connections per client: keep to those that work.
                         // That is backing off, not failing; the others carry the range on.
                         allowed = workers.len();
                     } else {
                         let received = ctx.map().received_bytes();
-                        failures_in_a_row = if received > last_received { 1 } else { failures_in_a_row + 1 };
-                        last_received = received;
+                        let further = furthest.advance(received);
+                        failures_in_a_row = if further { 1 } else { failures_in_a_row + 1 };
                         if failures_in_a_row > allowed + 2 {
                             ctx.stop.cancel();
                         }
                     }
-                    last_error = Some(error);
+                    ends.last_error = Some(error);
                 }
             },
+            Some(saved) = saves.join_next() => {
+                if let Err(error) = ctx.saved(saved) {
+                    ends.disk_error = Some(error);
+                    ctx.stop.cancel();
+                }
+            }
             _ = tick.tick() => {
                 let bytes = ctx.map().received_bytes();
                 let _ = shared.events.try_send(EngineEvent::Progress { id: job.id, bytes });
-                if last_save.elapsed() >= SIDECAR_EVERY {
+                if last_save.elapsed() >= SIDECAR_EVERY && saves.is_empty() {
                     last_save = tokio::time::Instant::now();
-                    if let Err(error) = ctx.save_sidecar().await {
-                        disk_error = Some(error);
-                        ctx.stop.cancel();
-                    }
+                    saves.spawn_blocking(ctx.checkpoint());
                 }
             }
         }
     }
+    if ctx.map().is_complete() && ends.disk_error.is_none() {
+        // A checkpoint still syncing must not write a sidecar after the file is published, but
+        // need not be waited for either: the last one may be flushing most of the file.
+        ctx.latch.close();
+    } else {
+        // The next sidecar written (the last one, or a single stream's) must not be overtaken.
+        while let Some(saved) = saves.join_next().await {
+            if let Err(error) = ctx.saved(saved) {
+                ends.disk_error.get_or_insert(error);
+            }
+        }
+    }
+    saves.detach_all();
+    conclude(&ctx, part, ends, start_bytes, token).await
+}
 
+/// Publishes a complete file, or says how the download stopped.
+async fn conclude(
+    ctx: &Ctx<'_>,
+    part: &mut PartState,
+    ends: Ends,
+    start_bytes: u64,
+    token: &CancellationToken,
+) -> Segmented {
     let complete = ctx.map().is_complete();
     part.missing = Some(ctx.map().missing());
-    let progressed = ctx.map().received_bytes() > start_bytes;
-    if complete && disk_error.is_none() {
-        let names = std::sync::Arc::clone(&shared.names);
-        let (part_file, final_path, dir) = (ctx.part_path.clone(), part.final_path.clone(), job.dir.clone());
+    let received = ctx.map().received_bytes();
+    let reached = (received > start_bytes).then_some(received);
+    let end = |attempt| Segmented::Ended(attempt);
+    if complete && ends.disk_error.is_none() {
+        let names = std::sync::Arc::clone(&ctx.shared.names);
+        let (part_file, final_path, dir) =
+            (ctx.part_path.clone(), part.final_path.clone(), ctx.job.dir.clone());
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
+        let replace = ctx.shared.options.on_conflict == ConflictPolicy::Overwrite;
         let published = tokio::task::spawn_blocking(move || {
             disk::publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
         })
         .await;
-        return match published {
-            Ok(Ok(path)) => Attempt::Done { path, bytes: total, skipped: false },
-            Ok(Err(error)) => Attempt::Error { error, progressed: false },
-            Err(e) => Attempt::Error { error: DownloadError::Internal(e.to_string()), progressed: false },
-        };
+        return end(match published {
+            Ok(Ok(path)) => Attempt::Done { path, bytes: ctx.total, skipped: false },
+            Ok(Err(error)) => Attempt::Error { error, reached: None },
+            Err(e) => Attempt::Error { error: DownloadError::Internal(e.to_string()), reached: None },
+        });
     }
-    if changed {
-        forget_progress(part);
-        return Attempt::Again;
+    if ends.disk_error.is_none() && !token.is_cancelled() {
+        if let Some((response, permit)) = ends.whole {
+            return Segmented::Whole { response, permit };
+        }
+        if ends.changed {
+            forget_progress(part);
+            part.ranges_unreliable |= ends.unreliable;
+            return end(Attempt::Again);
+        }
     }
     let saved = ctx.save_sidecar().await;
-    if let Some(error) = disk_error.or(saved.err()) {
-        return Attempt::Error { error, progressed };
+    if let Some(error) = ends.disk_error.or(saved.err()) {
+        return end(Attempt::Error { error, reached });
     }
     if token.is_cancelled() {
-        return Attempt::Stopped { bytes: ctx.map().received_bytes() };
+        return end(Attempt::Stopped { bytes: received });
     }
-    let error = last_error.unwrap_or_else(|| DownloadError::Internal("segments ended incomplete".into()));
-    Attempt::Error { error, progressed }
+    let error =
+        ends.last_error.unwrap_or_else(|| DownloadError::Internal("segments ended incomplete".into()));
+    end(Attempt::Error { error, reached })
 }
 
 /// A 503/429 or a refused/reset connection while others work: the server's per-client limit.
@@ -251,7 +334,7 @@ async fn worker(
     ctx: &Ctx<'_>,
     id: usize,
     mut first: Option<reqwest::Response>,
-    _permit: HostPermit,
+    permit: HostPermit,
 ) -> WorkerEnd {
     loop {
         let (mut response, start) = match first.take() {
@@ -263,9 +346,12 @@ async fn worker(
                 let Some(span) = ctx.map().claim(id) else { return WorkerEnd::Idle };
                 match request(ctx, span).await {
                     Ok(response) => (response, span.0),
-                    Err(end) => {
+                    Err(refused) => {
                         ctx.map().release(id);
-                        return end;
+                        return match refused {
+                            Refused::End(end) => end,
+                            Refused::Whole(response) => WorkerEnd::Whole { response, permit },
+                        };
                     }
                 }
             }
@@ -292,8 +378,16 @@ async fn worker(
     }
 }
 
+/// Why a range request gave no range to stream.
+enum Refused {
+    End(WorkerEnd),
+    /// A `200`: the whole file, which the download can go on with.
+    Whole(reqwest::Response),
+}
+
 /// Asks for exactly `span` and checks the answer is that range of the same file.
-async fn request(ctx: &Ctx<'_>, span: Span) -> Result<reqwest::Response, WorkerEnd> {
+async fn request(ctx: &Ctx<'_>, span: (u64, u64)) -> Result<reqwest::Response, Refused> {
+    let fail = |error| Refused::End(WorkerEnd::Failed(error));
     let mut request = ctx
         .shared
         .client
@@ -305,41 +399,38 @@ async fn request(ctx: &Ctx<'_>, span: Span) -> Result<reqwest::Response, WorkerE
     let opts = &ctx.shared.options;
     let answer_within = answer_timeout(opts.connect_timeout, opts.read_timeout);
     let response = tokio::select! {
-        () = ctx.stop.cancelled() => return Err(WorkerEnd::Stopped),
+        () = ctx.stop.cancelled() => return Err(Refused::End(WorkerEnd::Stopped)),
         () = tokio::time::sleep(answer_within) => {
-            let url = ctx.shown_url.clone();
-            return Err(WorkerEnd::Failed(DownloadError::NoAnswer { url, after: answer_within }));
+            return Err(fail(DownloadError::NoAnswer { url: ctx.shown_url.clone(), after: answer_within }));
         }
         r = request.send() => r,
     };
-    let response = response.map_err(|e| {
-        WorkerEnd::Failed(DownloadError::Connect { url: ctx.shown_url.clone(), reason: innermost_reason(&e) })
-    })?;
+    let response = response.map_err(|e| fail(answer::send_error(&e, &ctx.url, opts)))?;
     let status = response.status();
+    if status.is_success() {
+        answer::body_length(response.headers(), &ctx.shown_url).map_err(fail)?;
+    }
+    if status == StatusCode::OK {
+        return Err(Refused::Whole(response));
+    }
     if status != StatusCode::PARTIAL_CONTENT {
         if status.is_success() || status == StatusCode::RANGE_NOT_SATISFIABLE {
-            return Err(WorkerEnd::Changed);
+            return Err(Refused::End(WorkerEnd::Changed { unreliable: false }));
         }
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        return Err(WorkerEnd::Failed(DownloadError::Status {
-            status,
-            url: ctx.shown_url.clone(),
-            retry_after,
-        }));
+        return Err(fail(answer::status_error(&response, ctx.shown_url.clone())));
     }
     let headers = response.headers();
-    let range = headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let same_range = parse_content_range(range) == Some((span.0, span.1 - 1, ctx.total));
+    let same_range = answer::content_range(headers) == Some((span.0, span.1 - 1, ctx.total));
     let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok());
     let same_version = match (&ctx.validator, etag) {
         (Some(old), Some(new)) if old.starts_with('"') => old == new,
         _ => true,
     };
-    if same_range && same_version { Ok(response) } else { Err(WorkerEnd::Changed) }
+    if same_range && same_version {
+        Ok(response)
+    } else {
+        Err(Refused::End(WorkerEnd::Changed { unreliable: true }))
+    }
 }
 
 enum Streamed {
@@ -396,7 +487,7 @@ async fn stream(
             Err(e) => {
                 return Streamed::Failed(DownloadError::Network {
                     url: ctx.shown_url.clone(),
-                    reason: innermost_reason(&e),
+                    reason: answer::innermost_reason(&e),
                 });
             }
         }

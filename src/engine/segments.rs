@@ -39,7 +39,16 @@ impl SegmentMap {
     pub fn new(total: u64, missing: Vec<Span>, min_split: u64) -> Self {
         let mut missing: Vec<Span> = missing.into_iter().filter(|(s, e)| s < e && *e <= total).collect();
         missing.sort_unstable();
-        Self { total, min_split: min_split.max(1), free: missing, owned: BTreeMap::new() }
+        // Overlapping ranges (a damaged sidecar) would count bytes twice; touching ones are
+        // pieces cut on purpose and stay apart.
+        let mut free: Vec<Span> = Vec::with_capacity(missing.len());
+        for (s, e) in missing {
+            match free.last_mut() {
+                Some(last) if s < last.1 => last.1 = last.1.max(e),
+                _ => free.push((s, e)),
+            }
+        }
+        Self { total, min_split: min_split.max(1), free, owned: BTreeMap::new() }
     }
 
     /// Gives `worker` a range to fetch: a free one, else the second half of the largest owned
@@ -116,7 +125,7 @@ impl SegmentMap {
 
     /// Bytes received so far (on disk or buffered), for progress.
     pub fn received_bytes(&self) -> u64 {
-        self.total - self.missing_after(|o| o.received)
+        self.total.saturating_sub(self.missing_after(|o| o.received))
     }
 
     /// Ranges not yet on disk: what a resume must fetch.
@@ -148,15 +157,15 @@ impl SegmentMap {
 /// connections opened together also finish together; splitting the largest remainder
 /// repeatedly would give halves, quarters, eighths… and leave the tail to a few of them.
 pub fn even_pieces(missing: &[Span], connections: usize, min_split: u64) -> Vec<Span> {
-    let bytes: u64 = missing.iter().map(|(s, e)| e - s).sum();
+    let bytes = missing.iter().fold(0u64, |sum, (s, e)| sum.saturating_add(e.saturating_sub(*s)));
     let piece = (bytes / connections.max(1) as u64).max(min_split).max(1);
     let mut out = Vec::new();
     for &(start, end) in missing {
-        let count = (end - start).div_ceil(piece).max(1);
-        let size = (end - start).div_ceil(count);
+        let count = end.saturating_sub(start).div_ceil(piece).max(1);
+        let size = end.saturating_sub(start).div_ceil(count).max(1);
         let mut at = start;
         while at < end {
-            let to = (at + size).min(end);
+            let to = at.saturating_add(size).min(end);
             out.push((at, to));
             at = to;
         }

@@ -1,121 +1,61 @@
 //! One download from first request to published file: attempts with retry and backoff, a
-//! validated resume of the `.part` on every attempt after the first, name choice, streaming to
-//! disk with a stall timeout, and throttled progress. Depends on the rest of the engine only.
+//! validated resume of the `.part` on every attempt after the first, and the choice between
+//! one stream (`single`) and several connections (`segmented`). Depends on the rest of the
+//! engine only.
 
-use std::error::Error as _;
-use std::path::{Path, PathBuf};
-use std::pin::pin;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
-use super::disk::{self, PartMeta, PartWriter};
+use super::answer::{self, BodyLength};
+use super::destination::{self, Destination, FirstAnswer};
+use super::disk::{self, PartWriter};
 use super::error::{DownloadError, answer_timeout};
-use super::hosts::HostLimits;
-use super::http::RedirectError;
-use super::limiter::{RateLimiter, pace};
-use super::messages::{EngineEvent, ItemId, StartInfo};
-use super::naming::{self, NameReservations};
-use super::options::{ConflictPolicy, EngineOptions};
-use super::retry::{backoff_delay, parse_retry_after};
-use super::segmented;
-use super::segments::Span;
+use super::job::{Attempt, Furthest, forget_progress};
+pub use super::job::{Job, Outcome, PartState, Shared};
+use super::messages::{EngineEvent, StartInfo};
+use super::retry::backoff_delay;
+use super::segmented::{self, Segmented};
+use super::single::{self, Body};
 use super::urls::redact_url;
 
-/// What every transfer shares: the client (one connection pool), settings, names in use, the
-/// per-host connection caps, the global rate limit, and the way to report.
-pub struct Shared {
-    pub client: reqwest::Client,
-    pub options: EngineOptions,
-    pub names: Arc<NameReservations>,
-    pub hosts: HostLimits,
-    pub limiter: RateLimiter,
-    pub events: mpsc::Sender<EngineEvent>,
+/// Where failed attempts ended, to tell a server that always cuts the body at the same byte.
+#[derive(Debug, Default)]
+struct Cuts {
+    at: Option<u64>,
+    times: u32,
 }
 
-impl Shared {
-    /// State changes must arrive; a closed receiver means nobody is listening, which is fine.
-    pub async fn emit(&self, event: EngineEvent) {
-        let _ = self.events.send(event).await;
+impl Cuts {
+    fn record(&mut self, reached: Option<u64>) {
+        if reached.is_some() && reached == self.at {
+            self.times += 1;
+        } else {
+            (self.at, self.times) = (reached, u32::from(reached.is_some()));
+        }
     }
-}
 
-/// Where a download's bytes go and what guards them. Known once the first answer arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartState {
-    pub final_path: PathBuf,
-    pub validator: Option<String>,
-    pub total: Option<u64>,
-    /// The server can continue from an offset (size known, ranges not refused).
-    pub resumable: bool,
-    /// For a segmented (preallocated) `.part`: the ranges not yet on disk. `None` for a single
-    /// stream, whose file length is its progress.
-    pub missing: Option<Vec<Span>>,
-}
-
-impl PartState {
-    pub fn part_path(&self) -> PathBuf {
-        naming::part_path(&self.final_path)
+    /// The error to report when giving up: a body cut at the same byte attempt after attempt
+    /// says so, since that is a cap somewhere, not bad luck.
+    fn explain(&self, error: DownloadError, total: Option<u64>) -> DownloadError {
+        let (Some(at), 2..) = (self.at, self.times) else { return error };
+        match error {
+            DownloadError::Truncated { url, .. } | DownloadError::Network { url, .. } => {
+                DownloadError::CutShort { url, at, expected: total, attempts: self.times }
+            }
+            other => other,
+        }
     }
-}
-
-pub struct Job {
-    pub id: ItemId,
-    pub url: Url,
-    pub dir: PathBuf,
-    pub part: Option<PartState>,
-    /// Connections this download may use (1 = a single stream).
-    pub connections: usize,
-    /// This item's own rate limit (unlimited unless set).
-    pub limiter: Arc<RateLimiter>,
-}
-
-#[derive(Debug)]
-pub enum Outcome {
-    Completed {
-        path: PathBuf,
-        bytes: u64,
-        skipped: bool,
-        part: Option<PartState>,
-    },
-    Failed {
-        error: DownloadError,
-        part: Option<PartState>,
-    },
-    /// The cancellation token fired; the `.part` is intact.
-    Stopped {
-        part: Option<PartState>,
-        bytes: u64,
-    },
-}
-
-/// How one attempt ended.
-pub enum Attempt {
-    Done {
-        path: PathBuf,
-        bytes: u64,
-        skipped: bool,
-    },
-    Stopped {
-        bytes: u64,
-    },
-    /// Try again at once without counting a failure (the `.part` was adopted or must restart).
-    Again,
-    Error {
-        error: DownloadError,
-        progressed: bool,
-    },
 }
 
 pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Outcome {
     let mut part = job.part.clone();
     let mut failures = 0u32;
     let mut attempt = 0u32;
+    let mut furthest = Furthest::default();
+    let mut cuts = Cuts::default();
     loop {
         attempt += 1;
         shared.emit(EngineEvent::Connecting { id: job.id, attempt }).await;
@@ -125,9 +65,14 @@ pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Out
             }
             Attempt::Stopped { bytes } => return Outcome::Stopped { part, bytes },
             Attempt::Again => continue,
-            Attempt::Error { error, progressed } => {
+            Attempt::Error { error, reached } => {
+                // Bytes that cannot be continued are worth nothing: the next attempt starts over.
+                let kept = part.as_ref().is_some_and(|p| p.resumable);
+                let progressed = kept && reached.is_some_and(|r| furthest.advance(r));
                 failures = if progressed { 1 } else { failures + 1 };
+                cuts.record(reached);
                 if !error.is_retryable() || failures > shared.options.retries {
+                    let error = cuts.explain(error, part.as_ref().and_then(|p| p.total));
                     return Outcome::Failed { error, part };
                 }
                 let opts = &shared.options;
@@ -137,7 +82,7 @@ pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Out
                 shared.emit(EngineEvent::Retrying { id: job.id, attempt: failures, delay, reason }).await;
                 tokio::select! {
                     () = token.cancelled() => {
-                        let bytes = part.as_ref().and_then(|p| disk::part_len(&p.part_path())).unwrap_or(0);
+                        let bytes = part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
                         return Outcome::Stopped { part, bytes };
                     }
                     () = tokio::time::sleep(delay) => {}
@@ -145,6 +90,11 @@ pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Out
             }
         }
     }
+}
+
+/// An attempt that failed before any body byte arrived.
+fn failed(error: DownloadError) -> Attempt {
+    Attempt::Error { error, reached: None }
 }
 
 async fn attempt_once(
@@ -161,7 +111,7 @@ async fn attempt_once(
             None => {
                 let path = p.final_path.clone();
                 let bytes = p.total.unwrap_or(0);
-                return finish(shared, PartWriter::new(p.part_path(), bytes, None), path, &job.dir).await;
+                return single::finish(shared, PartWriter::new(p.part_path(), bytes, None), path, job).await;
             }
         },
         (Some(p), None) if p.resumable => disk::part_len(&p.part_path()).unwrap_or(0),
@@ -183,26 +133,34 @@ async fn attempt_once(
     let response = tokio::select! {
         () = token.cancelled() => return Attempt::Stopped { bytes: offset },
         () = tokio::time::sleep(answer_within) => {
-            let error = DownloadError::NoAnswer { url: redact_url(&job.url), after: answer_within };
-            return Attempt::Error { error, progressed: false };
+            return failed(DownloadError::NoAnswer { url: redact_url(&job.url), after: answer_within });
         }
         r = request.send() => r,
     };
-    let mut response = match response {
+    let response = match response {
         Ok(r) => r,
-        Err(e) => {
-            return Attempt::Error { error: send_error(&e, &job.url, &shared.options), progressed: false };
+        Err(e) => return failed(answer::send_error(&e, &job.url, &shared.options)),
+    };
+    // After redirects the connection is to another host: it counts there.
+    let Some(permit) = shared.hosts.settle(permit, &job.url, response.url()) else {
+        // No place there now: close this connection, and ask again once there is one.
+        let answered = response.url().clone();
+        drop(response);
+        tokio::select! {
+            () = token.cancelled() => return Attempt::Stopped { bytes: offset },
+            () = shared.hosts.wait_for_place(&answered) => return Attempt::Again,
         }
     };
     let status = response.status();
-    let final_url = response.url().clone();
-    let shown_url = redact_url(&final_url);
+    let shown_url = redact_url(response.url());
 
     if status == StatusCode::RANGE_NOT_SATISFIABLE && offset > 0 {
-        if let Some(p) = part.as_ref().filter(|p| p.total == Some(offset) && p.missing.is_none()) {
+        if let Some(p) = part.as_ref().filter(|p| p.total == Some(offset) && p.missing.is_none())
+            && is_single_stream_part(p)
+        {
             // The `.part` already holds every byte: the last attempt ended just before publishing.
             let path = p.final_path.clone();
-            return finish(shared, PartWriter::new(p.part_path(), offset, None), path, &job.dir).await;
+            return single::finish(shared, PartWriter::new(p.part_path(), offset, None), path, job).await;
         }
         return restart_from_zero(part);
     }
@@ -211,245 +169,173 @@ async fn attempt_once(
             .headers()
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| final_url.join(v).ok())
+            .and_then(|v| response.url().join(v).ok())
             .filter(|u| !matches!(u.scheme(), "http" | "https"))
     {
         // reqwest hands back redirects to some schemes (file:, javascript:) instead of asking
         // the redirect policy; say what happened rather than "302 Found".
-        return Attempt::Error {
-            error: DownloadError::RedirectScheme { url: redact_url(&target) },
-            progressed: false,
-        };
+        return failed(DownloadError::RedirectScheme { url: redact_url(&target) });
     }
     if !status.is_success() {
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        return Attempt::Error {
-            error: DownloadError::Status { status, url: shown_url, retry_after },
-            progressed: false,
-        };
+        return failed(answer::status_error(&response, shown_url));
     }
+    let length = match answer::body_length(response.headers(), &shown_url) {
+        Ok(length) => length,
+        Err(error) => return failed(error),
+    };
 
-    let headers = response.headers();
-    let validator = validator_of(headers);
-    let (write_from, total) = if status == StatusCode::PARTIAL_CONTENT {
-        let Some(p) = part.as_ref().filter(|_| offset > 0) else {
-            return Attempt::Error {
-                error: DownloadError::BadContentRange {
-                    url: shown_url,
-                    got: "206 to a request without Range".into(),
-                },
-                progressed: false,
-            };
-        };
-        let range = headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let matches = parse_content_range(range).is_some_and(|(start, end, len)| {
-            start == offset && end + 1 == len && p.total.is_none_or(|t| t == len)
-        });
-        // A server that changed the file but still answered 206 must not get its bytes spliced
-        // onto the old ones.
-        let same_version = match (&p.validator, &validator) {
-            (Some(old), Some(new)) => old == new,
-            _ => true,
-        };
-        if !matches || !same_version {
-            return restart_from_zero(part);
+    let (from, total) = if status == StatusCode::PARTIAL_CONTENT {
+        match continued_at(part.as_mut(), offset, response.headers(), &shown_url) {
+            Ok(at) => at,
+            Err(attempt) => return attempt,
         }
-        (offset, p.total.or_else(|| parse_content_range(range).map(|(_, _, len)| len)))
     } else {
-        // A full answer: either the first one, or the server refused to continue. Start over.
-        let total = response.content_length();
-        let encoded = headers
-            .get(header::CONTENT_ENCODING)
-            .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-        let ranges_refused =
-            headers.get(header::ACCEPT_RANGES).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"));
-        let resumable = total.is_some() && !encoded && !ranges_refused;
+        let first = full_answer(&response, length);
         match part {
-            Some(p) => {
-                p.validator = validator.clone();
-                p.total = total;
-                p.resumable = resumable;
-                p.missing = None;
-            }
-            None => {
-                let name = naming::choose_name(
-                    headers.get(header::CONTENT_DISPOSITION).map(|v| v.as_bytes()),
-                    &final_url,
-                    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-                );
-                if shared.options.continue_existing {
-                    match existing_download(shared, job, &name, total, validator.as_deref()) {
-                        Existing::Complete(path) => {
-                            return Attempt::Done { bytes: total.unwrap_or(0), path, skipped: true };
-                        }
-                        Existing::Partial(found) => {
-                            *part = Some(found);
-                            return Attempt::Again;
-                        }
-                        Existing::None => {}
-                    }
+            // The server did not continue: start over with this answer.
+            Some(p) => adopt_full_answer(p, &first, offset > 0),
+            None => match destination::choose(shared, job, &first) {
+                Ok(Destination::Skip { path, bytes }) => return Attempt::Done { path, bytes, skipped: true },
+                Ok(Destination::Continue(found)) => {
+                    *part = Some(found);
+                    return Attempt::Again;
                 }
-                let Some(final_path) = (match shared.options.on_conflict {
-                    ConflictPolicy::Rename => shared.names.reserve_unique(&job.dir, &name),
-                    ConflictPolicy::Skip => {
-                        let existing = job.dir.join(&name);
-                        // Only a regular file counts as "already there"; a folder or symlink
-                        // of that name is not something the person wanted kept instead.
-                        if let Ok(meta) = std::fs::symlink_metadata(&existing)
-                            && meta.file_type().is_file()
-                        {
-                            return Attempt::Done { bytes: meta.len(), path: existing, skipped: true };
-                        }
-                        shared.names.reserve_unique(&job.dir, &name)
-                    }
-                    ConflictPolicy::Overwrite => {
-                        let exact = job.dir.join(&name);
-                        // Replace a regular file only; another item of this run holding the
-                        // name, or a folder or symlink there, still gets `name (1)`.
-                        let replaceable =
-                            std::fs::symlink_metadata(&exact).map_or(true, |m| m.file_type().is_file());
-                        if replaceable && shared.names.reserve_exact(&exact) {
-                            Some(exact)
-                        } else {
-                            shared.names.reserve_unique(&job.dir, &name)
-                        }
-                    }
-                }) else {
-                    return Attempt::Error {
-                        error: DownloadError::NoFreeName { name, dir: job.dir.clone() },
-                        progressed: false,
-                    };
-                };
-                *part = Some(PartState {
-                    final_path,
-                    validator: validator.clone(),
-                    total,
-                    resumable,
-                    missing: None,
-                });
-            }
-        }
-        (0, total)
-    };
-    let Some(p) = part.as_ref() else {
-        return Attempt::Error { error: DownloadError::Internal("no destination".into()), progressed: false };
-    };
-
-    shared
-        .emit(EngineEvent::Started {
-            id: job.id,
-            info: StartInfo {
-                name: p.final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                path: p.final_path.clone(),
-                total,
-                offset: write_from,
-                final_url: shown_url.clone(),
-                status: status.as_u16(),
-                resumable: p.resumable,
-                validator: p.validator.clone(),
+                Ok(Destination::Fresh(fresh)) => *part = Some(fresh),
+                Err(error) => return failed(error),
             },
-        })
-        .await;
+        }
+        (0, first.total)
+    };
+    let Some(p) = part.as_mut() else { return failed(DownloadError::Internal("no destination".into())) };
+    // `StartInfo.offset` is what is on disk: for a segmented resume that is more than the first
+    // missing byte, and a front end that took the first missing byte would count the rest as
+    // received in this attempt (impossible rates).
+    let on_disk = match (&missing, total) {
+        (Some(missing), Some(t)) if from > 0 => disk::present(t, missing),
+        _ => from,
+    };
+    started(shared, job, p, &response, on_disk, total).await;
 
     let split = p.resumable
-        && total
-            .is_some_and(|t| missing.is_some() || segmented::worth_splitting(job.connections, write_from, t));
-    if let (true, Some(total), Some(p)) = (split, total, part.as_mut()) {
-        return segmented::run(shared, job, p, response, write_from, total, token, permit).await;
-    }
-    let Some(p) = part.as_ref() else {
-        return Attempt::Error { error: DownloadError::Internal("no destination".into()), progressed: false };
+        && !p.ranges_unreliable
+        && total.is_some_and(|t| missing.is_some() || segmented::worth_splitting(job.connections, from, t));
+    let (response, from, permit, length) = match total.filter(|_| split) {
+        Some(total) => match segmented::run(shared, job, p, response, from, total, token, permit).await {
+            Segmented::Ended(attempt) => return attempt,
+            // A connection's range came back as the whole file: go on as one stream with it.
+            Segmented::Whole { response, permit } => {
+                // `segmented` refused codings dlm cannot read.
+                let length = answer::body_length(response.headers(), "").unwrap_or(BodyLength::AsFramed);
+                let first = full_answer(&response, length);
+                adopt_full_answer(p, &first, true);
+                started(shared, job, p, &response, 0, first.total).await;
+                (response, 0, permit, length)
+            }
+        },
+        None => (response, from, permit, length),
     };
+    let total = p.total;
+    let ends_at_total = matches!(length, BodyLength::Announced(_)) && from == 0;
+    let attempt = single::stream(shared, job, p, response, Body { from, total, ends_at_total }, token).await;
+    drop(permit);
+    attempt
+}
 
-    let meta = p.resumable.then(|| PartMeta {
-        url: super::urls::without_credentials(&job.url),
-        validator: p.validator.clone(),
-        total,
-        missing: None,
+/// Whether a complete-looking `.part` was written by one stream (its sidecar lists no missing
+/// ranges). A preallocated segmented `.part` is as long as the file whatever it holds.
+fn is_single_stream_part(p: &PartState) -> bool {
+    disk::read_meta(&p.part_path()).is_some_and(|m| m.missing.is_none())
+}
+
+/// Checks a `206` against what the `.part` holds; the offset and size to continue with, or
+/// the attempt to make instead.
+fn continued_at(
+    part: Option<&mut PartState>,
+    offset: u64,
+    headers: &HeaderMap,
+    url: &str,
+) -> Result<(u64, Option<u64>), Attempt> {
+    let Some(p) = part.filter(|_| offset > 0) else {
+        let got = "206 to a request without Range".into();
+        return Err(failed(DownloadError::BadContentRange { url: url.to_string(), got }));
+    };
+    let range = answer::content_range(headers);
+    let matches = range.is_some_and(|(start, end, len)| {
+        start == offset && end.checked_add(1) == Some(len) && p.total.is_none_or(|t| t == len)
     });
-    let mut writer = PartWriter::new(p.part_path(), write_from, meta);
-    let final_path = p.final_path.clone();
-    let read_timeout = shared.options.read_timeout;
-    let interval = shared.options.progress_interval;
-    // The first chunk is reported at once, so a front end sees data flowing immediately.
-    let mut last_report: Option<Instant> = None;
-    let mut stall = pin!(tokio::time::sleep(read_timeout));
-
-    let failure = loop {
-        let chunk = tokio::select! {
-            biased;
-            () = token.cancelled() => {
-                return match writer.flush_and_close().await {
-                    Ok(bytes) => Attempt::Stopped { bytes },
-                    Err(error) => Attempt::Error { error, progressed: true },
-                };
-            }
-            () = &mut stall => break DownloadError::Stalled { url: shown_url, after: read_timeout },
-            chunk = response.chunk() => chunk,
-        };
-        match chunk {
-            Ok(Some(mut bytes)) => {
-                if let Some(t) = total {
-                    let room = t.saturating_sub(writer.received());
-                    if bytes.len() as u64 > room {
-                        bytes.truncate(room as usize);
-                        if let Err(error) = writer.push(bytes).await {
-                            return Attempt::Error { error, progressed: true };
-                        }
-                        break DownloadError::Overlong { url: shown_url, expected: t };
-                    }
-                }
-                let len = bytes.len() as u64;
-                if let Err(error) = writer.push(bytes).await {
-                    return Attempt::Error { error, progressed: true };
-                }
-                // Unlimited buckets answer at once (one atomic load), so this stays cheap.
-                pace(&[&shared.limiter, &job.limiter], len).await;
-                stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
-                if last_report.is_none_or(|at| at.elapsed() >= interval) {
-                    last_report = Some(Instant::now());
-                    // Progress may be dropped when the receiver lags: it carries absolute counts.
-                    let _ = shared
-                        .events
-                        .try_send(EngineEvent::Progress { id: job.id, bytes: writer.received() });
-                }
-            }
-            Ok(None) => match total {
-                Some(t) if writer.received() < t => {
-                    break DownloadError::Truncated { url: shown_url, got: writer.received(), expected: t };
-                }
-                _ => return finish(shared, writer, final_path, &job.dir).await,
-            },
-            Err(e) => break DownloadError::Network { url: shown_url, reason: innermost_reason(&e) },
-        }
+    // A server that changed the file but still answered 206 must not get its bytes spliced onto
+    // the old ones.
+    let same_version = match (&p.validator, &answer::validator_of(headers)) {
+        (Some(old), Some(new)) => old == new,
+        _ => true,
     };
-    let progressed = writer.received() > write_from;
-    let keep = part.as_ref().is_some_and(|p| p.resumable);
-    match writer.flush_and_close().await {
-        Ok(_) if keep => Attempt::Error { error: failure, progressed },
-        // Bytes that cannot be continued are worth nothing; the next attempt starts over.
-        Ok(_) => Attempt::Error { error: failure, progressed: false },
-        Err(error) => Attempt::Error { error, progressed },
+    if !matches || !same_version {
+        // Start over, and ask for no more ranges from a server that answers them like this.
+        forget_progress(p);
+        p.ranges_unreliable = true;
+        return Err(Attempt::Again);
+    }
+    Ok((offset, p.total.or(range.map(|(_, _, len)| len))))
+}
+
+/// What a full (`200`) answer says about the file.
+fn full_answer(response: &reqwest::Response, length: BodyLength) -> FirstAnswer<'_> {
+    let headers = response.headers();
+    let total = match length {
+        BodyLength::Announced(n) => Some(n),
+        BodyLength::AsFramed => response.content_length(),
+    };
+    let encoded = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    let ranges_refused =
+        headers.get(header::ACCEPT_RANGES).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"));
+    FirstAnswer {
+        headers,
+        final_url: response.url(),
+        total,
+        validator: answer::validator_of(headers),
+        resumable: total.is_some() && !encoded && !ranges_refused,
     }
 }
 
-/// Publishes the `.part` under its final name, or under the next free one if a file of that
-/// name appeared meanwhile (dlm never replaces a file it did not write, unless the conflict
-/// policy is `overwrite`).
-async fn finish(shared: &Shared, writer: PartWriter, final_path: PathBuf, dir: &Path) -> Attempt {
-    let bytes = writer.received();
-    let names = Arc::clone(&shared.names);
-    let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = dir.to_path_buf();
-    let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
-    match writer.finish(final_path, replace, move || names.reserve_unique(&dir, &name)).await {
-        Ok(path) => Attempt::Done { path, bytes, skipped: false },
-        Err(error) => Attempt::Error { error, progressed: false },
+/// The server sent the whole file although the `.part` may hold some of it: start over with
+/// this answer. A `200` to a range request for the same version means the server ignores
+/// ranges (a new version is a changed file, which says nothing about ranges).
+fn adopt_full_answer(p: &mut PartState, first: &FirstAnswer<'_>, asked_range: bool) {
+    if asked_range {
+        let same_version = match (&p.validator, &first.validator) {
+            (Some(old), Some(new)) => old == new,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        p.ranges_unreliable |= same_version;
     }
+    p.validator = first.validator.clone();
+    p.total = first.total;
+    p.resumable = first.resumable && !p.ranges_unreliable;
+    p.missing = None;
+}
+
+async fn started(
+    shared: &Shared,
+    job: &Job,
+    p: &PartState,
+    response: &reqwest::Response,
+    offset: u64,
+    total: Option<u64>,
+) {
+    let info = StartInfo {
+        name: p.final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path: p.final_path.clone(),
+        total,
+        offset,
+        final_url: redact_url(response.url()),
+        status: response.status().as_u16(),
+        resumable: p.resumable,
+        validator: p.validator.clone(),
+    };
+    shared.emit(EngineEvent::Started { id: job.id, info }).await;
 }
 
 /// Forgets the bytes on disk so the next attempt asks for the whole file.
@@ -458,141 +344,4 @@ fn restart_from_zero(part: &mut Option<PartState>) -> Attempt {
         forget_progress(p);
     }
     Attempt::Again
-}
-
-/// Makes the next attempt ignore what is on disk and fetch the file from its first byte.
-pub fn forget_progress(part: &mut PartState) {
-    part.resumable = false;
-    part.validator = None;
-    part.missing = None;
-}
-
-enum Existing {
-    Complete(PathBuf),
-    Partial(PartState),
-    None,
-}
-
-/// With `continue_existing`: a finished file of the announced size is skipped, and a `.part`
-/// whose sidecar names this URL and the same validator and size is continued.
-fn existing_download(
-    shared: &Shared,
-    job: &Job,
-    name: &str,
-    total: Option<u64>,
-    validator: Option<&str>,
-) -> Existing {
-    let final_path = job.dir.join(name);
-    if let (Some(t), Ok(meta)) = (total, std::fs::symlink_metadata(&final_path))
-        && meta.file_type().is_file()
-        && meta.len() == t
-    {
-        return Existing::Complete(final_path);
-    }
-    let part_path = naming::part_path(&final_path);
-    let Some(meta) = disk::read_meta(&part_path) else { return Existing::None };
-    let same = meta.url == super::urls::without_credentials(&job.url)
-        && meta.total == total
-        && meta.validator.as_deref() == validator;
-    if same && disk::part_len(&part_path).is_some() && shared.names.reserve_exact(&final_path) {
-        return Existing::Partial(PartState {
-            final_path,
-            validator: meta.validator,
-            total,
-            resumable: true,
-            missing: meta.missing,
-        });
-    }
-    Existing::None
-}
-
-/// A strong ETag, else Last-Modified: what `If-Range` may carry (weak ETags may not).
-fn validator_of(headers: &HeaderMap) -> Option<String> {
-    let get = |name| headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
-    match get(header::ETAG) {
-        Some(etag) if !etag.starts_with("W/") => Some(etag.to_string()),
-        _ => get(header::LAST_MODIFIED).map(str::to_string),
-    }
-}
-
-/// Parses `bytes START-END/LENGTH` (a known length only).
-pub fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
-    let rest = value.trim().strip_prefix("bytes")?.trim_start();
-    let (range, len) = rest.split_once('/')?;
-    let (start, end) = range.split_once('-')?;
-    let (start, end, len) = (start.trim().parse().ok()?, end.trim().parse().ok()?, len.trim().parse().ok()?);
-    (start <= end && end < len).then_some((start, end, len))
-}
-
-/// Words for a failed request: redirect problems, timeouts, refused connections.
-fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> DownloadError {
-    let url = e.url().map_or_else(|| redact_url(asked), redact_url);
-    if e.is_redirect() {
-        let mut source = e.source();
-        while let Some(s) = source {
-            if let Some(r) = s.downcast_ref::<RedirectError>() {
-                return match r {
-                    RedirectError::TooMany => DownloadError::TooManyRedirects {
-                        url: redact_url(asked),
-                        limit: options.max_redirects,
-                    },
-                    RedirectError::Loop => DownloadError::RedirectLoop { url },
-                    RedirectError::Scheme(target) => DownloadError::RedirectScheme { url: target.clone() },
-                };
-            }
-            source = s.source();
-        }
-        return DownloadError::TooManyRedirects { url: redact_url(asked), limit: options.max_redirects };
-    }
-    if e.is_timeout() {
-        return DownloadError::ConnectTimeout { url, after: options.connect_timeout };
-    }
-    if e.is_connect() {
-        let reason = innermost_reason(e);
-        // rustls says "invalid peer certificate: UnknownIssuer"; retrying cannot fix that, and
-        // the person needs to hear what to do about it.
-        if let Some(why) = reason.strip_prefix("invalid peer certificate: ") {
-            return DownloadError::Certificate { url, reason: certificate_reason(why) };
-        }
-        return DownloadError::Connect { url, reason };
-    }
-    DownloadError::Network { url, reason: innermost_reason(e) }
-}
-
-/// rustls's certificate error names in words.
-fn certificate_reason(why: &str) -> String {
-    match why {
-        "UnknownIssuer" => "issued by an unknown authority, perhaps self-signed".into(),
-        "NotValidForName" => "issued for another host name".into(),
-        "Expired" => "expired".into(),
-        "NotValidYet" => "not valid yet".into(),
-        "Revoked" => "revoked".into(),
-        "BadSignature" => "bad signature".into(),
-        other if other.starts_with("NotValidForNameContext") => "issued for another host name".into(),
-        other => other.to_string(),
-    }
-}
-
-/// The most specific cause in an error chain ("Connection refused (os error 111)").
-pub fn innermost_reason(e: &reqwest::Error) -> String {
-    let mut last: &dyn std::error::Error = e;
-    while let Some(s) = last.source() {
-        last = s;
-    }
-    last.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_parsing() {
-        assert_eq!(parse_content_range("bytes 100-199/200"), Some((100, 199, 200)));
-        assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 0, 1)));
-        assert_eq!(parse_content_range("bytes 100-199/*"), None);
-        assert_eq!(parse_content_range("bytes 200-100/300"), None);
-        assert_eq!(parse_content_range("bytes 0-10/10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
 }

@@ -3,9 +3,11 @@
 //! the engine must be told (`Effect`); `App::apply` folds what the engine reported
 //! (`EngineEvent`); `App::tick` samples rates. All three are pure: no I/O, no clock of their
 //! own (time comes in as an argument), so they are unit-tested without a terminal or an engine.
-//! Depends on the engine's message types and `format`; never on the terminal or rendering.
+//! This file holds the types, the reading side and the dispatch; `commands` is what keys and
+//! text boxes do, `fold` what engine events and the tick do. Depends on the engine's message
+//! types and `format`; never on the terminal or rendering.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -13,14 +15,15 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, Mou
 use ratatui::layout::Rect;
 
 use crate::engine::{
-    AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, MAX_CONNECTIONS, MAX_WORKERS, StartInfo,
-    parse_download_url, redact_str, redact_url,
+    AddRequest, Command, ItemId, ItemLimits, ItemState, MAX_WORKERS, StartInfo, parse_download_url,
+    redact_str, redact_url,
 };
-use crate::format::{self, parse_rate, size_spec};
-use crate::inputs::split_pasted;
 
-use super::input::{Edit, TextInput};
+use super::input::TextInput;
 use super::keys::{KeyAction, KeyMap};
+
+mod commands;
+mod fold;
 
 /// Points kept for the rate graph: one a second for the last minute.
 pub const HISTORY_LEN: usize = 60;
@@ -500,510 +503,6 @@ impl App {
         self.refresh_view();
         effects
     }
-
-    fn key_action(&mut self, action: KeyAction) -> Vec<Effect> {
-        match (&self.mode, action) {
-            (Mode::ConfirmQuit, KeyAction::Quit) => return vec![Effect::Quit],
-            (Mode::Normal, _) => {}
-            (Mode::Help { .. }, KeyAction::Help | KeyAction::Quit) => {
-                self.mode = Mode::Normal;
-                return Vec::new();
-            }
-            // Ctrl-C from a dialog or text box: close it and ask about quitting as from the
-            // main view.
-            (_, KeyAction::Quit) => self.mode = Mode::Normal,
-            _ => return Vec::new(),
-        }
-        let selected = self.selected().map(|r| (r.id, r.state, r.label().to_string()));
-        match action {
-            KeyAction::Up => self.move_by(-1),
-            KeyAction::Down => self.move_by(1),
-            KeyAction::PageUp => self.move_by(-(self.page() as isize)),
-            KeyAction::PageDown => self.move_by(self.page() as isize),
-            KeyAction::Top => self.selected = 0,
-            KeyAction::Bottom => self.selected = self.view.len().saturating_sub(1),
-            KeyAction::Add => self.mode = Mode::Add,
-            KeyAction::Filter => {
-                self.mode = Mode::Filter;
-            }
-            KeyAction::Details => self.show_details = !self.show_details,
-            KeyAction::Help => self.mode = Mode::Help { scroll: 0 },
-            KeyAction::Suspend => return vec![Effect::Suspend],
-            KeyAction::WorkersUp | KeyAction::WorkersDown => {
-                let cap = step(self.cap, action == KeyAction::WorkersUp, MAX_WORKERS);
-                if cap == self.cap {
-                    self.say(Level::Info, format!("the worker cap is already {cap} (1–{MAX_WORKERS})"));
-                    return Vec::new();
-                }
-                // Shown at once; the engine confirms with WorkersChanged.
-                self.cap = cap;
-                return vec![Effect::Send(Command::SetWorkers(cap))];
-            }
-            KeyAction::RateLimit => self.open_limit(LimitTarget::All),
-            KeyAction::ItemRateLimit => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                if state.is_terminal() {
-                    self.say(
-                        Level::Info,
-                        format!("{label} is finished; limits are for transfers still to run"),
-                    );
-                } else {
-                    self.open_limit(LimitTarget::Item(id));
-                }
-            }
-            KeyAction::ConnectionsUp | KeyAction::ConnectionsDown => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                if state.is_terminal() {
-                    self.say(Level::Info, format!("{label} is finished; r retries it first"));
-                    return Vec::new();
-                }
-                let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
-                let n = step(row.connections, action == KeyAction::ConnectionsUp, MAX_CONNECTIONS);
-                if n == row.connections {
-                    self.say(Level::Info, format!("{label} already uses {n} (1–{MAX_CONNECTIONS})"));
-                    return Vec::new();
-                }
-                // Shown at once, like the worker cap; the engine confirms with ItemLimitsChanged.
-                row.connections = n;
-                let plural = if n == 1 { "connection" } else { "connections" };
-                let note =
-                    if row.is_active() { " (continues from its .part with the new count)" } else { "" };
-                self.say(Level::Info, format!("{label}: {n} {plural}{note}"));
-                return vec![Effect::Send(Command::SetItemConnections { id, connections: n })];
-            }
-            KeyAction::PauseAll => {
-                self.say(Level::Info, "pausing everything (R resumes)");
-                return vec![Effect::Send(Command::PauseAll)];
-            }
-            KeyAction::ResumeAll => return vec![Effect::Send(Command::ResumeAll)],
-            KeyAction::TogglePause => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                return match state {
-                    ItemState::Queued | ItemState::Connecting | ItemState::Downloading => {
-                        vec![Effect::Send(Command::Pause(id))]
-                    }
-                    ItemState::Paused => vec![Effect::Send(Command::Resume(id))],
-                    ItemState::Failed | ItemState::Cancelled => {
-                        self.say(Level::Info, format!("{label} is not running; r retries it"));
-                        Vec::new()
-                    }
-                    ItemState::Done => {
-                        self.say(Level::Info, format!("{label} is already done"));
-                        Vec::new()
-                    }
-                };
-            }
-            KeyAction::Cancel => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                if matches!(state, ItemState::Done | ItemState::Cancelled) {
-                    self.say(Level::Info, format!("{label} is finished; nothing to cancel (d removes it)"));
-                } else {
-                    self.mode = Mode::ConfirmCancel(id);
-                }
-            }
-            KeyAction::Retry => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                if matches!(state, ItemState::Failed | ItemState::Cancelled) {
-                    return vec![Effect::Send(Command::Retry(id))];
-                }
-                self.say(
-                    Level::Info,
-                    format!("{label} has not failed; only failed or cancelled items retry"),
-                );
-            }
-            KeyAction::Remove => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                if state.is_terminal() {
-                    return vec![Effect::Send(Command::Remove(id))];
-                }
-                self.say(Level::Info, format!("{label} is not finished; c cancels it first"));
-            }
-            KeyAction::Quit => {
-                let c = self.counts();
-                if c.running + c.queued > 0 {
-                    self.mode = Mode::ConfirmQuit;
-                } else {
-                    return vec![Effect::Quit];
-                }
-            }
-        }
-        Vec::new()
-    }
-
-    fn input(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
-        match self.mode.clone() {
-            Mode::Normal => {
-                if key.code == KeyCode::Esc {
-                    self.message = None;
-                    if !self.filter.is_empty() {
-                        self.filter_input.clear();
-                        self.set_filter_from_input();
-                    }
-                }
-            }
-            Mode::Help { scroll } => match key.code {
-                KeyCode::Esc | KeyCode::Enter => self.mode = Mode::Normal,
-                KeyCode::Up | KeyCode::Char('k') => {
-                    self.mode = Mode::Help { scroll: scroll.saturating_sub(1) }
-                }
-                KeyCode::Down | KeyCode::Char('j') => self.mode = Mode::Help { scroll: scroll + 1 },
-                KeyCode::PageUp => self.mode = Mode::Help { scroll: scroll.saturating_sub(10) },
-                KeyCode::PageDown => self.mode = Mode::Help { scroll: scroll + 10 },
-                _ => {}
-            },
-            Mode::Add => match key.code {
-                KeyCode::Esc => self.mode = Mode::Normal,
-                KeyCode::Enter if plain => {
-                    let text = self.add_input.text();
-                    let (urls, _) = split_pasted(&text);
-                    if urls.is_empty() {
-                        self.say(Level::Warn, "no http:// or https:// URL in the text");
-                        return Vec::new();
-                    }
-                    self.add_input.clear();
-                    self.mode = Mode::Normal;
-                    return self.add_text(&text);
-                }
-                _ => {
-                    self.add_input.handle_key(&key);
-                }
-            },
-            Mode::Filter => match key.code {
-                KeyCode::Enter => self.mode = Mode::Normal,
-                KeyCode::Esc => {
-                    self.filter_input.clear();
-                    self.set_filter_from_input();
-                    self.mode = Mode::Normal;
-                }
-                _ => {
-                    if self.filter_input.handle_key(&key) == Edit::Changed {
-                        self.set_filter_from_input();
-                    }
-                }
-            },
-            Mode::ConfirmCancel(id) => {
-                let delete_partial = match key.code {
-                    KeyCode::Char('y' | 'Y') => false,
-                    KeyCode::Char('d' | 'D') => true,
-                    KeyCode::Char('n' | 'N') | KeyCode::Esc => {
-                        self.mode = Mode::Normal;
-                        return Vec::new();
-                    }
-                    _ => return Vec::new(),
-                };
-                self.mode = Mode::Normal;
-                return vec![Effect::Send(Command::Cancel { id, delete_partial })];
-            }
-            Mode::ConfirmQuit => match key.code {
-                KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => return vec![Effect::Quit],
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => self.mode = Mode::Normal,
-                _ => {}
-            },
-            Mode::Limit(target) => match key.code {
-                KeyCode::Esc => self.mode = Mode::Normal,
-                KeyCode::Enter => return self.set_limit(target),
-                _ => {
-                    self.limit_input.handle_key(&key);
-                }
-            },
-        }
-        Vec::new()
-    }
-
-    /// Opens the rate-limit box holding the limit in force, ready to be edited.
-    fn open_limit(&mut self, target: LimitTarget) {
-        let current = match target {
-            LimitTarget::All => self.rate_limit,
-            LimitTarget::Item(id) => self.rows.get(&id).and_then(|r| r.rate_limit),
-        };
-        self.limit_input.clear();
-        self.limit_input.insert_str(&current.map(size_spec).unwrap_or_default());
-        self.mode = Mode::Limit(target);
-    }
-
-    /// The limit in force for a target, as the limit box and messages say it.
-    pub fn limit_text(limit: Option<u64>) -> String {
-        limit.map_or_else(|| "no limit".to_string(), |l| format::rate(l as f64))
-    }
-
-    /// Enter in the limit box: a readable limit is applied (shown at once, sent to the
-    /// engine); anything else is reported and the box stays open to fix it.
-    fn set_limit(&mut self, target: LimitTarget) -> Vec<Effect> {
-        let limit = match parse_rate(&self.limit_input.text()) {
-            Ok(limit) => limit,
-            Err(e) => {
-                self.say(Level::Warn, e);
-                return Vec::new();
-            }
-        };
-        self.mode = Mode::Normal;
-        let shown = Self::limit_text(limit);
-        match target {
-            LimitTarget::All => {
-                self.rate_limit = limit;
-                self.say(Level::Info, format!("all downloads together: {shown}"));
-                vec![Effect::Send(Command::SetRateLimit(limit))]
-            }
-            LimitTarget::Item(id) => {
-                let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
-                row.rate_limit = limit;
-                let text = format!("{}: {shown}", row.label());
-                self.say(Level::Info, text);
-                vec![Effect::Send(Command::SetItemRateLimit { id, limit })]
-            }
-        }
-    }
-
-    fn set_filter_from_input(&mut self) {
-        self.filter = self.filter_input.text().trim().to_lowercase();
-        self.view_stale = true;
-    }
-
-    /// Adds every http(s) URL in a text; reports duplicates and words that are not URLs.
-    fn add_text(&mut self, text: &str) -> Vec<Effect> {
-        let (urls, others) = split_pasted(text);
-        let pending: HashSet<&str> =
-            self.rows.values().filter(|r| r.is_pending()).map(|r| r.key.as_str()).collect();
-        let mut seen = HashSet::new();
-        let mut effects = Vec::new();
-        let mut duplicates = 0;
-        for url in urls {
-            let key = dedup_key(&url);
-            if pending.contains(key.as_str()) || !seen.insert(key) {
-                duplicates += 1;
-                continue;
-            }
-            effects.push(Effect::Add(AddRequest::new(url)));
-        }
-        let mut parts = Vec::new();
-        match effects.len() {
-            0 => {}
-            1 => parts.push("added 1 URL".to_string()),
-            n => parts.push(format!("added {n} URLs")),
-        }
-        if duplicates > 0 {
-            parts.push(format!("skipped {duplicates} already in the list"));
-        }
-        if !others.is_empty() {
-            const SHOWN: usize = 3;
-            let mut words: Vec<String> = others.iter().take(SHOWN).map(|w| format!("{w:?}")).collect();
-            if others.len() > SHOWN {
-                words.push(format!("and {} more", others.len() - SHOWN));
-            }
-            parts.push(format!("ignored, not http(s) URLs: {}", words.join(", ")));
-        }
-        if parts.is_empty() {
-            self.say(Level::Warn, "nothing to add: the paste was empty");
-        } else {
-            let level = if others.is_empty() && duplicates == 0 { Level::Info } else { Level::Warn };
-            self.say(level, parts.join("; "));
-        }
-        effects
-    }
-
-    /// Records an item the loop just queued with the engine, so it shows at once and a second
-    /// paste of the same URL is recognised before the engine's `Added` arrives.
-    pub fn track_add(&mut self, id: ItemId, url: &str) {
-        let key = dedup_key(url);
-        let shown = redact_str(url.trim());
-        self.insert_row(Row::new(id, shown, key));
-    }
-
-    fn insert_row(&mut self, mut row: Row) {
-        row.rate_limit = self.item_defaults.rate_limit;
-        row.connections = self.item_defaults.connections;
-        let id = row.id;
-        if self.rows.insert(id, row).is_some() {
-            return;
-        }
-        self.order.push(id);
-        // Without a filter the view is the order; appending keeps it right without an O(n)
-        // rebuild per item, which matters when ten thousand URLs arrive in one paste.
-        if self.filter.is_empty() && !self.view_stale {
-            self.view.push(id);
-        } else {
-            self.view_stale = true;
-        }
-    }
-
-    // ----- engine events -----
-
-    /// Folds one engine event into the model.
-    pub fn apply(&mut self, event: EngineEvent, now: Instant) {
-        self.now = now;
-        let id = match &event {
-            EngineEvent::WorkersChanged { cap } => {
-                self.cap = *cap;
-                return;
-            }
-            EngineEvent::Stopped => {
-                self.engine_stopped = true;
-                return;
-            }
-            EngineEvent::RateLimitChanged { limit } => {
-                self.rate_limit = *limit;
-                return;
-            }
-            EngineEvent::Added { id, url } => {
-                match self.rows.get_mut(id) {
-                    Some(row) => row.url = url.clone(),
-                    // Added by someone else (a future control socket): show it too.
-                    None => self.insert_row(Row::new(*id, url.clone(), url.clone())),
-                }
-                return;
-            }
-            EngineEvent::Removed { id } => {
-                self.remove_row(*id);
-                return;
-            }
-            other => match other.item() {
-                Some(id) => id,
-                None => return,
-            },
-        };
-        let filtering = !self.filter.is_empty();
-        let Some(row) = self.rows.get_mut(&id) else { return };
-        match event {
-            EngineEvent::Connecting { .. } => {
-                row.state = ItemState::Connecting;
-                row.stop_rate();
-            }
-            EngineEvent::Started { info, .. } => {
-                row.state = ItemState::Downloading;
-                row.retry = None;
-                row.name = Some(info.name.clone());
-                row.total = info.total;
-                row.bytes = info.offset;
-                row.stop_rate();
-                row.samples.push_back((now, info.offset));
-                row.info = Some(info);
-                // The name may now match (or stop matching) the filter.
-                self.view_stale |= filtering;
-            }
-            EngineEvent::Progress { bytes, .. } => {
-                row.bytes = bytes;
-                if row.state == ItemState::Connecting {
-                    row.state = ItemState::Downloading;
-                }
-            }
-            EngineEvent::Retrying { attempt, delay, reason, .. } => {
-                row.state = ItemState::Connecting;
-                row.retries = attempt;
-                row.retry = Some(RetryNote { attempt, delay, at: now });
-                row.error = Some((reason, now));
-                row.stop_rate();
-            }
-            EngineEvent::Paused { bytes, .. } => {
-                row.state = ItemState::Paused;
-                row.bytes = bytes;
-                row.retry = None;
-                row.stop_rate();
-            }
-            EngineEvent::Queued { .. } => {
-                row.state = ItemState::Queued;
-                row.retry = None;
-                row.stop_rate();
-            }
-            EngineEvent::Completed { path, bytes, skipped, .. } => {
-                row.state = ItemState::Done;
-                row.bytes = bytes;
-                row.total = Some(bytes);
-                row.skipped = skipped;
-                if row.name.is_none() {
-                    row.name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                }
-                row.path = Some(path);
-                row.retry = None;
-                row.stop_rate();
-            }
-            EngineEvent::Failed { error, .. } => {
-                row.state = ItemState::Failed;
-                row.error = Some((error, now));
-                row.retry = None;
-                row.stop_rate();
-            }
-            EngineEvent::Cancelled { .. } => {
-                row.state = ItemState::Cancelled;
-                row.retry = None;
-                row.stop_rate();
-            }
-            EngineEvent::ItemLimitsChanged { rate_limit, connections, .. } => {
-                row.rate_limit = rate_limit;
-                row.connections = connections;
-            }
-            EngineEvent::Added { .. }
-            | EngineEvent::Removed { .. }
-            | EngineEvent::WorkersChanged { .. }
-            | EngineEvent::RateLimitChanged { .. }
-            | EngineEvent::Stopped => {}
-        }
-    }
-
-    fn remove_row(&mut self, id: ItemId) {
-        if self.rows.remove(&id).is_none() {
-            return;
-        }
-        self.order.retain(|x| *x != id);
-        if let Some(pos) = self.view.iter().position(|x| *x == id) {
-            self.view.remove(pos);
-            if pos < self.selected {
-                self.selected -= 1;
-            }
-        }
-        self.clamp_selection();
-        if matches!(self.mode, Mode::ConfirmCancel(x) | Mode::Limit(LimitTarget::Item(x)) if x == id) {
-            self.mode = Mode::Normal;
-        }
-    }
-
-    /// Time passed: samples rates for the table and the graph, expires messages. Returns
-    /// whether the screen changed. Meant to run about once a second.
-    pub fn tick(&mut self, now: Instant) -> bool {
-        self.now = now;
-        let mut changed = false;
-        if self.message.as_ref().is_some_and(|m| now.saturating_duration_since(m.at) >= MESSAGE_TTL) {
-            self.message = None;
-            changed = true;
-        }
-        let elapsed = self.last_tick.map(|t| now.saturating_duration_since(t).as_secs_f64());
-        self.last_tick = Some(now);
-        let mut moved = 0u64;
-        for row in self.rows.values_mut() {
-            moved += row.bytes.saturating_sub(row.tick_bytes);
-            row.tick_bytes = row.bytes;
-            if row.state != ItemState::Downloading {
-                continue;
-            }
-            row.samples.push_back((now, row.bytes));
-            while row.samples.len() > RATE_SAMPLES {
-                row.samples.pop_front();
-            }
-            if let (Some(first), Some(last)) = (row.samples.front(), row.samples.back()) {
-                let span = last.0.saturating_duration_since(first.0).as_secs_f64();
-                if span > 0.0 {
-                    row.rate = last.1.saturating_sub(first.1) as f64 / span;
-                }
-            }
-            changed = true;
-        }
-        if let Some(secs) = elapsed.filter(|s| *s > 0.0) {
-            let point = (moved as f64 / secs) as u64;
-            if point > 0 || self.history.iter().any(|&v| v > 0) {
-                changed = true;
-            }
-            self.history.push_back(point);
-            while self.history.len() > HISTORY_LEN {
-                self.history.pop_front();
-            }
-        }
-        changed || self.rows.values().any(|r| r.retry.is_some())
-    }
-}
-
-/// One step up or down, staying within `1..=max`.
-fn step(current: usize, up: bool, max: usize) -> usize {
-    if up { (current + 1).min(max) } else { current.saturating_sub(1).max(1) }
 }
 
 /// The form duplicates are compared in: what the engine will show for the URL.
@@ -1017,6 +516,7 @@ fn dedup_key(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::EngineEvent;
     use crossterm::event::KeyEventState;
 
     fn app() -> (App, Instant) {
@@ -1262,6 +762,32 @@ mod tests {
         assert_eq!(a.total_rate(), 0.0);
         let c = a.counts();
         assert_eq!((c.done, c.bytes, c.total), (1, 1000, 1000));
+    }
+
+    #[test]
+    fn restored_rows_keep_their_name_size_and_bytes_through_the_engine_events() {
+        let (mut a, now) = app();
+        let id = ItemId(7);
+        a.track_restored(
+            id,
+            "http://u:pw@h/x?y=1",
+            Some("big.iso".into()),
+            Some("/dl/big.iso".into()),
+            Some(1000),
+            120,
+        );
+        a.apply(EngineEvent::Added { id, url: "http://***@h/x?y=1".into() }, now);
+        a.apply(EngineEvent::Paused { id, bytes: 120 }, now);
+        let row = a.row(id).unwrap();
+        assert_eq!((row.label(), row.total, row.bytes), ("big.iso", Some(1000), 120));
+        assert_eq!(row.path.as_deref(), Some(std::path::Path::new("/dl/big.iso")));
+        assert_eq!(row.url, "http://***@h/x?y=1", "never the credentials");
+        let c = a.counts();
+        assert_eq!((c.bytes, c.total, c.unknown_sizes), (120, 1000, 0), "the header is not 1000 of 1000+");
+        // Nothing was received in this session: the graph's first point is not the 120 bytes.
+        a.tick(now);
+        a.tick(now + Duration::from_secs(1));
+        assert_eq!(a.history.back(), Some(&0));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::suggest::closest;
+
 /// A named thing a person can ask for with a key in the main view. Adding one means adding a
 /// variant, a row in `ALL` and an arm in `App::update`; the help, the footer and the key table
 /// in README.md follow by themselves.
@@ -272,6 +274,32 @@ pub enum KeyCodeOrd {
     Insert,
 }
 
+/// The key names `Key::parse` reads, for "did you mean" when a spec is mistyped.
+const KEY_NAMES: &[&str] = &[
+    "space",
+    "enter",
+    "return",
+    "esc",
+    "escape",
+    "tab",
+    "backtab",
+    "backspace",
+    "delete",
+    "del",
+    "insert",
+    "ins",
+    "up",
+    "down",
+    "left",
+    "right",
+    "pageup",
+    "pgup",
+    "pagedown",
+    "pgdn",
+    "home",
+    "end",
+];
+
 impl Key {
     /// The key a terminal event stands for, if a spec could name it.
     pub fn from_event(ev: &KeyEvent) -> Option<Key> {
@@ -352,10 +380,13 @@ impl Key {
                     Ok(n @ 1..=24) => KeyCodeOrd::F(n),
                     _ => return Err(format!("unknown key {original:?}")),
                 },
-                _ => {
-                    return Err(format!(
-                        "unknown key {original:?} (try a character, `space`, `enter`, `F5`, `ctrl-x`)"
-                    ));
+                other => {
+                    return Err(match closest(other, KEY_NAMES) {
+                        Some(name) => format!("unknown key {original:?}; did you mean `{name}`?"),
+                        None => format!(
+                            "unknown key {original:?} (try a character, `space`, `enter`, `F5`, `ctrl-x`)"
+                        ),
+                    });
                 }
             },
         };
@@ -395,6 +426,22 @@ impl fmt::Display for Key {
     }
 }
 
+/// A mistake in the config's `[keys]` table: the entry (its action name as written) and what is
+/// wrong with it, so the config can point at its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysError {
+    pub action: String,
+    pub message: String,
+}
+
+impl fmt::Display for KeysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[keys] {}: {}", self.action, self.message)
+    }
+}
+
+impl std::error::Error for KeysError {}
+
 /// Which keys trigger which actions in the main view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMap {
@@ -420,21 +467,24 @@ impl KeyMap {
     /// several specs separated by spaces (`"k up"`). An overridden action loses its default
     /// keys; a key given to an action is taken away from any other action that had it by
     /// default. Unknown action names and unreadable specs are errors naming the entry.
-    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<KeyMap, String> {
+    /// The config file checks its `[keys]` table with this, so a mistake stops every command
+    /// with the file and line, not only the UI.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<KeyMap, KeysError> {
         let mut map = KeyMap::default();
         let mut parsed = Vec::new();
         for (name, specs) in overrides {
+            let error = |message: String| KeysError { action: name.clone(), message };
             let action = KeyAction::from_name(name).ok_or_else(|| {
                 let names: Vec<&str> = ALL.iter().map(|i| i.name).collect();
-                format!("unknown action {name:?} in [keys]; known actions: {}", names.join(", "))
+                error(match closest(name, &names) {
+                    Some(best) => format!("`{name}` is not an action; did you mean `{best}`?"),
+                    None => format!("`{name}` is not an action; the actions are {}", names.join(", ")),
+                })
             })?;
-            let keys = specs
-                .split_whitespace()
-                .map(Key::parse)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("[keys] {name}: {e}"))?;
+            let keys =
+                specs.split_whitespace().map(Key::parse).collect::<Result<Vec<_>, _>>().map_err(error)?;
             if keys.is_empty() {
-                return Err(format!("[keys] {name}: no key given"));
+                return Err(error("no key given".into()));
             }
             parsed.push((action, keys));
         }
@@ -442,7 +492,10 @@ impl KeyMap {
         for (i, (a, keys)) in parsed.iter().enumerate() {
             for (b, other) in &parsed[i + 1..] {
                 if let Some(k) = keys.iter().find(|k| other.contains(k)) {
-                    return Err(format!("[keys] {} and {} both use {k}", a.name(), b.name()));
+                    return Err(KeysError {
+                        action: b.name().to_string(),
+                        message: format!("{k} is also given to {}", a.name()),
+                    });
                 }
             }
         }
@@ -564,11 +617,21 @@ mod tests {
     #[test]
     fn bad_overrides_are_errors() {
         let one = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
-        assert!(KeyMap::with_overrides(&one("fly", "f")).unwrap_err().contains("unknown action \"fly\""));
-        assert!(KeyMap::with_overrides(&one("pause", "hyper-x")).unwrap_err().contains("pause"));
-        assert!(KeyMap::with_overrides(&one("pause", " ")).is_err());
+        let err = |o| KeyMap::with_overrides(&o).unwrap_err().to_string();
+        assert_eq!(err(one("pasue", "f")), "[keys] pasue: `pasue` is not an action; did you mean `pause`?");
+        assert!(
+            err(one("fly", "f")).contains("the actions are up, down, page_up"),
+            "{}",
+            err(one("fly", "f"))
+        );
+        assert!(err(one("pause", "hyper-x")).starts_with("[keys] pause: unknown key"));
+        assert_eq!(
+            err(one("pause", "p spcae")),
+            "[keys] pause: unknown key \"spcae\"; did you mean `space`?"
+        );
+        assert_eq!(err(one("pause", " ")), "[keys] pause: no key given");
         let mut two = one("pause", "x");
         two.insert("retry".into(), "x".into());
-        assert!(KeyMap::with_overrides(&two).unwrap_err().contains("both use x"));
+        assert_eq!(err(two), "[keys] retry: x is also given to pause");
     }
 }

@@ -11,7 +11,7 @@ pub mod keys;
 pub mod terminal;
 pub mod ui;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use crate::engine::{Engine, EngineEvent, EngineHandle, EngineOptions, ItemLimits};
+use crate::output;
 use crate::session::Session;
 
 pub use app::{Action, App, Effect};
@@ -71,6 +72,12 @@ pub async fn run(
     let mut session = Session::open_default(&handle, &dir, save_credentials)?;
     let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
     app.item_defaults = item_defaults;
+    // Restored items show their names, sizes and bytes on disk at once; the engine only says
+    // `Added` and their state for them until they run again.
+    for (id, item) in std::mem::take(&mut session.restored) {
+        let path = item.path();
+        app.track_restored(id, &item.url, item.file_name, path, item.total, item.bytes);
+    }
     app.color = terminal::color_allowed();
     app.free_space = free_space(&dir);
     if !session.notices.is_empty() {
@@ -97,32 +104,32 @@ pub async fn run(
         loop {
             tokio::select! {
                 _ = &mut stop => break,
-                Some(event) = event_rx.recv() => session.on_event(&event),
+                Some(event) = event_rx.recv() => session.on_event(&event).await,
             }
         }
         while let Ok(event) = event_rx.try_recv() {
-            session.on_event(&event);
+            session.on_event(&event).await;
         }
     });
     if shutdown.await.is_err() {
-        eprintln!("dlm: transfers did not stop within {}s; leaving anyway", SHUTDOWN_GRACE.as_secs());
+        output::err_line(&format!(
+            "dlm: transfers did not stop within {}s; leaving anyway",
+            SHUTDOWN_GRACE.as_secs()
+        ));
     }
     if let Err(e) = session.close().await {
-        eprintln!("dlm: could not save the queue: {e}");
+        output::err_line(&format!("dlm: could not save the queue: {e}"));
     }
     result?;
     let c = app.counts();
     let stopped = c.running + c.queued + c.paused;
-    println!(
-        "dlm: {} done, {} failed{}",
-        c.done,
-        c.failed,
-        if stopped > 0 {
-            format!(", {stopped} unfinished (kept in the queue; they continue next time)")
-        } else {
-            String::new()
-        }
-    );
+    let unfinished = if stopped > 0 {
+        format!(", {stopped} unfinished (kept in the queue; they continue next time)")
+    } else {
+        String::new()
+    };
+    // The terminal may be gone by now (a closed window): the summary is not worth a panic.
+    let _ = writeln!(output::stdout(), "dlm: {} done, {} failed{unfinished}", c.done, c.failed);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -138,10 +145,10 @@ async fn event_loop(
     app.update(Action::Resize { width: size.width, height: size.height });
     if !urls.is_empty() {
         let effects = app.update(Action::Paste(urls.join("\n")));
-        perform(effects, app, engine, session, tui)?;
+        perform(effects, app, engine, session, tui).await?;
     }
     let mut input = EventStream::new();
-    let mut tstp = signal(SignalKind::from_raw(libc::SIGTSTP))?;
+    let mut tstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut engine_open = true;
@@ -165,14 +172,16 @@ async fn event_loop(
             biased;
             event = input.next() => match event {
                 Some(Ok(event)) => {
+                    // Only what means something redraws: the terminal reports every mouse
+                    // motion, and redrawing for each made an idle UI draw 60 frames a second.
                     if let Some(action) = app.action_for(&event) {
                         let effects = app.update(action);
-                        if perform(effects, app, engine, session, tui)? == Flow::Quit {
+                        if perform(effects, app, engine, session, tui).await? == Flow::Quit {
                             return Ok(());
                         }
+                        dirty = true;
+                        urgent = true;
                     }
-                    dirty = true;
-                    urgent = true;
                 }
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 None => return Ok(()),
@@ -184,7 +193,7 @@ async fn event_loop(
             }
             // `dlm add` from another shell: added like a paste, shown when the engine says so.
             Some(request) = session.control_rx.recv() => {
-                session.on_control(engine, request);
+                session.on_control(engine, request).await;
             }
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
@@ -192,13 +201,13 @@ async fn event_loop(
                 match event {
                     Some(event) => {
                         let now = Instant::now();
-                        session.on_event(&event);
+                        session.on_event(&event).await;
                         app.apply(event, now);
                         // Take everything already waiting, so one frame shows it all.
                         for _ in 0..DRAIN_LIMIT {
                             match event_rx.try_recv() {
                                 Ok(event) => {
-                                    session.on_event(&event);
+                                    session.on_event(&event).await;
                                     app.apply(event, now);
                                 }
                                 Err(_) => break,
@@ -220,7 +229,9 @@ async fn event_loop(
                 if now.duration_since(free_read) >= FREE_SPACE_EVERY {
                     free_read = now;
                     let free = free_space(&app.download_dir);
-                    dirty |= free != app.free_space;
+                    // Other programs change the free space all the time; redraw only when the
+                    // figure shown changes.
+                    dirty |= free.map(crate::format::bytes) != app.free_space.map(crate::format::bytes);
                     app.free_space = free;
                 }
                 next_tick = now + if app.busy() { BUSY_TICK } else { IDLE_TICK };
@@ -236,7 +247,7 @@ enum Flow {
     Quit,
 }
 
-fn perform(
+async fn perform(
     effects: Vec<Effect>,
     app: &mut App,
     engine: &EngineHandle,
@@ -248,7 +259,7 @@ fn perform(
             Effect::Send(command) => engine.send(command),
             Effect::Add(request) => {
                 let url = request.url.clone();
-                let id = session.add(engine, request);
+                let id = session.add(engine, request).await;
                 app.track_add(id, &url);
             }
             Effect::Suspend => tui.suspend()?,

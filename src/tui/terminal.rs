@@ -7,9 +7,7 @@ use std::io::{self, Stdout, Write};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
@@ -60,7 +58,19 @@ impl Drop for Tui {
 fn enter_raw() -> io::Result<()> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
-    execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste, EnableMouseCapture, cursor::Hide)
+    execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste, EnableClicks, cursor::Hide)
+}
+
+/// Mouse reports for presses, releases and the wheel only (modes 1000 and 1006, SGR encoded).
+/// crossterm's `EnableMouseCapture` also asks for every motion (1002, 1003), which the UI does
+/// not use and which made terminals send a report for each pixel the pointer crossed.
+/// `DisableMouseCapture` turns all of them off again.
+struct EnableClicks;
+
+impl crossterm::Command for EnableClicks {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str("\x1b[?1000h\x1b[?1006h")
+    }
 }
 
 /// Leaves full-screen mode. Safe to call more than once; errors are ignored because this runs

@@ -111,6 +111,17 @@ impl Harness {
         self.events.iter().filter(|e| e.item() == Some(id)).collect()
     }
 
+    /// The reasons given for each retry of `id`, in order.
+    pub fn retry_reasons(&self, id: ItemId) -> Vec<String> {
+        self.events_for(id)
+            .iter()
+            .filter_map(|e| match e {
+                EngineEvent::Retrying { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Collects whatever events are already queued, without waiting.
     pub fn drain(&mut self) {
         while let Ok(e) = self.rx.try_recv() {

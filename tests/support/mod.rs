@@ -4,6 +4,10 @@
 //!
 //! `GET /f/NAME?size=N&…` serves N deterministic bytes (seeded by NAME) with these options:
 //! - `ranges=0`: ignore `Range` (always 200 with the whole body)
+//! - `ranges=ignore`: announce `Accept-Ranges: bytes`, yet answer every range with the whole
+//!   body and a `200` (servers and proxies that do this exist)
+//! - `redirect_self=K`: the first K requests are redirected to the very same URL (a server
+//!   setting a cookie, or preparing the file) before it is served
 //! - `etag=0`: no ETag; `lastmod=1`: send Last-Modified (implies no ETag unless etag=1)
 //! - `changing=1`: every request serves a new version (different bytes, ETag, Last-Modified)
 //! - `bad_range=1`: answer ranged requests with a 206 whose Content-Range starts elsewhere
@@ -286,6 +290,9 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         }
         _ => {}
     }
+    if num(&p, "redirect_self").is_some_and(|k| nth <= k) {
+        return redirect(&format!("{path}?{query}"));
+    }
     let Some(name) = path.strip_prefix("/f/") else {
         return status(StatusCode::NOT_FOUND);
     };
@@ -368,8 +375,9 @@ async fn serve_file(
     }
     resp =
         resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
-    let ranges = p.get("ranges").is_none_or(|v| v != "0");
-    if ranges {
+    let announce_ranges = p.get("ranges").is_none_or(|v| v != "0");
+    let ranges = p.get("ranges").is_none_or(|v| v != "0" && v != "ignore");
+    if announce_ranges {
         resp = resp.header(header::ACCEPT_RANGES, "bytes");
     }
 

@@ -97,3 +97,26 @@ pub fn chunk(data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out
 }
+
+/// A server for `full` (ETag `"same"`) whose first answer is a `200` cut after `cut` bytes;
+/// ranged requests then get `partial(start)` as their whole answer, other requests the whole
+/// file. For testing what a resume does with a `206` that does not fit.
+pub async fn cut_then_ranged<F>(full: Vec<u8>, cut: usize, partial: F) -> RawServer
+where
+    F: Fn(u64) -> Vec<u8> + Send + Sync + 'static,
+{
+    RawServer::start(move |n, req| {
+        let whole = |body: &[u8]| {
+            let headers = [("Content-Length", full.len().to_string()), ("ETag", "\"same\"".to_string())];
+            let mut out = head("200 OK", &headers);
+            out.extend_from_slice(body);
+            out
+        };
+        match (n, range_start(req)) {
+            (1, _) => (whole(&full[..cut]), Then::Close),
+            (_, Some(start)) => (partial(start), Then::Close),
+            (_, None) => (whole(&full), Then::Close),
+        }
+    })
+    .await
+}

@@ -1,0 +1,148 @@
+//! Where a new download's bytes go, decided from its first full answer: the name, the conflict
+//! policy, and with `continue_existing` a finished file to skip or a `.part` from an earlier
+//! run to continue or start over in place. Depends on the engine's naming and disk modules.
+
+use std::path::PathBuf;
+
+use reqwest::header::{self, HeaderMap};
+use url::Url;
+
+use super::disk;
+use super::error::DownloadError;
+use super::job::{Job, PartState, Shared};
+use super::naming;
+use super::options::ConflictPolicy;
+use super::urls::without_credentials;
+
+/// What the first full answer tells about a download. `resumable`: the server could continue
+/// it from an offset.
+pub struct FirstAnswer<'a> {
+    pub headers: &'a HeaderMap,
+    pub final_url: &'a Url,
+    pub total: Option<u64>,
+    pub validator: Option<String>,
+    pub resumable: bool,
+}
+
+pub enum Destination {
+    /// The file is already there, complete: nothing to download.
+    Skip { path: PathBuf, bytes: u64 },
+    /// A `.part` from an earlier run can be continued: ask for the rest.
+    Continue(PartState),
+    /// Write this answer's body from its first byte.
+    Fresh(PartState),
+}
+
+/// Picks the destination of a download that has none yet.
+pub fn choose(shared: &Shared, job: &Job, answer: &FirstAnswer<'_>) -> Result<Destination, DownloadError> {
+    let get = |name| answer.headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    // Content-Disposition as raw bytes: a name in it may be UTF-8 or ISO-8859-1.
+    let disposition = answer.headers.get(header::CONTENT_DISPOSITION).map(header::HeaderValue::as_bytes);
+    let name = naming::choose_name(disposition, answer.final_url, get(header::CONTENT_TYPE));
+    let fresh = |final_path| PartState {
+        final_path,
+        validator: answer.validator.clone(),
+        total: answer.total,
+        resumable: answer.resumable,
+        missing: None,
+        ranges_unreliable: false,
+    };
+    if shared.options.continue_existing
+        && let Some(found) = existing(shared, job, &name, answer)
+    {
+        return Ok(match found {
+            Existing::Complete(path) => Destination::Skip { path, bytes: answer.total.unwrap_or(0) },
+            Existing::Continue(part) => Destination::Continue(part),
+            Existing::StartOver(final_path) => Destination::Fresh(fresh(final_path)),
+        });
+    }
+    let reserved = match shared.options.on_conflict {
+        ConflictPolicy::Rename => shared.names.reserve_unique(&job.dir, &name),
+        ConflictPolicy::Skip => {
+            let existing = job.dir.join(&name);
+            // Only a regular file counts as "already there"; a folder or symlink of that name
+            // is not something the person wanted kept instead.
+            if let Ok(meta) = std::fs::symlink_metadata(&existing)
+                && meta.file_type().is_file()
+            {
+                return Ok(Destination::Skip { bytes: meta.len(), path: existing });
+            }
+            shared.names.reserve_unique(&job.dir, &name)
+        }
+        ConflictPolicy::Overwrite => {
+            let exact = job.dir.join(&name);
+            // Replace a regular file only; another item of this run holding the name, or a
+            // folder or symlink there, still gets `name (1)`.
+            let replaceable = std::fs::symlink_metadata(&exact).map_or(true, |m| m.file_type().is_file());
+            if replaceable && shared.names.reserve_exact(&exact) {
+                Some(exact)
+            } else {
+                shared.names.reserve_unique(&job.dir, &name)
+            }
+        }
+    };
+    match reserved {
+        Some(final_path) => Ok(Destination::Fresh(fresh(final_path))),
+        None => Err(DownloadError::NoFreeName { name, dir: job.dir.clone() }),
+    }
+}
+
+enum Existing {
+    Complete(PathBuf),
+    Continue(PartState),
+    /// The `.part` is this download's but cannot be continued: write over it, same name.
+    StartOver(PathBuf),
+}
+
+/// With `continue_existing`: a finished file of the announced size is skipped. A `.part` is
+/// continued when its sidecar names this URL and the same version, or, with no sidecar (a run
+/// against a server without ranges, another tool), as `wget -c` and `curl -C -` do: a range
+/// from its length, guarded by `If-Range`, accepted only as a `206` of the announced size.
+/// Where that cannot work, or the sidecar is of an older version of this URL, the `.part` is
+/// started over in place, never left beside a second name. A sidecar naming another URL means
+/// the `.part` belongs to another download: it is left alone.
+fn existing(shared: &Shared, job: &Job, name: &str, answer: &FirstAnswer<'_>) -> Option<Existing> {
+    let final_path = job.dir.join(name);
+    if let (Some(t), Ok(meta)) = (answer.total, std::fs::symlink_metadata(&final_path))
+        && meta.file_type().is_file()
+        && meta.len() == t
+    {
+        return Some(Existing::Complete(final_path));
+    }
+    let part_path = naming::part_path(&final_path);
+    let on_disk = disk::part_len(&part_path)?;
+    let sidecar = disk::read_meta(&part_path);
+    if sidecar.as_ref().is_some_and(|m| m.url != without_credentials(&job.url)) {
+        return None;
+    }
+    if !shared.names.reserve_exact(&final_path) {
+        return None;
+    }
+    let continued = |validator, missing| {
+        Existing::Continue(PartState {
+            final_path: final_path.clone(),
+            validator,
+            total: answer.total,
+            resumable: true,
+            missing,
+            ranges_unreliable: false,
+        })
+    };
+    match sidecar {
+        Some(meta) if meta.total == answer.total && meta.validator == answer.validator => {
+            Some(continued(meta.validator, meta.missing))
+        }
+        None if answer.resumable
+            && answer.validator.is_some()
+            && answer.total.is_some_and(|t| 0 < on_disk && on_disk < t) =>
+        {
+            // A `.part` as long as the file or longer may be complete or a preallocated one
+            // full of holes; nothing tells which, so it is fetched again.
+            Some(continued(answer.validator.clone(), None))
+        }
+        _ => {
+            disk::remove_meta(&part_path);
+            Some(Existing::StartOver(final_path))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The figures a front end shows for a segmented download continued from an earlier run. Its
+//! `.part` is preallocated to the full size, so only the sidecar says how many bytes are real:
+//! a restored paused item reports those (not the file's length), a resumed one starts counting
+//! from them (so rates count only bytes received in this attempt), and `dlm get`'s summary
+//! counts only what it fetched. Real engine, real binary, the loopback test server.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dlm::engine::{
+    AddRequest, Command, Engine, EngineEvent, EngineOptions, ItemLimits, RestoreAs, ResumeHint,
+};
+use support::{TestServer, assert_file, content};
+
+const SIZE: u64 = 1_000_000;
+/// What the earlier run left missing: 700,000 bytes in two ranges, the first from 100,000.
+const MISSING: [(u64, u64); 2] = [(100_000, 400_000), (600_000, SIZE)];
+const ON_DISK: u64 = 300_000;
+
+/// A test server, a folder, and in it the leftovers of an interrupted download of its URL.
+async fn leftovers() -> (TestServer, tempfile::TempDir, String) {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url(&format!("/f/seg.bin?size={SIZE}"));
+    interrupted_segmented_part(dir.path(), &url);
+    (server, dir, url)
+}
+
+/// Leaves `dir/seg.bin.part` as a four-connection download interrupted with `MISSING` still
+/// to fetch: the real bytes everywhere else, zeros (as preallocated) in the gaps, and the
+/// sidecar listing the gaps.
+fn interrupted_segmented_part(dir: &Path, url: &str) -> PathBuf {
+    let mut bytes = content("seg.bin", SIZE as usize);
+    for (a, b) in MISSING {
+        bytes[a as usize..b as usize].fill(0);
+    }
+    let part = dir.join("seg.bin.part");
+    std::fs::write(&part, &bytes).unwrap();
+    let sidecar = serde_json::json!({
+        "url": url, "validator": "\"seg.bin-v0\"", "total": SIZE, "missing": MISSING,
+    });
+    std::fs::write(dir.join("seg.bin.part.dlm"), sidecar.to_string()).unwrap();
+    part
+}
+
+async fn next(events: &mut tokio::sync::mpsc::Receiver<EngineEvent>, what: &str) -> EngineEvent {
+    tokio::time::timeout(Duration::from_secs(20), events.recv())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .unwrap_or_else(|| panic!("engine stopped before {what}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_segmented_item_reports_the_bytes_on_disk_and_resumes_counting_from_them() {
+    let (server, dir, url) = leftovers().await;
+    let options = EngineOptions { download_dir: dir.path().to_path_buf(), ..EngineOptions::default() };
+    let (engine, mut events) = Engine::start(options).unwrap();
+    let handle = engine.handle();
+    let hint = ResumeHint {
+        file_name: "seg.bin".into(),
+        validator: Some("\"seg.bin-v0\"".into()),
+        total: Some(SIZE),
+    };
+    let request = AddRequest { url, dir: None, resume: Some(hint) };
+    let limits = Some(ItemLimits { rate_limit: None, connections: 4 });
+    let id = handle.restore_with_limits(request, RestoreAs::Paused, limits);
+
+    let paused = loop {
+        if let EngineEvent::Paused { id: i, bytes } = next(&mut events, "the restored pause").await
+            && i == id
+        {
+            break bytes;
+        }
+    };
+    assert_eq!(paused, ON_DISK, "the sidecar's count, not the preallocated length");
+
+    handle.send(Command::Resume(id));
+    let mut started = None;
+    let mut first_progress = None;
+    loop {
+        match next(&mut events, "the download to finish").await {
+            EngineEvent::Started { info, .. } => started = Some(info.offset),
+            EngineEvent::Progress { bytes, .. } if first_progress.is_none() => first_progress = Some(bytes),
+            EngineEvent::Completed { bytes, .. } => {
+                assert_eq!(bytes, SIZE);
+                break;
+            }
+            EngineEvent::Failed { error, .. } => panic!("{error}"),
+            _ => {}
+        }
+    }
+    // A front end counts what arrives in this attempt from `offset`; the first missing byte
+    // (100,000) there made 200,000 bytes already on disk look received in the first instant.
+    assert_eq!(started, Some(ON_DISK), "Started.offset is what is on disk");
+    assert!(first_progress.is_none_or(|b| b >= ON_DISK), "progress counts from there: {first_progress:?}");
+    assert_file(&dir.path().join("seg.bin"), &content("seg.bin", SIZE as usize));
+    for r in server.requests_for("/f/seg.bin") {
+        let from: u64 = r
+            .range
+            .as_deref()
+            .and_then(|v| v.strip_prefix("bytes=")?.split('-').next()?.parse().ok())
+            .unwrap();
+        assert!(MISSING.iter().any(|&(a, b)| a <= from && from < b), "asked for {from}.., which was on disk");
+    }
+    engine.shutdown().await;
+}
+
+/// `dlm get --continue` on the same leftovers: the summary counts the 700,000 bytes fetched,
+/// not everything after the first missing byte (900,000), and the log says where it continued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlm_get_counts_only_what_it_fetched_when_continuing_a_segmented_part() {
+    let (_server, dir, url) = leftovers().await;
+    let mut cmd = support::process::dlm_command();
+    cmd.args(["get", "-x", "4", "--continue", "-o", dir.path().to_str().unwrap(), &url])
+        .env("DLM_CONFIG", dir.path().join("none.toml"));
+    std::fs::write(dir.path().join("none.toml"), "").unwrap();
+    let out = support::process::run(cmd).await;
+    let err = support::process::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_file(&dir.path().join("seg.bin"), &content("seg.bin", SIZE as usize));
+    let fetched = dlm::format::bytes(SIZE - ON_DISK);
+    assert!(err.contains(&format!("1 succeeded, 0 failed; {fetched} in ")), "want {fetched}:\n{err}");
+    let at = dlm::format::bytes(ON_DISK);
+    assert!(err.contains(&format!("continuing at {at}")), "want {at}:\n{err}");
+}
