@@ -40,7 +40,7 @@ fn per_file(c: &mut Criterion) {
     });
     let cd = "attachment; filename=\"fallback.bin\"; filename*=UTF-8''%E2%82%AC%20rates%202026.xlsx";
     c.bench_function("choose_name from Content-Disposition", |b| {
-        b.iter(|| black_box(naming::choose_name(Some(black_box(cd)), &url, None)));
+        b.iter(|| black_box(naming::choose_name(Some(black_box(cd.as_bytes())), &url, None)));
     });
 }
 

@@ -3,9 +3,11 @@
 //! naming the path, other items finish, and nothing incomplete or outside the folder appears.
 //!
 //! Tests run as root in CI, where permission bits stop nothing, so "not writable" is a
-//! read-only tmpfs and "full" a 256 KiB tmpfs, mounted by the test. Where `mount` is not
-//! allowed those two tests say so and pass without checking (the `ulimit -f` test in
-//! `tests/cli.rs` and the parent-is-a-file test in `tests/engine.rs` still run everywhere).
+//! read-only tmpfs and "full" a 256 KiB tmpfs, mounted by the test. The tests that need one
+//! have `tmpfs` in their names and fail, saying why, where `mount` is not allowed: a test that
+//! cannot check must not pass. Without root, leave them out by name:
+//! `cargo test -- --skip tmpfs` (the `ulimit -f` test in `tests/cli.rs` and the
+//! parent-is-a-file test in `tests/engine.rs` still check disk errors everywhere).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -22,17 +24,15 @@ use support::{TestServer, assert_file, content};
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, options: &str) -> Option<Self> {
+    fn mount(at: &Path, options: &str) -> Self {
         std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
-            .arg(at)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("cannot mount a tmpfs here (not root?): skipping the check");
+        match Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(at).output() {
+            Ok(out) if out.status.success() => Self(at.to_path_buf()),
+            result => panic!(
+                "this test needs to mount a tmpfs (as root); leave it out with `--skip tmpfs`: {}",
+                result.map_or_else(|e| e.to_string(), |o| String::from_utf8_lossy(&o.stderr).into_owned())
+            ),
         }
-        ok.then(|| Self(at.to_path_buf()))
     }
 }
 
@@ -47,11 +47,11 @@ fn dir_request(url: String, dir: &Path) -> AddRequest {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_read_only_folder_fails_the_item_and_the_others_finish() {
+async fn a_read_only_tmpfs_fails_the_item_and_the_others_finish() {
     let server = TestServer::start().await;
     let mut h = Harness::new();
     let ro = h.path("readonly");
-    let Some(_mount) = Tmpfs::mount(&ro, "ro,size=1m") else { return };
+    let _mount = Tmpfs::mount(&ro, "ro,size=1m");
     let bad = h.add_request(dir_request(server.url("/f/ro.bin?size=300000"), &ro));
     let good = h.add(server.url("/f/rw.bin?size=300000"));
     let results = h.finish_all(&[bad, good]).await;
@@ -62,11 +62,11 @@ async fn a_read_only_folder_fails_the_item_and_the_others_finish() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_full_disk_fails_that_item_clearly_and_other_folders_carry_on() {
+async fn a_full_tmpfs_fails_that_item_clearly_and_other_folders_carry_on() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.workers = 1);
     let small = h.path("small-disk");
-    let Some(_mount) = Tmpfs::mount(&small, "size=256k") else { return };
+    let _mount = Tmpfs::mount(&small, "size=256k");
     // First a file that fits, then one that does not, then one in another folder.
     let fits = h.add_request(dir_request(server.url("/f/fits.bin?size=50000"), &small));
     let huge = h.add_request(dir_request(server.url("/f/huge.bin?size=2000000"), &small));
@@ -276,11 +276,11 @@ async fn a_download_named_like_another_ones_part_or_sidecar_never_clobbers_it() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_segmented_download_larger_than_the_free_space_fails_clearly_before_writing() {
+async fn a_segmented_download_larger_than_a_small_tmpfs_fails_clearly_before_writing() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.connections = 4);
     let small = h.path("small-disk");
-    let Some(_mount) = Tmpfs::mount(&small, "size=256k") else { return };
+    let _mount = Tmpfs::mount(&small, "size=256k");
     let id = h.add_request(dir_request(server.url("/f/seg.bin?size=4000000"), &small));
     let e = failure(&h.finish(id).await);
     let part = small.join("seg.bin.part");

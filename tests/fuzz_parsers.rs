@@ -84,9 +84,14 @@ fn check_sanitize(raw: &str) {
 }
 
 fn check_content_disposition(value: &str) {
-    let _ = filename_from_content_disposition(value);
+    check_content_disposition_bytes(value.as_bytes());
+}
+
+/// Any bytes a server may put in the header (hyper passes every byte but control characters).
+fn check_content_disposition_bytes(raw: &[u8]) {
+    let _ = filename_from_content_disposition(raw);
     let base = url::Url::parse("http://example.com/dir/file.bin").unwrap();
-    assert_safe_name(&choose_name(Some(value), &base, None), value);
+    assert_safe_name(&choose_name(Some(raw), &base, None), &String::from_utf8_lossy(raw));
 }
 
 fn check_url_path(segment: &str) {
@@ -153,6 +158,14 @@ proptest! {
     }
 
     #[test]
+    fn content_disposition_bytes_never_escape(
+        head in prop_oneof![Just(&b"attachment; filename="[..]), Just(&b"attachment; filename=\""[..]), Just(&b""[..])],
+        raw in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        check_content_disposition_bytes(&[head, &raw].concat());
+    }
+
+    #[test]
     fn names_from_url_paths_are_safe(segment in any_name_text()) {
         check_url_path(&segment);
         check_url_path(&percent_encoding::utf8_percent_encode(&segment, percent_encoding::NON_ALPHANUMERIC).to_string());
@@ -191,7 +204,7 @@ proptest! {
     }
 }
 
-/// The long run for the report: `DLM_FUZZ_SECS=300 cargo test --release --test fuzz_parsers
+/// The long run for the report: `DLM_FUZZ_SECS=300 cargo test --test fuzz_parsers
 /// -- --ignored --nocapture`. Runs every property in turn, in batches, until the time is up,
 /// and prints how many cases ran.
 #[test]

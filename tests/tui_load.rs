@@ -148,12 +148,15 @@ async fn a_thousand_urls_in_the_ui_all_finish_and_keys_still_answer() {
         f.quit
     );
     assert!(f.peak_kib < 200 * 1024, "peak RSS {} KiB", f.peak_kib);
-    assert!(f.slowest_key < Duration::from_secs(2), "a key took {:?}", f.slowest_key);
-    // Was 41 s when the queue saver rebuilt its listing once per event (quadratic).
-    assert!(f.quit < Duration::from_secs(5), "quitting took {:?}", f.quit);
+    // Bounds a loaded machine cannot reach, that still catch a UI that stops answering: a key
+    // takes about a tenth of a second here, quitting well under one (it was 41 s when the
+    // queue saver rebuilt its listing once per event). The figures are printed above and
+    // recorded in docs/measurements.md.
+    assert!(f.slowest_key < Duration::from_secs(10), "a key took {:?}", f.slowest_key);
+    assert!(f.quit < Duration::from_secs(20), "quitting took {:?}", f.quit);
 }
 
-/// `cargo test --test tui_load -- --ignored --nocapture`
+/// `cargo test --test tui_load -- --include-ignored --nocapture --test-threads=1` (debug build)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: 10,000 downloads in the UI; prints figures"]
 async fn ten_thousand_urls_in_the_ui() {

@@ -40,8 +40,9 @@ pub async fn choose(
     answer: &FirstAnswer<'_>,
 ) -> Result<Destination, DownloadError> {
     let get = |name| answer.headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
-    let name =
-        naming::choose_name(get(header::CONTENT_DISPOSITION), answer.final_url, get(header::CONTENT_TYPE));
+    // Content-Disposition as raw bytes: a name in it may be UTF-8 or ISO-8859-1.
+    let disposition = answer.headers.get(header::CONTENT_DISPOSITION).map(header::HeaderValue::as_bytes);
+    let name = naming::choose_name(disposition, answer.final_url, get(header::CONTENT_TYPE));
     let fresh = |final_path| PartState {
         final_path,
         validator: answer.validator.clone(),

@@ -8,6 +8,7 @@
 mod answer;
 mod destination;
 mod disk;
+mod disposition;
 mod error;
 mod hosts;
 mod http;

@@ -1,7 +1,7 @@
-//! Choosing the file name: Content-Disposition (RFC 6266 / RFC 5987), else the URL's last path
-//! segment, else a fallback; sanitised so a server can never choose the folder, and made
+//! Choosing the file name: Content-Disposition (read by `disposition`), else the URL's last
+//! path segment, else a fallback; sanitised so a server can never choose the folder, and made
 //! unique so nothing is overwritten (`reservations` hands the names out). Pure functions.
-//! Depends only on std, `url` and `percent-encoding`.
+//! Depends only on std, `url`, `percent-encoding` and `disposition`.
 
 use std::path::{Path, PathBuf};
 
@@ -15,9 +15,16 @@ pub const FALLBACK_NAME: &str = "download";
 /// Suffix of the file a download is written to until it is complete.
 pub const PART_SUFFIX: &str = ".part";
 
+pub use super::disposition::filename_from_content_disposition;
+
 /// The file name for a response: Content-Disposition first, then the URL path, then a fallback.
-/// The result is always a single, safe path component.
-pub fn choose_name(content_disposition: Option<&str>, final_url: &Url, content_type: Option<&str>) -> String {
+/// The result is always a single, safe path component. The header is given as raw bytes: a
+/// name in it may be UTF-8 or ISO-8859-1, which a `&str` view of the header would refuse.
+pub fn choose_name(
+    content_disposition: Option<&[u8]>,
+    final_url: &Url,
+    content_type: Option<&str>,
+) -> String {
     content_disposition
         .and_then(filename_from_content_disposition)
         .and_then(|n| sanitize(&n))
@@ -26,113 +33,6 @@ pub fn choose_name(content_disposition: Option<&str>, final_url: &Url, content_t
             let html = content_type.is_some_and(|t| t.trim_start().starts_with("text/html"));
             if html { "index.html" } else { FALLBACK_NAME }.to_string()
         })
-}
-
-/// The file name a Content-Disposition header value offers, unsanitised. `filename*` (RFC 5987
-/// extended value) wins over `filename`, as RFC 6266 says.
-pub fn filename_from_content_disposition(value: &str) -> Option<String> {
-    let mut plain = None;
-    let mut extended = None;
-    for (key, val) in disposition_params(value) {
-        match key.to_ascii_lowercase().as_str() {
-            "filename*" if extended.is_none() => extended = decode_ext_value(&val),
-            "filename" if plain.is_none() => plain = Some(val),
-            _ => {}
-        }
-    }
-    extended.or(plain).filter(|n| !n.is_empty())
-}
-
-/// Splits `attachment; a=b; c="d; e"` into parameters, honouring quoted strings with `\`
-/// escapes. The disposition type itself is skipped.
-fn disposition_params(value: &str) -> Vec<(String, String)> {
-    let mut params = Vec::new();
-    let mut chars = value.chars().peekable();
-    // Skip the disposition type.
-    for c in chars.by_ref() {
-        if c == ';' {
-            break;
-        }
-    }
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ';') {
-            chars.next();
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ';' {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        if chars.peek().is_none() && key.is_empty() {
-            break;
-        }
-        let key = key.trim().to_string();
-        if chars.next_if_eq(&'=').is_none() {
-            continue;
-        }
-        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-        let mut val = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => {
-                        if let Some(escaped) = chars.next() {
-                            val.push(escaped);
-                        }
-                    }
-                    c => val.push(c),
-                }
-            }
-            // Ignore anything between the closing quote and the next `;`.
-            while chars.next_if(|c| *c != ';').is_some() {}
-        } else {
-            while let Some(c) = chars.next_if(|c| *c != ';') {
-                val.push(c);
-            }
-            val = val.trim().to_string();
-        }
-        if !key.is_empty() {
-            params.push((key, val));
-        }
-    }
-    params
-}
-
-/// Decodes an RFC 5987 `charset'language'percent-encoded` value. UTF-8 and ISO-8859-1 are
-/// supported; anything malformed gives `None` so the plain `filename` is used instead.
-fn decode_ext_value(value: &str) -> Option<String> {
-    let mut parts = value.splitn(3, '\'');
-    let charset = parts.next()?.trim().to_ascii_lowercase();
-    let _language = parts.next()?;
-    let encoded = parts.next()?;
-    let bytes = strict_percent_decode(encoded)?;
-    match charset.as_str() {
-        "utf-8" => String::from_utf8(bytes).ok(),
-        "iso-8859-1" | "latin1" => Some(bytes.iter().map(|&b| char::from(b)).collect()),
-        _ => None,
-    }
-}
-
-/// Percent-decoding that rejects bad escapes (`%zz`, a trailing `%`) instead of passing them on.
-fn strict_percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    Some(percent_decode_str(text).collect())
 }
 
 /// The last non-empty path segment of `url`, percent-decoded.
@@ -251,35 +151,6 @@ mod tests {
     }
 
     #[test]
-    fn content_disposition_plain_and_quoted() {
-        assert_eq!(filename_from_content_disposition("attachment; filename=a.txt").as_deref(), Some("a.txt"));
-        assert_eq!(
-            filename_from_content_disposition(r#"attachment; filename="we \"say\"; hi.txt""#).as_deref(),
-            Some(r#"we "say"; hi.txt"#)
-        );
-        assert_eq!(filename_from_content_disposition("inline").as_deref(), None);
-        assert_eq!(filename_from_content_disposition("attachment; filename=\"\"").as_deref(), None);
-    }
-
-    #[test]
-    fn filename_star_wins_and_decodes() {
-        let v = "attachment; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt";
-        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("€ rates.txt"));
-        let v = "attachment; filename*=iso-8859-1'en'%A3%20rates.txt; filename=x";
-        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("£ rates.txt"));
-    }
-
-    #[test]
-    fn bad_rfc5987_falls_back_to_plain_filename() {
-        let v = "attachment; filename*=UTF-8''bad%zzescape; filename=plain.bin";
-        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("plain.bin"));
-        let v = "attachment; filename*=UTF-8''%FF%FE; filename=plain.bin";
-        assert_eq!(filename_from_content_disposition(v).as_deref(), Some("plain.bin"));
-        let v = "attachment; filename*=klingon''x";
-        assert_eq!(filename_from_content_disposition(v), None);
-    }
-
-    #[test]
     fn hostile_names_stay_in_the_folder() {
         assert_eq!(sanitize("../../x").as_deref(), Some("x"));
         assert_eq!(sanitize("/etc/passwd").as_deref(), Some("passwd"));
@@ -315,8 +186,8 @@ mod tests {
     #[test]
     fn choose_name_order_and_fallbacks() {
         let u = url("http://h/path/from-url.bin");
-        assert_eq!(choose_name(Some("attachment; filename=cd.bin"), &u, None), "cd.bin");
-        assert_eq!(choose_name(Some("attachment; filename=\"../\""), &u, None), "from-url.bin");
+        assert_eq!(choose_name(Some("attachment; filename=cd.bin".as_bytes()), &u, None), "cd.bin");
+        assert_eq!(choose_name(Some(r#"attachment; filename="../""#.as_bytes()), &u, None), "from-url.bin");
         assert_eq!(choose_name(None, &url("http://h/a/%2e%2e%2fsecret"), None), "secret");
         assert_eq!(choose_name(None, &url("http://h/"), Some("text/html; charset=utf-8")), "index.html");
         assert_eq!(choose_name(None, &url("http://h/"), None), FALLBACK_NAME);

@@ -18,7 +18,8 @@
 //! - `short=N&short_times=K`: the first K requests announce the full length but send N fewer
 //! - `status=CODE&status_times=K&retry_after=V`: the first K requests get CODE (default all)
 //! - `chunked=1`: no Content-Length (chunked transfer encoding)
-//! - `cd=VALUE`: Content-Disposition header, verbatim
+//! - `cd=VALUE`: Content-Disposition header, verbatim (UTF-8); with `cd_latin1=1` each character
+//!   is sent as its one ISO-8859-1 byte instead, as older servers do
 //! - `gzip=1`: gzip the body when the client accepts gzip (as many servers do)
 //! - `gate=1`: send the first 1 KiB, then wait for `TestServer::release` before the rest
 //! - `type=MIME`: Content-Type
@@ -43,13 +44,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::stream::{self, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use conns::{Conn, WatchedListener};
+
+pub mod conns;
 pub mod harness;
 pub mod process;
 pub mod proxy;
@@ -79,6 +83,8 @@ struct Inner {
     bodies: Mutex<HashMap<(String, usize, usize), Bytes>>,
     /// Bodies in flight per file name, for `limit`.
     per_name: Mutex<HashMap<String, usize>>,
+    /// Bodies in flight, checked for closed connections by `sweep`.
+    flights: Mutex<Vec<Arc<InFlight>>>,
     gate: Semaphore,
 }
 
@@ -94,31 +100,45 @@ impl TestServer {
     }
 
     /// Serves on a listener the test bound itself, e.g. on the port of a server that was down.
+    /// A body counts as in flight until it is sent or the client closes its connection
+    /// (`conns.rs` tells).
     pub fn start_on(listener: TcpListener) -> Self {
         let addr = listener.local_addr().unwrap();
-        Self::serve(listener, addr)
+        let (server, app) = Self::new(addr);
+        let app = app.into_make_service_with_connect_info::<Conn>();
+        tokio::spawn(async move {
+            axum::serve(WatchedListener(listener), app).await.unwrap();
+        });
+        server
     }
 
-    /// Serves the same routes on any axum listener (the TLS one in `tls.rs`).
+    /// Serves the same routes on any axum listener (the TLS one in `tls.rs`). There a body
+    /// counts as in flight until it is sent or a write to its connection fails.
     pub fn serve<L>(listener: L, addr: SocketAddr) -> Self
     where
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
     {
+        let (server, app) = Self::new(addr);
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        server
+    }
+
+    fn new(addr: SocketAddr) -> (Self, Router) {
         let inner = Arc::new(Inner {
             log: Mutex::default(),
             counts: Mutex::default(),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
             per_name: Mutex::default(),
+            flights: Mutex::default(),
             bodies: Mutex::default(),
             gate: Semaphore::new(0),
         });
         let app = Router::new().fallback(handle).with_state(Arc::clone(&inner));
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { addr, inner }
+        (Self { addr, inner }, app)
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
@@ -134,8 +154,9 @@ impl TestServer {
         self.requests().into_iter().filter(|r| r.path == path).collect()
     }
 
-    /// Bodies being sent right now.
+    /// Bodies being sent right now (on connections the client has not closed).
     pub fn active(&self) -> usize {
+        self.inner.sweep();
         self.inner.active.load(Ordering::SeqCst)
     }
 
@@ -234,6 +255,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let headers = req.headers().clone();
+    let conn = req.extensions().get::<ConnectInfo<Conn>>().map(|c| c.0.clone());
     let get = |name: &header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     inner.log.lock().unwrap().push(Logged {
         path: path.clone(),
@@ -274,7 +296,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let Some(name) = path.strip_prefix("/f/") else {
         return status(StatusCode::NOT_FOUND);
     };
-    serve_file(&inner, name, &p, &headers, nth).await
+    serve_file(&inner, name, &p, &headers, nth, conn).await
 }
 
 fn redirect(to: &str) -> Response {
@@ -304,6 +326,7 @@ async fn serve_file(
     p: &HashMap<String, String>,
     req: &HeaderMap,
     nth: usize,
+    conn: Option<Conn>,
 ) -> Response {
     if let Some(code) = num(p, "status").filter(|_| applies(p, "status", nth)) {
         let mut r = status(StatusCode::from_u16(code as u16).unwrap());
@@ -319,7 +342,9 @@ async fn serve_file(
         // Accepts the request and never answers: no status line, no headers.
         std::future::pending::<()>().await;
     }
-    // Counted from here so concurrent requests cannot all slip under `limit`.
+    // Counted from here so concurrent requests cannot all slip under `limit`; bodies on
+    // connections the client closed no longer count.
+    inner.sweep();
     let name_guard = NameGuard::new(inner, name);
     if num(p, "limit").is_some_and(|limit| name_guard.count > limit) {
         return status(StatusCode::SERVICE_UNAVAILABLE);
@@ -339,7 +364,14 @@ async fn serve_file(
         resp = resp.header(header::LAST_MODIFIED, &last_modified);
     }
     if let Some(cd) = p.get("cd") {
-        resp = resp.header(header::CONTENT_DISPOSITION, cd.as_str());
+        let value = if p.contains_key("cd_latin1") {
+            let bytes: Vec<u8> =
+                cd.chars().map(|c| u8::try_from(c).expect("cd_latin1: a character above U+00FF")).collect();
+            HeaderValue::from_bytes(&bytes).unwrap()
+        } else {
+            HeaderValue::from_str(cd).unwrap()
+        };
+        resp = resp.header(header::CONTENT_DISPOSITION, value);
     }
     resp =
         resp.header(header::CONTENT_TYPE, p.get("type").map_or("application/octet-stream", String::as_str));
@@ -410,8 +442,7 @@ async fn serve_file(
         limit = limit.saturating_sub(n);
     }
     let body = body_stream(
-        Arc::clone(inner),
-        name_guard,
+        InFlight::start(inner, name_guard, conn),
         slice.slice(..limit),
         ending,
         num(p, "throttle"),
@@ -427,12 +458,55 @@ enum Ending {
     Stall,
 }
 
-/// Decrements the active-body count however the body ends (finished, dropped, client gone).
-struct ActiveGuard(Arc<Inner>, NameGuard);
+/// A body being sent: counted in `active` (and for its file name) from its start until it
+/// ends, however it ends (finished, dropped, failed write), or until the client is seen to
+/// have closed its connection (`Inner::sweep`), whichever comes first.
+struct InFlight {
+    /// Some while the body is counted.
+    name: Mutex<Option<NameGuard>>,
+    conn: Mutex<Option<Conn>>,
+}
+
+impl InFlight {
+    fn start(inner: &Arc<Inner>, name: NameGuard, conn: Option<Conn>) -> ActiveGuard {
+        inner.sweep();
+        let flight = Arc::new(Self { name: Mutex::new(Some(name)), conn: Mutex::new(conn) });
+        let now = inner.active.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.max_active.fetch_max(now, Ordering::SeqCst);
+        inner.flights.lock().unwrap().push(Arc::clone(&flight));
+        ActiveGuard(Arc::clone(inner), flight)
+    }
+
+    /// Stops counting this body; only the first call counts. Lets go of the connection, so a
+    /// connection hyper closed is not held open by this handle.
+    fn end(&self, inner: &Inner) {
+        if let Some(name) = self.name.lock().unwrap().take() {
+            inner.active.fetch_sub(1, Ordering::SeqCst);
+            drop(name);
+            self.conn.lock().unwrap().take();
+        }
+    }
+}
+
+impl Inner {
+    /// Stops counting bodies whose client has closed the connection. Run before a body is
+    /// counted and before `active` is read, so both see every close that has happened.
+    fn sweep(&self) {
+        self.flights.lock().unwrap().retain(|flight| {
+            if flight.conn.lock().unwrap().as_ref().is_some_and(Conn::is_closed) {
+                flight.end(self);
+            }
+            flight.name.lock().unwrap().is_some()
+        });
+    }
+}
+
+/// Held by the body stream: ends the count when the stream is dropped.
+struct ActiveGuard(Arc<Inner>, Arc<InFlight>);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.1.end(&self.0);
     }
 }
 
@@ -461,17 +535,7 @@ impl Drop for NameGuard {
     }
 }
 
-fn body_stream(
-    inner: Arc<Inner>,
-    name_guard: NameGuard,
-    data: Bytes,
-    ending: Ending,
-    throttle: Option<usize>,
-    gate: bool,
-) -> Body {
-    let now = inner.active.fetch_add(1, Ordering::SeqCst) + 1;
-    inner.max_active.fetch_max(now, Ordering::SeqCst);
-    let guard = ActiveGuard(Arc::clone(&inner), name_guard);
+fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, throttle: Option<usize>, gate: bool) -> Body {
     let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
     let state = (data, 0usize, guard, false);
     let s = stream::unfold(state, move |(data, sent, guard, gated)| async move {
