@@ -22,25 +22,30 @@ const ON_DISK: u64 = 300_000;
 
 /// A test server, a folder, and in it the leftovers of an interrupted download of its URL.
 async fn leftovers() -> (TestServer, tempfile::TempDir, String) {
+    leftovers_missing(&MISSING).await
+}
+
+/// `leftovers` with other ranges still to fetch.
+async fn leftovers_missing(missing: &[(u64, u64)]) -> (TestServer, tempfile::TempDir, String) {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let url = server.url(&format!("/f/seg.bin?size={SIZE}"));
-    interrupted_segmented_part(dir.path(), &url);
+    interrupted_segmented_part(dir.path(), &url, missing);
     (server, dir, url)
 }
 
-/// Leaves `dir/seg.bin.part` as a four-connection download interrupted with `MISSING` still
+/// Leaves `dir/seg.bin.part` as a four-connection download interrupted with `missing` still
 /// to fetch: the real bytes everywhere else, zeros (as preallocated) in the gaps, and the
 /// sidecar listing the gaps.
-fn interrupted_segmented_part(dir: &Path, url: &str) -> PathBuf {
+fn interrupted_segmented_part(dir: &Path, url: &str, missing: &[(u64, u64)]) -> PathBuf {
     let mut bytes = content("seg.bin", SIZE as usize);
-    for (a, b) in MISSING {
+    for &(a, b) in missing {
         bytes[a as usize..b as usize].fill(0);
     }
     let part = dir.join("seg.bin.part");
     std::fs::write(&part, &bytes).unwrap();
     let sidecar = serde_json::json!({
-        "url": url, "validator": "\"seg.bin-v0\"", "total": SIZE, "missing": MISSING,
+        "url": url, "validator": "\"seg.bin-v0\"", "total": SIZE, "missing": missing,
     });
     std::fs::write(dir.join("seg.bin.part.dlm"), sidecar.to_string()).unwrap();
     part
@@ -125,4 +130,46 @@ async fn dlm_get_counts_only_what_it_fetched_when_continuing_a_segmented_part() 
     assert!(err.contains(&format!("1 succeeded, 0 failed; {fetched} in ")), "want {fetched}:\n{err}");
     let at = dlm::format::bytes(ON_DISK);
     assert!(err.contains(&format!("continuing at {at}")), "want {at}:\n{err}");
+}
+
+/// A segmented part whose first byte is still missing (its first connection had written
+/// nothing) continues with a ranged, validated request from byte 0: nothing on disk is asked
+/// for again. Without `Range`, the `200` made dlm drop the map and fetch the whole file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segmented_part_missing_its_first_byte_continues_with_ranges_only_for_the_gaps() {
+    let missing = [(0, 200_000), (600_000, SIZE)];
+    let (server, dir, url) = leftovers_missing(&missing).await;
+    let options = EngineOptions { download_dir: dir.path().to_path_buf(), ..EngineOptions::default() };
+    let (engine, mut events) = Engine::start(options).unwrap();
+    let hint = ResumeHint {
+        file_name: "seg.bin".into(),
+        validator: Some("\"seg.bin-v0\"".into()),
+        total: Some(SIZE),
+    };
+    let request = AddRequest { url, dir: None, resume: Some(hint) };
+    let limits = Some(ItemLimits { rate_limit: None, connections: 4 });
+    engine.handle().restore_with_limits(request, RestoreAs::Queued, limits);
+    let mut started = None;
+    loop {
+        match next(&mut events, "the download to finish").await {
+            EngineEvent::Started { info, .. } => started = Some(info.offset),
+            EngineEvent::Completed { bytes, .. } => {
+                assert_eq!(bytes, SIZE);
+                break;
+            }
+            EngineEvent::Failed { error, .. } => panic!("{error}"),
+            _ => {}
+        }
+    }
+    assert_eq!(started, Some(400_000), "Started.offset is what is on disk");
+    assert_file(&dir.path().join("seg.bin"), &content("seg.bin", SIZE as usize));
+    let requests = server.requests_for("/f/seg.bin");
+    assert!(!requests.is_empty());
+    for r in requests {
+        let range = r.range.as_deref().unwrap_or_else(|| panic!("a request without Range: {r:?}"));
+        let from: u64 = range.strip_prefix("bytes=").and_then(|v| v.split('-').next()?.parse().ok()).unwrap();
+        assert!(missing.iter().any(|&(a, b)| a <= from && from < b), "asked for {from}.., which was on disk");
+        assert!(r.if_range.is_some(), "every continuation is validated: {r:?}");
+    }
+    engine.shutdown().await;
 }

@@ -117,12 +117,16 @@ async fn attempt_once(
         (Some(p), None) if p.resumable => disk::part_len(&p.part_path()).unwrap_or(0),
         _ => 0,
     };
+    // Continuing bytes on disk: a single stream's `.part` from its length, or a segmented one
+    // from its first missing byte, which may be 0 (then `bytes=0-` with `If-Range` still
+    // checks the version, and a `200` is not mistaken for permission to drop the map).
+    let continuing = part.is_some() && (offset > 0 || missing.is_some());
     let permit = tokio::select! {
         () = token.cancelled() => return Attempt::Stopped { bytes: offset },
         permit = shared.hosts.acquire(&job.url) => permit,
     };
     let mut request = shared.client.get(job.url.clone());
-    if let (Some(p), true) = (part.as_ref(), offset > 0) {
+    if let (Some(p), true) = (part.as_ref(), continuing) {
         request = request.header(header::RANGE, format!("bytes={offset}-"));
         if let Some(validator) = &p.validator {
             request = request.header(header::IF_RANGE, validator);
@@ -154,7 +158,7 @@ async fn attempt_once(
     let status = response.status();
     let shown_url = redact_url(response.url());
 
-    if status == StatusCode::RANGE_NOT_SATISFIABLE && offset > 0 {
+    if status == StatusCode::RANGE_NOT_SATISFIABLE && continuing {
         if let Some(p) = part.as_ref().filter(|p| p.total == Some(offset) && p.missing.is_none())
             && is_single_stream_part(p)
         {
@@ -185,7 +189,7 @@ async fn attempt_once(
     };
 
     let (from, total) = if status == StatusCode::PARTIAL_CONTENT {
-        match continued_at(part.as_mut(), offset, response.headers(), &shown_url) {
+        match continued_at(part.as_mut().filter(|_| continuing), offset, response.headers(), &shown_url) {
             Ok(at) => at,
             Err(attempt) => return attempt,
         }
@@ -193,7 +197,7 @@ async fn attempt_once(
         let first = full_answer(&response, length);
         match part {
             // The server did not continue: start over with this answer.
-            Some(p) => adopt_full_answer(p, &first, offset > 0),
+            Some(p) => adopt_full_answer(p, &first, continuing),
             None => match destination::choose(shared, job, &first).await {
                 Ok(Destination::Skip { path, bytes }) => return Attempt::Done { path, bytes, skipped: true },
                 Ok(Destination::Continue(found)) => {
@@ -210,8 +214,8 @@ async fn attempt_once(
     // `StartInfo.offset` is what is on disk: for a segmented resume that is more than the first
     // missing byte, and a front end that took the first missing byte would count the rest as
     // received in this attempt (impossible rates).
-    let on_disk = match (&missing, total) {
-        (Some(missing), Some(t)) if from > 0 => disk::present(t, missing),
+    let on_disk = match (&p.missing, total) {
+        (Some(missing), Some(t)) => disk::present(t, missing),
         _ => from,
     };
     started(shared, job, p, &response, on_disk, total).await;
@@ -255,7 +259,7 @@ fn continued_at(
     headers: &HeaderMap,
     url: &str,
 ) -> Result<(u64, Option<u64>), Attempt> {
-    let Some(p) = part.filter(|_| offset > 0) else {
+    let Some(p) = part else {
         let got = "206 to a request without Range".into();
         return Err(failed(DownloadError::BadContentRange { url: url.to_string(), got }));
     };
