@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dlm::engine::{
-    AddRequest, Command, Engine, EngineEvent, EngineOptions, ItemLimits, RestoreAs, ResumeHint,
+    AddRequest, Command, Engine, EngineEvent, EngineOptions, ItemId, ItemLimits, RestoreAs, ResumeHint,
 };
 use support::{TestServer, assert_file, content};
+use tokio::sync::mpsc::Receiver;
 
 const SIZE: u64 = 1_000_000;
 /// What the earlier run left missing: 700,000 bytes in two ranges, the first from 100,000.
@@ -51,7 +52,23 @@ fn interrupted_segmented_part(dir: &Path, url: &str, missing: &[(u64, u64)]) -> 
     part
 }
 
-async fn next(events: &mut tokio::sync::mpsc::Receiver<EngineEvent>, what: &str) -> EngineEvent {
+/// An engine in `dir` with the leftover download of `url` restored as `state`, over four
+/// connections, as a restarted dlm would hand it over.
+fn restore(dir: &Path, url: String, state: RestoreAs) -> (Engine, Receiver<EngineEvent>, ItemId) {
+    let options = EngineOptions { download_dir: dir.to_path_buf(), ..EngineOptions::default() };
+    let (engine, events) = Engine::start(options).unwrap();
+    let hint = ResumeHint {
+        file_name: "seg.bin".into(),
+        validator: Some("\"seg.bin-v0\"".into()),
+        total: Some(SIZE),
+    };
+    let request = AddRequest { url, dir: None, resume: Some(hint) };
+    let limits = Some(ItemLimits { rate_limit: None, connections: 4 });
+    let id = engine.handle().restore_with_limits(request, state, limits);
+    (engine, events, id)
+}
+
+async fn next(events: &mut Receiver<EngineEvent>, what: &str) -> EngineEvent {
     tokio::time::timeout(Duration::from_secs(20), events.recv())
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
@@ -61,17 +78,8 @@ async fn next(events: &mut tokio::sync::mpsc::Receiver<EngineEvent>, what: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_segmented_item_reports_the_bytes_on_disk_and_resumes_counting_from_them() {
     let (server, dir, url) = leftovers().await;
-    let options = EngineOptions { download_dir: dir.path().to_path_buf(), ..EngineOptions::default() };
-    let (engine, mut events) = Engine::start(options).unwrap();
+    let (engine, mut events, id) = restore(dir.path(), url, RestoreAs::Paused);
     let handle = engine.handle();
-    let hint = ResumeHint {
-        file_name: "seg.bin".into(),
-        validator: Some("\"seg.bin-v0\"".into()),
-        total: Some(SIZE),
-    };
-    let request = AddRequest { url, dir: None, resume: Some(hint) };
-    let limits = Some(ItemLimits { rate_limit: None, connections: 4 });
-    let id = handle.restore_with_limits(request, RestoreAs::Paused, limits);
 
     let paused = loop {
         if let EngineEvent::Paused { id: i, bytes } = next(&mut events, "the restored pause").await
@@ -139,16 +147,7 @@ async fn dlm_get_counts_only_what_it_fetched_when_continuing_a_segmented_part() 
 async fn a_segmented_part_missing_its_first_byte_continues_with_ranges_only_for_the_gaps() {
     let missing = [(0, 200_000), (600_000, SIZE)];
     let (server, dir, url) = leftovers_missing(&missing).await;
-    let options = EngineOptions { download_dir: dir.path().to_path_buf(), ..EngineOptions::default() };
-    let (engine, mut events) = Engine::start(options).unwrap();
-    let hint = ResumeHint {
-        file_name: "seg.bin".into(),
-        validator: Some("\"seg.bin-v0\"".into()),
-        total: Some(SIZE),
-    };
-    let request = AddRequest { url, dir: None, resume: Some(hint) };
-    let limits = Some(ItemLimits { rate_limit: None, connections: 4 });
-    engine.handle().restore_with_limits(request, RestoreAs::Queued, limits);
+    let (engine, mut events, _) = restore(dir.path(), url, RestoreAs::Queued);
     let mut started = None;
     loop {
         match next(&mut events, "the download to finish").await {
