@@ -91,11 +91,17 @@ async fn dlm_get_at_one_byte_per_second_exits_130_promptly_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = dlm_command();
     cmd.args(["get", "--limit-rate", "1", "-o"]).arg(dir.path()).arg(server.url("/f/int.bin?size=100000"));
+    let part = dir.path().join("int.bin.part");
     let (status, took, err) = tokio::task::spawn_blocking(move || {
         let mut dlm = Background::spawn(cmd);
-        // Stderr is a pipe, so dlm logs a line when the answer arrived; the body's first read
-        // follows at once and puts the transfer to sleep for hours.
+        // The body's first read puts the transfer to sleep for hours; what it read goes to the
+        // `.part` before that long wait, so the file appearing says the transfer is asleep.
         dlm.wait_for_line("started int.bin", Duration::from_secs(20));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !part.exists() {
+            assert!(Instant::now() < deadline, "no .part before the long wait");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         dlm.interrupt();
         let (status, took) = dlm.wait_at_most(Duration::from_secs(20));
         (status, took, dlm.stderr.join("\n"))
@@ -105,5 +111,8 @@ async fn dlm_get_at_one_byte_per_second_exits_130_promptly_on_ctrl_c() {
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(took < PROMPT, "exiting took {took:?}: {err}");
     assert!(err.contains("interrupted"), "{err}");
-    assert!(dir.path().join("int.bin.part").exists(), "the partial file is kept: {err}");
+    assert!(
+        std::fs::metadata(dir.path().join("int.bin.part")).unwrap().len() > 0,
+        "the partial file is kept: {err}"
+    );
 }

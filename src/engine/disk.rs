@@ -281,6 +281,15 @@ impl PartWriter {
         Ok(())
     }
 
+    /// Hands whatever is pending to the disk now instead of waiting for a full batch (before a
+    /// long pause in the stream, so a crash then loses nothing received).
+    pub async fn write_pending(&mut self) -> Result<(), DownloadError> {
+        if self.pending_len > 0 {
+            self.start_write().await?;
+        }
+        Ok(())
+    }
+
     /// Issues a write of everything pending, after the previous write (if any) has finished.
     async fn start_write(&mut self) -> Result<(), DownloadError> {
         let file = self.take_file().await?;

@@ -95,23 +95,48 @@ impl RateLimiter {
 /// At a low limit one read can owe minutes or hours, which is why the sleep must be
 /// interruptible.
 pub async fn pace(limiters: &[&RateLimiter], bytes: u64, stop: &CancellationToken) {
+    owe(limiters, bytes).wait(stop).await;
+}
+
+/// Takes `bytes` from every limiter; the debt says how long to wait (see `pace`), so a caller
+/// can do something first when the wait will be long.
+pub fn owe<'a>(limiters: &'a [&'a RateLimiter], bytes: u64) -> Debt<'a> {
     // Read before taking: a change between `take` and the start of the wait is then seen.
     let seen: u64 = limiters.iter().fold(0, |sum, l| sum.wrapping_add(l.generation()));
     let wait = limiters.iter().map(|l| l.take(bytes)).max().unwrap_or_default();
-    if wait.is_zero() {
-        return;
+    Debt { limiters, seen, wait }
+}
+
+/// Time owed to the limiters for bytes already read.
+pub struct Debt<'a> {
+    limiters: &'a [&'a RateLimiter],
+    seen: u64,
+    wait: Duration,
+}
+
+impl Debt<'_> {
+    pub fn duration(&self) -> Duration {
+        self.wait
     }
-    let mut changes: Vec<_> = limiters.iter().map(|l| Box::pin(l.changed.notified())).collect();
-    for change in &mut changes {
-        change.as_mut().enable();
-    }
-    if limiters.iter().fold(0, |sum: u64, l| sum.wrapping_add(l.generation())) != seen {
-        return;
-    }
-    tokio::select! {
-        () = tokio::time::sleep(wait) => {}
-        () = stop.cancelled() => {}
-        _ = futures::future::select_all(changes) => {}
+
+    /// Sleeps the debt off, unless `stop` fires or a limit changes first.
+    pub async fn wait(self, stop: &CancellationToken) {
+        if self.wait.is_zero() {
+            return;
+        }
+        let limiters = self.limiters;
+        let mut changes: Vec<_> = limiters.iter().map(|l| Box::pin(l.changed.notified())).collect();
+        for change in &mut changes {
+            change.as_mut().enable();
+        }
+        if limiters.iter().fold(0, |sum: u64, l| sum.wrapping_add(l.generation())) != self.seen {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(self.wait) => {}
+            () = stop.cancelled() => {}
+            _ = futures::future::select_all(changes) => {}
+        }
     }
 }
 

@@ -3,17 +3,20 @@
 
 use std::path::PathBuf;
 use std::pin::pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::disk::{PartMeta, PartWriter};
 use super::error::DownloadError;
 use super::job::{Attempt, Job, PartState, Shared};
-use super::limiter::pace;
+use super::limiter::owe;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
 use super::urls::without_credentials;
+
+/// A rate-limit wait this long first hands the bytes received so far to the disk.
+const LONG_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the body goes and how long it is.
 pub struct Body {
@@ -89,7 +92,16 @@ pub async fn stream(
                     return Attempt::Error { error, reached: reached(&writer) };
                 }
                 // Unlimited buckets answer at once (one atomic load), so this stays cheap.
-                pace(&[&shared.limiter, &job.limiter], len, token).await;
+                let limiters = [&shared.limiter, &*job.limiter];
+                let debt = owe(&limiters, len);
+                // A long wait (a low limit) must not keep received bytes in memory only: a
+                // crash meanwhile would lose them, and the `.part` would not show them.
+                if debt.duration() >= LONG_WAIT
+                    && let Err(error) = writer.write_pending().await
+                {
+                    return Attempt::Error { error, reached: reached(&writer) };
+                }
+                debt.wait(token).await;
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
                 if last_report.is_none_or(|at| at.elapsed() >= interval) {
                     last_report = Some(Instant::now());
