@@ -229,7 +229,7 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option
     }
     let item = batch.live.get_mut(&id)?;
     match event {
-        EngineEvent::Added { url, .. } => item.url = url,
+        EngineEvent::Added { item: added, .. } => item.url = added.url,
         EngineEvent::Started { info, .. } => {
             item.total = info.total;
             item.bytes = info.offset;
@@ -280,8 +280,8 @@ fn finished(event: EngineEvent, item: &mut ItemView, batch: &mut Batch, out: &mu
             }
         }
         EngineEvent::Failed { error, .. } => {
-            out.error(&error);
-            batch.failures.push((std::mem::take(&mut item.url), error));
+            out.error(&error.message);
+            batch.failures.push((std::mem::take(&mut item.url), error.message));
         }
         EngineEvent::Cancelled { .. } | EngineEvent::Removed { .. } => {
             batch.failures.push((std::mem::take(&mut item.url), "cancelled".into()));

@@ -17,7 +17,7 @@ fn two_items_announcing_the_largest_size_saturate_the_tui_header() {
     let mut app = App::new(KeyMap::default(), PathBuf::from("/downloads"), 4, t0);
     for id in 1..=2 {
         let name = format!("huge{id}.bin");
-        app.apply(EngineEvent::Added { id: ItemId(id), url: format!("http://example.com/{name}") }, t0);
+        app.apply(EngineEvent::added(ItemId(id), format!("http://example.com/{name}"), "/dl"), t0);
         let info = StartInfo {
             path: PathBuf::from("/downloads").join(&name),
             name,

@@ -104,7 +104,7 @@ async fn persister_saves_soon_after_a_change_and_on_shutdown() {
     );
     let id = ItemId(7);
     persist.track(id, &AddRequest::new("http://u:p@h/a")).await;
-    persist.event(&EngineEvent::Added { id, url: "http://***@h/a".into() }).await;
+    persist.event(&EngineEvent::added(id, "http://***@h/a", "/dl")).await;
     let mut listing = persist.listing();
     listing.wait_for(|l| !l.is_empty()).await.unwrap();
     assert_eq!(listing.borrow()[0].url, "http://***@h/a");

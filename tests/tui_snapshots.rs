@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use dlm::engine::{Command, EngineEvent, ItemId, StartInfo};
+use dlm::engine::{Command, EngineEvent, ItemError, ItemId, StartInfo};
 use dlm::tui::app::Mode;
 use dlm::tui::keys::KeyAction;
 use dlm::tui::{Action, App, Effect, KeyMap, ui};
@@ -135,7 +135,7 @@ fn busy() -> Harness {
         "https://example.com/queued.tar",
     ];
     for (i, url) in urls.iter().enumerate() {
-        h.event(0.0, EngineEvent::Added { id: ItemId(i as u64 + 1), url: (*url).into() });
+        h.event(0.0, EngineEvent::added(ItemId(i as u64 + 1), *url, "/dl"));
     }
     start(&mut h, 0.5, 1, "debian-13.1.0-amd64-netinst.iso", Some(754 * MIB), 0);
     start(&mut h, 0.5, 2, "linux-6.17.tar.xz", Some(148 * MIB), 20 * MIB);
@@ -146,7 +146,7 @@ fn busy() -> Harness {
         1.0,
         EngineEvent::Failed {
             id: ItemId(5),
-            error: "server answered 404 Not Found for https://example.com/missing.pdf".into(),
+            error: ItemError::other("server answered 404 Not Found for https://example.com/missing.pdf"),
         },
     );
     start(&mut h, 0.5, 7, "paused.img", Some(2048 * MIB), 0);

@@ -1,11 +1,13 @@
 //! Errors in words a person can act on, and which of them are worth another attempt.
-//! Depends only on std, reqwest's status codes and the URL redaction helper.
+//! Depends only on std, reqwest's status codes and the item model's error kinds.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+
+use super::item::{ErrorKind, ItemError};
 
 /// Why a download stopped. `Display` is the message shown to the person.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,41 @@ impl DownloadError {
             | Self::BadContentRange { .. } => true,
             _ => false,
         }
+    }
+
+    /// What kind of trouble this is, for front ends that explain or colour by kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidUrl { .. } | Self::UnsupportedScheme { .. } => ErrorKind::InvalidUrl,
+            Self::Status { .. } => ErrorKind::Http,
+            Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Stalled { .. }
+            | Self::NoAnswer { .. }
+            | Self::Network { .. } => ErrorKind::Network,
+            Self::Certificate { .. } => ErrorKind::Tls,
+            Self::Truncated { .. }
+            | Self::Overlong { .. }
+            | Self::CutShort { .. }
+            | Self::NotHttp { .. }
+            | Self::TransferCoding { .. }
+            | Self::BadContentRange { .. } => ErrorKind::Protocol,
+            Self::TooManyRedirects { .. } | Self::RedirectScheme { .. } => ErrorKind::Redirect,
+            Self::DiskFull { .. } | Self::NoSpace { .. } => ErrorKind::DiskFull,
+            Self::PermissionDenied { .. } => ErrorKind::Permission,
+            Self::Io { .. } => ErrorKind::Disk,
+            Self::NoFreeName { .. } => ErrorKind::Name,
+            Self::Internal(_) => ErrorKind::Other,
+        }
+    }
+
+    /// The kind and the words, as `EngineEvent::Failed` carries them.
+    pub fn to_item_error(&self) -> ItemError {
+        let status = match self {
+            Self::Status { status, .. } => Some(status.as_u16()),
+            _ => None,
+        };
+        ItemError { kind: self.kind(), status, message: self.to_string() }
     }
 
     /// The server's own `Retry-After`, when it gave one.

@@ -1,11 +1,16 @@
 //! The engine's vocabulary: `Command`s it accepts and `EngineEvent`s it reports.
 //!
 //! Front ends (the TUI, `dlm get`, the control socket) only ever talk to the engine through
-//! these types. Must not depend on anything outside `std` and the engine's own option types.
+//! these types. Must not depend on anything outside `std`, serde (for the stable names of
+//! states) and the engine's item model.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::item::{ItemError, ItemSnapshot};
 
 /// Identifies one download for its whole life in an engine. Assigned by `EngineHandle::add`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,13 +129,15 @@ pub enum RestoreAs {
         bytes: u64,
     },
     Failed {
-        error: String,
+        error: ItemError,
     },
     Cancelled,
 }
 
-/// The state a front end shows for an item, as the engine sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An item's place in its life: the one lifecycle every front end, the saved queue and
+/// `dlm ls` use. The serde names are stable (JSON output, saved queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ItemState {
     Queued,
     Connecting,
@@ -145,6 +152,24 @@ impl ItemState {
     /// Finished for now: nothing will happen to the item without a command.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Done | Self::Failed | Self::Cancelled)
+    }
+
+    /// Connecting or downloading.
+    pub fn is_running(self) -> bool {
+        matches!(self, Self::Connecting | Self::Downloading)
+    }
+
+    /// The stable name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Connecting => "connecting",
+            Self::Downloading => "downloading",
+            Self::Paused => "paused",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
     }
 }
 
@@ -173,10 +198,12 @@ pub struct StartInfo {
 /// `Progress` is throttled at the source and may be dropped when the receiver lags.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
-    /// The item is known and queued. `url` has any credentials removed.
+    /// The item is known and queued: its first snapshot (URL without credentials, absolute
+    /// folder, limits, and for a restored item the name, size and bytes already on disk).
+    /// Restored items follow with the event of their saved state.
     Added {
         id: ItemId,
-        url: String,
+        item: Box<ItemSnapshot>,
     },
     /// A connection attempt is starting (`attempt` counts from 1).
     Connecting {
@@ -216,7 +243,7 @@ pub enum EngineEvent {
     },
     Failed {
         id: ItemId,
-        error: String,
+        error: ItemError,
     },
     Cancelled {
         id: ItemId,
@@ -243,6 +270,13 @@ pub enum EngineEvent {
 }
 
 impl EngineEvent {
+    /// `Added` for a new item with default limits (one connection, no rate limit): what the
+    /// engine reports for an `AddRequest` without a resume hint.
+    pub fn added(id: ItemId, url: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        let limits = ItemLimits { rate_limit: None, connections: 1 };
+        Self::Added { id, item: Box::new(ItemSnapshot::new(id, url, dir.into(), limits)) }
+    }
+
     /// The item this event is about, if any.
     pub fn item(&self) -> Option<ItemId> {
         match self {

@@ -12,6 +12,7 @@ mod disposition;
 mod error;
 mod hosts;
 mod http;
+mod item;
 mod job;
 pub mod limiter;
 mod messages;
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 pub use answer::parse_content_range;
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
+pub use item::{Change, ErrorKind, ItemError, ItemSnapshot, RetryNote};
 pub use messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, StartInfo,
 };

@@ -14,6 +14,7 @@ use url::Url;
 use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
+use super::item::ItemSnapshot;
 use super::limiter::RateLimiter;
 use super::messages::{AddRequest, Command, EngineEvent, ItemId, ItemLimits, RestoreAs};
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
@@ -229,7 +230,7 @@ impl Scheduler {
 
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Add { id, request } => self.add(id, request).await,
+            Command::Add { id, request } => self.add(id, request, None).await,
             Command::Pause(id) => self.pause(id).await,
             Command::Resume(id) => self.resume(id).await,
             Command::PauseAll => {
@@ -291,8 +292,9 @@ impl Scheduler {
         }
     }
 
-    /// Adds an item, then moves it out of the queue into its saved state before `fill` can
-    /// start it (commands are handled one at a time, `fill` runs after).
+    /// Adds an item (with its saved limits, so its first snapshot shows them), then moves it
+    /// out of the queue into its saved state before `fill` can start it (commands are handled
+    /// one at a time, `fill` runs after).
     async fn restore(
         &mut self,
         id: ItemId,
@@ -300,15 +302,7 @@ impl Scheduler {
         state: RestoreAs,
         limits: Option<ItemLimits>,
     ) {
-        self.add(id, request).await;
-        let Some(item) = self.items.get_mut(&id) else { return };
-        if let Some(limits) = limits {
-            item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
-            let default = self.shared.options.item_rate_limit;
-            item.limiter(default).set_rate(limits.rate_limit.filter(|l| *l > 0));
-            let (rate_limit, connections) = item.limits(default);
-            self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
-        }
+        self.add(id, request, limits).await;
         let Some(item) = self.items.get_mut(&id) else { return };
         if item.url.is_none() || matches!(state, RestoreAs::Queued) {
             return;
@@ -339,32 +333,42 @@ impl Scheduler {
         }
     }
 
-    async fn add(&mut self, id: ItemId, request: AddRequest) {
+    async fn add(&mut self, id: ItemId, request: AddRequest, limits: Option<ItemLimits>) {
         let dir = request.dir.map_or_else(|| Arc::clone(&self.default_dir), Arc::from);
+        let options = &self.shared.options;
+        let mut item = Item {
+            url: None,
+            dir,
+            part: None,
+            status: Status::Queued,
+            connections: options.connections.clamp(1, MAX_CONNECTIONS),
+            limiter: None,
+        };
+        if let Some(limits) = limits {
+            item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
+            item.limiter(options.item_rate_limit).set_rate(limits.rate_limit.filter(|l| *l > 0));
+        }
+        let (rate_limit, connections) = item.limits(options.item_rate_limit);
         let parsed = parse_download_url(&request.url);
         let shown = match &parsed {
             Ok(url) => redact_url(url),
             Err(_) => redact_str(request.url.trim()),
         };
-        self.emit(EngineEvent::Added { id, url: shown }).await;
+        let mut snapshot =
+            ItemSnapshot::new(id, shown, item.dir.to_path_buf(), ItemLimits { rate_limit, connections });
         let url = match parsed {
             Ok(url) => url,
             Err(error) => {
-                let item = Item {
-                    url: None,
-                    dir,
-                    part: None,
-                    status: Status::Failed,
-                    connections: 1,
-                    limiter: None,
-                };
+                item.status = Status::Failed;
                 self.items.insert(id, item);
-                self.emit(EngineEvent::Failed { id, error: error.to_string() }).await;
+                self.emit(EngineEvent::Added { id, item: Box::new(snapshot) }).await;
+                self.emit(EngineEvent::Failed { id, error: error.to_item_error() }).await;
                 return;
             }
         };
-        let part = request.resume.and_then(|hint| {
-            let final_path = dir.join(super::naming::sanitize(&hint.file_name)?);
+        item.url = Some(url.as_str().into());
+        item.part = request.resume.and_then(|hint| {
+            let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
             let missing = disk::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then(|| {
@@ -378,17 +382,19 @@ impl Scheduler {
                 })
             })
         });
-        let options = &self.shared.options;
-        let item = Item {
-            url: Some(url.as_str().into()),
-            dir,
-            part,
-            status: Status::Queued,
-            connections: options.connections.clamp(1, MAX_CONNECTIONS),
-            limiter: None,
-        };
+        if let Some(part) = &item.part {
+            // A restored item shows its name, size and the bytes it has from the start.
+            snapshot.name = part.final_path.file_name().map(|n| n.to_string_lossy().into_owned());
+            snapshot.path = Some(part.final_path.clone());
+            snapshot.total = part.total;
+            snapshot.validator.clone_from(&part.validator);
+            snapshot.resumable = part.resumable;
+            snapshot.bytes = item.bytes_on_disk();
+            snapshot.attempt_from = snapshot.bytes;
+        }
         self.items.insert(id, item);
         self.queue.insert(id);
+        self.emit(EngineEvent::Added { id, item: Box::new(snapshot) }).await;
     }
 
     async fn pause(&mut self, id: ItemId) {
@@ -552,7 +558,7 @@ impl Scheduler {
                     Some(reason @ (StopReason::Cancel { .. } | StopReason::Remove { .. })) => {
                         self.conclude_stop(id, reason).await
                     }
-                    _ => self.emit(EngineEvent::Failed { id, error: error.to_string() }).await,
+                    _ => self.emit(EngineEvent::Failed { id, error: error.to_item_error() }).await,
                 }
             }
             Outcome::Stopped { part, bytes } => {

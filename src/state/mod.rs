@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{AddRequest, ItemLimits, RestoreAs, ResumeHint, naming, part_progress, redact_str};
+use crate::engine::{
+    AddRequest, ItemError, ItemLimits, RestoreAs, ResumeHint, naming, part_progress, redact_str,
+};
 
 pub use model::{Change, QueueModel};
 pub use persist::{Debounce, PROGRESS_SAVE_EVERY, Persister, STATE_SAVE_DELAY};
@@ -250,10 +252,12 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                 SavedState::Paused => RestoreAs::Paused,
                 SavedState::Done => match saved.path() {
                     Some(path) => RestoreAs::Done { path, bytes: saved.bytes },
-                    None => RestoreAs::Failed { error: "finished in an earlier session".into() },
+                    None => RestoreAs::Failed { error: ItemError::other("finished in an earlier session") },
                 },
                 SavedState::Failed => RestoreAs::Failed {
-                    error: saved.error.clone().unwrap_or_else(|| "failed in an earlier session".into()),
+                    error: ItemError::other(
+                        saved.error.clone().unwrap_or_else(|| "failed in an earlier session".into()),
+                    ),
                 },
                 SavedState::Cancelled => RestoreAs::Cancelled,
             };
@@ -314,7 +318,9 @@ mod tests {
         assert_eq!(plan[2].state, RestoreAs::Done { path: d.join("done.bin"), bytes: 99 });
         assert_eq!(plan[2].request.resume, None);
         assert_eq!((plan[3].state.clone(), plan[3].request.resume.clone()), (RestoreAs::Queued, None));
-        assert!(matches!(&plan[4].state, RestoreAs::Failed { error } if error.contains("earlier session")));
+        assert!(
+            matches!(&plan[4].state, RestoreAs::Failed { error } if error.message.contains("earlier session"))
+        );
         assert_eq!(plan[4].request.resume, None, "no .part, no resume hint");
     }
 

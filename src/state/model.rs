@@ -54,10 +54,10 @@ impl QueueModel {
 
     /// Folds one engine event into the model.
     pub fn apply(&mut self, event: &EngineEvent) -> Change {
-        if let EngineEvent::Added { id, url } = event {
+        if let EngineEvent::Added { id, item } = event {
             // Known from `track` already (with the full URL); otherwise keep what we are told.
             if !self.items.contains_key(id) {
-                self.items.insert(*id, SavedItem::new(url.clone(), None));
+                self.items.insert(*id, SavedItem::new(item.url.clone(), Some(item.dir.clone())));
                 return Change::State;
             }
             return Change::None;
@@ -111,7 +111,7 @@ impl QueueModel {
                 Change::State
             }
             EngineEvent::Failed { error, .. } => {
-                item.error = Some(error.clone());
+                item.error = Some(error.message.clone());
                 item.state = SavedState::Failed;
                 Change::State
             }
@@ -170,7 +170,7 @@ fn absolute_parent(path: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{ItemLimits, StartInfo};
+    use crate::engine::{ItemError, ItemLimits, StartInfo};
     use crate::state::restore_plan;
 
     fn started(id: ItemId, path: &str, offset: u64) -> EngineEvent {
@@ -195,7 +195,7 @@ mod tests {
         let id = ItemId(1);
         let req = AddRequest::new("http://user:pw@h/f.iso");
         assert_eq!(m.track(id, &req, Path::new("/dl")), Change::State);
-        assert_eq!(m.apply(&EngineEvent::Added { id, url: "http://h/f.iso".into() }), Change::None);
+        assert_eq!(m.apply(&EngineEvent::added(id, "http://h/f.iso", "/dl")), Change::None);
         assert_eq!(m.get(id).unwrap().url, "http://user:pw@h/f.iso", "the full URL is kept");
         assert_eq!(m.apply(&EngineEvent::Connecting { id, attempt: 1 }), Change::State);
         assert_eq!(m.apply(&started(id, "/dl/f.iso", 0)), Change::State);
@@ -210,7 +210,7 @@ mod tests {
         m.apply(&EngineEvent::Paused { id, bytes: 50 });
         assert_eq!((m.get(id).unwrap().state, m.get(id).unwrap().bytes), (SavedState::Paused, 50));
         m.apply(&EngineEvent::Queued { id });
-        m.apply(&EngineEvent::Failed { id, error: "404".into() });
+        m.apply(&EngineEvent::Failed { id, error: ItemError::other("404") });
         assert_eq!(m.get(id).unwrap().error.as_deref(), Some("404"));
         m.apply(&EngineEvent::Queued { id });
         assert_eq!(m.get(id).unwrap().error, None);

@@ -518,7 +518,7 @@ fn dedup_key(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineEvent;
+    use crate::engine::{EngineEvent, ItemError};
     use crossterm::event::KeyEventState;
 
     fn app() -> (App, Instant) {
@@ -694,7 +694,7 @@ mod tests {
         assert_eq!(a.update(Action::Key(KeyAction::ConnectionsDown)), set(1));
         assert!(a.update(Action::Key(KeyAction::ConnectionsDown)).is_empty());
         assert_eq!(a.row(id).unwrap().connections, 1);
-        a.apply(EngineEvent::Failed { id, error: "x".into() }, now);
+        a.apply(EngineEvent::Failed { id, error: ItemError::other("x") }, now);
         assert!(a.update(Action::Key(KeyAction::ConnectionsUp)).is_empty());
         // Nothing selected: nothing happens.
         let (mut empty, _) = app();
@@ -738,7 +738,7 @@ mod tests {
         assert_eq!(a.update(Action::Key(KeyAction::TogglePause)), vec![Effect::Send(Command::Resume(id))]);
         assert!(a.update(Action::Key(KeyAction::Retry)).is_empty());
         assert!(a.update(Action::Key(KeyAction::Remove)).is_empty());
-        a.apply(EngineEvent::Failed { id, error: "server answered 404".into() }, now);
+        a.apply(EngineEvent::Failed { id, error: ItemError::other("server answered 404") }, now);
         assert_eq!(a.update(Action::Key(KeyAction::Retry)), vec![Effect::Send(Command::Retry(id))]);
         assert_eq!(a.update(Action::Key(KeyAction::Remove)), vec![Effect::Send(Command::Remove(id))]);
         a.apply(EngineEvent::Removed { id }, now);
@@ -778,7 +778,7 @@ mod tests {
             Some(1000),
             120,
         );
-        a.apply(EngineEvent::Added { id, url: "http://***@h/x?y=1".into() }, now);
+        a.apply(EngineEvent::added(id, "http://***@h/x?y=1", "/dl"), now);
         a.apply(EngineEvent::Paused { id, bytes: 120 }, now);
         let row = a.row(id).unwrap();
         assert_eq!((row.label(), row.total, row.bytes), ("big.iso", Some(1000), 120));

@@ -155,7 +155,7 @@ pub fn completed_path(e: &EngineEvent) -> PathBuf {
 
 pub fn failure(e: &EngineEvent) -> String {
     match e {
-        EngineEvent::Failed { error, .. } => error.clone(),
+        EngineEvent::Failed { error, .. } => error.message.clone(),
         other => panic!("expected failure, got {other:?}"),
     }
 }

@@ -77,11 +77,11 @@ impl App {
                 self.rate_limit = *limit;
                 return;
             }
-            EngineEvent::Added { id, url } => {
+            EngineEvent::Added { id, item } => {
                 match self.rows.get_mut(id) {
-                    Some(row) => row.url = url.clone(),
+                    Some(row) => row.url = item.url.clone(),
                     // Added by someone else (a future control socket): show it too.
-                    None => self.insert_row(Row::new(*id, url.clone(), url.clone())),
+                    None => self.insert_row(Row::new(*id, item.url.clone(), item.url.clone())),
                 }
                 return;
             }
@@ -151,7 +151,7 @@ impl App {
             }
             EngineEvent::Failed { error, .. } => {
                 row.state = ItemState::Failed;
-                row.error = Some((error, now));
+                row.error = Some((error.message, now));
                 row.retry = None;
                 row.stop_rate();
             }

@@ -1,0 +1,394 @@
+//! The one item model: everything known about a download, kept up to date by folding engine
+//! events with `ItemSnapshot::apply`. Every front end (the TUI's rows, `dlm get`'s view, the
+//! saved queue, `dlm ls`) wraps or serialises an `ItemSnapshot`, so a new piece of per-item
+//! state is added here once. Pure: no I/O, no clock. Depends only on the engine's messages.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::messages::{EngineEvent, ItemId, ItemLimits, ItemState};
+
+/// Why an item failed, in two parts: a kind a front end can act on (colour, "free space, then
+/// retry") and the message a person reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemError {
+    pub kind: ErrorKind,
+    /// The HTTP status, for `ErrorKind::Http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl ItemError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, status: None, message: message.into() }
+    }
+
+    /// An error of no particular kind (restored from an older queue, or made up in a test).
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, message)
+    }
+}
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What kind of trouble ended an item. Stable names: they appear in `dlm ls --json` and the
+/// saved queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not a URL dlm can fetch (malformed, not http(s)).
+    InvalidUrl,
+    /// The server answered with an error status (404, 403, 500 after the retries…).
+    Http,
+    /// Could not connect, the connection was lost, or the server went silent.
+    Network,
+    /// The server's TLS certificate is not trusted.
+    Tls,
+    /// The server broke HTTP: not HTTP at all, codings dlm cannot read, ranges that do not
+    /// match, bodies cut short again and again.
+    Protocol,
+    /// Too many redirects, or a redirect to a scheme dlm does not follow.
+    Redirect,
+    /// The disk (or the file-size limit) is full: free space, then retry.
+    DiskFull,
+    /// The folder or file cannot be written.
+    Permission,
+    /// Another error reading or writing the file.
+    Disk,
+    /// No free file name was found in the folder.
+    Name,
+    /// A bug in dlm, or an item restored from an older queue without a kind.
+    Other,
+}
+
+impl ErrorKind {
+    /// The stable name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidUrl => "invalid_url",
+            Self::Http => "http",
+            Self::Network => "network",
+            Self::Tls => "tls",
+            Self::Protocol => "protocol",
+            Self::Redirect => "redirect",
+            Self::DiskFull => "disk_full",
+            Self::Permission => "permission",
+            Self::Disk => "disk",
+            Self::Name => "name",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The last retry the engine announced for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryNote {
+    /// Failures in a row so far (1 for the first retry).
+    pub attempt: u32,
+    /// How long the engine waits before the next attempt.
+    pub delay: Duration,
+    pub reason: String,
+}
+
+/// What folding an event changed, weakest first, so a consumer does only the work needed:
+/// the saved queue is written for `Saved` only, a screen redraws for `Shown` and above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    None,
+    /// Only the byte count moved (it is on disk in the `.part` anyway).
+    Progress,
+    /// Something a person sees changed, but nothing the saved queue keeps.
+    Shown,
+    /// Something the saved queue keeps changed (state, name, size, validator, limits, error).
+    Saved,
+}
+
+/// One download as every front end sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemSnapshot {
+    pub id: ItemId,
+    /// The URL as given, credentials removed.
+    pub url: String,
+    /// The download folder, absolute.
+    pub dir: PathBuf,
+    /// The final file name, once chosen.
+    pub name: Option<String>,
+    /// Where the file is (or will be, once complete), once the name is chosen.
+    pub path: Option<PathBuf>,
+    pub state: ItemState,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// The size the server announced, if it did.
+    pub total: Option<u64>,
+    /// Bytes that were on disk when the current attempt started: rates count only what
+    /// arrived after it.
+    pub attempt_from: u64,
+    /// ETag or Last-Modified guarding the bytes on disk.
+    pub validator: Option<String>,
+    /// The server can continue this download from an offset.
+    pub resumable: bool,
+    /// The URL after redirects (credentials removed) and the status of the last answer.
+    pub final_url: Option<String>,
+    pub status: Option<u16>,
+    /// The item's own rate limit and connection count.
+    pub limits: ItemLimits,
+    /// Why it failed (set while failed), or the last error before a retry.
+    pub error: Option<ItemError>,
+    /// The retry the engine is waiting for, while it waits.
+    pub retry: Option<RetryNote>,
+    /// Retries made so far for the current failure streak.
+    pub retries: u32,
+    /// Finished without downloading: the file was already complete on disk.
+    pub skipped: bool,
+}
+
+impl ItemSnapshot {
+    /// A newly queued item.
+    pub fn new(id: ItemId, url: impl Into<String>, dir: PathBuf, limits: ItemLimits) -> Self {
+        Self {
+            id,
+            url: url.into(),
+            dir,
+            name: None,
+            path: None,
+            state: ItemState::Queued,
+            bytes: 0,
+            total: None,
+            attempt_from: 0,
+            validator: None,
+            resumable: false,
+            final_url: None,
+            status: None,
+            limits,
+            error: None,
+            retry: None,
+            retries: 0,
+            skipped: false,
+        }
+    }
+
+    /// The name if known, else the URL's last path segment (what the name will most likely
+    /// be), else the URL.
+    pub fn label(&self) -> &str {
+        if let Some(name) = &self.name {
+            return name;
+        }
+        let no_query = self.url.split(['?', '#']).next().unwrap_or(&self.url);
+        let after_scheme = no_query.split_once("://").map_or(no_query, |(_, rest)| rest);
+        match after_scheme.split_once('/') {
+            Some((_, path)) => path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(after_scheme),
+            None => after_scheme,
+        }
+    }
+
+    /// Bytes received in the current attempt.
+    pub fn fetched_this_attempt(&self) -> u64 {
+        self.bytes.saturating_sub(self.attempt_from)
+    }
+
+    /// Folds one event about this item into the snapshot (events about other items or the
+    /// whole engine change nothing) and says what changed.
+    pub fn apply(&mut self, event: &EngineEvent) -> Change {
+        if event.item() != Some(self.id) {
+            return Change::None;
+        }
+        match event {
+            EngineEvent::Added { item, .. } => {
+                let changed = **item != *self;
+                *self = (**item).clone();
+                if changed { Change::Saved } else { Change::None }
+            }
+            EngineEvent::Connecting { .. } => {
+                let was = self.state;
+                self.state = ItemState::Connecting;
+                self.attempt_from = self.bytes;
+                if was == ItemState::Connecting { Change::Shown } else { self.lifecycle_change(was) }
+            }
+            EngineEvent::Started { info, .. } => {
+                self.state = ItemState::Downloading;
+                self.retry = None;
+                self.name = Some(info.name.clone());
+                self.path = Some(info.path.clone());
+                self.total = info.total;
+                self.bytes = info.offset;
+                self.attempt_from = info.offset;
+                self.final_url = Some(info.final_url.clone());
+                self.status = Some(info.status);
+                self.resumable = info.resumable;
+                self.validator.clone_from(&info.validator);
+                Change::Saved
+            }
+            EngineEvent::Progress { bytes, .. } => {
+                let moved = self.bytes != *bytes;
+                self.bytes = *bytes;
+                if self.state == ItemState::Connecting {
+                    self.state = ItemState::Downloading;
+                    return Change::Shown;
+                }
+                if moved { Change::Progress } else { Change::None }
+            }
+            EngineEvent::Retrying { attempt, delay, reason, .. } => {
+                let was = self.state;
+                self.state = ItemState::Connecting;
+                self.retries = *attempt;
+                self.retry = Some(RetryNote { attempt: *attempt, delay: *delay, reason: reason.clone() });
+                self.lifecycle_change(was).max(Change::Shown)
+            }
+            EngineEvent::Paused { bytes, .. } => {
+                self.bytes = *bytes;
+                self.retry = None;
+                self.set_state(ItemState::Paused)
+            }
+            EngineEvent::Queued { .. } => {
+                self.retry = None;
+                self.error = None;
+                self.set_state(ItemState::Queued).max(Change::Saved)
+            }
+            EngineEvent::Completed { path, bytes, skipped, .. } => {
+                self.bytes = *bytes;
+                self.total = Some(*bytes);
+                self.skipped = *skipped;
+                self.name = path.file_name().map(|n| n.to_string_lossy().into_owned()).or(self.name.take());
+                if let Some(dir) = path.parent() {
+                    self.dir = dir.to_path_buf();
+                }
+                self.path = Some(path.clone());
+                self.retry = None;
+                self.error = None;
+                self.set_state(ItemState::Done).max(Change::Saved)
+            }
+            EngineEvent::Failed { error, .. } => {
+                self.error = Some(error.clone());
+                self.retry = None;
+                self.set_state(ItemState::Failed).max(Change::Saved)
+            }
+            EngineEvent::Cancelled { .. } => {
+                self.retry = None;
+                self.set_state(ItemState::Cancelled)
+            }
+            EngineEvent::ItemLimitsChanged { rate_limit, connections, .. } => {
+                let limits = ItemLimits { rate_limit: *rate_limit, connections: *connections };
+                if self.limits == limits {
+                    return Change::None;
+                }
+                self.limits = limits;
+                Change::Saved
+            }
+            // Removal is the owner's business (it drops the snapshot).
+            EngineEvent::Removed { .. } => Change::Saved,
+            EngineEvent::WorkersChanged { .. }
+            | EngineEvent::RateLimitChanged { .. }
+            | EngineEvent::Stopped => Change::None,
+        }
+    }
+
+    fn set_state(&mut self, state: ItemState) -> Change {
+        let was = self.state;
+        self.state = state;
+        self.lifecycle_change(was)
+    }
+
+    /// A move between lifecycle states is saved when the saved queue tells the two apart
+    /// (connecting and downloading are both "running" there).
+    fn lifecycle_change(&self, was: ItemState) -> Change {
+        let running = |s: ItemState| matches!(s, ItemState::Connecting | ItemState::Downloading);
+        if was == self.state || (running(was) && running(self.state)) { Change::Shown } else { Change::Saved }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::messages::StartInfo;
+
+    fn item() -> ItemSnapshot {
+        let limits = ItemLimits { rate_limit: None, connections: 1 };
+        ItemSnapshot::new(ItemId(7), "https://example.com/a/file.iso?x=1", PathBuf::from("/dl"), limits)
+    }
+
+    fn started(offset: u64) -> EngineEvent {
+        EngineEvent::Started {
+            id: ItemId(7),
+            info: StartInfo {
+                name: "file.iso".into(),
+                path: PathBuf::from("/dl/file.iso"),
+                total: Some(1000),
+                offset,
+                final_url: "https://example.com/a/file.iso?x=1".into(),
+                status: 206,
+                resumable: true,
+                validator: Some("\"v1\"".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn a_download_is_folded_from_queued_to_done() {
+        let mut s = item();
+        assert_eq!(s.label(), "file.iso");
+        assert_eq!(s.apply(&EngineEvent::Connecting { id: ItemId(7), attempt: 1 }), Change::Saved);
+        assert_eq!(s.apply(&started(100)), Change::Saved);
+        assert_eq!(
+            (s.state, s.bytes, s.attempt_from, s.total),
+            (ItemState::Downloading, 100, 100, Some(1000))
+        );
+        assert_eq!(s.apply(&EngineEvent::Progress { id: ItemId(7), bytes: 400 }), Change::Progress);
+        assert_eq!(s.fetched_this_attempt(), 300);
+        let done = EngineEvent::Completed {
+            id: ItemId(7),
+            path: PathBuf::from("/dl/file.iso"),
+            bytes: 1000,
+            skipped: false,
+        };
+        assert_eq!(s.apply(&done), Change::Saved);
+        assert_eq!(
+            (s.state, s.bytes, s.path.as_deref()),
+            (ItemState::Done, 1000, Some(std::path::Path::new("/dl/file.iso")))
+        );
+    }
+
+    #[test]
+    fn moving_between_connecting_and_downloading_is_not_a_saved_change() {
+        let mut s = item();
+        s.apply(&EngineEvent::Connecting { id: ItemId(7), attempt: 1 });
+        s.apply(&started(0));
+        let retry = EngineEvent::Retrying {
+            id: ItemId(7),
+            attempt: 1,
+            delay: Duration::from_secs(2),
+            reason: "connection lost".into(),
+        };
+        assert_eq!(s.apply(&retry), Change::Shown);
+        assert_eq!(s.retry.as_ref().map(|r| r.attempt), Some(1));
+        assert_eq!(s.apply(&EngineEvent::Connecting { id: ItemId(7), attempt: 2 }), Change::Shown);
+        assert_eq!(s.retry.as_ref().map(|r| r.attempt), Some(1), "the note stays until an answer");
+        s.apply(&started(0));
+        assert!(s.retry.is_none());
+    }
+
+    #[test]
+    fn a_failure_keeps_its_kind_and_a_retry_clears_it() {
+        let mut s = item();
+        let error = ItemError { kind: ErrorKind::Http, status: Some(404), message: "404 Not Found".into() };
+        assert_eq!(s.apply(&EngineEvent::Failed { id: ItemId(7), error: error.clone() }), Change::Saved);
+        assert_eq!((s.state, s.error.as_ref()), (ItemState::Failed, Some(&error)));
+        assert_eq!(s.apply(&EngineEvent::Queued { id: ItemId(7) }), Change::Saved);
+        assert!(s.error.is_none());
+    }
+
+    #[test]
+    fn events_about_other_items_change_nothing() {
+        let mut s = item();
+        let before = s.clone();
+        assert_eq!(s.apply(&EngineEvent::Progress { id: ItemId(8), bytes: 5 }), Change::None);
+        assert_eq!(s.apply(&EngineEvent::WorkersChanged { cap: 3 }), Change::None);
+        assert_eq!(s, before);
+    }
+}
