@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::item::{ErrorKind, ItemError};
+use super::messages::{ErrorKind, ItemError};
 
 /// Why a download stopped. `Display` is the message shown to the person.
 #[derive(Debug, thiserror::Error)]

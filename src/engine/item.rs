@@ -1,101 +1,12 @@
-//! The one item model: everything known about a download, kept up to date by folding engine
-//! events with `ItemSnapshot::apply`. Every front end (the TUI's rows, `dlm get`'s view, the
-//! saved queue, `dlm ls`) wraps or serialises an `ItemSnapshot`, so a new piece of per-item
-//! state is added here once. Pure: no I/O, no clock. Depends only on the engine's messages.
+//! The one item model's fold: `ItemSnapshot::apply` keeps a snapshot (defined with the rest
+//! of the vocabulary in `messages`) up to date from engine events. Every front end (the TUI's
+//! rows, `dlm get`'s view, the saved queue, `dlm ls`) wraps or serialises an `ItemSnapshot`, so
+//! a new piece of per-item state is added in those two places once. Pure: no I/O, no clock.
+//! Depends only on the engine's messages.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::messages::{EngineEvent, ItemId, ItemLimits, ItemState};
-
-/// Why an item failed, in two parts: a kind a front end can act on (colour, "free space, then
-/// retry") and the message a person reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ItemError {
-    pub kind: ErrorKind,
-    /// The HTTP status, for `ErrorKind::Http`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    pub message: String,
-}
-
-impl ItemError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, status: None, message: message.into() }
-    }
-
-    /// An error of no particular kind (restored from an older queue, or made up in a test).
-    pub fn other(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Other, message)
-    }
-}
-
-impl std::fmt::Display for ItemError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// What kind of trouble ended an item. Stable names: they appear in `dlm ls --json` and the
-/// saved queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// Not a URL dlm can fetch (malformed, not http(s)).
-    InvalidUrl,
-    /// The server answered with an error status (404, 403, 500 after the retries…).
-    Http,
-    /// Could not connect, the connection was lost, or the server went silent.
-    Network,
-    /// The server's TLS certificate is not trusted.
-    Tls,
-    /// The server broke HTTP: not HTTP at all, codings dlm cannot read, ranges that do not
-    /// match, bodies cut short again and again.
-    Protocol,
-    /// Too many redirects, or a redirect to a scheme dlm does not follow.
-    Redirect,
-    /// The disk (or the file-size limit) is full: free space, then retry.
-    DiskFull,
-    /// The folder or file cannot be written.
-    Permission,
-    /// Another error reading or writing the file.
-    Disk,
-    /// No free file name was found in the folder.
-    Name,
-    /// A bug in dlm, or an item restored from an older queue without a kind.
-    Other,
-}
-
-impl ErrorKind {
-    /// The stable name (as in JSON).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidUrl => "invalid_url",
-            Self::Http => "http",
-            Self::Network => "network",
-            Self::Tls => "tls",
-            Self::Protocol => "protocol",
-            Self::Redirect => "redirect",
-            Self::DiskFull => "disk_full",
-            Self::Permission => "permission",
-            Self::Disk => "disk",
-            Self::Name => "name",
-            Self::Other => "other",
-        }
-    }
-}
-
-/// The last retry the engine announced for an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryNote {
-    /// Failures in a row so far (1 for the first retry).
-    pub attempt: u32,
-    /// How long the engine waits before the next attempt.
-    pub delay: Duration,
-    pub reason: String,
-}
+use super::messages::{EngineEvent, ItemId, ItemLimits, ItemSnapshot, ItemState, RetryNote};
 
 /// What folding an event changed, weakest first, so a consumer does only the work needed:
 /// the saved queue is written for `Saved` only, a screen redraws for `Shown` and above.
@@ -108,45 +19,6 @@ pub enum Change {
     Shown,
     /// Something the saved queue keeps changed (state, name, size, validator, limits, error).
     Saved,
-}
-
-/// One download as every front end sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ItemSnapshot {
-    pub id: ItemId,
-    /// The URL as given, credentials removed.
-    pub url: String,
-    /// The download folder, absolute.
-    pub dir: PathBuf,
-    /// The final file name, once chosen.
-    pub name: Option<String>,
-    /// Where the file is (or will be, once complete), once the name is chosen.
-    pub path: Option<PathBuf>,
-    pub state: ItemState,
-    /// Bytes on disk.
-    pub bytes: u64,
-    /// The size the server announced, if it did.
-    pub total: Option<u64>,
-    /// Bytes that were on disk when the current attempt started: rates count only what
-    /// arrived after it.
-    pub attempt_from: u64,
-    /// ETag or Last-Modified guarding the bytes on disk.
-    pub validator: Option<String>,
-    /// The server can continue this download from an offset.
-    pub resumable: bool,
-    /// The URL after redirects (credentials removed) and the status of the last answer.
-    pub final_url: Option<String>,
-    pub status: Option<u16>,
-    /// The item's own rate limit and connection count.
-    pub limits: ItemLimits,
-    /// Why it failed (set while failed), or the last error before a retry.
-    pub error: Option<ItemError>,
-    /// The retry the engine is waiting for, while it waits.
-    pub retry: Option<RetryNote>,
-    /// Retries made so far for the current failure streak.
-    pub retries: u32,
-    /// Finished without downloading: the file was already complete on disk.
-    pub skipped: bool,
 }
 
 impl ItemSnapshot {
@@ -305,8 +177,10 @@ impl ItemSnapshot {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::engine::messages::StartInfo;
+    use crate::engine::messages::{ErrorKind, ItemError, StartInfo};
 
     fn item() -> ItemSnapshot {
         let limits = ItemLimits { rate_limit: None, connections: 1 };

@@ -1,16 +1,14 @@
 //! The engine's vocabulary: `Command`s it accepts and `EngineEvent`s it reports.
 //!
 //! Front ends (the TUI, `dlm get`, the control socket) only ever talk to the engine through
-//! these types. Must not depend on anything outside `std`, serde (for the stable names of
-//! states) and the engine's item model.
+//! these types, and see each item as an `ItemSnapshot` (folded by `item`). Must not depend on
+//! anything outside `std` and serde (for the stable names of states and error kinds).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-use super::item::{ItemError, ItemSnapshot};
 
 /// Identifies one download for its whole life in an engine. Assigned by `EngineHandle::add`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -295,4 +293,130 @@ impl EngineEvent {
             Self::WorkersChanged { .. } | Self::RateLimitChanged { .. } | Self::Stopped => None,
         }
     }
+}
+
+/// Why an item failed, in two parts: a kind a front end can act on (colour, "free space, then
+/// retry") and the message a person reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemError {
+    pub kind: ErrorKind,
+    /// The HTTP status, for `ErrorKind::Http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl ItemError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, status: None, message: message.into() }
+    }
+
+    /// An error of no particular kind (restored from an older queue, or made up in a test).
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, message)
+    }
+}
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What kind of trouble ended an item. Stable names: they appear in `dlm ls --json` and the
+/// saved queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not a URL dlm can fetch (malformed, not http(s)).
+    InvalidUrl,
+    /// The server answered with an error status (404, 403, 500 after the retries…).
+    Http,
+    /// Could not connect, the connection was lost, or the server went silent.
+    Network,
+    /// The server's TLS certificate is not trusted.
+    Tls,
+    /// The server broke HTTP: not HTTP at all, codings dlm cannot read, ranges that do not
+    /// match, bodies cut short again and again.
+    Protocol,
+    /// Too many redirects, or a redirect to a scheme dlm does not follow.
+    Redirect,
+    /// The disk (or the file-size limit) is full: free space, then retry.
+    DiskFull,
+    /// The folder or file cannot be written.
+    Permission,
+    /// Another error reading or writing the file.
+    Disk,
+    /// No free file name was found in the folder.
+    Name,
+    /// A bug in dlm, or an item restored from an older queue without a kind.
+    Other,
+}
+
+impl ErrorKind {
+    /// The stable name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidUrl => "invalid_url",
+            Self::Http => "http",
+            Self::Network => "network",
+            Self::Tls => "tls",
+            Self::Protocol => "protocol",
+            Self::Redirect => "redirect",
+            Self::DiskFull => "disk_full",
+            Self::Permission => "permission",
+            Self::Disk => "disk",
+            Self::Name => "name",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The last retry the engine announced for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryNote {
+    /// Failures in a row so far (1 for the first retry).
+    pub attempt: u32,
+    /// How long the engine waits before the next attempt.
+    pub delay: Duration,
+    pub reason: String,
+}
+
+/// One download as every front end sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemSnapshot {
+    pub id: ItemId,
+    /// The URL as given, credentials removed.
+    pub url: String,
+    /// The download folder, absolute.
+    pub dir: PathBuf,
+    /// The final file name, once chosen.
+    pub name: Option<String>,
+    /// Where the file is (or will be, once complete), once the name is chosen.
+    pub path: Option<PathBuf>,
+    pub state: ItemState,
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// The size the server announced, if it did.
+    pub total: Option<u64>,
+    /// Bytes that were on disk when the current attempt started: rates count only what
+    /// arrived after it.
+    pub attempt_from: u64,
+    /// ETag or Last-Modified guarding the bytes on disk.
+    pub validator: Option<String>,
+    /// The server can continue this download from an offset.
+    pub resumable: bool,
+    /// The URL after redirects (credentials removed) and the status of the last answer.
+    pub final_url: Option<String>,
+    pub status: Option<u16>,
+    /// The item's own rate limit and connection count.
+    pub limits: ItemLimits,
+    /// Why it failed (set while failed), or the last error before a retry.
+    pub error: Option<ItemError>,
+    /// The retry the engine is waiting for, while it waits.
+    pub retry: Option<RetryNote>,
+    /// Retries made so far for the current failure streak.
+    pub retries: u32,
+    /// Finished without downloading: the file was already complete on disk.
+    pub skipped: bool,
 }

@@ -37,9 +37,10 @@ use tokio_util::sync::CancellationToken;
 pub use answer::parse_content_range;
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
-pub use item::{Change, ErrorKind, ItemError, ItemSnapshot, RetryNote};
+pub use item::Change;
 pub use messages::{
-    AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, StartInfo,
+    AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
+    RestoreAs, ResumeHint, RetryNote, StartInfo,
 };
 pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
