@@ -125,6 +125,14 @@ impl EngineHandle {
         id
     }
 
+    /// `restore_with_limits` under the id the item had when it was saved, so ids mean the
+    /// same thing across restarts; ids given out later start above it. Restore every saved
+    /// item before adding new ones: an id already given out is not checked for.
+    pub fn restore_as(&self, id: ItemId, request: AddRequest, state: RestoreAs, limits: Option<ItemLimits>) {
+        self.next_id.fetch_max(id.0.saturating_add(1), Ordering::Relaxed);
+        self.send(Command::Restore { id, request, state, limits });
+    }
+
     /// Sends a command. After shutdown the engine is gone and commands are ignored.
     pub fn send(&self, command: Command) {
         let _ = self.cmd_tx.send(command);
