@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use dlm::engine::{Command, EngineEvent, ItemError, ItemId, StartInfo};
+use dlm::engine::{Command, EngineEvent, ItemError, ItemId, StartInfo, parse_download_url, redact_url};
 use dlm::tui::app::Mode;
 use dlm::tui::keys::KeyAction;
 use dlm::tui::{Action, App, Effect, KeyMap, ui};
@@ -38,13 +38,16 @@ impl Harness {
         self.t0 + Duration::from_secs_f64(secs)
     }
 
+    /// An action through `update`; each add is answered as the session and the engine do,
+    /// with an `Added` for the URL as the engine shows it.
     fn act(&mut self, action: Action) {
         let effects = self.app.update(action);
         for effect in &effects {
             if let Effect::Add(request) = effect {
                 let id = ItemId(self.next_id);
                 self.next_id += 1;
-                self.app.track_add(id, &request.url);
+                let url = redact_url(&parse_download_url(&request.url).unwrap());
+                self.app.apply(EngineEvent::added(id, url, "/home/me/Downloads"), self.t0);
             }
         }
         self.effects.extend(effects);

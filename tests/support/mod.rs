@@ -58,6 +58,7 @@ pub mod harness;
 pub mod process;
 pub mod proxy;
 pub mod raw;
+pub mod session;
 pub mod tls;
 
 /// One request as the server saw it.
