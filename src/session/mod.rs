@@ -11,6 +11,7 @@
 //! engine, `state` and `control`; never on a front end or a UI crate.
 
 mod actor;
+mod by_id;
 mod model;
 mod outbox;
 mod saver;
@@ -25,6 +26,7 @@ use crate::control::{self, ControlServer};
 use crate::engine::{AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemLimits};
 use crate::state::{StateError, StateStore, resolve_folders, restore_plan};
 
+pub use by_id::{ById, Identified};
 pub use saver::SAVE_DELAY;
 
 /// How long `start` waits for the state lock: a `dlm add` writing the saved queue holds it

@@ -1,15 +1,15 @@
 //! The session's model: every item the engine knows, as `ItemSnapshot`s in the order they were
 //! added (ids grow with it, restored items keep theirs), kept up to date by
 //! `ItemSnapshot::apply`. This is the one fold of engine events the saved queue and `dlm ls`
-//! read. Pure: no I/O, no clock. Depends on the engine's message types.
-
-use std::collections::BTreeMap;
+//! read. Pure: no I/O, no clock. Depends on the engine's message types and `by_id`.
 
 use crate::engine::{Change, EngineEvent, ItemId, ItemSnapshot};
 
+use super::by_id::ById;
+
 #[derive(Debug, Default)]
 pub struct Model {
-    items: BTreeMap<ItemId, ItemSnapshot>,
+    items: ById<ItemSnapshot>,
     /// Above every id seen, removed ones included, so a saved queue never reuses one.
     next_id: u64,
 }
@@ -21,22 +21,22 @@ impl Model {
         match event {
             EngineEvent::Added { id, item } => {
                 self.next_id = self.next_id.max(id.0.saturating_add(1));
-                match self.items.get_mut(id) {
+                match self.items.get_mut(*id) {
                     Some(known) => known.apply(event),
                     None => {
-                        self.items.insert(*id, (**item).clone());
+                        self.items.insert((**item).clone());
                         Change::Saved
                     }
                 }
             }
             EngineEvent::Removed { id } => {
-                if self.items.remove(id).is_some() {
+                if self.items.remove(*id).is_some() {
                     Change::Saved
                 } else {
                     Change::None
                 }
             }
-            other => match other.item().and_then(|id| self.items.get_mut(&id)) {
+            other => match other.item().and_then(|id| self.items.get_mut(id)) {
                 Some(item) => item.apply(other),
                 None => Change::None,
             },
@@ -44,11 +44,11 @@ impl Model {
     }
 
     pub fn get(&self, id: ItemId) -> Option<&ItemSnapshot> {
-        self.items.get(&id)
+        self.items.get(id)
     }
 
     pub fn items(&self) -> impl Iterator<Item = &ItemSnapshot> {
-        self.items.values()
+        self.items.iter()
     }
 
     /// The id a new item would get: above every id this model has seen.

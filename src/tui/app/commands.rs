@@ -64,7 +64,7 @@ impl App {
                     self.say(Level::Info, format!("{label} is finished; r retries it first"));
                     return Vec::new();
                 }
-                let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
+                let Some(row) = self.rows.get_mut(id) else { return Vec::new() };
                 let n = step(row.limits.connections, action == KeyAction::ConnectionsUp, MAX_CONNECTIONS);
                 if n == row.limits.connections {
                     self.say(Level::Info, format!("{label} already uses {n} (1–{MAX_CONNECTIONS})"));

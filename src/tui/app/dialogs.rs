@@ -99,7 +99,7 @@ impl App {
     pub(super) fn open_limit(&mut self, target: LimitTarget) {
         let current = match target {
             LimitTarget::All => self.rate_limit,
-            LimitTarget::Item(id) => self.rows.get(&id).and_then(|r| r.limits.rate_limit),
+            LimitTarget::Item(id) => self.rows.get(id).and_then(|r| r.limits.rate_limit),
         };
         self.limit_input.clear();
         self.limit_input.insert_str(&current.map(size_spec).unwrap_or_default());
@@ -130,7 +130,7 @@ impl App {
                 vec![Effect::Send(Command::SetRateLimit(limit))]
             }
             LimitTarget::Item(id) => {
-                let Some(row) = self.rows.get_mut(&id) else { return Vec::new() };
+                let Some(row) = self.rows.get_mut(id) else { return Vec::new() };
                 row.item.limits.rate_limit = limit;
                 let text = format!("{}: {shown}", row.label());
                 self.say(Level::Info, text);
@@ -164,7 +164,7 @@ impl App {
     pub(super) fn add_text(&mut self, text: &str) -> Vec<Effect> {
         let (urls, others) = split_pasted(text);
         let pending: HashSet<&str> =
-            self.rows.values().filter(|r| r.is_pending()).map(|r| r.url.as_str()).collect();
+            self.rows.iter().filter(|r| r.is_pending()).map(|r| r.url.as_str()).collect();
         let mut fresh = HashSet::new();
         let mut effects = Vec::new();
         let mut duplicates = 0;

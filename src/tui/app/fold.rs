@@ -36,7 +36,7 @@ impl App {
             EngineEvent::Removed { id } => self.remove_row(*id),
             EngineEvent::Added { id, item } => {
                 self.adding.remove(&item.url);
-                match self.rows.get_mut(id) {
+                match self.rows.get_mut(*id) {
                     Some(row) => row.apply(&event, now),
                     None => {
                         let EngineEvent::Added { item, .. } = event else { return };
@@ -45,7 +45,7 @@ impl App {
                 }
             }
             other => {
-                let Some(row) = other.item().and_then(|id| self.rows.get_mut(&id)) else { return };
+                let Some(row) = other.item().and_then(|id| self.rows.get_mut(id)) else { return };
                 row.apply(&event, now);
                 // These may name the file, which the filter may now match (or not).
                 if matches!(event, EngineEvent::Started { .. } | EngineEvent::Completed { .. }) {
@@ -67,7 +67,7 @@ impl App {
         let elapsed = self.last_tick.map(|t| now.saturating_duration_since(t).as_secs_f64());
         self.last_tick = Some(now);
         let mut moved = 0u64;
-        for row in self.rows.values_mut() {
+        for row in self.rows.iter_mut() {
             let (bytes, sampled) = row.sample(now);
             moved = moved.saturating_add(bytes);
             changed |= sampled;
@@ -82,12 +82,12 @@ impl App {
                 self.history.pop_front();
             }
         }
-        changed || self.rows.values().any(|r| r.retry.is_some())
+        changed || self.rows.iter().any(|r| r.retry.is_some())
     }
 
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
-        for row in self.rows.values() {
+        for row in self.rows.iter() {
             match row.state {
                 ItemState::Queued => c.queued += 1,
                 ItemState::Connecting | ItemState::Downloading => c.running += 1,
@@ -115,7 +115,7 @@ impl App {
 
     /// Sum of the per-transfer rates.
     pub fn total_rate(&self) -> f64 {
-        self.rows.values().filter(|r| r.is_active()).map(|r| r.rate).sum()
+        self.rows.iter().filter(|r| r.is_active()).map(|r| r.rate).sum()
     }
 
     /// Whether time passing changes the screen: something transfers, the graph still shows
@@ -123,6 +123,6 @@ impl App {
     pub fn busy(&self) -> bool {
         self.message.is_some()
             || self.history.iter().any(|&v| v > 0)
-            || self.rows.values().any(|r| r.is_active() || r.retry.is_some())
+            || self.rows.iter().any(|r| r.is_active() || r.retry.is_some())
     }
 }

@@ -18,7 +18,7 @@ mod input_map;
 mod row;
 mod view;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,7 @@ use crate::engine::{
 
 use super::input::TextInput;
 use super::keys::{KeyAction, KeyMap};
+use crate::session::ById;
 
 pub use fold::Counts;
 pub use row::Row;
@@ -112,9 +113,8 @@ pub struct Message {
 
 pub struct App {
     pub keymap: KeyMap,
-    rows: HashMap<ItemId, Row>,
-    /// Every item, in the order it was added.
-    order: Vec<ItemId>,
+    /// Every item, in the order it was added (which is id order).
+    rows: ById<Row>,
     /// The items the table shows (the filter applied), in order.
     view: Vec<ItemId>,
     view_stale: bool,
@@ -157,8 +157,7 @@ impl App {
     pub fn new(keymap: KeyMap, download_dir: PathBuf, cap: usize, now: Instant) -> Self {
         Self {
             keymap,
-            rows: HashMap::new(),
-            order: Vec::new(),
+            rows: ById::default(),
             view: Vec::new(),
             view_stale: false,
             selected: 0,
@@ -189,15 +188,15 @@ impl App {
     // ----- reading the model (for rendering and tests) -----
 
     pub fn row(&self, id: ItemId) -> Option<&Row> {
-        self.rows.get(&id)
+        self.rows.get(id)
     }
 
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.rows.is_empty()
     }
 
     /// The ids the table shows, in order. Call `refresh_view` first after changes.
@@ -210,7 +209,7 @@ impl App {
     }
 
     pub fn selected(&self) -> Option<&Row> {
-        self.view.get(self.selected).and_then(|id| self.rows.get(id))
+        self.view.get(self.selected).and_then(|id| self.rows.get(*id))
     }
 
     pub fn filter(&self) -> &str {

@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use crate::engine::{EngineEvent, ItemSnapshot, ItemState};
+use crate::engine::{EngineEvent, ItemId, ItemSnapshot, ItemState};
+use crate::session::Identified;
 
 /// Rate samples kept per transfer; the rate is the slope over them (about three seconds).
 const RATE_SAMPLES: usize = 4;
@@ -23,6 +24,12 @@ pub struct Row {
     samples: VecDeque<(Instant, u64)>,
     /// Bytes at the previous tick, for the total-rate graph.
     pub(super) tick_bytes: u64,
+}
+
+impl Identified for Row {
+    fn id(&self) -> ItemId {
+        self.item.id
+    }
 }
 
 /// A row reads as its snapshot: `row.state`, `row.bytes`, `row.label()`.

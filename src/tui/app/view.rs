@@ -18,22 +18,17 @@ impl App {
         }
         self.view_stale = false;
         let keep = self.view.get(self.selected).copied();
-        self.view = if self.filter.is_empty() {
-            self.order.clone()
-        } else {
-            self.order.iter().copied().filter(|id| self.matches(*id)).collect()
-        };
+        self.view = self.rows.iter().filter(|r| self.matches(r)).map(|r| r.id).collect();
         if let Some(pos) = keep.and_then(|id| self.view.iter().position(|v| *v == id)) {
             self.selected = pos;
         }
         self.clamp_selection();
     }
 
-    fn matches(&self, id: ItemId) -> bool {
-        self.rows.get(&id).is_some_and(|r| {
-            r.url.to_lowercase().contains(&self.filter)
-                || r.name.as_ref().is_some_and(|n| n.to_lowercase().contains(&self.filter))
-        })
+    fn matches(&self, r: &Row) -> bool {
+        self.filter.is_empty()
+            || r.url.to_lowercase().contains(&self.filter)
+            || r.name.as_ref().is_some_and(|n| n.to_lowercase().contains(&self.filter))
     }
 
     /// A row's name changed: under a filter, it may now match or stop matching.
@@ -48,13 +43,13 @@ impl App {
 
     pub(super) fn insert_row(&mut self, row: Row) {
         let id = row.id;
-        if self.rows.insert(id, row).is_some() {
+        let last = self.rows.iter().next_back().map(|r| r.id);
+        if !self.rows.insert(row) {
             return;
         }
-        self.order.push(id);
-        // Without a filter the view is the order; appending keeps it right without an O(n)
-        // rebuild per item, which matters when ten thousand URLs arrive in one paste.
-        if self.filter.is_empty() && !self.view_stale {
+        // Without a filter the view is the rows in order; appending keeps it right without an
+        // O(n) rebuild per item, which matters when ten thousand URLs arrive in one paste.
+        if self.filter.is_empty() && !self.view_stale && last.is_none_or(|last| last < id) {
             self.view.push(id);
         } else {
             self.view_stale = true;
@@ -62,10 +57,9 @@ impl App {
     }
 
     pub(super) fn remove_row(&mut self, id: ItemId) {
-        if self.rows.remove(&id).is_none() {
+        if self.rows.remove(id).is_none() {
             return;
         }
-        self.order.retain(|x| *x != id);
         if let Some(pos) = self.view.iter().position(|x| *x == id) {
             self.view.remove(pos);
             if pos < self.selected {
