@@ -4,9 +4,12 @@
 # peak RSS and throughput per scenario (median of RUNS). A regression shows as a change in
 # these figures; compare runs on the same machine, as ratios: a shared machine is noisy.
 # Usage: benches/loopback.sh [RUNS]     (default 3)
+#        DLM=/path/to/other/dlm benches/loopback.sh   compares another build (e.g. a copy of
+#        an older target/release/dlm) on the same server and machine state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
+DLM=${DLM:-target/release/dlm}
 cargo build --release --quiet --bin dlm --example bench_server
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
@@ -22,7 +25,7 @@ scenario() {
   local times=()
   for _ in $(seq "$RUNS"); do
     rm -rf "$work/out"; mkdir "$work/out"
-    /usr/bin/time -o "$work/time" -f "%e %U %S %M" target/release/dlm get -q $flags -o "$work/out" -i "$list"
+    /usr/bin/time -o "$work/time" -f "%e %U %S %M" "$DLM" get -q $flags -o "$work/out" -i "$list"
     got=$(du -sb "$work/out" | cut -f1)
     if [ "$(find "$work/out" -type f | wc -l)" -ne "$(wc -l < "$list")" ] || [ "$got" -lt "$bytes" ]; then
       echo "$name: FAIL (files or bytes missing)"; return 1

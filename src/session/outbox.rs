@@ -12,8 +12,10 @@ use super::SessionEvent;
 
 /// Events waiting beyond this make the session stop reading the engine until the front end
 /// catches up: the engine then waits (for state changes) or drops progress, as it does for a
-/// slow reader of its own channel, and memory stays bounded.
-pub const OUTBOX_LIMIT: usize = 8192;
+/// slow reader of its own channel, and memory stays bounded. Small, since the engine's own
+/// channel already holds thousands: a larger one only held more copies of events (`dlm get`
+/// grew by a megabyte and a half with 8,192).
+pub const OUTBOX_LIMIT: usize = 1024;
 
 #[derive(Debug, Default)]
 pub struct Outbox {
