@@ -24,6 +24,7 @@ mod scheduler;
 mod segmented;
 pub mod segments;
 mod single;
+mod stop;
 mod transfer;
 mod urls;
 
