@@ -18,6 +18,7 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
+mod request;
 pub mod reservations;
 mod retry;
 mod scheduler;
