@@ -13,6 +13,7 @@ use super::error::DownloadError;
 use super::job::{Job, PartState, Shared};
 use super::naming;
 use super::options::ConflictPolicy;
+use super::sidecar;
 use super::urls::without_credentials;
 
 /// A full answer: its headers and final URL name the file, `file` says what it is.
@@ -114,7 +115,7 @@ fn existing(shared: &Shared, job: &Job, name: &str, answer: &WholeFile) -> Optio
     }
     let part_path = naming::part_path(&final_path);
     let on_disk = disk::part_len(&part_path)?;
-    let sidecar = disk::read_meta(&part_path);
+    let sidecar = sidecar::read_meta(&part_path);
     if sidecar.as_ref().is_some_and(|m| m.url != without_credentials(&job.url)) {
         return None;
     }
@@ -144,7 +145,7 @@ fn existing(shared: &Shared, job: &Job, name: &str, answer: &WholeFile) -> Optio
             Some(continued(answer.validator.clone(), None))
         }
         _ => {
-            disk::remove_meta(&part_path);
+            sidecar::remove_meta(&part_path);
             Some(Existing::StartOver(final_path))
         }
     }

@@ -20,6 +20,7 @@ use super::messages::{
 };
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::reservations::NameReservations;
+use super::sidecar;
 use super::stop::{Running, StopReason};
 use super::transfer::{self, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url};
@@ -319,7 +320,7 @@ impl Scheduler {
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
-            let missing = disk::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
+            let missing = sidecar::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then(|| {
                 Box::new(PartState {
                     final_path,
@@ -533,5 +534,5 @@ impl Scheduler {
 fn remove_partial(part: &PartState) {
     let path = part.part_path();
     let _ = std::fs::remove_file(&path);
-    disk::remove_meta(&path);
+    sidecar::remove_meta(&path);
 }

@@ -18,22 +18,24 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::answer::{self, Verdict, WholeFile};
-use super::disk::{self, PartMeta, PartWriter};
+use super::disk::{self, PartWriter};
 use super::error::DownloadError;
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
 use super::limiter::pace;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
+use super::publish::publish_part;
 use super::request::{self, Asked, Unanswered};
 use super::segments::{MIN_SPLIT, SegmentMap, even_pieces};
+use super::sidecar::{self, PartMeta, SidecarLatch};
 use super::urls::redact_url;
 
 /// Bytes a segment gathers before writing: smaller than a single stream's batch because many
 /// segments buffer at once and memory must stay flat.
 const SEGMENT_FLUSH_BYTES: usize = 64 * 1024;
 /// How often the missing ranges are saved to the sidecar while the download runs. Each save
-/// first syncs the `.part` (see `disk::checkpoint`), so this is also how often that is paid.
+/// first syncs the `.part` (see `sidecar::checkpoint`), so this is also how often that is paid.
 const SIDECAR_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether a download of `total` bytes starting at `from` is worth splitting.
@@ -87,7 +89,7 @@ struct Ctx<'a> {
     total: u64,
     map: Mutex<SegmentMap>,
     stop: CancellationToken,
-    latch: disk::SidecarLatch,
+    latch: SidecarLatch,
 }
 
 impl Ctx<'_> {
@@ -106,13 +108,13 @@ impl Ctx<'_> {
             missing: Some(self.map().missing()),
         };
         let latch = self.latch.clone();
-        move || disk::checkpoint(&part, &meta, &latch)
+        move || sidecar::checkpoint(&part, &meta, &latch)
     }
 
     fn saved(&self, result: Result<io::Result<()>, JoinError>) -> Result<(), DownloadError> {
         match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(DownloadError::io(&disk::meta_path(&self.part_path), e)),
+            Ok(Err(e)) => Err(DownloadError::io(&sidecar::meta_path(&self.part_path), e)),
             Err(e) => Err(DownloadError::Internal(format!("sidecar writer: {e}"))),
         }
     }
@@ -165,7 +167,7 @@ pub async fn run(
         total,
         map: Mutex::new(map),
         stop: token.child_token(),
-        latch: disk::SidecarLatch::default(),
+        latch: SidecarLatch::default(),
     };
 
     // The sidecar must say which ranges are missing before the file is stretched to full size.
@@ -289,7 +291,7 @@ async fn conclude(
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let replace = ctx.shared.options.on_conflict == ConflictPolicy::Overwrite;
         let published = tokio::task::spawn_blocking(move || {
-            disk::publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
+            publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
         })
         .await;
         return end(match published {

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::disk::{PartMeta, PartWriter};
+use super::disk::PartWriter;
 use super::error::DownloadError;
 use super::job::{Attempt, Job, PartState, Shared};
 use super::limiter::owe;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
 use super::request;
+use super::sidecar::PartMeta;
 use super::urls::{redact_url, without_credentials};
 
 /// A rate-limit wait this long first hands the bytes received so far to the disk.

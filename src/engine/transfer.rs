@@ -20,6 +20,7 @@ use super::messages::{EngineEvent, StartInfo};
 use super::request::{self, Asked, Unanswered};
 use super::retry::backoff_delay;
 use super::segmented::{self, Segmented};
+use super::sidecar;
 use super::single::{self, Body};
 use super::urls::redact_url;
 
@@ -134,7 +135,7 @@ async fn attempt_once(
     // missing byte, and a front end that took the first missing byte would count the rest as
     // received in this attempt (impossible rates).
     let on_disk = match (&p.missing, body.total) {
-        (Some(missing), Some(t)) => disk::present(t, missing),
+        (Some(missing), Some(t)) => sidecar::present(t, missing),
         _ => body.from,
     };
     started(shared, job, p, &response, on_disk, body.total).await;
@@ -303,7 +304,7 @@ async fn publish_complete(shared: &Shared, job: &Job, part: Option<&PartState>) 
 /// Whether a complete-looking `.part` was written by one stream (its sidecar lists no missing
 /// ranges). A preallocated segmented `.part` is as long as the file whatever it holds.
 fn is_single_stream_part(p: &PartState) -> bool {
-    disk::read_meta(&p.part_path()).is_some_and(|m| m.missing.is_none())
+    sidecar::read_meta(&p.part_path()).is_some_and(|m| m.missing.is_none())
 }
 
 async fn started(
