@@ -322,13 +322,15 @@ impl Scheduler {
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
             let missing = sidecar::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then(|| {
+                // Ranges found unreliable before the restart: starts over in place, as one
+                // stream, as it would have without the restart.
                 Box::new(PartState {
                     final_path,
                     validator: hint.validator,
                     total: hint.total,
-                    resumable: true,
+                    resumable: !hint.ranges_unreliable,
                     missing,
-                    ranges_unreliable: false,
+                    ranges_unreliable: hint.ranges_unreliable,
                 })
             })
         });
@@ -339,6 +341,7 @@ impl Scheduler {
             snapshot.total = part.total;
             snapshot.validator.clone_from(&part.validator);
             snapshot.resumable = part.resumable;
+            snapshot.ranges_unreliable = part.ranges_unreliable;
             snapshot.bytes = item.bytes_on_disk();
             snapshot.attempt_from = snapshot.bytes;
         }

@@ -324,6 +324,7 @@ async fn started(
         status: response.status().as_u16(),
         resumable: p.resumable,
         validator: p.validator.clone(),
+        ranges_unreliable: p.ranges_unreliable,
     };
     shared.emit(EngineEvent::Started { id: job.id, info }).await;
 }
