@@ -342,7 +342,8 @@ pub enum ErrorKind {
     Http,
     /// Could not connect, the connection was lost, or the server went silent.
     Network,
-    /// The server's TLS certificate is not trusted.
+    /// The server's TLS certificate is not trusted, or the TLS handshake failed (a server
+    /// that does not speak TLS on that port, no protocol both sides know).
     Tls,
     /// The server broke HTTP: not HTTP at all, codings dlm cannot read, ranges that do not
     /// match, bodies cut short again and again.

@@ -95,6 +95,9 @@ pub fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> D
     if e.is_timeout() {
         return DownloadError::ConnectTimeout { url, after: options.connect_timeout };
     }
+    if let Some(reason) = tls_failure(e) {
+        return DownloadError::TlsHandshake { url, reason };
+    }
     if e.is_connect() {
         let reason = innermost_reason(e);
         // rustls says "invalid peer certificate: UnknownIssuer"; retrying cannot fix that, and
@@ -124,6 +127,28 @@ fn not_http(e: &reqwest::Error) -> Option<String> {
             return Some(h.to_string());
         }
         source = s.source();
+    }
+    None
+}
+
+/// Why the TLS handshake failed, when it did for a reason other than the certificate (which
+/// `send_error` explains on its own). rustls's error reaches here wrapped in `io::Error`s,
+/// whose `source()` skips what they wrap, so each is unwrapped by hand.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut source = e.source();
+    while let Some(s) = source {
+        let mut wrapped: Option<&(dyn std::error::Error + 'static)> = Some(s);
+        while let Some(io) = wrapped.and_then(|w| w.downcast_ref::<std::io::Error>()) {
+            wrapped = io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static));
+        }
+        match wrapped.and_then(|w| w.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(_)) => return None,
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                return Some("the server does not speak TLS there (is it http://, or another port?)".into());
+            }
+            Some(other) => return Some(other.to_string()),
+            None => source = s.source(),
+        }
     }
     None
 }
