@@ -347,7 +347,14 @@ impl Scheduler {
         }
         self.items.insert(id, item);
         self.queue.insert(id);
+        let limits_given = limits.is_some();
+        let ItemLimits { rate_limit, connections } = snapshot.limits;
         self.emit(EngineEvent::Added { id, item: Box::new(snapshot) }).await;
+        if limits_given {
+            // Said again as the event a front end folding events (not snapshots) listens to,
+            // as `EngineHandle::restore_with_limits` promises.
+            self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
+        }
     }
 
     async fn pause(&mut self, id: ItemId) {
