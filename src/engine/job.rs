@@ -61,7 +61,7 @@ impl PartState {
 }
 
 /// A half-open byte range, as in `segments`.
-type Span = (u64, u64);
+pub type Span = (u64, u64);
 
 pub struct Job {
     pub id: ItemId,
@@ -139,4 +139,11 @@ pub fn forget_progress(part: &mut PartState) {
     part.resumable = false;
     part.validator = None;
     part.missing = None;
+}
+
+/// The server answered a range request with another range or version: start over, and ask it
+/// for no more ranges (see `PartState::ranges_unreliable`).
+pub fn distrust_ranges(part: &mut PartState) {
+    forget_progress(part);
+    part.ranges_unreliable = true;
 }

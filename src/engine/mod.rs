@@ -18,12 +18,16 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
+mod publish;
+mod request;
 pub mod reservations;
 mod retry;
 mod scheduler;
 mod segmented;
 pub mod segments;
+mod sidecar;
 mod single;
+mod stop;
 mod transfer;
 mod urls;
 

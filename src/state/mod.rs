@@ -244,6 +244,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                     file_name: file_name.clone(),
                     validator: saved.validator.clone(),
                     total: saved.total,
+                    ranges_unreliable: false,
                 }),
                 _ => None,
             };
@@ -310,7 +311,12 @@ mod tests {
         assert_eq!(plan[0].state, RestoreAs::Queued);
         assert_eq!(
             plan[0].request.resume,
-            Some(ResumeHint { file_name: "a.bin".into(), validator: Some("\"e\"".into()), total: Some(100) })
+            Some(ResumeHint {
+                file_name: "a.bin".into(),
+                validator: Some("\"e\"".into()),
+                total: Some(100),
+                ranges_unreliable: false
+            })
         );
         assert_eq!((plan[0].saved.state, plan[0].saved.bytes), (SavedState::Queued, 30));
         assert_eq!(plan[1].state, RestoreAs::Paused);

@@ -185,6 +185,7 @@ mod tests {
                 status: 200,
                 resumable: true,
                 validator: Some("\"v1\"".into()),
+                ranges_unreliable: false,
             },
         }
     }

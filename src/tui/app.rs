@@ -559,6 +559,7 @@ mod tests {
                 status: 200,
                 resumable: true,
                 validator: None,
+                ranges_unreliable: false,
             },
         }
     }

@@ -59,6 +59,7 @@ pub mod process;
 pub mod proxy;
 pub mod raw;
 pub mod tls;
+pub mod tmpfs;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
