@@ -37,6 +37,24 @@ pub fn content_range(headers: &HeaderMap) -> Option<(u64, u64, u64)> {
     headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range)
 }
 
+/// Whether a `206` carries exactly bytes `first..=last` of a `total`-byte file of the version
+/// `validator` names. Only a strong ETag can tell versions apart here: a `Last-Modified`
+/// validator was already checked by the server through `If-Range`.
+pub fn is_range_of(
+    headers: &HeaderMap,
+    (first, last): (u64, u64),
+    total: u64,
+    validator: Option<&str>,
+) -> bool {
+    let same_range = content_range(headers) == Some((first, last, total));
+    let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok());
+    let same_version = match (validator, etag) {
+        (Some(old), Some(new)) if old.starts_with('"') => old == new,
+        _ => true,
+    };
+    same_range && same_version
+}
+
 /// A status other than success, in words, with the server's `Retry-After` if it sent one.
 pub fn status_error(response: &reqwest::Response, url: String) -> DownloadError {
     let retry_after: Option<Duration> = response

@@ -2,10 +2,12 @@
 //! place, extra segment connections only take one if it is free, so many workers with many
 //! connections each never open more than the cap to one server. A connection counts against
 //! the host it ends up talking to: where a host redirects elsewhere, later first connections
-//! to it wait for a place at the redirect's destination. Depends on tokio and `url`.
+//! to it wait for a place at the redirect's destination. It also keeps the HTTP/1.1 client
+//! for range requests (`http::build_http1_client`), built on first use, since the engine's
+//! shared state is assembled elsewhere with one client. Depends on tokio, `url` and reqwest.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
@@ -16,6 +18,7 @@ pub struct HostLimits {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Where a host's URLs were last seen to redirect to (another host), by host key.
     leads_to: Mutex<HashMap<String, String>>,
+    http1: OnceLock<reqwest::Client>,
 }
 
 /// A place in one host's cap, given back when dropped.
@@ -41,7 +44,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl HostLimits {
     pub fn new(per_host: usize) -> Self {
-        Self { per_host: per_host.max(1), hosts: Mutex::default(), leads_to: Mutex::default() }
+        Self {
+            per_host: per_host.max(1),
+            hosts: Mutex::default(),
+            leads_to: Mutex::default(),
+            http1: OnceLock::new(),
+        }
+    }
+
+    /// The HTTP/1.1 client, built by `build` the first time it is asked for.
+    pub fn http1_client(&self, build: impl FnOnce() -> reqwest::Client) -> &reqwest::Client {
+        self.http1.get_or_init(build)
     }
 
     fn semaphore(&self, host: &str) -> Arc<Semaphore> {

@@ -33,6 +33,15 @@ impl Shared {
     pub async fn emit(&self, event: EngineEvent) {
         let _ = self.events.send(event).await;
     }
+
+    /// The client for range requests: HTTP/1.1 only (see `http::build_http1_client`). The same
+    /// options already built `client`, so building this one fails only in theory; then `client`
+    /// serves range requests too.
+    pub fn http1(&self) -> &reqwest::Client {
+        self.hosts.http1_client(|| {
+            super::http::build_http1_client(&self.options).unwrap_or_else(|_| self.client.clone())
+        })
+    }
 }
 
 /// Where a download's bytes go and what guards them. Known once the first answer arrived; kept

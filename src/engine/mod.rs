@@ -6,6 +6,7 @@
 //! checks that.
 
 mod answer;
+mod bulk;
 mod destination;
 mod disk;
 mod disposition;

@@ -390,7 +390,7 @@ async fn request(ctx: &Ctx<'_>, span: (u64, u64)) -> Result<reqwest::Response, R
     let fail = |error| Refused::End(WorkerEnd::Failed(error));
     let mut request = ctx
         .shared
-        .client
+        .http1()
         .get(ctx.url.clone())
         .header(header::RANGE, format!("bytes={}-{}", span.0, span.1 - 1));
     if let Some(validator) = &ctx.validator {
@@ -419,14 +419,7 @@ async fn request(ctx: &Ctx<'_>, span: (u64, u64)) -> Result<reqwest::Response, R
         }
         return Err(fail(answer::status_error(&response, ctx.shown_url.clone())));
     }
-    let headers = response.headers();
-    let same_range = answer::content_range(headers) == Some((span.0, span.1 - 1, ctx.total));
-    let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok());
-    let same_version = match (&ctx.validator, etag) {
-        (Some(old), Some(new)) if old.starts_with('"') => old == new,
-        _ => true,
-    };
-    if same_range && same_version {
+    if answer::is_range_of(response.headers(), (span.0, span.1 - 1), ctx.total, ctx.validator.as_deref()) {
         Ok(response)
     } else {
         Err(Refused::End(WorkerEnd::Changed { unreliable: true }))

@@ -125,7 +125,9 @@ async fn attempt_once(
         () = token.cancelled() => return Attempt::Stopped { bytes: offset },
         permit = shared.hosts.acquire(&job.url) => permit,
     };
-    let mut request = shared.client.get(job.url.clone());
+    // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
+    let client = if continuing { shared.http1() } else { &shared.client };
+    let mut request = client.get(job.url.clone());
     if let (Some(p), true) = (part.as_ref(), continuing) {
         request = request.header(header::RANGE, format!("bytes={offset}-"));
         if let Some(validator) = &p.validator {
