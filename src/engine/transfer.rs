@@ -151,7 +151,7 @@ async fn attempt_once(
     let Some(permit) = shared.hosts.settle(permit, &job.url, response.url()) else {
         // No place there now: close this connection, and ask again once there is one.
         let answered = response.url().clone();
-        drop(response);
+        segmented::close_before_next(response).await;
         tokio::select! {
             () = token.cancelled() => return Attempt::Stopped { bytes: offset },
             () = shared.hosts.wait_for_place(&answered) => return Attempt::Again,
@@ -243,6 +243,9 @@ async fn attempt_once(
     let total = p.total;
     let ends_at_total = matches!(length, BodyLength::Announced(_)) && from == 0;
     let attempt = single::stream(shared, job, p, response, Body { from, total, ends_at_total }, token).await;
+    // The answer is gone, perhaps mid-body (paused, failed): let its connection close before
+    // the place at the host goes to another download (see `segmented::close_before_next`).
+    tokio::task::yield_now().await;
     drop(permit);
     attempt
 }
