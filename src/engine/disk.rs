@@ -147,6 +147,11 @@ impl PartWriter {
     }
 
     pub async fn push(&mut self, chunk: Bytes) -> Result<(), DownloadError> {
+        // An HTTP/2 body may end with an empty DATA frame. Kept, it could be a whole batch on
+        // its own, one empty slice that `writev` writes 0 bytes of ("write zero").
+        if chunk.is_empty() {
+            return Ok(());
+        }
         self.received += chunk.len() as u64;
         self.pending_len += chunk.len();
         self.pending.push(chunk);
@@ -317,5 +322,18 @@ mod tests {
             names.sort();
             assert_eq!(names, ["a.bin", "other-a.bin"], "no .part left (unnamed: {unnamed})");
         }
+    }
+    #[tokio::test]
+    async fn an_empty_last_chunk_is_not_a_failed_write() {
+        // HTTP/2 servers may end a body with an empty DATA frame, which reaches the writer as
+        // an empty chunk. After a full batch it used to be the whole last batch, one empty
+        // slice that `writev` wrote 0 bytes of: "write zero", and the download failed.
+        let dir = tempfile::tempdir().unwrap();
+        let body = vec![7u8; FLUSH_BYTES];
+        let mut writer = PartWriter::new(dir.path().join("e.bin.part"), 0, None);
+        writer.push(Bytes::from(body.clone())).await.unwrap();
+        writer.push(Bytes::new()).await.unwrap();
+        let path = writer.finish(dir.path().join("e.bin"), false, || None).await.unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), body);
     }
 }

@@ -51,7 +51,9 @@ pub async fn send(
     asked: &Asked<'_>,
     stop: &CancellationToken,
 ) -> Result<reqwest::Response, Unanswered> {
-    let mut request = shared.client.get(url.clone());
+    // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
+    let client = if asked.range.is_some() { shared.http1() } else { &shared.client };
+    let mut request = client.get(url.clone());
     if let Some((start, end)) = asked.range {
         let end = end.map(|e| e.to_string()).unwrap_or_default();
         request = request.header(header::RANGE, format!("bytes={start}-{end}"));

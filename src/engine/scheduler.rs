@@ -102,12 +102,18 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(options: EngineOptions, client: reqwest::Client, events: mpsc::Sender<EngineEvent>) -> Self {
+    /// `clients`: the client for first requests and the HTTP/1.1 one for ranges.
+    pub fn new(
+        options: EngineOptions,
+        (client, http1_client): (reqwest::Client, reqwest::Client),
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Self {
         let cap = options.workers.clamp(1, MAX_WORKERS);
         Self {
             default_dir: Arc::from(options.download_dir.as_path()),
             shared: Arc::new(Shared {
                 client,
+                http1_client,
                 hosts: HostLimits::new(options.max_connections_per_host),
                 limiter: RateLimiter::new(options.rate_limit),
                 options,

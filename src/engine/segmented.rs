@@ -365,6 +365,7 @@ async fn worker(
         };
         let mut writer = PartWriter::segment(ctx.part_path.clone(), start, SEGMENT_FLUSH_BYTES);
         let streamed = stream(ctx, id, &mut response, &mut writer).await;
+        close_before_next(response).await;
         let flushed = writer.flush_and_close().await;
         let mut map = ctx.map();
         match flushed {
@@ -383,6 +384,18 @@ async fn worker(
             Streamed::Disk(error) => return WorkerEnd::Disk(error),
         }
     }
+}
+
+/// Drops an answer that may still be mid-body and lets its connection close before this task
+/// goes on. hyper closes such a connection from its own task, which the drop wakes; until that
+/// task runs the socket stays open, and a worker that asked for its next range at once (or gave
+/// its place at the host to another download) would open a new connection first, one more than
+/// the per-host cap for a moment. Yielding lets the woken task run first: tokio runs a task
+/// woken on this thread before the yielding one. reqwest offers no way to await the close
+/// itself (its connections are opaque), so this ordering is what keeps the cap exact.
+pub async fn close_before_next(response: reqwest::Response) {
+    drop(response);
+    tokio::task::yield_now().await;
 }
 
 /// Why a range request gave no range to stream.

@@ -41,6 +41,10 @@ pub async fn stream(
     token: &CancellationToken,
 ) -> Attempt {
     let Body { from, total, ends_at_total } = body;
+    if !ends_at_total && let Some(moved) = super::bulk::over_http1(shared, part, &response, from, token).await
+    {
+        response = moved;
+    }
     let shown_url = redact_url(response.url());
     let meta = part.resumable.then(|| PartMeta {
         url: without_credentials(&job.url),

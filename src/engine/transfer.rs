@@ -274,6 +274,9 @@ async fn copy_body(
     let total = p.total;
     let ends_at_total = matches!(length, BodyLength::Announced(_)) && from == 0;
     let attempt = single::stream(shared, job, p, response, Body { from, total, ends_at_total }, token).await;
+    // The answer is gone, perhaps mid-body (paused, failed): let its connection close before
+    // the place at the host goes to another download (see `segmented::close_before_next`).
+    tokio::task::yield_now().await;
     drop(permit);
     attempt
 }
@@ -287,7 +290,7 @@ async fn wait_for_place(
     offset: u64,
 ) -> Attempt {
     let answered = response.url().clone();
-    drop(response);
+    segmented::close_before_next(response).await;
     tokio::select! {
         () = token.cancelled() => Attempt::Stopped { bytes: offset },
         () = shared.hosts.wait_for_place(&answered) => Attempt::Again,
