@@ -470,7 +470,7 @@ def run_scenario(sc, tools, addrs, ca, sums, a, work, notes):
             if r is None:
                 failed[tool] = f"timeout after {a.timeout:.0f} s"
             elif r["code"] != 0:
-                failed[tool] = f"exit {r['code']}: {r['err'][:80]}"
+                failed[tool] = f"exit {r['code']}: {r['err'].replace(out, '…')[:100]}"
             elif problem := check(out, sc, [saved_name(tool, u) for u in urls], sums):
                 failed[tool] = problem
             else:
