@@ -13,34 +13,12 @@
 mod support;
 
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use dlm::engine::{AddRequest, ConflictPolicy, EngineEvent};
 use support::harness::{Harness, completed_path, failure, files_in};
+use support::tmpfs::Tmpfs;
 use support::{TestServer, assert_file, content};
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, options: &str) -> Self {
-        std::fs::create_dir_all(at).unwrap();
-        match Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(at).output() {
-            Ok(out) if out.status.success() => Self(at.to_path_buf()),
-            result => panic!(
-                "this test needs to mount a tmpfs (as root); leave it out with `--skip tmpfs`: {}",
-                result.map_or_else(|e| e.to_string(), |o| String::from_utf8_lossy(&o.stderr).into_owned())
-            ),
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 fn dir_request(url: String, dir: &Path) -> AddRequest {
     AddRequest { url, dir: Some(dir.to_path_buf()), resume: None }

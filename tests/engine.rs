@@ -151,6 +151,15 @@ async fn a_206_with_another_etag_or_wrong_content_range_restarts_from_zero() {
         assert_eq!(reqs.len(), 3, "{path}: {reqs:#?}");
         assert!(reqs[1].range.is_some() && reqs[2].range.is_none(), "{path}");
     }
+    // The answer that started the file over reports that ranges cannot be trusted, so a saved
+    // queue can remember it (`ResumeHint::ranges_unreliable`).
+    for id in [lying, bad] {
+        let last_start = h.events_for(id).into_iter().rev().find_map(|e| match e {
+            EngineEvent::Started { info, .. } => Some(info.clone()),
+            _ => None,
+        });
+        assert!(last_start.is_some_and(|i| i.ranges_unreliable && !i.resumable), "{id}");
+    }
 }
 
 #[tokio::test]
@@ -166,6 +175,7 @@ async fn a_complete_part_file_answered_with_416_is_published() {
             file_name: "whole.bin".into(),
             validator: Some("\"whole.bin-v0\"".into()),
             total: Some(5000),
+            ranges_unreliable: false,
         }),
     });
     let path = completed_path(&h.finish(id).await);
@@ -187,6 +197,7 @@ async fn a_restored_part_continues_where_it_stopped() {
             file_name: "half.bin".into(),
             validator: Some("\"half.bin-v0\"".into()),
             total: Some(200_000),
+            ranges_unreliable: false,
         }),
     });
     let path = completed_path(&h.finish(id).await);
@@ -194,6 +205,54 @@ async fn a_restored_part_continues_where_it_stopped() {
     let reqs = server.requests_for("/f/half.bin");
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].range.as_deref(), Some("bytes=120000-"));
+}
+
+/// "This URL's ranges cannot be trusted" survives a restart through the resume hint: the
+/// restored item is one stream from the first byte, with connections to spare and a `.part`
+/// on disk, and says so in its snapshot; the same item without the note splits.
+#[tokio::test]
+async fn a_restored_item_whose_ranges_were_unreliable_neither_splits_nor_continues() {
+    // Well above twice the smallest piece worth a connection of its own (256 KiB).
+    let size = 2 << 20;
+    for unreliable in [true, false] {
+        let server = TestServer::start().await;
+        let mut h = Harness::with(|o| o.connections = 4);
+        let name = format!("wary-{unreliable}.bin");
+        let full = content(&name, size);
+        std::fs::write(h.path(&format!("{name}.part")), &full[..100_000]).unwrap();
+        let id = h.add_request(AddRequest {
+            url: server.url(&format!("/f/{name}?size={size}")),
+            dir: None,
+            resume: Some(ResumeHint {
+                file_name: name.clone(),
+                validator: Some(format!("\"{name}-v0\"")),
+                total: Some(size as u64),
+                ranges_unreliable: unreliable,
+            }),
+        });
+        let added = h.wait_for("Added", |e| matches!(e, EngineEvent::Added { .. })).await;
+        let EngineEvent::Added { item, .. } = added else { unreachable!() };
+        assert_eq!(item.ranges_unreliable, unreliable);
+        assert_file(&completed_path(&h.finish(id).await), &full);
+        let reqs = server.requests_for(&format!("/f/{name}"));
+        let started: Vec<_> = h
+            .events_for(id)
+            .into_iter()
+            .filter_map(|e| match e {
+                EngineEvent::Started { info, .. } => Some(info.clone()),
+                _ => None,
+            })
+            .collect();
+        if unreliable {
+            assert_eq!(reqs.len(), 1, "one stream: {reqs:?}");
+            assert_eq!(reqs[0].range, None, "from the first byte");
+            assert!(started.iter().all(|i| i.ranges_unreliable && !i.resumable), "{started:?}");
+        } else {
+            assert!(reqs.len() > 1, "with ranges trusted the rest is split: {reqs:?}");
+            assert_eq!(reqs[0].range.as_deref(), Some("bytes=100000-"));
+            assert!(started.iter().all(|i| !i.ranges_unreliable), "{started:?}");
+        }
+    }
 }
 
 #[tokio::test]

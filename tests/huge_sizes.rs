@@ -27,6 +27,7 @@ fn two_items_announcing_the_largest_size_saturate_the_tui_header() {
             status: 206,
             resumable: true,
             validator: None,
+            ranges_unreliable: false,
         };
         app.apply(EngineEvent::Started { id: ItemId(id), info }, t0);
         app.apply(EngineEvent::Progress { id: ItemId(id), bytes: u64::MAX - 1 }, t0);

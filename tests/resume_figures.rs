@@ -61,6 +61,7 @@ fn restore(dir: &Path, url: String, state: RestoreAs) -> (Engine, Receiver<Engin
         file_name: "seg.bin".into(),
         validator: Some("\"seg.bin-v0\"".into()),
         total: Some(SIZE),
+        ranges_unreliable: false,
     };
     let request = AddRequest { url, dir: None, resume: Some(hint) };
     let limits = Some(ItemLimits { rate_limit: None, connections: 4 });

@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use dlm::engine::{Command, EngineEvent, ItemId};
+use dlm::engine::{AddRequest, Command, EngineEvent, ItemId, ItemLimits, RestoreAs};
 use support::harness::{Harness, completed_path};
 use support::{TestServer, content, wait_until};
 
@@ -238,4 +238,22 @@ async fn quitting_leaves_a_pending_pause_paused() {
     h.send(Command::Pause(id));
     let (events, _dir) = h.shutdown().await;
     assert!(events.iter().any(|e| matches!(e, EngineEvent::Paused { id: i, .. } if *i == id)), "{events:#?}");
+}
+
+/// A restored item's own limits are in its first snapshot and, as `restore_with_limits`
+/// promises, in an `ItemLimitsChanged` right after `Added`, for front ends that fold events
+/// rather than snapshots (without it the TUI showed a restored item with default limits).
+#[tokio::test]
+async fn restored_limits_are_announced_right_after_added() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let limits = ItemLimits { rate_limit: Some(8 << 20), connections: 3 };
+    let request = AddRequest::new(server.url("/f/limited.bin?size=1000"));
+    let id =
+        h.engine.as_ref().unwrap().handle().restore_with_limits(request, RestoreAs::Paused, Some(limits));
+    h.wait_for("the restored item paused", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    let events: Vec<EngineEvent> = h.events_for(id).into_iter().cloned().collect();
+    assert!(matches!(&events[0], EngineEvent::Added { item, .. } if item.limits == limits), "{events:#?}");
+    assert_eq!(events[1], EngineEvent::ItemLimitsChanged { id, rate_limit: Some(8 << 20), connections: 3 });
+    assert!(matches!(events[2], EngineEvent::Paused { .. }), "{events:#?}");
 }

@@ -208,12 +208,53 @@ async fn https_with_http2_segmented_drops_and_resume_give_identical_bytes() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_file(&dir.path().join("out/h2.bin"), &content("h2.bin", 3_000_000));
     assert_file(&dir.path().join("out/h2drop.bin"), &content("h2drop.bin", 500_000));
+    // First requests take HTTP/2; ranges (segments, the resume after a drop) HTTP/1.1, one
+    // TCP connection each rather than streams sharing one.
     let reqs = server.requests();
+    let seen: Vec<_> = reqs.iter().map(|r| (&r.version, r.range.is_some())).collect();
     assert!(
-        reqs.iter().all(|r| r.version == "HTTP/2.0"),
-        "{:?}",
-        reqs.iter().map(|r| &r.version).collect::<Vec<_>>()
+        reqs.iter().all(|r| r.version == if r.range.is_some() { "HTTP/1.1" } else { "HTTP/2.0" }),
+        "{seen:?}"
     );
     assert!(server.requests_for("/f/h2.bin").iter().any(|r| r.range.is_some()), "segments were requested");
     assert!(server.requests_for("/f/h2drop.bin").iter().any(|r| r.range.is_some()), "the drop was resumed");
+}
+
+/// Downloads `path` from a new HTTPS test server with one connection; returns the requests
+/// the server saw for it as (version, range).
+async fn one_stream_over_https(path: &str, name: &str, size: usize) -> Vec<(String, Option<String>)> {
+    let ca = TestCa::new();
+    let server = ca.serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = dlm(dir.path());
+    cmd.args(["get", "--insecure", "-o"]).arg(dir.path()).arg(server.https_url(path));
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_file(&dir.path().join(name), &content(name, size));
+    let reqs = server.requests_for(&format!("/f/{name}"));
+    reqs.iter().map(|r| (r.version.clone(), r.range.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_file_answered_over_http2_moves_to_http1_with_a_range() {
+    let size = 20 << 20;
+    let seen = one_stream_over_https(&format!("/f/move.bin?size={size}"), "move.bin", size).await;
+    let expected = [("HTTP/2.0".to_string(), None), ("HTTP/1.1".to_string(), Some("bytes=0-".to_string()))];
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_file_stays_on_http2_when_the_range_comes_back_wrong() {
+    let size = 20 << 20;
+    for (query, name) in [("ranges=ignore", "ignored.bin"), ("lying_206=1", "lying.bin")] {
+        let seen = one_stream_over_https(&format!("/f/{name}?size={size}&{query}"), name, size).await;
+        let versions: Vec<&str> = seen.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(versions, ["HTTP/2.0", "HTTP/1.1"], "{query}: asked to move once, {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_file_over_http2_is_one_request() {
+    let seen = one_stream_over_https("/f/small.bin?size=1000000", "small.bin", 1_000_000).await;
+    assert_eq!(seen, [("HTTP/2.0".to_string(), None)]);
 }

@@ -39,6 +39,7 @@ fn big_app(now: Instant) -> App {
             status: 200,
             resumable: true,
             validator: None,
+            ranges_unreliable: false,
         };
         app.apply(EngineEvent::Started { id: ItemId(id), info }, now);
         app.apply(EngineEvent::Progress { id: ItemId(id), bytes: id * 1000 }, now);

@@ -108,6 +108,7 @@ fn start(h: &mut Harness, secs: f64, id: u64, name: &str, total: Option<u64>, of
                 status: if offset > 0 { 206 } else { 200 },
                 resumable: total.is_some(),
                 validator: Some("\"abc\"".into()),
+                ranges_unreliable: false,
             },
         },
     );

@@ -1,18 +1,125 @@
-//! What a server's answer means before its body is read: the validator that guards a resume,
-//! `Content-Range`, the transfer codings dlm can read, and a failed request in words. Depends on
-//! reqwest, hyper's error kinds, and the engine's errors and options.
+//! What a server's answer means before its body is read, the same for a download's first
+//! answer and for each segment's: the asked range of the same file, the whole file, nothing
+//! at that offset, another range or version, or an error; with the validator that guards a
+//! resume, `Content-Range`, and the transfer codings dlm can read. Depends on reqwest, and the
+//! engine's errors, retry rules and requests.
 
-use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
+use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use url::Url;
 
 use super::error::DownloadError;
-use super::http::RedirectError;
-use super::options::EngineOptions;
+use super::request::Asked;
 use super::retry::parse_retry_after;
 use super::urls::redact_url;
+
+/// What an answer to an `Asked` request means.
+#[derive(Debug)]
+pub enum Verdict {
+    /// A `206` carrying exactly the asked range of the same version; `total` is the file's
+    /// size.
+    Range {
+        total: u64,
+        length: BodyLength,
+    },
+    /// The whole file from its first byte (a `200`, or another success that is not a `206`).
+    Whole(WholeFile),
+    /// `416` to a range request: the file has no byte at that offset (the bytes on disk are
+    /// all of it, or it shrank).
+    NotSatisfiable,
+    /// A `206` of another range or another version: the server's ranges cannot be trusted.
+    Mismatch,
+    Failed(DownloadError),
+}
+
+/// What a full answer says about the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WholeFile {
+    pub total: Option<u64>,
+    pub validator: Option<String>,
+    /// The server could continue it from an offset: size known, identity encoding, ranges
+    /// not refused.
+    pub resumable: bool,
+    pub length: BodyLength,
+}
+
+/// Judges `response` against what was `asked`.
+pub fn classify(response: &reqwest::Response, asked: &Asked<'_>) -> Verdict {
+    let status = response.status();
+    let headers = response.headers();
+    if status == StatusCode::RANGE_NOT_SATISFIABLE && asked.range.is_some() {
+        return Verdict::NotSatisfiable;
+    }
+    let shown_url = redact_url(response.url());
+    if status.is_redirection()
+        && let Some(target) = headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| response.url().join(v).ok())
+            .filter(|u| !matches!(u.scheme(), "http" | "https"))
+    {
+        // reqwest hands back redirects to some schemes (file:, javascript:) instead of asking
+        // the redirect policy; say what happened rather than "302 Found".
+        return Verdict::Failed(DownloadError::RedirectScheme { url: redact_url(&target) });
+    }
+    if !status.is_success() {
+        return Verdict::Failed(status_error(response, shown_url));
+    }
+    let length = match body_length(headers, &shown_url) {
+        Ok(length) => length,
+        Err(error) => return Verdict::Failed(error),
+    };
+    if status != StatusCode::PARTIAL_CONTENT {
+        return Verdict::Whole(whole_file(response, length));
+    }
+    let Some((start, end)) = asked.range else {
+        let got = "206 to a request without Range".into();
+        return Verdict::Failed(DownloadError::BadContentRange { url: shown_url, got });
+    };
+    match content_range(headers) {
+        // A server that changed the file but still answered 206 must not get its bytes spliced
+        // onto the old ones.
+        Some((from, to, len))
+            if from == start
+                && end.map_or(to.checked_add(1) == Some(len), |end| to == end)
+                && asked.total.is_none_or(|t| t == len)
+                && same_version(asked.validator, validator_of(headers).as_deref()) =>
+        {
+            Verdict::Range { total: len, length }
+        }
+        _ => Verdict::Mismatch,
+    }
+}
+
+/// Whether an answer's validator speaks of the version the bytes on disk came from (an answer
+/// without one says nothing against it).
+fn same_version(old: Option<&str>, new: Option<&str>) -> bool {
+    match (old, new) {
+        (Some(old), Some(new)) => old == new,
+        _ => true,
+    }
+}
+
+/// What a full answer says about the file.
+fn whole_file(response: &reqwest::Response, length: BodyLength) -> WholeFile {
+    let headers = response.headers();
+    let total = match length {
+        BodyLength::Announced(n) => Some(n),
+        BodyLength::AsFramed => response.content_length(),
+    };
+    let encoded = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    let ranges_refused =
+        headers.get(header::ACCEPT_RANGES).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"));
+    WholeFile {
+        total,
+        validator: validator_of(headers),
+        resumable: total.is_some() && !encoded && !ranges_refused,
+        length,
+    }
+}
 
 /// A strong ETag, else Last-Modified: what `If-Range` may carry (weak ETags may not).
 pub fn validator_of(headers: &HeaderMap) -> Option<String> {
@@ -33,12 +140,12 @@ pub fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// The `Content-Range` of an answer, parsed.
-pub fn content_range(headers: &HeaderMap) -> Option<(u64, u64, u64)> {
+fn content_range(headers: &HeaderMap) -> Option<(u64, u64, u64)> {
     headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range)
 }
 
 /// A status other than success, in words, with the server's `Retry-After` if it sent one.
-pub fn status_error(response: &reqwest::Response, url: String) -> DownloadError {
+fn status_error(response: &reqwest::Response, url: String) -> DownloadError {
     let retry_after: Option<Duration> = response
         .headers()
         .get(header::RETRY_AFTER)
@@ -62,7 +169,7 @@ pub enum BodyLength {
 /// Checks `Transfer-Encoding`. The HTTP stack removes `chunked` when it is the last coding and
 /// decodes nothing else, so any other coding would leave its framing or compression in the
 /// file: such an answer fails, and is not worth another attempt.
-pub fn body_length(headers: &HeaderMap, url: &str) -> Result<BodyLength, DownloadError> {
+fn body_length(headers: &HeaderMap, url: &str) -> Result<BodyLength, DownloadError> {
     let named: Vec<&str> =
         headers.get_all(header::TRANSFER_ENCODING).iter().map(|v| v.to_str().unwrap_or("\u{fffd}")).collect();
     if named.is_empty() {
@@ -87,82 +194,6 @@ pub fn body_length(headers: &HeaderMap, url: &str) -> Result<BodyLength, Downloa
             .map_or(BodyLength::AsFramed, BodyLength::Announced)),
         _ => Ok(BodyLength::AsFramed),
     }
-}
-
-/// Words for a failed request: redirect problems, answers that are not HTTP, timeouts,
-/// refused connections.
-pub fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> DownloadError {
-    let url = e.url().map_or_else(|| redact_url(asked), redact_url);
-    if e.is_redirect() {
-        let limit = options.max_redirects;
-        let too_many = |circular| DownloadError::TooManyRedirects { url: redact_url(asked), limit, circular };
-        let mut source = e.source();
-        while let Some(s) = source {
-            if let Some(r) = s.downcast_ref::<RedirectError>() {
-                return match r {
-                    RedirectError::TooMany { circular } => too_many(*circular),
-                    RedirectError::Scheme(target) => DownloadError::RedirectScheme { url: target.clone() },
-                };
-            }
-            source = s.source();
-        }
-        return too_many(false);
-    }
-    if let Some(reason) = not_http(e) {
-        return DownloadError::NotHttp { url, reason };
-    }
-    if e.is_timeout() {
-        return DownloadError::ConnectTimeout { url, after: options.connect_timeout };
-    }
-    if e.is_connect() {
-        let reason = innermost_reason(e);
-        // rustls says "invalid peer certificate: UnknownIssuer"; retrying cannot fix that, and
-        // the person needs to hear what to do about it.
-        if let Some(why) = reason.strip_prefix("invalid peer certificate: ") {
-            return DownloadError::Certificate { url, reason: certificate_reason(why) };
-        }
-        return DownloadError::Connect { url, reason };
-    }
-    DownloadError::Network { url, reason: innermost_reason(e) }
-}
-
-/// The parser's complaint when the server's answer could not be read as an HTTP response at
-/// all (another protocol, a broken status line or header, a header block too large). Such a
-/// server says the same on every attempt, so it is not worth retrying.
-fn not_http(e: &reqwest::Error) -> Option<String> {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(h) = s.downcast_ref::<hyper::Error>()
-            && h.is_parse()
-        {
-            return Some(h.to_string());
-        }
-        source = s.source();
-    }
-    None
-}
-
-/// rustls's certificate error names in words.
-fn certificate_reason(why: &str) -> String {
-    match why {
-        "UnknownIssuer" => "issued by an unknown authority, perhaps self-signed".into(),
-        "NotValidForName" => "issued for another host name".into(),
-        "Expired" => "expired".into(),
-        "NotValidYet" => "not valid yet".into(),
-        "Revoked" => "revoked".into(),
-        "BadSignature" => "bad signature".into(),
-        other if other.starts_with("NotValidForNameContext") => "issued for another host name".into(),
-        other => other.to_string(),
-    }
-}
-
-/// The most specific cause in an error chain ("Connection refused (os error 111)").
-pub fn innermost_reason(e: &reqwest::Error) -> String {
-    let mut last: &dyn std::error::Error = e;
-    while let Some(s) = last.source() {
-        last = s;
-    }
-    last.to_string()
 }
 
 #[cfg(test)]

@@ -1,27 +1,25 @@
-//! Where a new download's bytes go, decided from its first full answer: the name, the conflict
-//! policy, and with `continue_existing` a finished file to skip or a `.part` from an earlier
-//! run to continue or start over in place. Depends on the engine's naming and disk modules.
+//! Where a download's bytes go, decided from a full answer: for a new download the name, the
+//! conflict policy, and with `continue_existing` a finished file to skip or a `.part` from an
+//! earlier run to continue or start over in place; for one that has a `.part`, starting it
+//! over in place. Depends on the engine's naming, disk, answer and job modules.
 
 use std::path::PathBuf;
 
-use reqwest::header::{self, HeaderMap};
-use url::Url;
+use reqwest::header;
 
+use super::answer::WholeFile;
 use super::disk;
 use super::error::DownloadError;
 use super::job::{Job, PartState, Shared};
 use super::naming;
 use super::options::ConflictPolicy;
+use super::sidecar;
 use super::urls::without_credentials;
 
-/// What the first full answer tells about a download. `resumable`: the server could continue
-/// it from an offset.
+/// A full answer: its headers and final URL name the file, `file` says what it is.
 pub struct FirstAnswer<'a> {
-    pub headers: &'a HeaderMap,
-    pub final_url: &'a Url,
-    pub total: Option<u64>,
-    pub validator: Option<String>,
-    pub resumable: bool,
+    pub response: &'a reqwest::Response,
+    pub file: &'a WholeFile,
 }
 
 pub enum Destination {
@@ -39,23 +37,25 @@ pub async fn choose(
     job: &Job,
     answer: &FirstAnswer<'_>,
 ) -> Result<Destination, DownloadError> {
-    let get = |name| answer.headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    let headers = answer.response.headers();
+    let get = |name| headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     // Content-Disposition as raw bytes: a name in it may be UTF-8 or ISO-8859-1.
-    let disposition = answer.headers.get(header::CONTENT_DISPOSITION).map(header::HeaderValue::as_bytes);
-    let name = naming::choose_name(disposition, answer.final_url, get(header::CONTENT_TYPE));
+    let disposition = headers.get(header::CONTENT_DISPOSITION).map(header::HeaderValue::as_bytes);
+    let name = naming::choose_name(disposition, answer.response.url(), get(header::CONTENT_TYPE));
+    let file = answer.file;
     let fresh = |final_path| PartState {
         final_path,
-        validator: answer.validator.clone(),
-        total: answer.total,
-        resumable: answer.resumable,
+        validator: file.validator.clone(),
+        total: file.total,
+        resumable: file.resumable,
         missing: None,
         ranges_unreliable: false,
     };
     if shared.options.continue_existing
-        && let Some(found) = existing(shared, job, &name, answer)
+        && let Some(found) = existing(shared, job, &name, file)
     {
         return Ok(match found {
-            Existing::Complete(path) => Destination::Skip { path, bytes: answer.total.unwrap_or(0) },
+            Existing::Complete(path) => Destination::Skip { path, bytes: file.total.unwrap_or(0) },
             Existing::Continue(part) => Destination::Continue(part),
             Existing::StartOver(final_path) => Destination::Fresh(fresh(final_path)),
         });
@@ -105,7 +105,7 @@ enum Existing {
 /// Where that cannot work, or the sidecar is of an older version of this URL, the `.part` is
 /// started over in place, never left beside a second name. A sidecar naming another URL means
 /// the `.part` belongs to another download: it is left alone.
-fn existing(shared: &Shared, job: &Job, name: &str, answer: &FirstAnswer<'_>) -> Option<Existing> {
+fn existing(shared: &Shared, job: &Job, name: &str, answer: &WholeFile) -> Option<Existing> {
     let final_path = job.dir.join(name);
     if let (Some(t), Ok(meta)) = (answer.total, std::fs::symlink_metadata(&final_path))
         && meta.file_type().is_file()
@@ -115,7 +115,7 @@ fn existing(shared: &Shared, job: &Job, name: &str, answer: &FirstAnswer<'_>) ->
     }
     let part_path = naming::part_path(&final_path);
     let on_disk = disk::part_len(&part_path)?;
-    let sidecar = disk::read_meta(&part_path);
+    let sidecar = sidecar::read_meta(&part_path);
     if sidecar.as_ref().is_some_and(|m| m.url != without_credentials(&job.url)) {
         return None;
     }
@@ -145,8 +145,26 @@ fn existing(shared: &Shared, job: &Job, name: &str, answer: &FirstAnswer<'_>) ->
             Some(continued(answer.validator.clone(), None))
         }
         _ => {
-            disk::remove_meta(&part_path);
+            sidecar::remove_meta(&part_path);
             Some(Existing::StartOver(final_path))
         }
     }
+}
+
+/// The server sent the whole file although the `.part` may hold some of it: start over in
+/// place with this answer. A `200` to a range request for the same version means the server
+/// ignores ranges (a new version is a changed file, which says nothing about ranges).
+pub fn start_over(p: &mut PartState, file: &WholeFile, asked_range: bool) {
+    if asked_range {
+        let same_version = match (&p.validator, &file.validator) {
+            (Some(old), Some(new)) => old == new,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        p.ranges_unreliable |= same_version;
+    }
+    p.validator = file.validator.clone();
+    p.total = file.total;
+    p.resumable = file.resumable && !p.ranges_unreliable;
+    p.missing = None;
 }

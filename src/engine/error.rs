@@ -25,6 +25,8 @@ pub enum DownloadError {
          CA with --ca-file FILE (ca_files in the config file), or skip the check with --insecure"
     )]
     Certificate { url: String, reason: String },
+    #[error("the TLS handshake with {url} failed: {reason}")]
+    TlsHandshake { url: String, reason: String },
     #[error("connection to {url} timed out after {}s", secs(*after))]
     ConnectTimeout { url: String, after: Duration },
     #[error("no data from {url} for {}s (stalled)", secs(*after))]
@@ -118,7 +120,7 @@ impl DownloadError {
             | Self::Stalled { .. }
             | Self::NoAnswer { .. }
             | Self::Network { .. } => ErrorKind::Network,
-            Self::Certificate { .. } => ErrorKind::Tls,
+            Self::Certificate { .. } | Self::TlsHandshake { .. } => ErrorKind::Tls,
             Self::Truncated { .. }
             | Self::Overlong { .. }
             | Self::CutShort { .. }

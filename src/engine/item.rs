@@ -36,6 +36,7 @@ impl ItemSnapshot {
             attempt_from: 0,
             validator: None,
             resumable: false,
+            ranges_unreliable: false,
             final_url: None,
             status: None,
             limits,
@@ -94,6 +95,7 @@ impl ItemSnapshot {
                 self.final_url = Some(info.final_url.clone());
                 self.status = Some(info.status);
                 self.resumable = info.resumable;
+                self.ranges_unreliable = info.ranges_unreliable;
                 self.validator.clone_from(&info.validator);
                 Change::Saved
             }
@@ -199,6 +201,7 @@ mod tests {
                 status: 206,
                 resumable: true,
                 validator: Some("\"v1\"".into()),
+                ranges_unreliable: false,
             },
         }
     }
@@ -215,6 +218,11 @@ mod tests {
         );
         assert_eq!(s.apply(&EngineEvent::Progress { id: ItemId(7), bytes: 400 }), Change::Progress);
         assert_eq!(s.fetched_this_attempt(), 300);
+        let EngineEvent::Started { id, mut info } = started(0) else { unreachable!() };
+        info.ranges_unreliable = true;
+        assert_eq!(s.apply(&EngineEvent::Started { id, info }), Change::Saved);
+        assert!(s.ranges_unreliable, "kept for the saved queue");
+        s.apply(&EngineEvent::Progress { id: ItemId(7), bytes: 400 });
         let done = EngineEvent::Completed {
             id: ItemId(7),
             path: PathBuf::from("/dl/file.iso"),

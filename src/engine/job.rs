@@ -21,6 +21,8 @@ use super::reservations::NameReservations;
 /// per-host connection caps, the global rate limit, and the way to report.
 pub struct Shared {
     pub client: reqwest::Client,
+    /// The same settings, HTTP/1.1 only, for range requests (see `http1`).
+    pub http1_client: reqwest::Client,
     pub options: EngineOptions,
     pub names: Arc<NameReservations>,
     pub hosts: HostLimits,
@@ -32,6 +34,11 @@ impl Shared {
     /// State changes must arrive; a closed receiver means nobody is listening, which is fine.
     pub async fn emit(&self, event: EngineEvent) {
         let _ = self.events.send(event).await;
+    }
+
+    /// The client for range requests: HTTP/1.1 only (see `http::build_http1_client`).
+    pub fn http1(&self) -> &reqwest::Client {
+        &self.http1_client
     }
 }
 
@@ -61,7 +68,7 @@ impl PartState {
 }
 
 /// A half-open byte range, as in `segments`.
-type Span = (u64, u64);
+pub type Span = (u64, u64);
 
 pub struct Job {
     pub id: ItemId,
@@ -139,4 +146,11 @@ pub fn forget_progress(part: &mut PartState) {
     part.resumable = false;
     part.validator = None;
     part.missing = None;
+}
+
+/// The server answered a range request with another range or version: start over, and ask it
+/// for no more ranges (see `PartState::ranges_unreliable`).
+pub fn distrust_ranges(part: &mut PartState) {
+    forget_progress(part);
+    part.ranges_unreliable = true;
 }

@@ -39,7 +39,7 @@ impl AddRequest {
 }
 
 /// Enough to continue a download whose `.part` file is already on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResumeHint {
     /// Final file name inside the download folder (the `.part` is `NAME.part`).
     pub file_name: String,
@@ -47,6 +47,11 @@ pub struct ResumeHint {
     pub validator: Option<String>,
     /// Size announced by the server, if it announced one.
     pub total: Option<u64>,
+    /// The server answered a range request for this item with something other than that
+    /// range of the same file (`ItemSnapshot::ranges_unreliable`, kept across restarts). The
+    /// item then never splits and starts over in place rather than continue its `.part`, as
+    /// it did before the restart. Default `false`: ranges are tried, and checked.
+    pub ranges_unreliable: bool,
 }
 
 /// What the engine is told to do. Sent over an unbounded channel, so a front end never
@@ -190,6 +195,9 @@ pub struct StartInfo {
     pub resumable: bool,
     /// Validator (ETag or Last-Modified) guarding the bytes on disk, for persistence.
     pub validator: Option<String>,
+    /// This server's ranges cannot be trusted for this item: it is fetched as one stream,
+    /// from the first byte on every attempt (see `ResumeHint::ranges_unreliable`).
+    pub ranges_unreliable: bool,
 }
 
 /// What the engine reports. State changes are delivered reliably and in order per item;
@@ -334,7 +342,8 @@ pub enum ErrorKind {
     Http,
     /// Could not connect, the connection was lost, or the server went silent.
     Network,
-    /// The server's TLS certificate is not trusted.
+    /// The server's TLS certificate is not trusted, or the TLS handshake failed (a server
+    /// that does not speak TLS on that port, no protocol both sides know).
     Tls,
     /// The server broke HTTP: not HTTP at all, codings dlm cannot read, ranges that do not
     /// match, bodies cut short again and again.
@@ -406,6 +415,10 @@ pub struct ItemSnapshot {
     pub validator: Option<String>,
     /// The server can continue this download from an offset.
     pub resumable: bool,
+    /// The server answered a range request with something other than that range of the same
+    /// file: the item is one stream that starts over rather than continues. Saved so that a
+    /// restart remembers it (pass it back in `ResumeHint`); `false` until that happens.
+    pub ranges_unreliable: bool,
     /// The URL after redirects (credentials removed) and the status of the last answer.
     pub final_url: Option<String>,
     pub status: Option<u16>,

@@ -6,6 +6,7 @@
 //! checks that.
 
 mod answer;
+mod bulk;
 mod destination;
 mod disk;
 mod disposition;
@@ -18,12 +19,16 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
+mod publish;
+mod request;
 pub mod reservations;
 mod retry;
 mod scheduler;
 mod segmented;
 pub mod segments;
+mod sidecar;
 mod single;
+mod stop;
 mod transfer;
 mod urls;
 
@@ -73,10 +78,10 @@ impl Engine {
     /// Starts the scheduler on the current tokio runtime. Fails only when the HTTP client
     /// cannot be built from the options (a bad proxy URL or CA file).
     pub fn start(options: EngineOptions) -> Result<(Engine, mpsc::Receiver<EngineEvent>), EngineError> {
-        let client = http::build_client(&options)?;
+        let clients = (http::build_client(&options)?, http::build_http1_client(&options)?);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
-        let scheduler = scheduler::Scheduler::new(options, client, event_tx);
+        let scheduler = scheduler::Scheduler::new(options, clients, event_tx);
         let quit = CancellationToken::new();
         let task = tokio::spawn(scheduler.run(cmd_rx, quit.clone()));
         let handle = EngineHandle { cmd_tx, next_id: Arc::new(AtomicU64::new(1)) };

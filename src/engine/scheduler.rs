@@ -15,88 +15,25 @@ use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
-use super::messages::{AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemSnapshot, RestoreAs};
+use super::messages::{
+    AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemSnapshot, ItemState, RestoreAs,
+};
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::reservations::NameReservations;
+use super::sidecar;
+use super::stop::{Running, StopReason};
 use super::transfer::{self, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url};
 
-/// Why a running transfer was told to stop; decides what its end means.
-///
-/// A transfer takes a moment to stop, and more requests may arrive meanwhile (a pause while a
-/// new connection count restarts it, a remove after a cancel). The rule: **the strongest
-/// request wins**, in this order, weakest first:
-///
-/// `Restart` < `Shutdown` < `Pause` < `Cancel` < `Remove`
-///
-/// and a request to delete the `.part` is kept whichever of cancel and remove wins. So nothing
-/// the person asked for is lost or weakened by a later, milder request: a pause is not undone
-/// by a restart, a remove is not downgraded by a cancel, a delete is not forgotten, and
-/// quitting leaves a paused item paused. `Resume` withdraws a pause that has not taken effect
-/// yet (the transfer then continues from its `.part`, as after a restart). A transfer that
-/// finished before it saw a request ends as what it did (done or failed), except that a
-/// remove still removes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopReason {
-    /// Stop and queue again at once (to apply a new connection count).
-    Restart,
-    Shutdown,
-    Pause,
-    Cancel {
-        delete_partial: bool,
-    },
-    Remove {
-        delete_partial: bool,
-    },
-}
-
-impl StopReason {
-    fn strength(self) -> u8 {
-        match self {
-            Self::Restart => 0,
-            Self::Shutdown => 1,
-            Self::Pause => 2,
-            Self::Cancel { .. } => 3,
-            Self::Remove { .. } => 4,
-        }
-    }
-
-    fn deletes_partial(self) -> bool {
-        matches!(self, Self::Cancel { delete_partial: true } | Self::Remove { delete_partial: true })
-    }
-
-    /// What two requests for one transfer amount to (see the rule above).
-    fn combined(self, other: StopReason) -> StopReason {
-        let strongest = if other.strength() > self.strength() { other } else { self };
-        let delete_partial = self.deletes_partial() || other.deletes_partial();
-        match strongest {
-            Self::Cancel { .. } => Self::Cancel { delete_partial },
-            Self::Remove { .. } => Self::Remove { delete_partial },
-            weaker => weaker,
-        }
-    }
-}
-
-/// Asks a running transfer to stop for `reason`, combined with any request already pending.
-fn request_stop(token: &CancellationToken, stop: &mut Option<StopReason>, reason: StopReason) {
-    *stop = Some(stop.map_or(reason, |pending| pending.combined(reason)));
-    token.cancel();
-}
-
+/// What the scheduler is doing for an item besides keeping its state: running its transfer,
+/// or deleting its `.part` (which can take seconds for a large file, so it happens on the
+/// blocking pool). Not a lifecycle: the lifecycle is the item's `ItemState`.
 #[derive(Debug)]
-enum Status {
-    Queued,
-    Running {
-        token: CancellationToken,
-        stop: Option<StopReason>,
-    },
-    Paused,
-    Done,
-    Failed,
-    Cancelled,
-    /// Cancelled with its `.part` to delete: reported as cancelled once the files are gone
-    /// (deleting a large file can take seconds, so it happens on the blocking pool).
-    Deleting {
+enum Task {
+    Transfer(Running),
+    /// Cancelled (or removed, with `then_remove`) with its `.part` to delete: reported once the
+    /// files are gone. Until then the item keeps the state front ends last heard of.
+    DeletePart {
         then_remove: bool,
     },
 }
@@ -111,7 +48,11 @@ struct Item {
     url: Option<Box<str>>,
     dir: Arc<Path>,
     part: Option<Box<PartState>>,
-    status: Status,
+    /// The state front ends were last told of, so it and theirs never disagree. The scheduler
+    /// sets `Connecting` when it starts a transfer and does not follow the transfer's own
+    /// `Connecting`/`Downloading` events: for it both mean running.
+    state: ItemState,
+    task: Option<Task>,
     connections: usize,
     /// `None` until the item starts or gets its own limit; until then its limit is the
     /// engine's default (`EngineOptions::item_rate_limit`).
@@ -127,6 +68,14 @@ impl Item {
     /// Its own limit and connection count, as `ItemLimitsChanged` reports them.
     fn limits(&self, default: Option<u64>) -> (Option<u64>, usize) {
         (self.limiter.as_ref().map_or(default, |l| l.rate()), self.connections)
+    }
+
+    /// Its running transfer, if it has one.
+    fn transfer(&mut self) -> Option<&mut Running> {
+        match &mut self.task {
+            Some(Task::Transfer(running)) => Some(running),
+            _ => None,
+        }
     }
 
     /// Bytes of its `.part` on disk (what a pause keeps).
@@ -153,12 +102,18 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(options: EngineOptions, client: reqwest::Client, events: mpsc::Sender<EngineEvent>) -> Self {
+    /// `clients`: the client for first requests and the HTTP/1.1 one for ranges.
+    pub fn new(
+        options: EngineOptions,
+        (client, http1_client): (reqwest::Client, reqwest::Client),
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Self {
         let cap = options.workers.clamp(1, MAX_WORKERS);
         Self {
             default_dir: Arc::from(options.download_dir.as_path()),
             shared: Arc::new(Shared {
                 client,
+                http1_client,
                 hosts: HostLimits::new(options.max_connections_per_host),
                 limiter: RateLimiter::new(options.rate_limit),
                 options,
@@ -250,10 +205,11 @@ impl Scheduler {
             Command::Remove(id) => self.stop(id, StopReason::Remove { delete_partial: false }).await,
             Command::Retry(id) => {
                 if let Some(item) = self.items.get_mut(&id)
-                    && matches!(item.status, Status::Failed | Status::Cancelled)
+                    && item.task.is_none()
+                    && matches!(item.state, ItemState::Failed | ItemState::Cancelled)
                     && item.url.is_some()
                 {
-                    item.status = Status::Queued;
+                    item.state = ItemState::Queued;
                     self.queue.insert(id);
                     self.emit(EngineEvent::Queued { id }).await;
                 }
@@ -280,8 +236,8 @@ impl Scheduler {
                     item.connections = connections.clamp(1, MAX_CONNECTIONS);
                     let (rate_limit, connections) = item.limits(self.shared.options.item_rate_limit);
                     // A running item picks the new count up by continuing from its `.part`.
-                    if let Status::Running { token, stop } = &mut item.status {
-                        request_stop(token, stop, StopReason::Restart);
+                    if let Some(running) = item.transfer() {
+                        running.request_stop(StopReason::Restart);
                     }
                     self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
                 }
@@ -310,23 +266,23 @@ impl Scheduler {
         match state {
             RestoreAs::Queued => {}
             RestoreAs::Paused => {
-                item.status = Status::Paused;
+                item.state = ItemState::Paused;
                 let bytes = item.bytes_on_disk();
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
             RestoreAs::Done { path, bytes } => {
-                item.status = Status::Done;
+                item.state = ItemState::Done;
                 if let Some(part) = item.part.take() {
                     self.shared.names.release(&part.final_path);
                 }
                 self.emit(EngineEvent::Completed { id, path, bytes, skipped: true }).await;
             }
             RestoreAs::Failed { error } => {
-                item.status = Status::Failed;
+                item.state = ItemState::Failed;
                 self.emit(EngineEvent::Failed { id, error }).await;
             }
             RestoreAs::Cancelled => {
-                item.status = Status::Cancelled;
+                item.state = ItemState::Cancelled;
                 self.emit(EngineEvent::Cancelled { id }).await;
             }
         }
@@ -339,7 +295,8 @@ impl Scheduler {
             url: None,
             dir,
             part: None,
-            status: Status::Queued,
+            state: ItemState::Queued,
+            task: None,
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
             limiter: None,
         };
@@ -358,7 +315,7 @@ impl Scheduler {
         let url = match parsed {
             Ok(url) => url,
             Err(error) => {
-                item.status = Status::Failed;
+                item.state = ItemState::Failed;
                 self.items.insert(id, item);
                 self.emit(EngineEvent::Added { id, item: Box::new(snapshot) }).await;
                 self.emit(EngineEvent::Failed { id, error: error.to_item_error() }).await;
@@ -369,15 +326,17 @@ impl Scheduler {
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
-            let missing = disk::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
+            let missing = sidecar::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then(|| {
+                // Ranges found unreliable before the restart: starts over in place, as one
+                // stream, as it would have without the restart.
                 Box::new(PartState {
                     final_path,
                     validator: hint.validator,
                     total: hint.total,
-                    resumable: true,
+                    resumable: !hint.ranges_unreliable,
                     missing,
-                    ranges_unreliable: false,
+                    ranges_unreliable: hint.ranges_unreliable,
                 })
             })
         });
@@ -388,41 +347,45 @@ impl Scheduler {
             snapshot.total = part.total;
             snapshot.validator.clone_from(&part.validator);
             snapshot.resumable = part.resumable;
+            snapshot.ranges_unreliable = part.ranges_unreliable;
             snapshot.bytes = item.bytes_on_disk();
             snapshot.attempt_from = snapshot.bytes;
         }
         self.items.insert(id, item);
         self.queue.insert(id);
+        let limits_given = limits.is_some();
+        let ItemLimits { rate_limit, connections } = snapshot.limits;
         self.emit(EngineEvent::Added { id, item: Box::new(snapshot) }).await;
+        if limits_given {
+            // Said again as the event a front end folding events (not snapshots) listens to,
+            // as `EngineHandle::restore_with_limits` promises.
+            self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
+        }
     }
 
     async fn pause(&mut self, id: ItemId) {
         let Some(item) = self.items.get_mut(&id) else { return };
-        match &mut item.status {
-            Status::Queued => {
-                item.status = Status::Paused;
+        match (item.state, &mut item.task) {
+            (ItemState::Queued, None) => {
+                item.state = ItemState::Paused;
                 self.queue.remove(&id);
                 let bytes = item.bytes_on_disk();
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
-            Status::Running { token, stop } => request_stop(token, stop, StopReason::Pause),
+            (_, Some(Task::Transfer(running))) => running.request_stop(StopReason::Pause),
             _ => {}
         }
     }
 
     async fn resume(&mut self, id: ItemId) {
         let Some(item) = self.items.get_mut(&id) else { return };
-        match &mut item.status {
-            Status::Paused => {
-                item.status = Status::Queued;
+        match (item.state, &mut item.task) {
+            (ItemState::Paused, None) => {
+                item.state = ItemState::Queued;
                 self.queue.insert(id);
                 self.emit(EngineEvent::Queued { id }).await;
             }
-            // Paused and resumed before the transfer stopped: it stops anyway (its token has
-            // fired) and goes straight back to the queue instead of to Paused.
-            Status::Running { stop, .. } if *stop == Some(StopReason::Pause) => {
-                *stop = Some(StopReason::Restart);
-            }
+            (_, Some(Task::Transfer(running))) => running.withdraw_pause(),
             _ => {}
         }
     }
@@ -430,10 +393,11 @@ impl Scheduler {
     /// Cancel or remove: running transfers are stopped first and finished in `finished`.
     async fn stop(&mut self, id: ItemId, reason: StopReason) {
         let Some(item) = self.items.get_mut(&id) else { return };
-        match &mut item.status {
-            Status::Running { token, stop } => request_stop(token, stop, reason),
-            Status::Deleting { then_remove } => *then_remove |= matches!(reason, StopReason::Remove { .. }),
-            Status::Done | Status::Cancelled if !matches!(reason, StopReason::Remove { .. }) => {}
+        let remove = matches!(reason, StopReason::Remove { .. });
+        match (item.state, &mut item.task) {
+            (_, Some(Task::Transfer(running))) => running.request_stop(reason),
+            (_, Some(Task::DeletePart { then_remove })) => *then_remove |= remove,
+            (ItemState::Done | ItemState::Cancelled, None) if !remove => {}
             _ => {
                 self.queue.remove(&id);
                 self.conclude_stop(id, reason).await;
@@ -452,7 +416,7 @@ impl Scheduler {
         if delete_partial && let Some(part) = item.part.take() {
             // Deleting a large file can take seconds: not on this task. The name stays
             // reserved until the files are gone, so no other item starts writing there.
-            item.status = Status::Deleting { then_remove: remove };
+            item.task = Some(Task::DeletePart { then_remove: remove });
             let names = Arc::clone(&self.shared.names);
             self.deletions.spawn_blocking(move || {
                 remove_partial(&part);
@@ -465,7 +429,7 @@ impl Scheduler {
             }
             self.emit(EngineEvent::Removed { id }).await;
         } else {
-            item.status = Status::Cancelled;
+            item.state = ItemState::Cancelled;
             self.emit(EngineEvent::Cancelled { id }).await;
         }
     }
@@ -473,11 +437,11 @@ impl Scheduler {
     /// A cancelled or removed item's `.part` is gone: report it cancelled, or removed.
     async fn deleted(&mut self, id: ItemId) {
         let Some(item) = self.items.get_mut(&id) else { return };
-        let Status::Deleting { then_remove } = item.status else { return };
+        let Some(Task::DeletePart { then_remove }) = item.task.take() else { return };
         if then_remove {
             self.conclude_stop(id, StopReason::Remove { delete_partial: false }).await;
         } else {
-            item.status = Status::Cancelled;
+            item.state = ItemState::Cancelled;
             self.emit(EngineEvent::Cancelled { id }).await;
         }
     }
@@ -485,8 +449,8 @@ impl Scheduler {
     fn begin_shutdown(&mut self) {
         self.shutting_down = true;
         for item in self.items.values_mut() {
-            if let Status::Running { token, stop } = &mut item.status {
-                request_stop(token, stop, StopReason::Shutdown);
+            if let Some(running) = item.transfer() {
+                running.request_stop(StopReason::Shutdown);
             }
         }
         self.root.cancel();
@@ -509,7 +473,8 @@ impl Scheduler {
                 connections: item.connections,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
             };
-            item.status = Status::Running { token: token.clone(), stop: None };
+            item.state = ItemState::Connecting;
+            item.task = Some(Task::Transfer(Running::new(token.clone())));
             self.running += 1;
             let handle = self.tasks.spawn(transfer::run(Arc::clone(&self.shared), job, token));
             self.task_items.insert(handle.id(), id);
@@ -531,8 +496,8 @@ impl Scheduler {
         self.running -= 1;
         let Some(id) = self.task_items.remove(&task_id) else { return };
         let Some(item) = self.items.get_mut(&id) else { return };
-        let stop = match &item.status {
-            Status::Running { stop, .. } => *stop,
+        let stop = match item.task.take() {
+            Some(Task::Transfer(running)) => running.stop,
             _ => None,
         };
         match outcome {
@@ -542,7 +507,7 @@ impl Scheduler {
                 }
                 self.shared.names.release(&path);
                 item.part = None;
-                item.status = Status::Done;
+                item.state = ItemState::Done;
                 self.emit(EngineEvent::Completed { id, path, bytes, skipped }).await;
                 if let Some(reason @ StopReason::Remove { .. }) = stop {
                     self.conclude_stop(id, reason).await;
@@ -552,7 +517,7 @@ impl Scheduler {
                 if let Some(part) = part {
                     item.part = Some(Box::new(part));
                 }
-                item.status = Status::Failed;
+                item.state = ItemState::Failed;
                 match stop {
                     Some(reason @ (StopReason::Cancel { .. } | StopReason::Remove { .. })) => {
                         self.conclude_stop(id, reason).await
@@ -566,13 +531,13 @@ impl Scheduler {
                 }
                 match stop.unwrap_or(StopReason::Pause) {
                     StopReason::Pause => {
-                        item.status = Status::Paused;
+                        item.state = ItemState::Paused;
                         self.emit(EngineEvent::Paused { id, bytes }).await;
                     }
                     // Left as queued so a restored queue would start it again.
-                    StopReason::Shutdown => item.status = Status::Queued,
+                    StopReason::Shutdown => item.state = ItemState::Queued,
                     StopReason::Restart => {
-                        item.status = Status::Queued;
+                        item.state = ItemState::Queued;
                         self.queue.insert(id);
                     }
                     reason => self.conclude_stop(id, reason).await,
@@ -585,5 +550,5 @@ impl Scheduler {
 fn remove_partial(part: &PartState) {
     let path = part.part_path();
     let _ = std::fs::remove_file(&path);
-    disk::remove_meta(&path);
+    sidecar::remove_meta(&path);
 }

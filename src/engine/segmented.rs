@@ -13,27 +13,29 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use reqwest::StatusCode;
-use reqwest::header;
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::answer;
-use super::disk::{self, PartMeta, PartWriter};
-use super::error::{DownloadError, answer_timeout};
+use super::answer::{self, Verdict, WholeFile};
+use super::disk::{self, PartWriter};
+use super::error::DownloadError;
 use super::hosts::HostPermit;
-use super::job::{Attempt, Furthest, Job, PartState, Shared, forget_progress};
+use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
 use super::limiter::pace;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
+use super::publish::publish_part;
+use super::request::{self, Asked, Unanswered};
 use super::segments::{MIN_SPLIT, SegmentMap, even_pieces};
+use super::sidecar::{self, PartMeta, SidecarLatch};
 use super::urls::redact_url;
 
 /// Bytes a segment gathers before writing: smaller than a single stream's batch because many
 /// segments buffer at once and memory must stay flat.
 const SEGMENT_FLUSH_BYTES: usize = 64 * 1024;
 /// How often the missing ranges are saved to the sidecar while the download runs. Each save
-/// first syncs the `.part` (see `disk::checkpoint`), so this is also how often that is paid.
+/// first syncs the `.part` (see `sidecar::checkpoint`), so this is also how often that is paid.
 const SIDECAR_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether a download of `total` bytes starting at `from` is worth splitting.
@@ -44,12 +46,13 @@ pub fn worth_splitting(connections: usize, from: u64, total: u64) -> bool {
 /// How a segmented download ended.
 pub enum Segmented {
     Ended(Attempt),
-    /// A range request was answered with the whole file (`200`); the other connections were
-    /// stopped, and the download goes on as one stream with this answer and its place at the
-    /// host.
+    /// A range request was answered with the whole file (`200`, described by `file`); the
+    /// other connections were stopped, and the download goes on as one stream with this answer
+    /// and its place at the host.
     Whole {
         response: reqwest::Response,
         permit: HostPermit,
+        file: WholeFile,
     },
 }
 
@@ -68,6 +71,7 @@ enum WorkerEnd {
     Whole {
         response: reqwest::Response,
         permit: HostPermit,
+        file: WholeFile,
     },
     Failed(DownloadError),
     /// A disk error: no point going on with any connection.
@@ -85,7 +89,7 @@ struct Ctx<'a> {
     total: u64,
     map: Mutex<SegmentMap>,
     stop: CancellationToken,
-    latch: disk::SidecarLatch,
+    latch: SidecarLatch,
 }
 
 impl Ctx<'_> {
@@ -104,13 +108,13 @@ impl Ctx<'_> {
             missing: Some(self.map().missing()),
         };
         let latch = self.latch.clone();
-        move || disk::checkpoint(&part, &meta, &latch)
+        move || sidecar::checkpoint(&part, &meta, &latch)
     }
 
     fn saved(&self, result: Result<io::Result<()>, JoinError>) -> Result<(), DownloadError> {
         match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(DownloadError::io(&disk::meta_path(&self.part_path), e)),
+            Ok(Err(e)) => Err(DownloadError::io(&sidecar::meta_path(&self.part_path), e)),
             Err(e) => Err(DownloadError::Internal(format!("sidecar writer: {e}"))),
         }
     }
@@ -126,7 +130,7 @@ struct Ends {
     last_error: Option<DownloadError>,
     changed: bool,
     unreliable: bool,
-    whole: Option<(reqwest::Response, HostPermit)>,
+    whole: Option<(reqwest::Response, HostPermit, WholeFile)>,
     disk_error: Option<DownloadError>,
 }
 
@@ -163,7 +167,7 @@ pub async fn run(
         total,
         map: Mutex::new(map),
         stop: token.child_token(),
-        latch: disk::SidecarLatch::default(),
+        latch: SidecarLatch::default(),
     };
 
     // The sidecar must say which ranges are missing before the file is stretched to full size.
@@ -208,8 +212,8 @@ pub async fn run(
                     ends.unreliable |= unreliable;
                     ctx.stop.cancel();
                 }
-                Some(WorkerEnd::Whole { response, permit }) => {
-                    ends.whole.get_or_insert((response, permit));
+                Some(WorkerEnd::Whole { response, permit, file }) => {
+                    ends.whole.get_or_insert((response, permit, file));
                     ctx.stop.cancel();
                 }
                 Some(WorkerEnd::Disk(error)) => {
@@ -287,7 +291,7 @@ async fn conclude(
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let replace = ctx.shared.options.on_conflict == ConflictPolicy::Overwrite;
         let published = tokio::task::spawn_blocking(move || {
-            disk::publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
+            publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
         })
         .await;
         return end(match published {
@@ -297,12 +301,15 @@ async fn conclude(
         });
     }
     if ends.disk_error.is_none() && !token.is_cancelled() {
-        if let Some((response, permit)) = ends.whole {
-            return Segmented::Whole { response, permit };
+        if let Some((response, permit, file)) = ends.whole {
+            return Segmented::Whole { response, permit, file };
         }
         if ends.changed {
-            forget_progress(part);
-            part.ranges_unreliable |= ends.unreliable;
+            if ends.unreliable {
+                distrust_ranges(part);
+            } else {
+                forget_progress(part);
+            }
             return end(Attempt::Again);
         }
     }
@@ -350,7 +357,7 @@ async fn worker(
                         ctx.map().release(id);
                         return match refused {
                             Refused::End(end) => end,
-                            Refused::Whole(response) => WorkerEnd::Whole { response, permit },
+                            Refused::Whole(response, file) => WorkerEnd::Whole { response, permit, file },
                         };
                     }
                 }
@@ -358,6 +365,7 @@ async fn worker(
         };
         let mut writer = PartWriter::segment(ctx.part_path.clone(), start, SEGMENT_FLUSH_BYTES);
         let streamed = stream(ctx, id, &mut response, &mut writer).await;
+        close_before_next(response).await;
         let flushed = writer.flush_and_close().await;
         let mut map = ctx.map();
         match flushed {
@@ -378,58 +386,47 @@ async fn worker(
     }
 }
 
+/// Drops an answer that may still be mid-body and lets its connection close before this task
+/// goes on. hyper closes such a connection from its own task, which the drop wakes; until that
+/// task runs the socket stays open, and a worker that asked for its next range at once (or gave
+/// its place at the host to another download) would open a new connection first, one more than
+/// the per-host cap for a moment. Yielding lets the woken task run first: tokio runs a task
+/// woken on this thread before the yielding one. reqwest offers no way to await the close
+/// itself (its connections are opaque), so this ordering is what keeps the cap exact.
+pub async fn close_before_next(response: reqwest::Response) {
+    drop(response);
+    tokio::task::yield_now().await;
+}
+
 /// Why a range request gave no range to stream.
 enum Refused {
     End(WorkerEnd),
     /// A `200`: the whole file, which the download can go on with.
-    Whole(reqwest::Response),
+    Whole(reqwest::Response, WholeFile),
 }
 
 /// Asks for exactly `span` and checks the answer is that range of the same file.
 async fn request(ctx: &Ctx<'_>, span: (u64, u64)) -> Result<reqwest::Response, Refused> {
     let fail = |error| Refused::End(WorkerEnd::Failed(error));
-    let mut request = ctx
-        .shared
-        .client
-        .get(ctx.url.clone())
-        .header(header::RANGE, format!("bytes={}-{}", span.0, span.1 - 1));
-    if let Some(validator) = &ctx.validator {
-        request = request.header(header::IF_RANGE, validator);
-    }
-    let opts = &ctx.shared.options;
-    let answer_within = answer_timeout(opts.connect_timeout, opts.read_timeout);
-    let response = tokio::select! {
-        () = ctx.stop.cancelled() => return Err(Refused::End(WorkerEnd::Stopped)),
-        () = tokio::time::sleep(answer_within) => {
-            return Err(fail(DownloadError::NoAnswer { url: ctx.shown_url.clone(), after: answer_within }));
-        }
-        r = request.send() => r,
+    let asked = Asked {
+        range: Some((span.0, Some(span.1 - 1))),
+        validator: ctx.validator.as_deref(),
+        total: Some(ctx.total),
     };
-    let response = response.map_err(|e| fail(answer::send_error(&e, &ctx.url, opts)))?;
-    let status = response.status();
-    if status.is_success() {
-        answer::body_length(response.headers(), &ctx.shown_url).map_err(fail)?;
-    }
-    if status == StatusCode::OK {
-        return Err(Refused::Whole(response));
-    }
-    if status != StatusCode::PARTIAL_CONTENT {
-        if status.is_success() || status == StatusCode::RANGE_NOT_SATISFIABLE {
-            return Err(Refused::End(WorkerEnd::Changed { unreliable: false }));
-        }
-        return Err(fail(answer::status_error(&response, ctx.shown_url.clone())));
-    }
-    let headers = response.headers();
-    let same_range = answer::content_range(headers) == Some((span.0, span.1 - 1, ctx.total));
-    let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok());
-    let same_version = match (&ctx.validator, etag) {
-        (Some(old), Some(new)) if old.starts_with('"') => old == new,
-        _ => true,
+    let response = match request::send(ctx.shared, &ctx.url, &asked, &ctx.stop).await {
+        Ok(response) => response,
+        Err(Unanswered::Stopped) => return Err(Refused::End(WorkerEnd::Stopped)),
+        Err(Unanswered::Failed(error)) => return Err(fail(error)),
     };
-    if same_range && same_version {
-        Ok(response)
-    } else {
-        Err(Refused::End(WorkerEnd::Changed { unreliable: true }))
+    match answer::classify(&response, &asked) {
+        Verdict::Range { .. } => Ok(response),
+        Verdict::Whole(file) if response.status() == StatusCode::OK => Err(Refused::Whole(response, file)),
+        // Another success, or nothing at that offset: the file changed.
+        Verdict::Whole(_) | Verdict::NotSatisfiable => {
+            Err(Refused::End(WorkerEnd::Changed { unreliable: false }))
+        }
+        Verdict::Mismatch => Err(Refused::End(WorkerEnd::Changed { unreliable: true })),
+        Verdict::Failed(error) => Err(fail(error)),
     }
 }
 
@@ -484,12 +481,7 @@ async fn stream(
                     Streamed::Failed(DownloadError::Truncated { url: ctx.shown_url.clone(), got, expected })
                 };
             }
-            Err(e) => {
-                return Streamed::Failed(DownloadError::Network {
-                    url: ctx.shown_url.clone(),
-                    reason: answer::innermost_reason(&e),
-                });
-            }
+            Err(e) => return Streamed::Failed(request::body_error(&e, ctx.shown_url.clone())),
         }
     }
 }

@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::disk::{PartMeta, PartWriter};
+use super::disk::PartWriter;
 use super::error::DownloadError;
 use super::job::{Attempt, Job, PartState, Shared};
 use super::limiter::owe;
 use super::messages::EngineEvent;
 use super::options::ConflictPolicy;
-use super::urls::without_credentials;
+use super::request;
+use super::sidecar::PartMeta;
+use super::urls::{redact_url, without_credentials};
 
 /// A rate-limit wait this long first hands the bytes received so far to the disk.
 const LONG_WAIT: Duration = Duration::from_secs(1);
@@ -39,7 +41,11 @@ pub async fn stream(
     token: &CancellationToken,
 ) -> Attempt {
     let Body { from, total, ends_at_total } = body;
-    let shown_url = super::redact_url(response.url());
+    if !ends_at_total && let Some(moved) = super::bulk::over_http1(shared, part, &response, from, token).await
+    {
+        response = moved;
+    }
+    let shown_url = redact_url(response.url());
     let meta = part.resumable.then(|| PartMeta {
         url: without_credentials(&job.url),
         validator: part.validator.clone(),
@@ -117,10 +123,7 @@ pub async fn stream(
                 }
                 _ => return finish(shared, writer, part.final_path.clone(), job).await,
             },
-            Err(e) => {
-                let reason = super::answer::innermost_reason(&e);
-                break DownloadError::Network { url: shown_url, reason };
-            }
+            Err(e) => break request::body_error(&e, shown_url),
         }
     };
     let reached = reached(&writer);

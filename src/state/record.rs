@@ -47,6 +47,10 @@ pub struct ItemRecord {
     /// starts with (so a changed config applies to the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsRecord>,
+    /// The server answered a range of this file with the whole file: resume, retry and a
+    /// restart continue it as one stream from the first byte instead of splitting it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ranges_unreliable: bool,
 }
 
 /// An item's own limits as saved and listed.
@@ -84,6 +88,7 @@ impl ItemRecord {
             validator: None,
             error: None,
             limits: None,
+            ranges_unreliable: false,
         }
     }
 
@@ -101,6 +106,7 @@ impl ItemRecord {
             validator: item.validator.clone(),
             error: item.error.clone(),
             limits: (item.limits != defaults).then(|| item.limits.into()),
+            ranges_unreliable: item.ranges_unreliable,
         }
     }
 

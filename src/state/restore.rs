@@ -80,6 +80,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                     file_name: name.clone(),
                     validator: item.validator.clone(),
                     total: item.total,
+                    ranges_unreliable: item.ranges_unreliable,
                 }),
                 _ => None,
             };
@@ -147,7 +148,7 @@ mod tests {
         assert_eq!(plan[0].state, RestoreAs::Queued);
         assert_eq!(
             plan[0].request.resume,
-            Some(ResumeHint { file_name: "a.bin".into(), validator: Some("\"e\"".into()), total: Some(100) })
+            Some(ResumeHint { file_name: "a.bin".into(), validator: Some("\"e\"".into()), total: Some(100), ranges_unreliable: false })
         );
         assert_eq!(plan[1].state, RestoreAs::Paused);
         assert!(plan[1].request.resume.is_some());

@@ -60,6 +60,7 @@ pub mod proxy;
 pub mod raw;
 pub mod session;
 pub mod tls;
+pub mod tmpfs;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]

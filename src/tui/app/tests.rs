@@ -50,6 +50,7 @@ fn started(id: u64, total: Option<u64>) -> EngineEvent {
             status: 200,
             resumable: true,
             validator: None,
+            ranges_unreliable: false,
         },
     }
 }

@@ -1,0 +1,179 @@
+//! Sending one request, the same for a download's first answer and for each segment's: a GET
+//! with the range it asks for (guarded by `If-Range`), raced against the item's token and the
+//! answer timeout, and a failed request or body in words. Depends on reqwest, hyper's error
+//! kinds, and the engine's errors, options, client and shared transfer state.
+
+use std::error::Error as _;
+
+use reqwest::header;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::error::{DownloadError, answer_timeout};
+use super::http::RedirectError;
+use super::job::Shared;
+use super::options::EngineOptions;
+use super::urls::redact_url;
+
+/// What a request asks for, and so what its answer is judged against (`answer::classify`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// `Range: bytes=START-` (`None` end) or `bytes=START-END` (END inclusive); `None`: the
+    /// whole file.
+    pub range: Option<(u64, Option<u64>)>,
+    /// The validator guarding the bytes on disk, sent as `If-Range` with a range.
+    pub validator: Option<&'a str>,
+    /// The size of the file the bytes on disk belong to, when known.
+    pub total: Option<u64>,
+}
+
+impl Asked<'_> {
+    /// The whole file, from its first byte.
+    pub fn whole() -> Self {
+        Self::default()
+    }
+}
+
+/// Why a request brought no answer.
+#[derive(Debug)]
+pub enum Unanswered {
+    /// The token fired first.
+    Stopped,
+    Failed(DownloadError),
+}
+
+/// Sends a GET for `asked` and waits for the status and headers: until `stop` fires, or the
+/// answer timeout passes (a server that accepts the connection and stays silent would
+/// otherwise hold the item forever).
+pub async fn send(
+    shared: &Shared,
+    url: &Url,
+    asked: &Asked<'_>,
+    stop: &CancellationToken,
+) -> Result<reqwest::Response, Unanswered> {
+    // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
+    let client = if asked.range.is_some() { shared.http1() } else { &shared.client };
+    let mut request = client.get(url.clone());
+    if let Some((start, end)) = asked.range {
+        let end = end.map(|e| e.to_string()).unwrap_or_default();
+        request = request.header(header::RANGE, format!("bytes={start}-{end}"));
+        if let Some(validator) = asked.validator {
+            request = request.header(header::IF_RANGE, validator);
+        }
+    }
+    let opts = &shared.options;
+    let within = answer_timeout(opts.connect_timeout, opts.read_timeout);
+    tokio::select! {
+        () = stop.cancelled() => Err(Unanswered::Stopped),
+        () = tokio::time::sleep(within) => {
+            Err(Unanswered::Failed(DownloadError::NoAnswer { url: redact_url(url), after: within }))
+        }
+        sent = request.send() => sent.map_err(|e| Unanswered::Failed(send_error(&e, url, opts))),
+    }
+}
+
+/// Words for a failed request: redirect problems, answers that are not HTTP, timeouts,
+/// refused connections.
+pub fn send_error(e: &reqwest::Error, asked: &Url, options: &EngineOptions) -> DownloadError {
+    let url = e.url().map_or_else(|| redact_url(asked), redact_url);
+    if e.is_redirect() {
+        let limit = options.max_redirects;
+        let too_many = |circular| DownloadError::TooManyRedirects { url: redact_url(asked), limit, circular };
+        let mut source = e.source();
+        while let Some(s) = source {
+            if let Some(r) = s.downcast_ref::<RedirectError>() {
+                return match r {
+                    RedirectError::TooMany { circular } => too_many(*circular),
+                    RedirectError::Scheme(target) => DownloadError::RedirectScheme { url: target.clone() },
+                };
+            }
+            source = s.source();
+        }
+        return too_many(false);
+    }
+    if let Some(reason) = not_http(e) {
+        return DownloadError::NotHttp { url, reason };
+    }
+    if e.is_timeout() {
+        return DownloadError::ConnectTimeout { url, after: options.connect_timeout };
+    }
+    if let Some(reason) = tls_failure(e) {
+        return DownloadError::TlsHandshake { url, reason };
+    }
+    if e.is_connect() {
+        let reason = innermost_reason(e);
+        // rustls says "invalid peer certificate: UnknownIssuer"; retrying cannot fix that, and
+        // the person needs to hear what to do about it.
+        if let Some(why) = reason.strip_prefix("invalid peer certificate: ") {
+            return DownloadError::Certificate { url, reason: certificate_reason(why) };
+        }
+        return DownloadError::Connect { url, reason };
+    }
+    DownloadError::Network { url, reason: innermost_reason(e) }
+}
+
+/// Reading an answer's body failed: the connection was lost (`url` is the one shown).
+pub fn body_error(e: &reqwest::Error, url: String) -> DownloadError {
+    DownloadError::Network { url, reason: innermost_reason(e) }
+}
+
+/// The parser's complaint when the server's answer could not be read as an HTTP response at
+/// all (another protocol, a broken status line or header, a header block too large). Such a
+/// server says the same on every attempt, so it is not worth retrying.
+fn not_http(e: &reqwest::Error) -> Option<String> {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && h.is_parse()
+        {
+            return Some(h.to_string());
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// Why the TLS handshake failed, when it did for a reason other than the certificate (which
+/// `send_error` explains on its own). rustls's error reaches here wrapped in `io::Error`s,
+/// whose `source()` skips what they wrap, so each is unwrapped by hand.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut source = e.source();
+    while let Some(s) = source {
+        let mut wrapped: Option<&(dyn std::error::Error + 'static)> = Some(s);
+        while let Some(io) = wrapped.and_then(|w| w.downcast_ref::<std::io::Error>()) {
+            wrapped = io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static));
+        }
+        match wrapped.and_then(|w| w.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(_)) => return None,
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                return Some("the server does not speak TLS there (is it http://, or another port?)".into());
+            }
+            Some(other) => return Some(other.to_string()),
+            None => source = s.source(),
+        }
+    }
+    None
+}
+
+/// rustls's certificate error names in words.
+fn certificate_reason(why: &str) -> String {
+    match why {
+        "UnknownIssuer" => "issued by an unknown authority, perhaps self-signed".into(),
+        "NotValidForName" => "issued for another host name".into(),
+        "Expired" => "expired".into(),
+        "NotValidYet" => "not valid yet".into(),
+        "Revoked" => "revoked".into(),
+        "BadSignature" => "bad signature".into(),
+        other if other.starts_with("NotValidForNameContext") => "issued for another host name".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The most specific cause in an error chain ("Connection refused (os error 111)").
+fn innermost_reason(e: &reqwest::Error) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(s) = last.source() {
+        last = s;
+    }
+    last.to_string()
+}
