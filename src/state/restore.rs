@@ -148,7 +148,12 @@ mod tests {
         assert_eq!(plan[0].state, RestoreAs::Queued);
         assert_eq!(
             plan[0].request.resume,
-            Some(ResumeHint { file_name: "a.bin".into(), validator: Some("\"e\"".into()), total: Some(100), ranges_unreliable: false })
+            Some(ResumeHint {
+                file_name: "a.bin".into(),
+                validator: Some("\"e\"".into()),
+                total: Some(100),
+                ranges_unreliable: false
+            })
         );
         assert_eq!(plan[1].state, RestoreAs::Paused);
         assert!(plan[1].request.resume.is_some());
