@@ -110,6 +110,42 @@ async fn a_restored_segmented_download_shows_the_bytes_its_sidecar_counts() {
     assert_eq!((item.state, item.bytes), (ItemState::Paused, 300));
 }
 
+/// A URL whose server answered a range with the whole file is remembered across restarts: the
+/// saved flag goes back to the engine with the resume (so the item is not split again), the
+/// restored snapshot carries it, and the queue written after the restore still has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_found_unreliable_stay_so_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("dl");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("r.bin.part"), b"12345").unwrap();
+    let store = StateStore::at(tmp.path().join("state"));
+    let mut queue = SavedQueue::default();
+    queue.put(ItemRecord {
+        name: Some("r.bin".into()),
+        state: ItemState::Paused,
+        total: Some(10),
+        bytes: 5,
+        ranges_unreliable: true,
+        ..ItemRecord::new(7, "http://h/r.bin", Some(d.clone()))
+    });
+    store.compact(&queue).unwrap();
+
+    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
+    let EngineEvent::Added { id, item } =
+        s.wait_for("the restore", |e| matches!(e, EngineEvent::Added { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((id, item.bytes), (ItemId(7), 5));
+    assert!(item.ranges_unreliable, "the engine was told: {item:?}");
+    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    s.close().await.saved.unwrap();
+    let item = &saved(&store).items[&7];
+    assert!(item.ranges_unreliable, "saved again: {item:?}");
+    assert_eq!(item.state, ItemState::Paused);
+}
+
 /// Issue 10: every progress save rewrote the whole queue. Now a change to one item of a long
 /// queue is one journal line, and the snapshot is left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
