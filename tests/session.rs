@@ -6,10 +6,11 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use dlm::control::Client;
-use dlm::engine::{Command, EngineEvent, ItemId, ItemState};
+use dlm::engine::{Command, EngineEvent, ItemId, ItemSnapshot, ItemState};
 use dlm::session::{SessionError, SessionEvent};
 use dlm::state::{ItemRecord, SavedQueue, StateError, StateStore};
 use support::TestServer;
@@ -73,6 +74,23 @@ async fn add_over_the_socket_is_saved_and_restored_next_time_under_the_same_id()
     s.close().await.saved.unwrap();
 }
 
+/// Saves one paused item, restores it in a new session and closes that session: the snapshot
+/// the engine announced it with, and the item as the session saved it again.
+async fn restore_paused(dir: &Path, store: &StateStore, record: ItemRecord) -> (ItemSnapshot, ItemRecord) {
+    let id = record.id;
+    store.compact(&SavedQueue::from_iter([ItemRecord { state: ItemState::Paused, ..record }])).unwrap();
+    let mut s = session::start(dir, Some(store.clone()), None).unwrap();
+    let EngineEvent::Added { id: announced, item } =
+        s.wait_for("the restore", |e| matches!(e, EngineEvent::Added { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(announced, ItemId(id), "restored under its saved id");
+    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    s.close().await.saved.unwrap();
+    (*item, saved(store).items[&id].clone())
+}
+
 /// A paused four-connection download comes back showing the bytes its sidecar says are on disk,
 /// not the length of its preallocated `.part` (the engine reports them in `Added`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,29 +103,16 @@ async fn a_restored_segmented_download_shows_the_bytes_its_sidecar_counts() {
         r#"{"url":"http://h/s.bin","validator":"\"e\"","total":1000,"missing":[[100,500],[700,1000]]}"#;
     std::fs::write(d.join("s.bin.part.dlm"), sidecar).unwrap();
     let store = StateStore::at(tmp.path().join("state"));
-    let mut queue = SavedQueue::default();
-    queue.put(ItemRecord {
+    let record = ItemRecord {
         name: Some("s.bin".into()),
-        state: ItemState::Paused,
         total: Some(1000),
         bytes: 1000,
         validator: Some("\"e\"".into()),
         ..ItemRecord::new(4, "http://h/s.bin", Some(d.clone()))
-    });
-    store.compact(&queue).unwrap();
-
-    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
-    let EngineEvent::Added { id, item } =
-        s.wait_for("the restore", |e| matches!(e, EngineEvent::Added { .. })).await
-    else {
-        unreachable!()
     };
-    assert_eq!(id, ItemId(4));
+    let (item, saved) = restore_paused(&d, &store, record).await;
     assert_eq!((item.bytes, item.total, item.name.as_deref()), (300, Some(1000), Some("s.bin")));
-    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
-    s.close().await.saved.unwrap();
-    let item = &saved(&store).items[&4];
-    assert_eq!((item.state, item.bytes), (ItemState::Paused, 300));
+    assert_eq!((saved.state, saved.bytes), (ItemState::Paused, 300));
 }
 
 /// A URL whose server answered a range with the whole file is remembered across restarts: the
@@ -120,30 +125,18 @@ async fn ranges_found_unreliable_stay_so_across_a_restart() {
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("r.bin.part"), b"12345").unwrap();
     let store = StateStore::at(tmp.path().join("state"));
-    let mut queue = SavedQueue::default();
-    queue.put(ItemRecord {
+    let record = ItemRecord {
         name: Some("r.bin".into()),
-        state: ItemState::Paused,
         total: Some(10),
         bytes: 5,
         ranges_unreliable: true,
         ..ItemRecord::new(7, "http://h/r.bin", Some(d.clone()))
-    });
-    store.compact(&queue).unwrap();
-
-    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
-    let EngineEvent::Added { id, item } =
-        s.wait_for("the restore", |e| matches!(e, EngineEvent::Added { .. })).await
-    else {
-        unreachable!()
     };
-    assert_eq!((id, item.bytes), (ItemId(7), 5));
+    let (item, saved) = restore_paused(&d, &store, record).await;
+    assert_eq!(item.bytes, 5);
     assert!(item.ranges_unreliable, "the engine was told: {item:?}");
-    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
-    s.close().await.saved.unwrap();
-    let item = &saved(&store).items[&7];
-    assert!(item.ranges_unreliable, "saved again: {item:?}");
-    assert_eq!(item.state, ItemState::Paused);
+    assert!(saved.ranges_unreliable, "saved again: {saved:?}");
+    assert_eq!(saved.state, ItemState::Paused);
 }
 
 /// Issue 10: every progress save rewrote the whole queue. Now a change to one item of a long
