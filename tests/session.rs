@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use dlm::control::Client;
-use dlm::engine::{Command, EngineEvent, ItemId, ItemSnapshot, ItemState};
+use dlm::engine::{AddRequest, Command, EngineEvent, ItemId, ItemSnapshot, ItemState};
 use dlm::session::{SessionError, SessionEvent};
 use dlm::state::{ItemRecord, SavedQueue, StateError, StateStore};
 use support::TestServer;
@@ -184,6 +184,34 @@ async fn a_change_to_one_item_of_a_long_queue_appends_one_line_and_leaves_the_sn
     let back = saved(&store);
     assert_eq!(back.items.len(), ITEMS as usize - 1);
     assert!(!back.items.contains_key(&5_000));
+}
+
+/// The journal does not grow for ever: once it is larger than 1 MiB and the snapshot, the
+/// session folds it into a new snapshot and starts it over, and nothing is lost on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_grown_past_a_mebibyte_is_folded_into_a_new_snapshot() {
+    const ITEMS: usize = 1_500;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("dl");
+    std::fs::create_dir_all(&d).unwrap();
+    let store = StateStore::at(tmp.path().join("state"));
+    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
+    s.until("the start-up snapshot", Duration::from_secs(10), || store.queue_path().exists()).await;
+    let empty = len(&store.queue_path());
+    // Long URLs that fail at once without the network: every item is two state changes
+    // (added, failed) of more than half a kilobyte each, well over 1 MiB in all.
+    let long = "a".repeat(500);
+    let requests = (0..ITEMS).map(|i| AddRequest::new(format!("ftp://h/{i}/{long}"))).collect();
+    s.handle.add(requests);
+    let journal = store.journal_path();
+    // The new snapshot is renamed into place, then the journal is emptied.
+    let compacted = || len(&store.queue_path()) > 100 * empty && len(&journal) < 1 << 20;
+    s.until("a new snapshot and the journal started over", Duration::from_secs(60), compacted).await;
+    let failed = |q: &SavedQueue| q.items.values().filter(|i| i.state == ItemState::Failed).count();
+    s.until("every failure saved", Duration::from_secs(60), || failed(&saved(&store)) == ITEMS).await;
+    s.close().await.saved.unwrap();
+    let queue = saved(&store);
+    assert_eq!((queue.items.len(), failed(&queue)), (ITEMS, ITEMS));
 }
 
 /// Progress is never saved (restore reads the bytes from the `.part`); state changes are, within

@@ -99,7 +99,15 @@ impl Actor {
                 // Quitting first: after a paste of 50,000 URLs it must not wait behind them.
                 biased;
                 grace = &mut quit => break grace.unwrap_or(Duration::ZERO),
-                Some(error) = written(&mut self.saver) => self.save_failed(error),
+                // Every end of a write goes round the loop: changes that came meanwhile, or a
+                // compaction the write asked for, start at the top. (A `Some(error)` pattern
+                // here skipped the loop after a successful write, and they waited for the
+                // next event, which may never come.)
+                result = written(&mut self.saver) => {
+                    if let Some(error) = result {
+                        self.save_failed(error);
+                    }
+                }
                 Some(message) = inbox.recv() => match message {
                     ToSession::Add(requests) => self.add(requests),
                     ToSession::Command(command) => self.handle.send(command),
