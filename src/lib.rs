@@ -2,6 +2,9 @@
 //!
 //! - `engine`: the download engine (scheduler, transfers, naming, resume, retries). No UI code.
 //! - `headless`: `dlm get`, the engine without a screen, for scripts.
+//! - `milestones`: an item finished, the queue finished: what hooks and notifications act on.
+//! - `hooks`: `on_complete`, `on_error`, `on_queue_done` programs, bounded and timed out.
+//! - `notify`: terminal notifications (OSC 777/9/99, bell) and taskbar progress (OSC 9;4).
 //! - `cli`: command-line parsing.
 //! - `config`: the config file (TOML), its lookup order and its error messages.
 //! - `control`: the control socket (server for a running dlm, client for `dlm add`/`dlm ls`).
@@ -20,7 +23,10 @@ pub mod control;
 pub mod engine;
 pub mod format;
 pub mod headless;
+pub mod hooks;
 pub mod inputs;
+pub mod milestones;
+pub mod notify;
 pub mod output;
 pub mod remote;
 pub mod session;
