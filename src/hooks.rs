@@ -16,8 +16,8 @@ use crate::engine::{ItemId, ItemSnapshot, ItemState, Program, str_without_creden
 
 /// Hooks running at once; the rest wait their turn.
 pub const MAX_RUNNING: usize = 4;
-/// Hooks waiting for a turn; beyond this a hook is skipped (and reported), so a queue of
-/// 10,000 tiny files cannot pile up 10,000 processes.
+/// Hooks waiting for a turn besides the running ones; beyond this a hook is skipped (and
+/// reported), so a queue of 10,000 tiny files cannot pile up 10,000 waiting hooks.
 pub const MAX_WAITING: usize = 256;
 /// Characters of a hook's output kept in its report.
 const REPORT_CHARS: usize = 300;
@@ -76,7 +76,8 @@ pub struct HookReport {
 pub struct Hooks {
     config: Arc<HookConfig>,
     turns: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
+    /// Hooks waiting or running.
+    unfinished: Arc<AtomicUsize>,
     reports: mpsc::Sender<HookReport>,
     stop: CancellationToken,
 }
@@ -89,7 +90,7 @@ impl Hooks {
         let hooks = Self {
             config: Arc::new(config),
             turns: Arc::new(Semaphore::new(MAX_RUNNING)),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            unfinished: Arc::new(AtomicUsize::new(0)),
             reports,
             stop: CancellationToken::new(),
         };
@@ -124,23 +125,37 @@ impl Hooks {
 
     fn start(&self, hook: Hook, item: Option<ItemId>, program: Program, env: Vec<(&'static str, String)>) {
         let report = move |ok, message| HookReport { hook, item, ok, message };
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            let _ = self.reports.try_send(report(false, format!("skipped: {MAX_WAITING} hooks already waiting")));
+        // Counted from here until the hook ended, so running and waiting ones are bounded
+        // together even before the spawned tasks had a chance to run.
+        if self.unfinished.fetch_add(1, Ordering::SeqCst) >= MAX_RUNNING + MAX_WAITING {
+            self.unfinished.fetch_sub(1, Ordering::SeqCst);
+            let _ =
+                self.reports.try_send(report(false, format!("skipped: {MAX_WAITING} hooks already waiting")));
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
+            let _counted = Unfinished(Arc::clone(&this.unfinished));
             let turn = tokio::select! {
+                // Quitting wins over a free turn: no hook starts once dlm quits.
+                biased;
                 () = this.stop.cancelled() => None,
                 turn = Arc::clone(&this.turns).acquire_owned() => turn.ok(),
             };
-            this.waiting.fetch_sub(1, Ordering::SeqCst);
             let Some(_turn) = turn else { return };
             let (ok, message) = describe(program::run(&program, &env, this.config.timeout, &this.stop).await);
             // A front end that stopped reading loses reports, never a download.
             let _ = this.reports.try_send(report(ok, message));
         });
+    }
+}
+
+/// One hook not finished yet (waiting or running); uncounted when dropped.
+struct Unfinished(Arc<AtomicUsize>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -168,8 +183,10 @@ fn describe(result: Result<program::Ran, NotRun>) -> (bool, String) {
     };
     match result {
         Ok(ran) => {
-            let output = if ran.stderr.iter().any(|b| !b.is_ascii_whitespace()) { &ran.stderr } else { &ran.stdout };
-            let head = if ran.status.success() { "ok".to_string() } else { format!("failed ({})", ran.status) };
+            let output =
+                if ran.stderr.iter().any(|b| !b.is_ascii_whitespace()) { &ran.stderr } else { &ran.stdout };
+            let head =
+                if ran.status.success() { "ok".to_string() } else { format!("failed ({})", ran.status) };
             (ran.status.success(), with_output(head, output))
         }
         Err(NotRun::TimedOut { after, stderr }) => {

@@ -102,7 +102,10 @@ mod tests {
             assert!(w.apply(&EngineEvent::added(ItemId(id), "http://h/f", "/d")).is_empty());
             assert!(w.apply(&EngineEvent::Connecting { id: ItemId(id), attempt: 1 }).is_empty());
         }
-        assert_eq!(w.apply(&completed(1, false)), vec![Milestone::ItemFinished { id: ItemId(1), failed: false }]);
+        assert_eq!(
+            w.apply(&completed(1, false)),
+            vec![Milestone::ItemFinished { id: ItemId(1), failed: false }]
+        );
         assert_eq!(
             w.apply(&failed(2)),
             vec![

@@ -121,7 +121,15 @@ pub fn shows_progress(var: impl Fn(&str) -> Option<String>) -> bool {
 /// `;`, which separates fields, becomes `,`; capped at `MAX_TEXT` characters.
 pub fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else if c == ';' { ',' } else { c })
+        .map(|c| {
+            if c.is_control() {
+                ' '
+            } else if c == ';' {
+                ','
+            } else {
+                c
+            }
+        })
         .take(MAX_TEXT)
         .collect::<String>()
         .trim()
@@ -137,7 +145,9 @@ pub fn notification(form: Form, title: &str, body: &str) -> Vec<u8> {
         // sub-command (`OSC 9 ; 4` is progress).
         Form::Osc9 => format!("\x1b]9;{title}: {body}\x1b\\").into_bytes(),
         // kitty: the title (`d=0`: more to come), then the body (`p=body`) of notification `i`.
-        Form::Osc99 => format!("\x1b]99;i=dlm:d=0;{title}\x1b\\\x1b]99;i=dlm:d=1:p=body;{body}\x1b\\").into_bytes(),
+        Form::Osc99 => {
+            format!("\x1b]99;i=dlm:d=0;{title}\x1b\\\x1b]99;i=dlm:d=1:p=body;{body}\x1b\\").into_bytes()
+        }
         Form::Bell => b"\x07".to_vec(),
     }
 }
@@ -256,7 +266,8 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -318,7 +329,10 @@ mod tests {
         }
         assert!(shows_progress(env(&[("WT_SESSION", "x")])));
         assert!(shows_progress(env(&[("ConEmuANSI", "ON")])));
-        assert!(!shows_progress(env(&[("TERM_PROGRAM", "iTerm.app")])), "iTerm2 reads OSC 9 as a notification");
+        assert!(
+            !shows_progress(env(&[("TERM_PROGRAM", "iTerm.app")])),
+            "iTerm2 reads OSC 9 as a notification"
+        );
     }
 
     #[test]
@@ -326,16 +340,23 @@ mod tests {
         let ghostty_in_tmux = env(&[("TERM_PROGRAM", "ghostty"), ("TMUX", "/tmp/tmux-0/default,1,0")]);
         let n = Notifier::new(NotifyMode::Auto, NotifyOn::Failures, true, ghostty_in_tmux);
         let failed = n.item_finished("a.iso", true).unwrap();
-        assert!(failed.starts_with(b"\x1bPtmux;\x1b\x1b]777;notify;dlm: download failed;a.iso"), "{failed:?}");
+        assert!(
+            failed.starts_with(b"\x1bPtmux;\x1b\x1b]777;notify;dlm: download failed;a.iso"),
+            "{failed:?}"
+        );
         assert_eq!(n.item_finished("a.iso", false), None, "only failures by default");
         assert!(n.queue_done(3, 1).unwrap().windows(22).any(|w| w == b"3 downloaded, 1 failed"));
         assert!(n.progress(Progress::Normal(50)).is_some());
 
-        let piped = Notifier::new(NotifyMode::Auto, NotifyOn::Each, false, env(&[("TERM_PROGRAM", "ghostty")]));
+        let piped =
+            Notifier::new(NotifyMode::Auto, NotifyOn::Each, false, env(&[("TERM_PROGRAM", "ghostty")]));
         assert_eq!((piped.queue_done(1, 0), piped.item_finished("a", false)), (None, None));
         assert_eq!(piped.progress(Progress::Clear), None, "auto: off when stdout is not a terminal");
         let off = Notifier::new(NotifyMode::Off, NotifyOn::Each, true, env(&[("TERM_PROGRAM", "ghostty")]));
-        assert_eq!((off.queue_done(1, 0), off.item_finished("a", true), off.progress(Progress::Clear)), (None, None, None));
+        assert_eq!(
+            (off.queue_done(1, 0), off.item_finished("a", true), off.progress(Progress::Clear)),
+            (None, None, None)
+        );
         let always = Notifier::new(NotifyMode::Always, NotifyOn::Queue, false, env(&[]));
         assert_eq!(always.queue_done(1, 0), Some(b"\x07".to_vec()), "a bell where nothing better is known");
         assert_eq!(always.item_finished("a", true), None, "notify_on = queue");

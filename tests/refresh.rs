@@ -87,9 +87,8 @@ async fn a_link_expiring_mid_download_completes_through_the_refresh_command_aski
 
     let env = std::fs::read_to_string(env_file.path()).unwrap();
     let dir = h.dir.path().display().to_string();
-    let expected = format!(
-        "URL={old}\nNAME=exp.bin\nDIR={dir}\nDLM_DIR={dir}\nDLM_NAME=exp.bin\nDLM_URL={old}\n"
-    );
+    let expected =
+        format!("URL={old}\nNAME=exp.bin\nDIR={dir}\nDLM_DIR={dir}\nDLM_NAME=exp.bin\nDLM_URL={old}\n");
     assert_eq!(env, expected, "the command gets exactly DLM_URL, DLM_NAME and DLM_DIR");
 }
 
@@ -120,7 +119,8 @@ async fn a_failing_refresh_command_fails_the_item_with_its_stderr_and_no_signatu
     let server = TestServer::start().await;
     let script = "echo \"token service down for $DLM_URL\" >&2; exit 3";
     let mut h = Harness::with(refreshing_with(script));
-    let id = h.add(server.url("/f/f.bin?size=500000&drop_after=100000&drop_times=1&expire_after=1&sig=SECRET"));
+    let id =
+        h.add(server.url("/f/f.bin?size=500000&drop_after=100000&drop_times=1&expire_after=1&sig=SECRET"));
     let (kind, _, message) = failed_with(&h.finish(id).await);
     assert_eq!(kind, ErrorKind::Refresh);
     assert!(message.contains("token service down"), "{message}");
@@ -157,7 +157,9 @@ async fn a_refresh_command_that_prints_no_usable_url_fails_the_item() {
     {
         let mut h = Harness::with(refreshing_with(script));
         // One file per case: the server counts requests per URL.
-        let id = h.add(server.url(&format!("/f/n{n}.bin?size=300000&drop_after=100000&drop_times=1&expire_after=1")));
+        let id = h.add(
+            server.url(&format!("/f/n{n}.bin?size=300000&drop_after=100000&drop_times=1&expire_after=1")),
+        );
         let (kind, _, message) = failed_with(&h.finish(id).await);
         assert_eq!(kind, ErrorKind::Refresh, "{script}");
         assert!(message.contains(expected), "{script}: {message}");
@@ -192,7 +194,8 @@ async fn pausing_during_a_hanging_refresh_command_pauses_at_once_and_kills_it() 
     let server = TestServer::start().await;
     let pid_file = tempfile::NamedTempFile::new().unwrap();
     // The command's own child sleeps: killing only the shell would leave it behind.
-    let script = format!("sleep 1000 & echo $! > '{}.tmp'; mv '{0}.tmp' '{0}'; wait", pid_file.path().display());
+    let script =
+        format!("sleep 1000 & echo $! > '{}.tmp'; mv '{0}.tmp' '{0}'; wait", pid_file.path().display());
     std::fs::remove_file(pid_file.path()).unwrap();
     let mut h = Harness::with(refreshing_with(&script));
     let id = h.add(server.url("/f/p.bin?size=300000&drop_after=100000&drop_times=1&expire_after=1"));
@@ -226,7 +229,8 @@ async fn a_signed_link_already_expired_is_refreshed_before_the_first_request() {
     let server = TestServer::start().await;
     let fresh = server.url("/f/s.bin?size=100000&sig=fresh");
     let mut h = Harness::with(refreshing_with(&format!("echo '{fresh}'")));
-    let old = server.url("/f/s.bin?size=100000&X-Amz-Date=20200101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=x");
+    let old =
+        server.url("/f/s.bin?size=100000&X-Amz-Date=20200101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=x");
     let id = h.add(&old);
     let added = h.wait_for("added", |e| matches!(e, EngineEvent::Added { .. })).await;
     let EngineEvent::Added { item, .. } = added else { unreachable!() };
@@ -251,7 +255,8 @@ async fn refreshing_a_paused_item_keeps_it_paused_then_it_continues_on_the_new_u
     // Commands are handled in order: once this one is answered, the refresh was handled.
     h.send(Command::SetItemRateLimit { id, limit: Some(1 << 30) });
     h.wait_for("limits", |e| matches!(e, EngineEvent::ItemLimitsChanged { .. })).await;
-    let after_pause: Vec<_> = h.events.iter().skip_while(|e| !matches!(e, EngineEvent::Paused { .. })).collect();
+    let after_pause: Vec<_> =
+        h.events.iter().skip_while(|e| !matches!(e, EngineEvent::Paused { .. })).collect();
     assert!(
         matches!(after_pause.as_slice(), [EngineEvent::Paused { .. }, EngineEvent::UrlChanged { url, .. }, EngineEvent::ItemLimitsChanged { .. }] if *url == fresh),
         "still paused, with the new URL: {after_pause:#?}"
@@ -260,7 +265,10 @@ async fn refreshing_a_paused_item_keeps_it_paused_then_it_continues_on_the_new_u
     assert_file(&completed_path(&h.finish(id).await), &content("g.bin", 400_000));
     let last = server.requests_for("/f/g.bin").pop().unwrap();
     assert!(last.query.ends_with("sig=fresh"));
-    assert_eq!((last.range.as_deref(), last.if_range.as_deref()), (Some("bytes=1024-"), Some("\"g.bin-v0\"")));
+    assert_eq!(
+        (last.range.as_deref(), last.if_range.as_deref()),
+        (Some("bytes=1024-"), Some("\"g.bin-v0\""))
+    );
 }
 
 #[tokio::test]
@@ -285,7 +293,8 @@ async fn refreshing_a_segmented_download_moves_every_connection_to_the_new_url()
     let mut h = Harness::with(|o| o.connections = 4);
     let size = 4 << 20;
     let id = h.add(server.url(&format!("/f/seg.bin?size={size}&throttle=400000&sig=old")));
-    h.wait_for("some progress", |e| matches!(e, EngineEvent::Progress { bytes, .. } if *bytes > 200_000)).await;
+    h.wait_for("some progress", |e| matches!(e, EngineEvent::Progress { bytes, .. } if *bytes > 200_000))
+        .await;
     let fresh = server.url(&format!("/f/seg.bin?size={size}&sig=fresh"));
     h.engine.as_ref().unwrap().handle().refresh(id, &fresh).unwrap();
     assert_file(&completed_path(&h.finish(id).await), &content("seg.bin", size));
@@ -308,7 +317,10 @@ async fn a_failed_item_refreshed_is_queued_again_and_a_bad_url_is_refused_with_w
     assert_eq!(status, Some(410));
     let handle = h.engine.as_ref().unwrap().handle();
     let refused = handle.refresh(id, "ftp://example.com/gone.bin").unwrap_err();
-    assert_eq!((refused.kind, refused.message.as_str()), (ErrorKind::InvalidUrl, "not an http(s) URL: ftp://example.com/gone.bin"));
+    assert_eq!(
+        (refused.kind, refused.message.as_str()),
+        (ErrorKind::InvalidUrl, "not an http(s) URL: ftp://example.com/gone.bin")
+    );
     assert!(handle.refresh(id, "not a url").is_err());
     h.events.clear();
     handle.refresh(id, &server.url("/f/gone.bin?size=1000")).unwrap();

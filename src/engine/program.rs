@@ -48,7 +48,22 @@ impl Program {
 
 impl<'de> Deserialize<'de> for Program {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let argv = Vec::<String>::deserialize(d)?;
+        struct Argv;
+        impl<'de> de::Visitor<'de> for Argv {
+            type Value = Vec<String>;
+            // A string here is most often a shell command line, which is not run as such.
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list [\"program\", \"arg\", …] (it is run without a shell)")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    argv.push(arg);
+                }
+                Ok(argv)
+            }
+        }
+        let argv = d.deserialize_seq(Argv)?;
         Program::new(argv).map_err(de::Error::custom)
     }
 }
@@ -90,6 +105,9 @@ pub async fn run(
     timeout: Duration,
     stop: &CancellationToken,
 ) -> Result<Ran, NotRun> {
+    if stop.is_cancelled() {
+        return Err(NotRun::Stopped);
+    }
     let argv = program.argv();
     let mut command = tokio::process::Command::new(&argv[0]);
     command.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -220,7 +238,10 @@ mod tests {
 
     #[test]
     fn an_excerpt_is_one_clean_capped_line() {
-        assert_eq!(excerpt(b"  error:\n  token \x1b[31mexpired\x1b[0m\n", 100), "error: token [31mexpired [0m");
+        assert_eq!(
+            excerpt(b"  error:\n  token \x1b[31mexpired\x1b[0m\n", 100),
+            "error: token [31mexpired [0m"
+        );
         assert_eq!(excerpt("é".repeat(10).as_bytes(), 4), "éééé…");
         assert_eq!(excerpt(b"", 10), "");
     }

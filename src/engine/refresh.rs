@@ -27,11 +27,7 @@ const STDERR_QUOTE: usize = 300;
 /// `401`, `403` and `410`.
 pub fn refused_link(error: &DownloadError) -> Option<StatusCode> {
     match error {
-        DownloadError::Status { status, .. }
-            if matches!(status.as_u16(), 401 | 403 | 410) =>
-        {
-            Some(*status)
-        }
+        DownloadError::Status { status, .. } if matches!(status.as_u16(), 401 | 403 | 410) => Some(*status),
         _ => None,
     }
 }
@@ -104,7 +100,10 @@ pub async fn refresh(
         Err(NotRun::Stopped) => return Err(NoFreshLink::Stopped),
         Err(NotRun::TimedOut { after, stderr }) => {
             let said = quote(&stderr, &job.url, None);
-            return Err(fail(format!("{command} was killed after the {}s timeout{said}", after.as_secs_f64())));
+            return Err(fail(format!(
+                "{command} was killed after the {}s timeout{said}",
+                after.as_secs_f64()
+            )));
         }
         Err(e @ NotRun::Spawn(_)) => return Err(fail(format!("{command}: {e}"))),
     };
@@ -132,7 +131,11 @@ pub async fn refresh(
         Some(Ok(url)) => url,
     };
     shared
-        .emit(EngineEvent::UrlChanged { id: job.id, url: redact_url(&url), expires: signed_url::expiry(&url) })
+        .emit(EngineEvent::UrlChanged {
+            id: job.id,
+            url: redact_url(&url),
+            expires: signed_url::expiry(&url),
+        })
         .await;
     job.url = url;
     *link = Link { unproven: true, from_command: true };

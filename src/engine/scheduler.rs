@@ -22,8 +22,8 @@ use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::program::Program;
 use super::reservations::NameReservations;
 use super::sidecar;
-use super::stop::{Running, StopReason};
 use super::signed_url;
+use super::stop::{Running, StopReason};
 use super::transfer::{self, Finished, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url};
 

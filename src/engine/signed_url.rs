@@ -10,7 +10,8 @@ use url::Url;
 /// The moment `url` expires, when its query is one of the signed forms above; `None` for any
 /// other URL, and for a signed one whose dates do not parse (nothing is guessed).
 pub fn expiry(url: &Url) -> Option<SystemTime> {
-    let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let query: Vec<(String, String)> =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     // AWS and Google spell their names in one case; proxies and hand-written URLs do not always.
     let get = |name: &str| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
     for (date, expires) in [("X-Amz-Date", "X-Amz-Expires"), ("X-Goog-Date", "X-Goog-Expires")] {
@@ -87,7 +88,7 @@ fn digits(text: &str) -> Option<u64> {
 /// A UTC calendar time as a `SystemTime`; `None` for impossible fields (month 13, 31 April,
 /// 25 o'clock) and for dates before 1970.
 fn utc(year: u64, month: u64, day: u64, hour: u64, minute: u64, second: u64) -> Option<SystemTime> {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let in_month = *month_days.get(usize::try_from(month).ok()?.checked_sub(1)?)?;
     if year < 1970 || day == 0 || day > in_month || hour > 23 || minute > 59 || second > 60 {
@@ -147,7 +148,8 @@ mod tests {
                   &Signature=nitfHRCrtziwO2HwPfWw~yYDhUF5EwRunQA-j19DzZrvDh6hQ73lDx~-ar3UocvvRQ\
                   &Key-Pair-Id=K2JCJMDEHXQW5F";
         assert_eq!(expiry_of(cf), at(1_893_456_000));
-        let s3v2 = "https://bucket.s3.amazonaws.com/k?AWSAccessKeyId=AKIA&Expires=1700000000&Signature=abc%3D";
+        let s3v2 =
+            "https://bucket.s3.amazonaws.com/k?AWSAccessKeyId=AKIA&Expires=1700000000&Signature=abc%3D";
         assert_eq!(expiry_of(s3v2), at(1_700_000_000));
         assert_eq!(expiry_of("https://example.com/f?Expires=1700000000"), None, "not signed");
         assert_eq!(expiry_of("https://example.com/f?Expires=1700000000&Signature=x"), None, "no key id");
