@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use dlm::engine::{EngineEvent, ItemSnapshot, Program};
 use dlm::hooks::{Hook, HookConfig, HookReport, Hooks, MAX_RUNNING, MAX_WAITING};
 use support::harness::{Harness, PATIENCE};
+use support::process::ended;
 use support::{TestServer, wait_until};
 use tokio::sync::mpsc;
 
@@ -110,14 +111,6 @@ async fn a_failing_hook_reports_its_failure_and_its_words() {
     hooks.queue_done(1, 0);
     let report = next_report(&mut reports).await;
     assert!(!report.ok && report.message.starts_with("cannot start it: "), "{report:?}");
-}
-
-/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
-fn ended(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
-    }
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use dlm::engine::{Command, EngineEvent, EngineOptions, ErrorKind, ItemId, Program};
 use support::harness::{Harness, PATIENCE, completed_path};
+use support::process::ended;
 use support::{TestServer, assert_file, content, wait_until};
 
 /// Options with `sh -c SCRIPT` as the refresh command.
@@ -177,14 +178,6 @@ async fn without_a_refresh_command_an_expired_link_fails_as_before() {
     assert!(url_changes(&h, id).is_empty());
 }
 
-/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
-fn ended(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
-    }
-}
-
 fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -278,13 +271,15 @@ async fn refreshing_a_running_item_restarts_it_on_the_new_url_from_its_part() {
     let id = h.add(server.url("/f/run.bin?size=400000&gate=1&sig=old"));
     h.wait_for("first KiB", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
     let fresh = server.url("/f/run.bin?size=400000&sig=fresh");
-    h.engine.as_ref().unwrap().handle().refresh(id, &fresh).unwrap();
+    let with_login = fresh.replace("http://", "http://user:s3cret@");
+    h.engine.as_ref().unwrap().handle().refresh(id, &with_login).unwrap();
     assert_file(&completed_path(&h.finish(id).await), &content("run.bin", 400_000));
     let reqs = server.requests_for("/f/run.bin");
     assert_eq!(reqs.len(), 2, "{reqs:#?}");
     assert!(reqs[1].query.ends_with("sig=fresh"));
     assert_eq!(reqs[1].range.as_deref(), Some("bytes=1024-"));
-    assert_eq!(url_changes(&h, id), vec![fresh]);
+    assert!(reqs[1].headers.contains_key("authorization"), "the new URL's credentials are used");
+    assert_eq!(url_changes(&h, id), vec![fresh], "and never reported");
 }
 
 #[tokio::test]

@@ -284,7 +284,8 @@ pub enum EngineEvent {
         connections: usize,
     },
     /// The item's URL was replaced (`Command::Refresh`, or the refresh command gave a fresh
-    /// link): `url` without credentials, and when it is a signed URL, when it expires.
+    /// link): `url` with any credentials removed (not masked: the saved queue keeps this URL),
+    /// and when it is a signed URL, when it expires.
     UrlChanged {
         id: ItemId,
         url: String,

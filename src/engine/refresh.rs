@@ -133,7 +133,7 @@ pub async fn refresh(
     shared
         .emit(EngineEvent::UrlChanged {
             id: job.id,
-            url: redact_url(&url),
+            url: without_credentials(&url),
             expires: signed_url::expiry(&url),
         })
         .await;

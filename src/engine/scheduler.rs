@@ -25,7 +25,7 @@ use super::sidecar;
 use super::signed_url;
 use super::stop::{Running, StopReason};
 use super::transfer::{self, Finished, Job, Outcome, PartState, Shared};
-use super::urls::{parse_download_url, redact_str, redact_url};
+use super::urls::{parse_download_url, redact_str, redact_url, without_credentials};
 
 /// What the scheduler is doing for an item besides keeping its state: running its transfer,
 /// or deleting its `.part` (which can take seconds for a large file, so it happens on the
@@ -394,7 +394,7 @@ impl Scheduler {
             self.queue.insert(id);
         }
         let expires = signed_url::expiry(&url);
-        self.emit(EngineEvent::UrlChanged { id, url: redact_url(&url), expires }).await;
+        self.emit(EngineEvent::UrlChanged { id, url: without_credentials(&url), expires }).await;
         if requeue {
             self.emit(EngineEvent::Queued { id }).await;
         }
