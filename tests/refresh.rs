@@ -323,3 +323,33 @@ async fn a_failed_item_refreshed_is_queued_again_and_a_bad_url_is_refused_with_w
     assert_file(&completed_path(&h.finish(id).await), &content("gone.bin", 1000));
     assert_eq!(url_changes(&h, id).len(), 1, "the refused URLs changed nothing");
 }
+
+#[tokio::test]
+async fn a_link_from_the_refresh_command_is_kept_for_the_next_attempt_after_a_pause() {
+    let server = TestServer::start().await;
+    let runs = tempfile::NamedTempFile::new().unwrap();
+    let fresh = server.url("/f/k.bin?size=400000&gate=1&sig=fresh");
+    let mut h =
+        Harness::with(refreshing_with(&format!("echo run >> '{}'; echo '{fresh}'", runs.path().display())));
+    let id = h.add(server.url("/f/k.bin?size=400000&drop_after=100000&drop_times=1&expire_after=1&sig=old"));
+    h.wait_for("the fresh link", |e| matches!(e, EngineEvent::UrlChanged { .. })).await;
+    // The fresh link's first KiB arrives, then the gated server waits.
+    h.wait_for(
+        "data from the fresh link",
+        |e| matches!(e, EngineEvent::Progress { bytes, .. } if *bytes > 100_000),
+    )
+    .await;
+    h.send(Command::Pause(id));
+    h.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    server.release(2);
+    h.send(Command::Resume(id));
+    assert_file(&completed_path(&h.finish(id).await), &content("k.bin", 400_000));
+    let queries: Vec<String> = server.requests_for("/f/k.bin").into_iter().map(|r| r.query).collect();
+    assert_eq!(queries.iter().filter(|q| q.ends_with("sig=old")).count(), 2, "{queries:#?}");
+    assert_eq!(queries.iter().filter(|q| q.ends_with("sig=fresh")).count(), 2, "{queries:#?}");
+    assert_eq!(
+        std::fs::read_to_string(runs.path()).unwrap(),
+        "run\n",
+        "the resumed item did not need another"
+    );
+}
