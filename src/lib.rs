@@ -2,6 +2,7 @@
 //!
 //! - `engine`: the download engine (scheduler, transfers, naming, resume, retries). No UI code.
 //! - `headless`: `dlm get`, the engine without a screen, for scripts.
+//! - `actions`: hooks and notifications driven by engine events, for the front ends to wire.
 //! - `milestones`: an item finished, the queue finished: what hooks and notifications act on.
 //! - `hooks`: `on_complete`, `on_error`, `on_queue_done` programs, bounded and timed out.
 //! - `notify`: terminal notifications (OSC 777/9/99, bell) and taskbar progress (OSC 9;4).
@@ -17,6 +18,7 @@
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
 //! - `tui`: the interactive terminal UI (`dlm [URL…]`), a front end over the engine.
 
+pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -192,3 +192,45 @@ async fn a_flood_of_hooks_never_blocks_is_bounded_and_quitting_kills_the_running
         wait_until("a hook's child to be killed", PATIENCE, || ended(pid)).await;
     }
 }
+
+#[tokio::test]
+async fn hooks_that_never_end_hold_up_no_download_and_the_queue_still_notifies() {
+    use dlm::actions::Actions;
+    use dlm::notify::{Notifier, NotifyMode, NotifyOn};
+
+    let server = TestServer::start().await;
+    let config = HookConfig {
+        on_complete: sh("exec sleep 1000"),
+        on_queue_done: sh("exec sleep 1000"),
+        timeout: Duration::from_secs(600),
+        ..HookConfig::default()
+    };
+    let (hooks, _reports) = Hooks::new(config);
+    let foot = |name: &str| (name == "TERM").then(|| "foot".to_string());
+    let mut actions = Actions::new(hooks, Notifier::new(NotifyMode::Auto, NotifyOn::Each, true, foot));
+    let mut h = Harness::new();
+    let count = 2 * MAX_RUNNING;
+    let ids: Vec<_> = (0..count).map(|n| h.add(server.url(&format!("/f/h{n}.bin?size=20000")))).collect();
+    let mut items = std::collections::HashMap::new();
+    let mut written = Vec::new();
+    let mut done = 0;
+    while done < count {
+        let event = h.wait_for("an event", |_| true).await;
+        let Some(id) = event.item() else { continue };
+        let item: &mut ItemSnapshot = match &event {
+            EngineEvent::Added { item, .. } => items.entry(id).or_insert_with(|| (**item).clone()),
+            _ => items.get_mut(&id).unwrap(),
+        };
+        item.apply(&event);
+        done += usize::from(matches!(event, EngineEvent::Completed { .. }));
+        written.extend(actions.apply(&event, Some(item)));
+    }
+    assert_eq!(ids.len(), count);
+    let text = String::from_utf8(written).unwrap();
+    assert_eq!(text.matches("\x1b]777;notify;dlm: download done;").count(), count, "{text:?}");
+    assert!(
+        text.ends_with(&format!("\x1b]777;notify;dlm: queue finished;{count} downloaded\x1b\\")),
+        "{text:?}"
+    );
+    actions.stop();
+}
