@@ -3,8 +3,8 @@
 //! place at the host, the request (`request`), what its answer means (`answer`), where the
 //! bytes go (`destination`), then one stream (`single`) or several connections (`segmented`);
 //! between attempts, a fresh link from the refresh command when the old one is refused or
-//! about to expire (`refresh`). Depends on the rest of the engine only; nothing in it depends on this module but the
-//! scheduler.
+//! about to expire (`refresh`). Depends on the rest of the engine only; nothing in it depends
+//! on this module but the scheduler.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -19,6 +19,7 @@ use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Span, distrust_ranges, forget_progress};
 pub use super::job::{Finished, Job, Outcome, PartState, Shared};
 use super::messages::{EngineEvent, StartInfo};
+use super::program::Program;
 use super::refresh::{self, Link, NoFreshLink};
 use super::request::{self, Asked, Unanswered};
 use super::retry::backoff_delay;
@@ -75,12 +76,9 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
     loop {
         if let Some(program) = job.refresh.clone()
             && link.refresh_before_attempt(&job.url, SystemTime::now())
+            && let Some(end) = fresh_link(shared, job, &program, &mut part, &mut link, token).await
         {
-            match refresh::refresh(shared, job, &program, part.as_ref(), &mut link, token).await {
-                Ok(()) => {}
-                Err(NoFreshLink::Stopped) => return stopped(part),
-                Err(NoFreshLink::Failed(error)) => return Outcome::Failed { error, part },
-            }
+            return end;
         }
         attempt += 1;
         shared.emit(EngineEvent::Connecting { id: job.id, attempt }).await;
@@ -107,10 +105,9 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
                     if link.refused_again() {
                         return Outcome::Failed { error: refresh::refused_again(status, &job.url), part };
                     }
-                    match refresh::refresh(shared, job, &program, part.as_ref(), &mut link, token).await {
-                        Ok(()) => continue,
-                        Err(NoFreshLink::Stopped) => return stopped(part),
-                        Err(NoFreshLink::Failed(error)) => return Outcome::Failed { error, part },
+                    match fresh_link(shared, job, &program, &mut part, &mut link, token).await {
+                        None => continue,
+                        Some(end) => return end,
                     }
                 }
                 // Bytes that cannot be continued are worth nothing: the next attempt starts over.
@@ -133,6 +130,23 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
                 }
             }
         }
+    }
+}
+
+/// Runs the refresh command for the job's link; how the transfer ends when no fresh link came
+/// (stopped meanwhile, or the command failed), `None` when the job has a fresh link.
+async fn fresh_link(
+    shared: &Shared,
+    job: &mut Job,
+    program: &Program,
+    part: &mut Option<PartState>,
+    link: &mut Link,
+    token: &CancellationToken,
+) -> Option<Outcome> {
+    match refresh::refresh(shared, job, program, part.as_ref(), link, token).await {
+        Ok(()) => None,
+        Err(NoFreshLink::Stopped) => Some(stopped(part.take())),
+        Err(NoFreshLink::Failed(error)) => Some(Outcome::Failed { error, part: part.take() }),
     }
 }
 
