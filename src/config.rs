@@ -1,6 +1,7 @@
 //! The config file: one struct read from TOML with a default for every field, the lookup order
 //! (`--config PATH`, `$DLM_CONFIG`, the platform config folder) and errors that name the file,
-//! line and column. Depends on the engine's option types, `format`'s parsers and the key table
+//! line and column. Depends on the engine's option types, `format`'s parsers, the hook and
+//! notification settings' types, and the key table
 //! (`tui::keys`, pure data: which actions exist and how keys are written), never on the
 //! terminal or a front end's model; command-line flags are applied on top by
 //! `cli::DownloadArgs::apply`.
@@ -14,8 +15,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::engine::{ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
+use crate::engine::{
+    ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS, Program,
+};
 use crate::format::{parse_duration, parse_rate};
+use crate::hooks::HookConfig;
+use crate::notify::{NotifyMode, NotifyOn};
 use crate::suggest::closest;
 use crate::tui::keys::{KeyMap, KeysError};
 
@@ -86,6 +91,21 @@ pub struct Config {
     /// Key binding overrides, action name → key spec (`"ctrl+p"`, `"F5"`, `"x"`). Checked when
     /// the file is read, by the key table's own `KeyMap::with_overrides`.
     pub keys: BTreeMap<String, String>,
+    // Expired links, hooks and notifications. Programs are argv arrays (never a shell), checked
+    // by `Program`'s own deserializer: not empty, a program name that is not blank.
+    /// Prints a fresh URL for an expired link (`DLM_URL` has the old one).
+    pub refresh_command: Option<Program>,
+    #[serde(deserialize_with = "de_duration")]
+    pub refresh_timeout: Duration,
+    /// Run when a download is done, when one failed, when the queue finished.
+    pub on_complete: Option<Program>,
+    pub on_error: Option<Program>,
+    pub on_queue_done: Option<Program>,
+    #[serde(deserialize_with = "de_duration")]
+    pub hook_timeout: Duration,
+    /// Terminal notifications: `auto`, `off` or `always`; and for what.
+    pub notify: NotifyMode,
+    pub notify_on: NotifyOn,
 }
 
 impl Default for Config {
@@ -112,6 +132,14 @@ impl Default for Config {
             continue_existing: o.continue_existing,
             save_credentials: false,
             keys: BTreeMap::new(),
+            refresh_command: None,
+            refresh_timeout: o.refresh_timeout,
+            on_complete: None,
+            on_error: None,
+            on_queue_done: None,
+            hook_timeout: HookConfig::default().timeout,
+            notify: NotifyMode::default(),
+            notify_on: NotifyOn::default(),
         }
     }
 }
@@ -189,7 +217,19 @@ impl Config {
         o.max_connections_per_host = self.max_connections_per_host;
         o.on_conflict = self.on_conflict;
         o.continue_existing = self.continue_existing;
+        o.refresh_command = self.refresh_command.clone().map(std::sync::Arc::new);
+        o.refresh_timeout = self.refresh_timeout;
         o
+    }
+
+    /// The hooks this config sets.
+    pub fn hook_config(&self) -> HookConfig {
+        HookConfig {
+            on_complete: self.on_complete.clone(),
+            on_error: self.on_error.clone(),
+            on_queue_done: self.on_queue_done.clone(),
+            timeout: self.hook_timeout,
+        }
     }
 }
 

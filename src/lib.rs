@@ -2,6 +2,10 @@
 //!
 //! - `engine`: the download engine (scheduler, transfers, naming, resume, retries). No UI code.
 //! - `headless`: `dlm get`, the engine without a screen, for scripts.
+//! - `actions`: hooks and notifications driven by engine events, for the front ends to wire.
+//! - `milestones`: an item finished, the queue finished: what hooks and notifications act on.
+//! - `hooks`: `on_complete`, `on_error`, `on_queue_done` programs, bounded and timed out.
+//! - `notify`: terminal notifications (OSC 777/9/99, bell) and taskbar progress (OSC 9;4).
 //! - `cli`: command-line parsing.
 //! - `config`: the config file (TOML), its lookup order and its error messages.
 //! - `control`: the control socket (server for a running dlm, client for `dlm add`/`dlm ls`).
@@ -14,13 +18,17 @@
 //! - `format`: human-readable sizes, rates and durations, shared by the front ends.
 //! - `tui`: the interactive terminal UI (`dlm [URL…]`), a front end over the engine.
 
+pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod engine;
 pub mod format;
 pub mod headless;
+pub mod hooks;
 pub mod inputs;
+pub mod milestones;
+pub mod notify;
 pub mod output;
 pub mod remote;
 pub mod session;

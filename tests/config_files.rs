@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use dlm::config::{Config, ConfigError};
 use dlm::engine::ConflictPolicy;
+use dlm::notify::{NotifyMode, NotifyOn};
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs").join(kind);
@@ -69,14 +70,35 @@ fn full_fixture_sets_every_option() {
     assert_eq!(o.on_conflict, ConflictPolicy::Overwrite);
     assert_eq!(o.headers.len(), 2);
     assert_eq!(c.keys.get("pause").map(String::as_str), Some("x F5"));
+    let refresh = o.refresh_command.as_deref().map(|p| p.argv().to_vec());
+    assert_eq!(refresh, Some(vec!["/usr/local/bin/fresh-link".into(), "--bucket".into(), "media".into()]));
+    assert_eq!(o.refresh_timeout, Duration::from_secs(10));
+    let hooks = c.hook_config();
+    assert_eq!(hooks.on_complete.as_ref().map(|p| p.name()), Some("notify-send"));
+    assert_eq!(hooks.on_error.as_ref().map(|p| p.argv().len()), Some(3));
+    assert_eq!(
+        hooks.on_queue_done.as_ref().map(|p| p.argv()[2].as_str()),
+        Some("echo \"$DLM_DONE done\" >> ~/dlm.log")
+    );
+    assert_eq!(hooks.timeout, Duration::from_secs(120));
+    assert_eq!((c.notify, c.notify_on), (NotifyMode::Always, NotifyOn::Each));
 }
 
 /// File name → (line, column, text the message must contain).
 const INVALID: &[(&str, usize, usize, &str)] = &[
+    ("argv_blank_program.toml", 2, 19, "`refresh_command`: the program name (first element) is empty"),
+    ("argv_empty.toml", 1, 15, "`on_complete`: expected [\"program\", \"arg\", …], found an empty list"),
+    (
+        "argv_shell_string.toml",
+        1,
+        12,
+        "`on_error`: invalid type: string \"notify-send failed\", expected a list [\"program\", \"arg\", …] (it is run without a shell)",
+    ),
     ("bad_conflict.toml", 1, 15, "unknown variant `ask`, expected one of `rename`, `skip`, `overwrite`"),
     ("bad_duration.toml", 1, 16, "`read_timeout`: invalid duration \"soon\""),
     ("bad_keys_action.toml", 4, 9, "[keys] pasue: `pasue` is not an action; did you mean `pause`?"),
     ("bad_keys_spec.toml", 2, 9, "[keys] pause: unknown key \"spcae\"; did you mean `space`?"),
+    ("bad_notify.toml", 1, 10, "unknown variant `sometimes`, expected one of `auto`, `off`, `always`"),
     ("bad_proxy.toml", 1, 9, "`proxy`: expected a proxy URL starting with http://"),
     ("bad_rate.toml", 1, 14, "`rate_limit`: invalid size \"fast\""),
     ("binary_garbage.toml", 2, 1, "not a text file: invalid UTF-8"),

@@ -19,7 +19,9 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod options;
+pub mod program;
 mod publish;
+mod refresh;
 mod request;
 pub mod reservations;
 mod retry;
@@ -27,6 +29,7 @@ mod scheduler;
 mod segmented;
 pub mod segments;
 mod sidecar;
+pub mod signed_url;
 mod single;
 mod stop;
 mod transfer;
@@ -51,6 +54,8 @@ pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
 };
+pub use program::Program;
+pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
@@ -128,6 +133,14 @@ impl EngineHandle {
         let id = ItemId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.send(Command::Restore { id, request, state, limits });
         id
+    }
+
+    /// Gives item `id` a new URL for the same file (see `Command::Refresh`), or says why `url`
+    /// cannot be used; the item is not touched then.
+    pub fn refresh(&self, id: ItemId, url: &str) -> Result<(), ItemError> {
+        urls::parse_download_url(url).map_err(|e| e.to_item_error())?;
+        self.send(Command::Refresh { id, url: url.to_string() });
+        Ok(())
     }
 
     /// Sends a command. After shutdown the engine is gone and commands are ignored.

@@ -124,6 +124,11 @@ impl QueueModel {
                 item.limits = limits;
                 Change::State
             }
+            // Credentials are not in the event: with `save_credentials` the old URL's go.
+            EngineEvent::UrlChanged { url, .. } => {
+                item.url.clone_from(url);
+                Change::State
+            }
             EngineEvent::Added { .. }
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }

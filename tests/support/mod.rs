@@ -26,6 +26,8 @@
 //! - `limit=N`: answer 503 while N bodies of this file are already being sent (a server that
 //!   refuses more connections per client)
 //! - `silent_ranged=K`: ranged requests among the first K+1 requests get no answer at all
+//! - `expire_after=K&expire_status=CODE`: a signed link that expires: requests for this exact
+//!   URL (path and query) after the K-th get CODE (default 403); another query is another link
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
@@ -335,6 +337,10 @@ async fn serve_file(
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(after).unwrap());
         }
         return r;
+    }
+    if num(p, "expire_after").is_some_and(|k| nth > k) {
+        let code = num(p, "expire_status").unwrap_or(403);
+        return status(StatusCode::from_u16(code as u16).unwrap());
     }
     if let Some(k) = num(p, "silent_ranged")
         && req.contains_key(header::RANGE)

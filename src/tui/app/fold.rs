@@ -164,6 +164,7 @@ impl App {
                 row.rate_limit = rate_limit;
                 row.connections = connections;
             }
+            EngineEvent::UrlChanged { url, .. } => row.url = url,
             EngineEvent::Added { .. }
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
