@@ -7,6 +7,7 @@
 
 mod answer;
 mod bulk;
+mod cookies;
 mod destination;
 mod disk;
 mod disposition;
@@ -18,6 +19,7 @@ mod job;
 pub mod limiter;
 mod messages;
 pub mod naming;
+mod netrc;
 mod options;
 mod publish;
 mod request;
@@ -40,6 +42,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use answer::parse_content_range;
+pub use cookies::{Cookie, CookieJar, CookiesError};
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use item::Change;
@@ -47,6 +50,7 @@ pub use messages::{
     AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
     RestoreAs, ResumeHint, RetryNote, StartInfo,
 };
+pub use netrc::{Credentials, NETRC_ENV, Netrc, NetrcError};
 pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
