@@ -27,7 +27,7 @@ pub use schedule::{InForce, Schedule, ScheduleEntry};
 
 use values::{
     de_connections, de_duration, de_headers, de_opt_path, de_paths, de_per_host, de_proxy, de_rate,
-    de_retries, de_some_path, de_workers,
+    de_retries, de_workers,
 };
 
 /// Environment variable naming a config file; used when `--config` is not given.
@@ -96,7 +96,7 @@ pub struct Config {
     pub save_credentials: bool,
     /// A Netscape `cookies.txt` whose cookies go with every download (to their own domains
     /// and paths only). `~/` is expanded.
-    #[serde(deserialize_with = "de_some_path")]
+    #[serde(deserialize_with = "de_opt_path")]
     pub cookies_file: Option<PathBuf>,
     /// `.netrc` logins: `None` (or `true`) reads `$NETRC` or `~/.netrc`; `false` none; a path
     /// that file.

@@ -1,12 +1,14 @@
 //! Request headers the person gives: one `Name: value` (from `-H`, a `[headers]` table or a
 //! pasted curl command) and header files for `-H @FILE`, one `Name: value` a line as curl reads
-//! them. Pure but for reading the file; depends on std and the header-name rules of `http`
+//! them. Pure but for reading the file; depends on the engine's `read_small_text` and the header-name rules of `http`
 //! (through reqwest).
 //!
 //! Header files hold tokens (`Authorization: Bearer …`): their errors name the file and line,
 //! never the text.
 
 use std::path::{Path, PathBuf};
+
+use crate::engine::read_small_text;
 
 /// Files larger than this are refused: a header file is a few lines.
 const MAX_HEADER_FILE_BYTES: u64 = 1 << 20;
@@ -60,16 +62,8 @@ pub fn parse_file(text: &str, path: &Path) -> Result<Vec<(String, String)>, Head
 
 /// Reads a header file (`-H @FILE`).
 pub fn read_file(path: &Path) -> Result<Vec<(String, String)>, HeaderError> {
-    let read_err = |reason: String| HeaderError::Read { path: path.to_path_buf(), reason };
-    let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(read_err("not a regular file".into()));
-    }
-    if meta.len() > MAX_HEADER_FILE_BYTES {
-        return Err(read_err(format!("{} bytes is too large for a header file", meta.len())));
-    }
-    let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|_| read_err("not a text file (invalid UTF-8)".into()))?;
+    let text = read_small_text(path, MAX_HEADER_FILE_BYTES, "a header file")
+        .map_err(|reason| HeaderError::Read { path: path.to_path_buf(), reason })?;
     parse_file(&text, path)
 }
 

@@ -12,9 +12,7 @@ use serde::de::{self, Deserializer};
 use url::Url;
 
 use super::glob::{HostGlob, PathGlob};
-use super::values::{
-    de_headers, de_proxy, de_some_connections, de_some_path, de_some_per_host, de_some_rate,
-};
+use super::values::{de_headers, de_opt_path, de_proxy, de_some_connections, de_some_per_host, de_some_rate};
 
 /// The `[[rule]]` entries, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -39,7 +37,7 @@ pub struct Rule {
     pub ext: Vec<String>,
     // ---- What: `None` (or empty) leaves the setting as it is.
     /// Folder to save in; a relative one is inside the download folder. `~/` is expanded.
-    #[serde(deserialize_with = "de_some_path")]
+    #[serde(deserialize_with = "de_opt_path")]
     pub dir: Option<PathBuf>,
     #[serde(deserialize_with = "de_some_connections")]
     pub connections: Option<usize>,
@@ -53,7 +51,7 @@ pub struct Rule {
     pub headers: BTreeMap<String, String>,
     /// A Netscape cookies file whose cookies go with these downloads (to their own domains
     /// only, like every cookie). `~/` is expanded.
-    #[serde(deserialize_with = "de_some_path")]
+    #[serde(deserialize_with = "de_opt_path")]
     pub cookies_file: Option<PathBuf>,
     /// `false`: no `.netrc` login for these downloads; a path: that netrc file instead.
     #[serde(deserialize_with = "de_netrc")]

@@ -29,7 +29,7 @@ pub(crate) fn expand_home(path: &str) -> PathBuf {
 pub(crate) fn de_opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
     let text = String::deserialize(d)?;
     if text.trim().is_empty() {
-        return Err(de::Error::custom("expected a folder path, found an empty string"));
+        return Err(de::Error::custom("expected a path, found an empty string"));
     }
     Ok(Some(expand_home(&text)))
 }
@@ -143,14 +143,6 @@ pub(crate) fn de_proxy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 
 // `Option` forms for entries where a key left out means "not set here" (a rule that does not
 // change the connections) rather than the default value.
-
-pub(crate) fn de_some_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    let text = String::deserialize(d)?;
-    if text.trim().is_empty() {
-        return Err(de::Error::custom("expected a file or folder path, found an empty string"));
-    }
-    Ok(Some(expand_home(&text)))
-}
 
 pub(crate) fn de_some_workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     de_workers(d).map(Some)

@@ -14,6 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use url::Url;
 
+use super::textfile::read_small_text;
+
 /// Files larger than this are refused (a browser's whole jar is well under a megabyte).
 const MAX_COOKIES_BYTES: u64 = 16 << 20;
 
@@ -124,17 +126,8 @@ impl CookieJar {
 
     /// Reads and parses a cookies file.
     pub fn read(path: &Path) -> Result<CookieJar, CookiesError> {
-        let read_err = |reason: String| CookiesError::Read { path: path.to_path_buf(), reason };
-        let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(read_err("not a regular file".into()));
-        }
-        if meta.len() > MAX_COOKIES_BYTES {
-            return Err(read_err(format!("{} bytes is too large for a cookies file", meta.len())));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| read_err("not a text file (invalid UTF-8)".into()))?;
+        let text = read_small_text(path, MAX_COOKIES_BYTES, "a cookies file")
+            .map_err(|reason| CookiesError::Read { path: path.to_path_buf(), reason })?;
         CookieJar::parse(&text, path)
     }
 

@@ -31,6 +31,7 @@ pub mod segments;
 mod sidecar;
 mod single;
 mod stop;
+mod textfile;
 mod transfer;
 mod urls;
 
@@ -56,6 +57,7 @@ pub use options::{
     MAX_WORKERS, default_user_agent,
 };
 pub use retry::parse_retry_after;
+pub use textfile::read_small_text;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events

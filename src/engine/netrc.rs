@@ -1,7 +1,7 @@
 //! `.netrc` files: logins by host, read as curl reads them (`machine`, `default`, `login`,
 //! `password`, `account` ignored, `macdef` bodies skipped, `"quoted tokens"` with `\` escapes,
 //! `#` comments), and where the file is (`$NETRC`, else `~/.netrc`). Pure but for reading the
-//! file; depends on std only.
+//! file (`textfile`); depends on std only.
 //!
 //! The file holds passwords: no error, `Debug` output or log line ever shows a token from it,
 //! only the file and line.
@@ -9,6 +9,8 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use super::textfile::read_small_text;
 
 /// Environment variable naming the netrc file, as curl and wget read it.
 pub const NETRC_ENV: &str = "NETRC";
@@ -115,17 +117,8 @@ impl Netrc {
 
     /// Reads and parses a netrc file.
     pub fn read(path: &Path) -> Result<Netrc, NetrcError> {
-        let read_err = |reason: String| NetrcError::Read { path: path.to_path_buf(), reason };
-        let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(read_err("not a regular file".into()));
-        }
-        if meta.len() > MAX_NETRC_BYTES {
-            return Err(read_err(format!("{} bytes is too large for a netrc file", meta.len())));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| read_err("not a text file (invalid UTF-8)".into()))?;
+        let text = read_small_text(path, MAX_NETRC_BYTES, "a netrc file")
+            .map_err(|reason| NetrcError::Read { path: path.to_path_buf(), reason })?;
         Netrc::parse(&text, path)
     }
 
