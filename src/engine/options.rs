@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::cookies::CookieJar;
+use super::netrc::Netrc;
+
 /// Largest worker cap a person can set; beyond this a download manager only hurts itself.
 pub const MAX_WORKERS: usize = 64;
 /// Largest number of connections per download.
@@ -56,6 +59,11 @@ pub struct EngineOptions {
     pub max_connections_per_host: usize,
     /// What to do when the chosen file name already exists in the folder.
     pub on_conflict: ConflictPolicy,
+    /// Logins by host (`.netrc`): sent as Basic auth to that host only (see `request`). Kept
+    /// in memory only; the saved queue never holds them, a restored item finds them here.
+    pub netrc: Option<Netrc>,
+    /// Cookies (`--load-cookies`, `cookies_file`), each sent to its own domain and path only.
+    pub cookies: CookieJar,
 }
 
 /// What to do when a download's file name is already taken in its folder.
@@ -94,6 +102,8 @@ impl Default for EngineOptions {
             item_rate_limit: None,
             max_connections_per_host: DEFAULT_CONNECTIONS_PER_HOST,
             on_conflict: ConflictPolicy::Rename,
+            netrc: None,
+            cookies: CookieJar::default(),
         }
     }
 }
