@@ -12,6 +12,7 @@ use std::process::Command;
 
 use dlm::engine::{CookieJar, Netrc};
 use support::harness::{Harness, completed_path, failure};
+use support::proxy::Proxy;
 use support::{TestServer, assert_file, content};
 
 /// `u:p` in Base64, as the server's `auth=` option wants it.
@@ -92,6 +93,22 @@ async fn the_urls_own_password_wins_over_the_netrc() {
     let url = server.url(&format!("/f/alice?size=100&auth={ALICE}")).replace("http://", "http://alice@");
     let done = h.finish(h.add(url)).await;
     assert_file(&completed_path(&done), &content("alice", 100));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_netrc_login_goes_to_the_server_never_to_the_proxy() {
+    let server = TestServer::start().await;
+    let proxy = Proxy::http().await;
+    // The proxy is on 127.0.0.1 too: the entry names its host, and still is no proxy login.
+    let mut h = Harness::with(|o| {
+        o.netrc = Some(netrc("machine 127.0.0.1 login u password p\n"));
+        o.proxy = Some(format!("http://{}", proxy.addr));
+    });
+    let url = server.url(&format!("/f/proxied.bin?size=2000&auth={U_P}"));
+    let done = h.finish(h.add(url.clone())).await;
+    assert_file(&completed_path(&done), &content("proxied.bin", 2000));
+    assert!(proxy.requests().contains(&format!("GET {url}")), "{:?}", proxy.requests());
+    assert_eq!(proxy.credentials(), Vec::<String>::new(), "no Proxy-Authorization");
 }
 
 #[tokio::test(flavor = "multi_thread")]
