@@ -244,14 +244,10 @@ impl DownloadArgs {
     }
 }
 
-/// `Name: value` → `("Name", "value")`.
+/// `-H 'Name: value'` → `("Name", "value")`, checked as a header file's lines are. The
+/// error never repeats the text: `-H 'Bearer abc'` (the name forgotten) is a token.
 pub fn parse_header(text: &str) -> Result<(String, String), String> {
-    match text.split_once(':') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_string(), value.trim().to_string()))
-        }
-        _ => Err(format!("invalid header {text:?}: expected 'Name: value'")),
-    }
+    crate::headers::parse_line(text).map_err(|problem| format!("invalid -H header: {problem}"))
 }
 
 #[cfg(test)]
@@ -382,6 +378,10 @@ mod tests {
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+        for bad in ["Bearer hunter2", "Bearer hunter2:x", "X-Token: hunter2\u{7f}"] {
+            let m = parse_header(bad).unwrap_err();
+            assert!(m.starts_with("invalid -H header: ") && !m.contains("hunter2"), "{m}");
+        }
     }
 
     #[test]

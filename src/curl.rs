@@ -194,7 +194,9 @@ pub fn parse(text: &str) -> Result<CurlRequest, CurlError> {
         } else if word == "--" {
             options_end = true;
         } else if let Some(long) = word.strip_prefix("--") {
-            let kind = long_option(long).ok_or_else(|| CurlError::UnknownOption(word.clone()))?;
+            // Named up to any `=`: curl has no `--name=value` form, so what follows is a value.
+            let name = word.split('=').next().unwrap_or_default();
+            let kind = long_option(long).ok_or_else(|| CurlError::UnknownOption(name.to_string()))?;
             let value = if kind.takes_value() {
                 Some(words.next().ok_or_else(|| CurlError::MissingValue(word.clone()))?)
             } else {
@@ -424,6 +426,7 @@ mod tests {
         assert_eq!(err("curl -I https://h/"), "the command uses the HEAD method: dlm downloads with GET");
         assert_eq!(err("curl --frobnicate hunter2 https://h/"), "unknown curl option `--frobnicate`");
         assert_eq!(err("curl -Z https://h/"), "unknown curl option `-Z`");
+        assert_eq!(err("curl --cookie=sid=hunter2 https://h/"), "unknown curl option `--cookie`");
         assert_eq!(err("wget https://h/"), parse("").unwrap_err().to_string());
         assert_eq!(err("curl -H"), "`-H` needs a value");
         assert_eq!(err("curl https://a/ https://b/"), CurlError::SeveralUrls.to_string());

@@ -33,7 +33,11 @@ pub fn parse_line(text: &str) -> Result<(String, String), String> {
         return Err("expected 'Name: value' (the name is empty)".into());
     }
     if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(format!("`{}` is not a valid header name", name.escape_default()));
+        // Not echoed: a line missing its name ("Bearer abc:def") would show the token.
+        return Err(
+            "the text before the colon is not a valid header name (write 'Name: value', as in 'X-Token: abc')"
+                .into(),
+        );
     }
     if reqwest::header::HeaderValue::from_str(value).is_err() {
         return Err(format!("the value of header `{name}` has characters a header cannot carry"));
@@ -87,7 +91,10 @@ mod tests {
             "header file /h.txt:2: expected 'Name: value' (no colon)"
         );
         assert_eq!(err(": topsecret"), "header file /h.txt:1: expected 'Name: value' (the name is empty)");
-        assert_eq!(err("Bad Name: x"), "header file /h.txt:1: `Bad Name` is not a valid header name");
+        assert_eq!(
+            err("Bearer top:secret"),
+            "header file /h.txt:1: the text before the colon is not a valid header name (write 'Name: value', as in 'X-Token: abc')"
+        );
         let m = err("X-Token: top\u{7f}secret");
         assert!(m.ends_with("the value of header `X-Token` has characters a header cannot carry"), "{m}");
     }
