@@ -23,7 +23,7 @@ pub mod schedule;
 pub(crate) mod values;
 
 pub use rules::{Matched, NetrcChoice, Rule, Rules};
-pub use schedule::{InForce, Schedule, ScheduleEntry};
+pub use schedule::{Changes, InForce, Schedule, ScheduleEntry, Timetable};
 
 use values::{
     de_connections, de_duration, de_headers, de_opt_path, de_paths, de_per_host, de_proxy, de_rate,

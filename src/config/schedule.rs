@@ -299,6 +299,119 @@ impl InForce {
     }
 }
 
+/// The session's side of a schedule: which changes to send the engine, and when to ask
+/// again. It remembers what it last set, so a tick that changes nothing sends nothing, and
+/// where no window says otherwise it goes back to the configured values. A value set by
+/// hand holds until the schedule's next boundary, then the schedule takes over again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timetable {
+    base_rate: Option<u64>,
+    base_workers: usize,
+    rate: Option<u64>,
+    workers: usize,
+    paused: bool,
+    rate_held_until: Option<Held>,
+    workers_held_until: Option<Held>,
+}
+
+/// How long a value set by hand holds: until an instant, or for good when no schedule
+/// boundary is coming.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Held {
+    Until(Timestamp),
+    Forever,
+}
+
+/// What to send the engine after a tick; `None` fields: nothing to change.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Changes {
+    /// `Command::SetRateLimit` with this value.
+    pub rate_limit: Option<Option<u64>>,
+    /// `Command::SetWorkers` with this value.
+    pub workers: Option<usize>,
+    /// A window with `pause_all` began: pause everything.
+    pub pause_all: bool,
+    /// That window ended: resume what it paused.
+    pub resume_all: bool,
+    /// Tick again then (and on a coarse timer too, so a suspend or a clock change is noticed).
+    pub next: Option<Timestamp>,
+}
+
+impl Timetable {
+    /// Starts from the configured global limit and worker count, which the engine runs with.
+    pub fn new(base_rate: Option<u64>, base_workers: usize) -> Timetable {
+        Timetable {
+            base_rate,
+            base_workers,
+            rate: base_rate,
+            workers: base_workers,
+            paused: false,
+            rate_held_until: None,
+            workers_held_until: None,
+        }
+    }
+
+    /// What to change at `now`. Safe to call at any moment: it only reports differences.
+    pub fn tick(&mut self, schedule: &Schedule, now: Timestamp, tz: &TimeZone) -> Changes {
+        let f = schedule.in_force(now, tz);
+        let mut changes = Changes { next: f.until, ..Changes::default() };
+        if !holds(&mut self.rate_held_until, now) {
+            let rate = f.rate_limit.unwrap_or(self.base_rate);
+            if rate != self.rate {
+                self.rate = rate;
+                changes.rate_limit = Some(rate);
+            }
+        }
+        if !holds(&mut self.workers_held_until, now) {
+            let workers = f.workers.unwrap_or(self.base_workers);
+            if workers != self.workers {
+                self.workers = workers;
+                changes.workers = Some(workers);
+            }
+        }
+        changes.pause_all = f.paused && !self.paused;
+        changes.resume_all = !f.paused && self.paused;
+        self.paused = f.paused;
+        changes
+    }
+
+    /// The global limit was set by hand: it holds until the schedule's next boundary.
+    pub fn rate_set_by_hand(
+        &mut self,
+        rate: Option<u64>,
+        schedule: &Schedule,
+        now: Timestamp,
+        tz: &TimeZone,
+    ) {
+        self.rate = rate;
+        self.rate_held_until = Some(schedule.in_force(now, tz).until.map_or(Held::Forever, Held::Until));
+    }
+
+    /// The worker count was set by hand: it holds until the schedule's next boundary.
+    pub fn workers_set_by_hand(
+        &mut self,
+        workers: usize,
+        schedule: &Schedule,
+        now: Timestamp,
+        tz: &TimeZone,
+    ) {
+        self.workers = workers;
+        self.workers_held_until = Some(schedule.in_force(now, tz).until.map_or(Held::Forever, Held::Until));
+    }
+}
+
+/// Whether a value set by hand still holds at `now`; forgets it once it has run out.
+fn holds(held: &mut Option<Held>, now: Timestamp) -> bool {
+    match *held {
+        Some(Held::Forever) => true,
+        Some(Held::Until(at)) if now < at => true,
+        _ => {
+            *held = None;
+            false
+        }
+    }
+}
+
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     String::deserialize(d)
 }
@@ -494,5 +607,57 @@ mod tests {
             schedule("[[schedule]]\nfrom = \"7:30\"\nto = \"24:00\"\nworkers = 2").0[0].from,
             Clock(450)
         );
+    }
+
+    #[test]
+    fn the_timetable_sends_changes_at_boundaries_and_goes_back_to_the_config() {
+        let s = schedule(&format!(
+            "{OFFICE}[[schedule]]\nfrom = \"12:00\"\nto = \"13:00\"\npause_all = true\nworkers = 2\n"
+        ));
+        let tz = berlin();
+        let mut t = Timetable::new(None, 4);
+        let early = t.tick(&s, local("2026-11-25T08:00"), &tz);
+        assert_eq!(
+            early,
+            Changes { next: Some(local("2026-11-25T09:00")), ..Changes::default() },
+            "nothing to change yet"
+        );
+        let nine = t.tick(&s, local("2026-11-25T09:00"), &tz);
+        assert_eq!(
+            (nine.rate_limit, nine.workers, nine.next),
+            (Some(Some(512 << 10)), None, Some(local("2026-11-25T12:00")))
+        );
+        assert_eq!(t.tick(&s, local("2026-11-25T09:30"), &tz).rate_limit, None, "sent once");
+        let noon = t.tick(&s, local("2026-11-25T12:00"), &tz);
+        assert_eq!((noon.workers, noon.pause_all, noon.resume_all), (Some(2), true, false));
+        let one = t.tick(&s, local("2026-11-25T13:00"), &tz);
+        assert_eq!(
+            (one.workers, one.pause_all, one.resume_all),
+            (Some(4), false, true),
+            "back to the config's"
+        );
+        let five = t.tick(&s, local("2026-11-25T17:00"), &tz);
+        assert_eq!(five.rate_limit, Some(None), "the configured limit: none");
+    }
+
+    #[test]
+    fn a_value_set_by_hand_holds_until_the_next_boundary() {
+        let s = schedule(OFFICE);
+        let tz = berlin();
+        let mut t = Timetable::new(Some(4 << 20), 4);
+        assert_eq!(t.tick(&s, local("2026-11-25T10:00"), &tz).rate_limit, Some(Some(512 << 10)));
+        t.rate_set_by_hand(Some(1 << 20), &s, local("2026-11-25T10:30"), &tz);
+        assert_eq!(t.tick(&s, local("2026-11-25T16:59"), &tz).rate_limit, None, "the hand's value holds");
+        assert_eq!(
+            t.tick(&s, local("2026-11-25T17:00"), &tz).rate_limit,
+            Some(Some(4 << 20)),
+            "then the schedule"
+        );
+        assert_eq!(t.tick(&s, local("2026-11-26T09:00"), &tz).rate_limit, Some(Some(512 << 10)));
+        // With no schedule at all, a value set by hand is simply the value.
+        let none = Schedule::default();
+        let mut t = Timetable::new(None, 4);
+        t.workers_set_by_hand(9, &none, local("2026-11-25T10:00"), &tz);
+        assert_eq!(t.tick(&none, local("2026-12-25T10:00"), &tz), Changes::default());
     }
 }
