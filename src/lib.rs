@@ -11,6 +11,8 @@
 //! - `control`: the control socket (server for a running dlm, client for `dlm add`/`dlm ls`).
 //! - `remote`: `dlm add` and `dlm ls`, through the socket or, with no dlm running, the saved queue.
 //! - `session`: lock + restore + saver + control socket in one value for the TUI.
+//! - `curl`: a browser's "Copy as cURL" read back into a URL, headers and cookies.
+//! - `headers`: `Name: value` request headers, and header files for `-H @FILE`.
 //! - `inputs`: reading URL lists (`-i FILE`).
 //! - `output`: printing that survives a closed pipe (`dlm ls | head`).
 //! - `suggest`: "did you mean" for mistyped names (config keys, `[keys]` actions and keys).
@@ -22,8 +24,10 @@ pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod curl;
 pub mod engine;
 pub mod format;
+pub mod headers;
 pub mod headless;
 pub mod hooks;
 pub mod inputs;

@@ -7,6 +7,7 @@
 
 mod answer;
 mod bulk;
+mod cookies;
 mod destination;
 mod disk;
 mod disposition;
@@ -18,6 +19,7 @@ mod job;
 pub mod limiter;
 mod messages;
 pub mod naming;
+mod netrc;
 mod options;
 pub mod program;
 mod publish;
@@ -32,6 +34,7 @@ mod sidecar;
 pub mod signed_url;
 mod single;
 mod stop;
+mod textfile;
 mod transfer;
 mod urls;
 
@@ -43,6 +46,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use answer::parse_content_range;
+pub use cookies::{Cookie, CookieJar, CookiesError};
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use item::Change;
@@ -50,6 +54,7 @@ pub use messages::{
     AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
     RestoreAs, ResumeHint, RetryNote, StartInfo,
 };
+pub use netrc::{Credentials, NETRC_ENV, Netrc, NetrcError};
 pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
@@ -57,6 +62,7 @@ pub use options::{
 pub use program::Program;
 pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
+pub use textfile::read_small_text;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events

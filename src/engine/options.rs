@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cookies::CookieJar;
+use super::netrc::Netrc;
 use super::program::Program;
 
 /// Largest worker cap a person can set; beyond this a download manager only hurts itself.
@@ -65,6 +67,11 @@ pub struct EngineOptions {
     pub refresh_command: Option<Arc<Program>>,
     /// How long the refresh command may run before it is killed and the item fails.
     pub refresh_timeout: Duration,
+    /// Logins by host (`.netrc`): sent as Basic auth to that host only (see `request`). Kept
+    /// in memory only; the saved queue never holds them, a restored item finds them here.
+    pub netrc: Option<Netrc>,
+    /// Cookies (`--load-cookies`, `cookies_file`), each sent to its own domain and path only.
+    pub cookies: CookieJar,
 }
 
 /// What to do when a download's file name is already taken in its folder.
@@ -105,6 +112,8 @@ impl Default for EngineOptions {
             on_conflict: ConflictPolicy::Rename,
             refresh_command: None,
             refresh_timeout: Duration::from_secs(30),
+            netrc: None,
+            cookies: CookieJar::default(),
         }
     }
 }
