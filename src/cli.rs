@@ -1,12 +1,14 @@
 //! Command-line interface: `dlm [URL…]` opens the terminal UI, `dlm get URL…` downloads
 //! without a screen. Parsing only; turning flags into engine options is `DownloadArgs::apply`.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
+use crate::config::NetrcChoice;
+use crate::engine::{CookieJar, EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, Netrc};
 use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
@@ -61,7 +63,7 @@ pub enum Commands {
             Examples:\n  dlm get https://example.com/a.iso https://example.com/b.iso\n  \
             dlm get -j 8 -o downloads -i urls.txt\n  some-command | dlm get -q -i -"
     )]
-    Get(GetArgs),
+    Get(Box<GetArgs>),
     /// Add URLs to the running dlm (they appear at once), or to the saved queue if none runs.
     #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
     Add(AddArgs),
@@ -125,9 +127,20 @@ pub struct DownloadArgs {
     /// Fail an attempt when no byte arrives for this long (stall timeout) [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub read_timeout: Option<Duration>,
-    /// Extra request header, e.g. `-H 'Authorization: Bearer …'` (repeatable).
+    /// Extra request header, e.g. `-H 'Authorization: Bearer …'` (repeatable); `-H @FILE`
+    /// reads one `Name: value` a line from FILE.
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
     pub headers: Vec<String>,
+    /// Send the cookies of this Netscape cookies.txt (as browsers' extensions and yt-dlp
+    /// export it), each to its own domain and path only (repeatable).
+    #[arg(long = "load-cookies", value_name = "FILE")]
+    pub load_cookies: Vec<PathBuf>,
+    /// Logins from this .netrc file [default: $NETRC, else ~/.netrc if it exists].
+    #[arg(long = "netrc-file", value_name = "FILE", conflicts_with = "no_netrc")]
+    pub netrc_file: Option<PathBuf>,
+    /// Read no .netrc file.
+    #[arg(long = "no-netrc")]
+    pub no_netrc: bool,
     /// User-Agent header [default: dlm/VERSION].
     #[arg(long, value_name = "TEXT")]
     pub user_agent: Option<String>,
@@ -177,7 +190,15 @@ impl DownloadArgs {
             options.read_timeout = t;
         }
         for header in &self.headers {
-            options.headers.push(parse_header(header)?);
+            match header.strip_prefix('@') {
+                Some(file) => options
+                    .headers
+                    .extend(crate::headers::read_file(Path::new(file)).map_err(|e| e.to_string())?),
+                None => options.headers.push(parse_header(header)?),
+            }
+        }
+        for file in &self.load_cookies {
+            options.cookies.extend(CookieJar::read(file).map_err(|e| e.to_string())?);
         }
         if let Some(ua) = &self.user_agent {
             options.user_agent = ua.clone();
@@ -201,14 +222,32 @@ impl DownloadArgs {
     }
 }
 
-/// `Name: value` → `("Name", "value")`.
-pub fn parse_header(text: &str) -> Result<(String, String), String> {
-    match text.split_once(':') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_string(), value.trim().to_string()))
+impl DownloadArgs {
+    /// The `.netrc` to use: `--no-netrc`, else `--netrc-file`, else the config's `netrc`, else
+    /// `$NETRC` or `~/.netrc` (`env` and `home` passed in so tests do not read the real
+    /// ones). Only the file chosen is read, so a broken `~/.netrc` does not stop a run that
+    /// says `--no-netrc`.
+    pub fn netrc(
+        &self,
+        config: Option<&NetrcChoice>,
+        env: Option<OsString>,
+        home: Option<&Path>,
+    ) -> Result<Option<Netrc>, String> {
+        let read = |path: &Path| Netrc::read(path).map(Some).map_err(|e| e.to_string());
+        match (self.no_netrc, &self.netrc_file, config) {
+            (true, ..) | (false, None, Some(NetrcChoice::Off)) => Ok(None),
+            (false, Some(file), _) | (false, None, Some(NetrcChoice::File(file))) => read(file),
+            (false, None, None | Some(NetrcChoice::Default)) => {
+                Netrc::read_default(env, home).map_err(|e| e.to_string())
+            }
         }
-        _ => Err(format!("invalid header {text:?}: expected 'Name: value'")),
     }
+}
+
+/// `-H 'Name: value'` → `("Name", "value")`, checked as a header file's lines are. The
+/// error never repeats the text: `-H 'Bearer abc'` (the name forgotten) is a token.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    crate::headers::parse_line(text).map_err(|problem| format!("invalid -H header: {problem}"))
 }
 
 #[cfg(test)]
@@ -278,11 +317,71 @@ mod tests {
     }
 
     #[test]
+    fn the_netrc_comes_from_the_flags_then_the_config_then_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, host: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("machine {host} login u password p\n")).unwrap();
+            path
+        };
+        let (home_file, flag_file, config_file) =
+            (write(".netrc", "home"), write("flag", "flag"), write("cfg", "cfg"));
+        assert!(home_file.exists());
+        let hosts = |args: &DownloadArgs, config: Option<&NetrcChoice>| {
+            let netrc = args.netrc(config, None, Some(dir.path())).unwrap();
+            ["home", "flag", "cfg"]
+                .into_iter()
+                .filter(|h| netrc.as_ref().is_some_and(|n| n.credentials_for(h, None).is_some()))
+                .collect::<Vec<_>>()
+        };
+        let none = DownloadArgs::default();
+        let flag = DownloadArgs { netrc_file: Some(flag_file), ..DownloadArgs::default() };
+        let off = DownloadArgs { no_netrc: true, ..DownloadArgs::default() };
+        let cfg = NetrcChoice::File(config_file);
+        assert_eq!(hosts(&none, None), ["home"]);
+        assert_eq!(hosts(&none, Some(&NetrcChoice::Default)), ["home"]);
+        assert_eq!(hosts(&none, Some(&cfg)), ["cfg"]);
+        assert_eq!(hosts(&none, Some(&NetrcChoice::Off)), Vec::<&str>::new());
+        assert_eq!(hosts(&flag, Some(&cfg)), ["flag"]);
+        assert_eq!(hosts(&off, Some(&cfg)), Vec::<&str>::new());
+        let missing = DownloadArgs { netrc_file: Some(dir.path().join("none")), ..DownloadArgs::default() };
+        assert!(missing.netrc(None, None, None).unwrap_err().starts_with("cannot read netrc file "));
+        assert!(Cli::try_parse_from(["dlm", "get", "--no-netrc", "--netrc-file", "f", "http://a/"]).is_err());
+    }
+
+    #[test]
+    fn header_files_and_cookie_files_are_read_or_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let headers = dir.path().join("h.txt");
+        std::fs::write(&headers, "X-A: 1\nX-B: 2\n").unwrap();
+        let cookies = dir.path().join("c.txt");
+        std::fs::write(&cookies, "h\tFALSE\t/\tFALSE\t0\ta\t1\n").unwrap();
+        let args = DownloadArgs {
+            headers: vec![format!("@{}", headers.display()), "X-C: 3".into()],
+            load_cookies: vec![cookies],
+            ..DownloadArgs::default()
+        };
+        let mut options = EngineOptions::default();
+        args.apply(&mut options).unwrap();
+        let names: Vec<&str> = options.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["X-A", "X-B", "X-C"]);
+        assert_eq!(options.cookies.len(), 1);
+        let bad = DownloadArgs { headers: vec!["@/nonexistent/h.txt".into()], ..DownloadArgs::default() };
+        assert!(
+            bad.apply(&mut options).unwrap_err().starts_with("cannot read header file /nonexistent/h.txt")
+        );
+    }
+
+    #[test]
     fn rejects_out_of_range_workers_and_bad_headers() {
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "0", "http://a/"]).is_err());
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
+        for bad in ["Bearer hunter2", "Bearer hunter2:x", "X-Token: hunter2\u{7f}"] {
+            let m = parse_header(bad).unwrap_err();
+            assert!(m.starts_with("invalid -H header: ") && !m.contains("hunter2"), "{m}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The config file: one struct read from TOML with a default for every field, the lookup order
 //! (`--config PATH`, `$DLM_CONFIG`, the platform config folder) and errors that name the file,
-//! line and column. Depends on the engine's option types, `format`'s parsers and the key table
+//! line and column. Depends on the engine's option types, `format`'s parsers, the hook and
+//! notification settings' types, and the key table
 //! (`tui::keys`, pure data: which actions exist and how keys are written), never on the
 //! terminal or a front end's model; command-line flags are applied on top by
 //! `cli::DownloadArgs::apply`.
@@ -12,12 +13,25 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 
-use crate::engine::{ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
-use crate::format::{parse_duration, parse_rate};
+use crate::engine::{ConflictPolicy, EngineOptions, Program};
+use crate::hooks::HookConfig;
+use crate::notify::{NotifyMode, NotifyOn};
 use crate::suggest::closest;
 use crate::tui::keys::{KeyMap, KeysError};
+
+pub mod glob;
+pub mod rules;
+pub mod schedule;
+pub(crate) mod values;
+
+pub use rules::{Matched, NetrcChoice, Rule, Rules};
+pub use schedule::{Changes, InForce, Schedule, ScheduleEntry, Timetable};
+
+use values::{
+    de_connections, de_duration, de_headers, de_opt_path, de_paths, de_per_host, de_proxy, de_rate,
+    de_retries, de_workers,
+};
 
 /// Environment variable naming a config file; used when `--config` is not given.
 pub const CONFIG_ENV: &str = "DLM_CONFIG";
@@ -83,9 +97,38 @@ pub struct Config {
     /// Keep `user:password@` of URLs in the saved queue (owner-only file). Off: a restored
     /// item that needed them gets the server's 401 and is added again by hand.
     pub save_credentials: bool,
+    /// A Netscape `cookies.txt` whose cookies go with every download (to their own domains
+    /// and paths only). `~/` is expanded.
+    #[serde(deserialize_with = "de_opt_path")]
+    pub cookies_file: Option<PathBuf>,
+    /// `.netrc` logins: `None` (or `true`) reads `$NETRC` or `~/.netrc`; `false` none; a path
+    /// that file.
+    #[serde(deserialize_with = "rules::de_netrc")]
+    pub netrc: Option<NetrcChoice>,
+    /// `[[rule]]` entries: settings by host, path and extension, first match wins.
+    #[serde(rename = "rule")]
+    pub rules: Rules,
+    /// `[[schedule]]` entries: global limit, workers or a pause by weekday and time of day.
+    #[serde(rename = "schedule")]
+    pub schedule: Schedule,
     /// Key binding overrides, action name → key spec (`"ctrl+p"`, `"F5"`, `"x"`). Checked when
     /// the file is read, by the key table's own `KeyMap::with_overrides`.
     pub keys: BTreeMap<String, String>,
+    // Expired links, hooks and notifications. Programs are argv arrays (never a shell), checked
+    // by `Program`'s own deserializer: not empty, a program name that is not blank.
+    /// Prints a fresh URL for an expired link (`DLM_URL` has the old one).
+    pub refresh_command: Option<Program>,
+    #[serde(deserialize_with = "de_duration")]
+    pub refresh_timeout: Duration,
+    /// Run when a download is done, when one failed, when the queue finished.
+    pub on_complete: Option<Program>,
+    pub on_error: Option<Program>,
+    pub on_queue_done: Option<Program>,
+    #[serde(deserialize_with = "de_duration")]
+    pub hook_timeout: Duration,
+    /// Terminal notifications: `auto`, `off` or `always`; and for what.
+    pub notify: NotifyMode,
+    pub notify_on: NotifyOn,
 }
 
 impl Default for Config {
@@ -111,7 +154,19 @@ impl Default for Config {
             on_conflict: o.on_conflict,
             continue_existing: o.continue_existing,
             save_credentials: false,
+            cookies_file: None,
+            netrc: None,
+            rules: Rules::default(),
+            schedule: Schedule::default(),
             keys: BTreeMap::new(),
+            refresh_command: None,
+            refresh_timeout: o.refresh_timeout,
+            on_complete: None,
+            on_error: None,
+            on_queue_done: None,
+            hook_timeout: HookConfig::default().timeout,
+            notify: NotifyMode::default(),
+            notify_on: NotifyOn::default(),
         }
     }
 }
@@ -189,7 +244,19 @@ impl Config {
         o.max_connections_per_host = self.max_connections_per_host;
         o.on_conflict = self.on_conflict;
         o.continue_existing = self.continue_existing;
+        o.refresh_command = self.refresh_command.clone().map(std::sync::Arc::new);
+        o.refresh_timeout = self.refresh_timeout;
         o
+    }
+
+    /// The hooks this config sets.
+    pub fn hook_config(&self) -> HookConfig {
+        HookConfig {
+            on_complete: self.on_complete.clone(),
+            on_error: self.on_error.clone(),
+            on_queue_done: self.on_queue_done.clone(),
+            timeout: self.hook_timeout,
+        }
     }
 }
 
@@ -344,127 +411,6 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
     let (field, rest) = rest.split_once('`')?;
     let expected = rest.split('`').skip(1).step_by(2).collect();
     Some((field, expected))
-}
-
-/// `~/x` → `$HOME/x`; other paths unchanged.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), directories::BaseDirs::new()) {
-        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
-        _ if path == "~" => {
-            directories::BaseDirs::new().map_or_else(|| PathBuf::from(path), |d| d.home_dir().into())
-        }
-        _ => PathBuf::from(path),
-    }
-}
-
-fn de_opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    let text = String::deserialize(d)?;
-    if text.trim().is_empty() {
-        return Err(de::Error::custom("expected a folder path, found an empty string"));
-    }
-    Ok(Some(expand_home(&text)))
-}
-
-fn de_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
-    Ok(Vec::<String>::deserialize(d)?.iter().map(|p| expand_home(p)).collect())
-}
-
-/// A whole number in `min..=max`, with an error that says the range in words.
-fn ranged<'de, D: Deserializer<'de>>(d: D, min: usize, max: usize, what: &str) -> Result<usize, D::Error> {
-    struct V<'a>(usize, usize, &'a str);
-    impl Visitor<'_> for V<'_> {
-        type Value = usize;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "{} from {} to {} (a whole number)", self.2, self.0, self.1)
-        }
-        fn visit_i64<E: de::Error>(self, n: i64) -> Result<usize, E> {
-            usize::try_from(n).ok().filter(|n| (self.0..=self.1).contains(n)).ok_or_else(|| {
-                E::custom(format!("expected {} from {} to {}, found {n}", self.2, self.0, self.1))
-            })
-        }
-    }
-    d.deserialize_i64(V(min, max, what))
-}
-
-/// Generous bound on retries: beyond this a download is not transient-failing, it is gone.
-const MAX_RETRIES: usize = 1000;
-
-fn de_retries<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    ranged(d, 0, MAX_RETRIES, "a number of retries").map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-}
-
-fn de_workers<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    ranged(d, 1, MAX_WORKERS, "a number of downloads")
-}
-
-fn de_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    ranged(d, 1, MAX_CONNECTIONS, "a number of connections")
-}
-
-fn de_per_host<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    ranged(d, 1, MAX_CONNECTIONS_PER_HOST, "a number of connections")
-}
-
-/// Accepts `"30s"`-style strings or a number of seconds.
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = Duration;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a duration such as \"30s\", \"500ms\" or \"2m\", or a number of seconds")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-            parse_duration(v).map_err(E::custom)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-            u64::try_from(v).map(Duration::from_secs).map_err(|_| E::custom("a duration cannot be negative"))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-            Duration::try_from_secs_f64(v).map_err(|_| E::custom(format!("invalid duration {v}")))
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// Accepts sizes per second (`"2M"`, `"512K"`, a number of bytes), or `"unlimited"` / `0`.
-fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = Option<u64>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("bytes per second such as \"2M\" or \"512K\", or \"unlimited\"")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u64>, E> {
-            parse_rate(v).map_err(E::custom)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
-            u64::try_from(v).map(|n| (n > 0).then_some(n)).map_err(|_| E::custom("a rate cannot be negative"))
-        }
-    }
-    d.deserialize_any(V)
-}
-
-fn de_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let headers = BTreeMap::<String, String>::deserialize(d)?;
-    for (name, value) in &headers {
-        reqwest::header::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| de::Error::custom(format!("`{name}` is not a valid header name")))?;
-        reqwest::header::HeaderValue::from_str(value)
-            .map_err(|_| de::Error::custom(format!("the value of header `{name}` has invalid characters")))?;
-    }
-    Ok(headers)
-}
-
-fn de_proxy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let text = String::deserialize(d)?;
-    let ok = url::Url::parse(&text)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") && u.has_host());
-    if !ok {
-        return Err(de::Error::custom(
-            "expected a proxy URL starting with http://, https://, socks5:// or socks5h://",
-        ));
-    }
-    Ok(Some(text))
 }
 
 #[cfg(test)]

@@ -19,21 +19,32 @@
 //!
 //! **Shared helpers** — used by any layer above the engine:
 //! - `cli`: command-line parsing. `config`: the config file (TOML), its lookup order and
-//!   errors. `inputs`: reading URL lists. `output`: printing that survives a closed pipe.
-//!   `format`: sizes, rates and durations for people. `suggest`: "did you mean".
+//!   errors, `[[rule]]`s and `[[schedule]]`s. `inputs`: reading URL lists. `output`: printing
+//!   that survives a closed pipe. `format`: sizes, rates and durations for people.
+//!   `suggest`: "did you mean". `curl`: a browser's "Copy as cURL" read back into a URL,
+//!   headers and cookies. `headers`: `Name: value` headers and header files (`-H @FILE`).
+//! - `actions`: hooks and notifications driven by engine events (`milestones`: an item or the
+//!   queue finished; `hooks`: `on_complete`, `on_error`, `on_queue_done` programs, bounded and
+//!   timed out; `notify`: terminal notifications and taskbar progress by escape sequence).
 //!
 //! The rules in words: the engine never imports a layer above it; the session, `state` and
 //! `control` never import a front end or a UI crate (ratatui, crossterm); front ends reach
 //! the engine only through the session and the engine's message types (`Command`,
 //! `EngineEvent`, `ItemSnapshot`), never its modules or `Engine` itself.
 
+pub mod actions;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod curl;
 pub mod engine;
 pub mod format;
+pub mod headers;
 pub mod headless;
+pub mod hooks;
 pub mod inputs;
+pub mod milestones;
+pub mod notify;
 pub mod output;
 pub mod remote;
 pub mod session;

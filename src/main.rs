@@ -63,6 +63,12 @@ fn engine_options(
     flags: &dlm::cli::DownloadArgs,
 ) -> anyhow::Result<dlm::engine::EngineOptions> {
     let mut options = config.engine_options();
+    if let Some(file) = &config.cookies_file {
+        options.cookies = dlm::engine::CookieJar::read(file)?;
+    }
+    let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
+    let env = std::env::var_os(dlm::engine::NETRC_ENV);
+    options.netrc = flags.netrc(config.netrc.as_ref(), env, home.as_deref()).map_err(anyhow::Error::msg)?;
     flags.apply(&mut options).map_err(anyhow::Error::msg)?;
     let dir = &options.download_dir;
     options.download_dir =

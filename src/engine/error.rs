@@ -68,6 +68,12 @@ pub enum DownloadError {
     Io { path: PathBuf, source: io::Error },
     #[error("could not find a free file name for {name:?} in {}", dir.display())]
     NoFreeName { name: String, dir: PathBuf },
+    /// The link expired (or was about to) and the refresh command gave no working one.
+    #[error("cannot refresh the link {url}: {reason}")]
+    Refresh { url: String, reason: String },
+    /// A link fresh from the refresh command was refused as the old one was.
+    #[error("{} {}: {url} (a fresh link from the refresh command was refused too)", status.as_u16(), status.canonical_reason().unwrap_or("error"))]
+    RefreshedRefused { status: StatusCode, url: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -114,7 +120,8 @@ impl DownloadError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidUrl { .. } | Self::UnsupportedScheme { .. } => ErrorKind::InvalidUrl,
-            Self::Status { .. } => ErrorKind::Http,
+            Self::Status { .. } | Self::RefreshedRefused { .. } => ErrorKind::Http,
+            Self::Refresh { .. } => ErrorKind::Refresh,
             Self::Connect { .. }
             | Self::ConnectTimeout { .. }
             | Self::Stalled { .. }
@@ -139,7 +146,7 @@ impl DownloadError {
     /// The kind and the words, as `EngineEvent::Failed` carries them.
     pub fn to_item_error(&self) -> ItemError {
         let status = match self {
-            Self::Status { status, .. } => Some(status.as_u16()),
+            Self::Status { status, .. } | Self::RefreshedRefused { status, .. } => Some(status.as_u16()),
             _ => None,
         };
         ItemError { kind: self.kind(), status, message: self.to_string() }

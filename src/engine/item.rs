@@ -44,6 +44,7 @@ impl ItemSnapshot {
             retry: None,
             retries: 0,
             skipped: false,
+            link_expires: None,
         }
     }
 
@@ -155,6 +156,14 @@ impl ItemSnapshot {
                 self.limits = limits;
                 Change::Saved
             }
+            EngineEvent::UrlChanged { url, expires, .. } => {
+                if self.url == *url && self.link_expires == *expires {
+                    return Change::None;
+                }
+                self.url.clone_from(url);
+                self.link_expires = *expires;
+                Change::Saved
+            }
             // Removal is the owner's business (it drops the snapshot).
             EngineEvent::Removed { .. } => Change::Saved,
             EngineEvent::WorkersChanged { .. }
@@ -263,6 +272,16 @@ mod tests {
         assert_eq!((s.state, s.error.as_ref()), (ItemState::Failed, Some(&error)));
         assert_eq!(s.apply(&EngineEvent::Queued { id: ItemId(7) }), Change::Saved);
         assert!(s.error.is_none());
+    }
+
+    #[test]
+    fn a_new_url_is_kept_by_the_saved_queue_with_its_expiry() {
+        let mut s = item();
+        let expires = Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let changed = EngineEvent::UrlChanged { id: ItemId(7), url: "https://example.com/b".into(), expires };
+        assert_eq!(s.apply(&changed), Change::Saved);
+        assert_eq!((s.url.as_str(), s.link_expires), ("https://example.com/b", expires));
+        assert_eq!(s.apply(&changed), Change::None, "the same URL again changes nothing");
     }
 
     #[test]

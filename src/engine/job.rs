@@ -15,6 +15,7 @@ use super::limiter::RateLimiter;
 use super::messages::{EngineEvent, ItemId};
 use super::naming;
 use super::options::EngineOptions;
+use super::program::Program;
 use super::reservations::NameReservations;
 
 /// What every transfer shares: the client (one connection pool), settings, names in use, the
@@ -79,6 +80,16 @@ pub struct Job {
     pub connections: usize,
     /// This item's own rate limit (unlimited unless set).
     pub limiter: Arc<RateLimiter>,
+    /// This item's refresh command (see `refresh`), if it has one.
+    pub refresh: Option<Arc<Program>>,
+}
+
+/// What a transfer task hands back: how it ended, and the URL it ended on when the refresh
+/// command replaced the one it started with (the item keeps it).
+#[derive(Debug)]
+pub struct Finished {
+    pub outcome: Outcome,
+    pub refreshed: Option<Url>,
 }
 
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +96,18 @@ pub enum Command {
     SetItemConnections {
         id: ItemId,
         connections: usize,
+    },
+    /// Give an item a new URL for the same file (a fresh signed link), keeping its id, name,
+    /// folder and `.part`; `UrlChanged` follows. A running item restarts its attempt on the new
+    /// URL from its `.part`, a queued or paused one keeps its state, a failed or cancelled one
+    /// is queued again (a fresh link is given to be used). The bytes on disk are continued only
+    /// if the new URL serves the same version (`If-Range`, size); another file starts over.
+    /// A URL that is not http(s) is ignored here: `EngineHandle::refresh` refuses it with
+    /// words. So is a finished item (its file is complete) or one whose `.part` is being
+    /// deleted.
+    Refresh {
+        id: ItemId,
+        url: String,
     },
     /// Stop every transfer (keeping `.part` files), then end the engine.
     Shutdown,
@@ -271,6 +283,14 @@ pub enum EngineEvent {
         rate_limit: Option<u64>,
         connections: usize,
     },
+    /// The item's URL was replaced (`Command::Refresh`, or the refresh command gave a fresh
+    /// link): `url` with any credentials removed (not masked: the saved queue keeps this URL),
+    /// and when it is a signed URL, when it expires.
+    UrlChanged {
+        id: ItemId,
+        url: String,
+        expires: Option<SystemTime>,
+    },
     /// The engine has stopped every transfer and will send nothing more.
     Stopped,
 }
@@ -297,7 +317,8 @@ impl EngineEvent {
             | Self::Failed { id, .. }
             | Self::Cancelled { id }
             | Self::Removed { id }
-            | Self::ItemLimitsChanged { id, .. } => Some(*id),
+            | Self::ItemLimitsChanged { id, .. }
+            | Self::UrlChanged { id, .. } => Some(*id),
             Self::WorkersChanged { .. } | Self::RateLimitChanged { .. } | Self::Stopped => None,
         }
     }
@@ -358,6 +379,8 @@ pub enum ErrorKind {
     Disk,
     /// No free file name was found in the folder.
     Name,
+    /// The link expired and the refresh command could not give a working one.
+    Refresh,
     /// A bug in dlm, or an item restored from an older queue without a kind.
     Other,
 }
@@ -376,6 +399,7 @@ impl ErrorKind {
             Self::Permission => "permission",
             Self::Disk => "disk",
             Self::Name => "name",
+            Self::Refresh => "refresh",
             Self::Other => "other",
         }
     }
@@ -432,4 +456,7 @@ pub struct ItemSnapshot {
     pub retries: u32,
     /// Finished without downloading: the file was already complete on disk.
     pub skipped: bool,
+    /// When the URL stops working, for a signed URL (S3, GCS, CloudFront, Azure SAS) that says
+    /// so in its query; `None` for other URLs.
+    pub link_expires: Option<SystemTime>,
 }

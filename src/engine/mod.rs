@@ -7,6 +7,7 @@
 
 mod answer;
 mod bulk;
+mod cookies;
 mod destination;
 mod disk;
 mod disposition;
@@ -18,8 +19,11 @@ mod job;
 pub mod limiter;
 mod messages;
 pub mod naming;
+mod netrc;
 mod options;
+pub mod program;
 mod publish;
+mod refresh;
 mod request;
 pub mod reservations;
 mod retry;
@@ -27,8 +31,10 @@ mod scheduler;
 mod segmented;
 pub mod segments;
 mod sidecar;
+pub mod signed_url;
 mod single;
 mod stop;
+mod textfile;
 mod transfer;
 mod urls;
 
@@ -40,6 +46,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use answer::parse_content_range;
+pub use cookies::{Cookie, CookieJar, CookiesError};
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use item::Change;
@@ -47,11 +54,15 @@ pub use messages::{
     AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
     RestoreAs, ResumeHint, RetryNote, StartInfo,
 };
+pub use netrc::{Credentials, NETRC_ENV, Netrc, NetrcError};
 pub use options::{
     ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
     MAX_WORKERS, default_user_agent,
 };
+pub use program::Program;
+pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
+pub use textfile::read_small_text;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events
@@ -136,6 +147,14 @@ impl EngineHandle {
     pub fn restore_as(&self, id: ItemId, request: AddRequest, state: RestoreAs, limits: Option<ItemLimits>) {
         self.next_id.fetch_max(id.0.saturating_add(1), Ordering::Relaxed);
         self.send(Command::Restore { id, request, state, limits });
+    }
+
+    /// Gives item `id` a new URL for the same file (see `Command::Refresh`), or says why `url`
+    /// cannot be used; the item is not touched then.
+    pub fn refresh(&self, id: ItemId, url: &str) -> Result<(), ItemError> {
+        urls::parse_download_url(url).map_err(|e| e.to_item_error())?;
+        self.send(Command::Refresh { id, url: url.to_string() });
+        Ok(())
     }
 
     /// Sends a command. After shutdown the engine is gone and commands are ignored.

@@ -2,7 +2,12 @@
 //! it in. Must not depend on front-end code.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::cookies::CookieJar;
+use super::netrc::Netrc;
+use super::program::Program;
 
 /// Largest worker cap a person can set; beyond this a download manager only hurts itself.
 pub const MAX_WORKERS: usize = 64;
@@ -56,6 +61,17 @@ pub struct EngineOptions {
     pub max_connections_per_host: usize,
     /// What to do when the chosen file name already exists in the folder.
     pub on_conflict: ConflictPolicy,
+    /// Run to get a fresh link when an item's link expired (401, 403 or 410 after it started)
+    /// or is a signed URL about to expire (see `refresh`); the default of every item. `None`:
+    /// such answers fail the item, as any 4xx does.
+    pub refresh_command: Option<Arc<Program>>,
+    /// How long the refresh command may run before it is killed and the item fails.
+    pub refresh_timeout: Duration,
+    /// Logins by host (`.netrc`): sent as Basic auth to that host only (see `request`). Kept
+    /// in memory only; the saved queue never holds them, a restored item finds them here.
+    pub netrc: Option<Netrc>,
+    /// Cookies (`--load-cookies`, `cookies_file`), each sent to its own domain and path only.
+    pub cookies: CookieJar,
 }
 
 /// What to do when a download's file name is already taken in its folder.
@@ -94,6 +110,10 @@ impl Default for EngineOptions {
             item_rate_limit: None,
             max_connections_per_host: DEFAULT_CONNECTIONS_PER_HOST,
             on_conflict: ConflictPolicy::Rename,
+            refresh_command: None,
+            refresh_timeout: Duration::from_secs(30),
+            netrc: None,
+            cookies: CookieJar::default(),
         }
     }
 }

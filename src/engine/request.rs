@@ -53,7 +53,14 @@ pub async fn send(
 ) -> Result<reqwest::Response, Unanswered> {
     // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
     let client = if asked.range.is_some() { shared.http1() } else { &shared.client };
-    let mut request = client.get(url.clone());
+    let opts = &shared.options;
+    let mut request = client.get(with_netrc_login(opts, url));
+    // Each request's own URL picks its cookies. On a redirect to another host reqwest drops
+    // the `Cookie` and `Authorization` headers set here, so neither the cookies nor a netrc
+    // login reach a host they were not given for.
+    if let Some(cookies) = opts.cookies.header_for(url) {
+        request = request.header(header::COOKIE, cookies);
+    }
     if let Some((start, end)) = asked.range {
         let end = end.map(|e| e.to_string()).unwrap_or_default();
         request = request.header(header::RANGE, format!("bytes={start}-{end}"));
@@ -61,7 +68,6 @@ pub async fn send(
             request = request.header(header::IF_RANGE, validator);
         }
     }
-    let opts = &shared.options;
     let within = answer_timeout(opts.connect_timeout, opts.read_timeout);
     tokio::select! {
         () = stop.cancelled() => Err(Unanswered::Stopped),
@@ -70,6 +76,26 @@ pub async fn send(
         }
         sent = request.send() => sent.map_err(|e| Unanswered::Failed(send_error(&e, url, opts))),
     }
+}
+
+/// `url` with the `.netrc` login for its host, when it names no password itself (the URL's
+/// own `user:password@` wins, as in curl; a URL naming only a user takes that user's entry).
+/// Given as the URL's user info, reqwest turns it into an `Authorization` header and takes it
+/// out of the URL, so it shows in no error or response URL. Never looked up for a proxy.
+fn with_netrc_login(options: &EngineOptions, url: &Url) -> Url {
+    let (Some(netrc), Some(host)) = (&options.netrc, url.host_str()) else { return url.clone() };
+    if url.password().is_some() {
+        return url.clone();
+    }
+    let user = Some(url.username()).filter(|u| !u.is_empty());
+    let Some(login) = netrc.credentials_for(host, user) else { return url.clone() };
+    let Some(password) = login.password else { return url.clone() };
+    let mut with_login = url.clone();
+    // Both fail only for URLs without a host, excluded above.
+    if with_login.set_username(&login.login).is_err() || with_login.set_password(Some(&password)).is_err() {
+        return url.clone();
+    }
+    with_login
 }
 
 /// Words for a failed request: redirect problems, answers that are not HTTP, timeouts,

@@ -19,11 +19,13 @@ use super::messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemSnapshot, ItemState, RestoreAs,
 };
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
+use super::program::Program;
 use super::reservations::NameReservations;
 use super::sidecar;
+use super::signed_url;
 use super::stop::{Running, StopReason};
-use super::transfer::{self, Job, Outcome, PartState, Shared};
-use super::urls::{parse_download_url, redact_str, redact_url};
+use super::transfer::{self, Finished, Job, Outcome, PartState, Shared};
+use super::urls::{parse_download_url, redact_str, redact_url, without_credentials};
 
 /// What the scheduler is doing for an item besides keeping its state: running its transfer,
 /// or deleting its `.part` (which can take seconds for a large file, so it happens on the
@@ -57,6 +59,9 @@ struct Item {
     /// `None` until the item starts or gets its own limit; until then its limit is the
     /// engine's default (`EngineOptions::item_rate_limit`).
     limiter: Option<Arc<RateLimiter>>,
+    /// Its refresh command: the engine's default (`EngineOptions::refresh_command`) until
+    /// something sets one for the item alone (per-host rules, to come).
+    refresh: Option<Arc<Program>>,
 }
 
 impl Item {
@@ -91,7 +96,7 @@ pub struct Scheduler {
     items: BTreeMap<ItemId, Item>,
     /// Queued items in the order they were added; resumed items keep their place.
     queue: BTreeSet<ItemId>,
-    tasks: JoinSet<Outcome>,
+    tasks: JoinSet<Finished>,
     task_items: HashMap<task::Id, ItemId>,
     /// `.part` files being deleted, each answering with its item.
     deletions: JoinSet<ItemId>,
@@ -242,6 +247,7 @@ impl Scheduler {
                     self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
                 }
             }
+            Command::Refresh { id, url } => self.refresh(id, &url).await,
             Command::Shutdown => self.begin_shutdown(),
             Command::Restore { id, request, state, limits } => self.restore(id, request, state, limits).await,
         }
@@ -299,6 +305,7 @@ impl Scheduler {
             task: None,
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
             limiter: None,
+            refresh: options.refresh_command.clone(),
         };
         if let Some(limits) = limits {
             item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
@@ -323,6 +330,7 @@ impl Scheduler {
             }
         };
         item.url = Some(url.as_str().into());
+        snapshot.link_expires = signed_url::expiry(&url);
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
@@ -360,6 +368,35 @@ impl Scheduler {
             // Said again as the event a front end folding events (not snapshots) listens to,
             // as `EngineHandle::restore_with_limits` promises.
             self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
+        }
+    }
+
+    /// Gives an item a new URL (see `Command::Refresh`).
+    async fn refresh(&mut self, id: ItemId, url: &str) {
+        let Ok(url) = parse_download_url(url) else { return };
+        let Some(item) = self.items.get_mut(&id) else { return };
+        if item.state == ItemState::Done || matches!(item.task, Some(Task::DeletePart { .. })) {
+            return;
+        }
+        item.url = Some(url.as_str().into());
+        let requeue = match &mut item.task {
+            // The attempt starts again on the new URL, from the `.part`; a pause or cancel
+            // asked for meanwhile still wins (see `StopReason`).
+            Some(Task::Transfer(running)) => {
+                running.url_replaced = true;
+                running.request_stop(StopReason::Restart);
+                false
+            }
+            _ => matches!(item.state, ItemState::Failed | ItemState::Cancelled),
+        };
+        if requeue {
+            item.state = ItemState::Queued;
+            self.queue.insert(id);
+        }
+        let expires = signed_url::expiry(&url);
+        self.emit(EngineEvent::UrlChanged { id, url: without_credentials(&url), expires }).await;
+        if requeue {
+            self.emit(EngineEvent::Queued { id }).await;
         }
     }
 
@@ -472,6 +509,7 @@ impl Scheduler {
                 part: item.part.as_deref().cloned(),
                 connections: item.connections,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
+                refresh: item.refresh.clone(),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));
@@ -481,23 +519,29 @@ impl Scheduler {
         }
     }
 
-    async fn finished(&mut self, done: Result<(task::Id, Outcome), task::JoinError>) {
-        let (task_id, outcome) = match done {
-            Ok((task_id, outcome)) => (task_id, outcome),
+    async fn finished(&mut self, done: Result<(task::Id, Finished), task::JoinError>) {
+        let (task_id, Finished { outcome, refreshed }) = match done {
+            Ok((task_id, finished)) => (task_id, finished),
             Err(e) => {
                 let error = if e.is_panic() {
                     DownloadError::Internal("the download task panicked".into())
                 } else {
                     DownloadError::Internal("the download task was aborted".into())
                 };
-                (e.id(), Outcome::Failed { error, part: None })
+                (e.id(), Finished { outcome: Outcome::Failed { error, part: None }, refreshed: None })
             }
         };
         self.running -= 1;
         let Some(id) = self.task_items.remove(&task_id) else { return };
         let Some(item) = self.items.get_mut(&id) else { return };
         let stop = match item.task.take() {
-            Some(Task::Transfer(running)) => running.stop,
+            Some(Task::Transfer(running)) => {
+                // The refresh command's link, unless the person gave another since.
+                if let Some(url) = refreshed.filter(|_| !running.url_replaced) {
+                    item.url = Some(url.as_str().into());
+                }
+                running.stop
+            }
             _ => None,
         };
         match outcome {

@@ -65,11 +65,14 @@ impl StopReason {
 pub struct Running {
     pub token: CancellationToken,
     pub stop: Option<StopReason>,
+    /// The person gave the item a new URL while it ran: it wins over a link the transfer got
+    /// from the refresh command meanwhile.
+    pub url_replaced: bool,
 }
 
 impl Running {
     pub fn new(token: CancellationToken) -> Self {
-        Self { token, stop: None }
+        Self { token, stop: None, url_replaced: false }
     }
 
     /// Asks the transfer to stop for `reason`, combined with any request already pending.

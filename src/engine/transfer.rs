@@ -1,11 +1,13 @@
 //! One download from first request to published file: attempts with retry and backoff (here),
 //! each the same sequence of jobs done by their modules: where to start from the `.part`, a
 //! place at the host, the request (`request`), what its answer means (`answer`), where the
-//! bytes go (`destination`), then one stream (`single`) or several connections (`segmented`).
-//! Depends on the rest of the engine only; nothing in it depends on this module but the
-//! scheduler.
+//! bytes go (`destination`), then one stream (`single`) or several connections (`segmented`);
+//! between attempts, a fresh link from the refresh command when the old one is refused or
+//! about to expire (`refresh`). Depends on the rest of the engine only; nothing in it depends
+//! on this module but the scheduler.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,8 +17,10 @@ use super::disk::{self, PartWriter};
 use super::error::DownloadError;
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Span, distrust_ranges, forget_progress};
-pub use super::job::{Job, Outcome, PartState, Shared};
+pub use super::job::{Finished, Job, Outcome, PartState, Shared};
 use super::messages::{EngineEvent, StartInfo};
+use super::program::Program;
+use super::refresh::{self, Link, NoFreshLink};
 use super::request::{self, Asked, Unanswered};
 use super::retry::backoff_delay;
 use super::segmented::{self, Segmented};
@@ -53,22 +57,59 @@ impl Cuts {
     }
 }
 
-pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Outcome {
+pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Finished {
+    let started_on = job.url.clone();
+    let mut job = job;
+    let outcome = attempts(&shared, &mut job, &token).await;
+    let refreshed = (job.url != started_on).then_some(job.url);
+    Finished { outcome, refreshed }
+}
+
+/// Attempts until the item is done, stopped or failed for good.
+async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> Outcome {
     let mut part = job.part.clone();
     let mut failures = 0u32;
     let mut attempt = 0u32;
     let mut furthest = Furthest::default();
     let mut cuts = Cuts::default();
+    let mut link = Link::default();
     loop {
+        if let Some(program) = job.refresh.clone()
+            && link.refresh_before_attempt(&job.url, SystemTime::now())
+            && let Some(end) = fresh_link(shared, job, &program, &mut part, &mut link, token).await
+        {
+            return end;
+        }
         attempt += 1;
         shared.emit(EngineEvent::Connecting { id: job.id, attempt }).await;
-        match attempt_once(&shared, &job, &mut part, &token).await {
+        match attempt_once(shared, job, &mut part, token).await {
             Attempt::Done { path, bytes, skipped } => {
                 return Outcome::Completed { path, bytes, skipped, part };
             }
             Attempt::Stopped { bytes } => return Outcome::Stopped { part, bytes },
-            Attempt::Again => continue,
+            Attempt::Again => {
+                link.proven();
+                continue;
+            }
             Attempt::Error { error, reached } => {
+                // Bytes arrived in this attempt, so its URL answered with a success first.
+                if reached.is_some() {
+                    link.proven();
+                }
+                // An item that had started (it has a `.part`) and is now refused: its link
+                // expired. A fresh one is asked for once; refused again, the item fails.
+                if let Some(status) = refresh::refused_link(&error)
+                    && part.is_some()
+                    && let Some(program) = job.refresh.clone()
+                {
+                    if link.refused_again() {
+                        return Outcome::Failed { error: refresh::refused_again(status, &job.url), part };
+                    }
+                    match fresh_link(shared, job, &program, &mut part, &mut link, token).await {
+                        None => continue,
+                        Some(end) => return end,
+                    }
+                }
                 // Bytes that cannot be continued are worth nothing: the next attempt starts over.
                 let kept = part.as_ref().is_some_and(|p| p.resumable);
                 let progressed = kept && reached.is_some_and(|r| furthest.advance(r));
@@ -84,15 +125,35 @@ pub async fn run(shared: Arc<Shared>, job: Job, token: CancellationToken) -> Out
                 let reason = error.to_string();
                 shared.emit(EngineEvent::Retrying { id: job.id, attempt: failures, delay, reason }).await;
                 tokio::select! {
-                    () = token.cancelled() => {
-                        let bytes = part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
-                        return Outcome::Stopped { part, bytes };
-                    }
+                    () = token.cancelled() => return stopped(part),
                     () = tokio::time::sleep(delay) => {}
                 }
             }
         }
     }
+}
+
+/// Runs the refresh command for the job's link; how the transfer ends when no fresh link came
+/// (stopped meanwhile, or the command failed), `None` when the job has a fresh link.
+async fn fresh_link(
+    shared: &Shared,
+    job: &mut Job,
+    program: &Program,
+    part: &mut Option<PartState>,
+    link: &mut Link,
+    token: &CancellationToken,
+) -> Option<Outcome> {
+    match refresh::refresh(shared, job, program, part.as_ref(), link, token).await {
+        Ok(()) => None,
+        Err(NoFreshLink::Stopped) => Some(stopped(part.take())),
+        Err(NoFreshLink::Failed(error)) => Some(Outcome::Failed { error, part: part.take() }),
+    }
+}
+
+/// Stopped between attempts: the `.part` is as the last attempt left it.
+fn stopped(part: Option<PartState>) -> Outcome {
+    let bytes = part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0);
+    Outcome::Stopped { part, bytes }
 }
 
 /// An attempt that failed before any body byte arrived.

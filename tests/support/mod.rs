@@ -26,6 +26,11 @@
 //! - `limit=N`: answer 503 while N bodies of this file are already being sent (a server that
 //!   refuses more connections per client)
 //! - `silent_ranged=K`: ranged requests among the first K+1 requests get no answer at all
+//! - `expire_after=K&expire_status=CODE`: a signed link that expires: requests for this exact
+//!   URL (path and query) after the K-th get CODE (default 403); another query is another link
+//! - `auth=B64`: answer 401 (with `WWW-Authenticate: Basic`) unless the request carries
+//!   `Authorization: Basic B64` (`dTpw` is `u:p`)
+//! - `cookie=NAME=VALUE`: answer 403 unless the request's `Cookie` header holds that pair
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
@@ -330,12 +335,29 @@ async fn serve_file(
     nth: usize,
     conn: Option<Conn>,
 ) -> Response {
+    let sent = |name: header::HeaderName| req.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if let Some(want) = p.get("auth")
+        && sent(header::AUTHORIZATION) != format!("Basic {want}")
+    {
+        let mut r = status(StatusCode::UNAUTHORIZED);
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"test\""));
+        return r;
+    }
+    if let Some(want) = p.get("cookie")
+        && !sent(header::COOKIE).split(';').any(|pair| pair.trim() == want)
+    {
+        return status(StatusCode::FORBIDDEN);
+    }
     if let Some(code) = num(p, "status").filter(|_| applies(p, "status", nth)) {
         let mut r = status(StatusCode::from_u16(code as u16).unwrap());
         if let Some(after) = p.get("retry_after") {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(after).unwrap());
         }
         return r;
+    }
+    if num(p, "expire_after").is_some_and(|k| nth > k) {
+        let code = num(p, "expire_status").unwrap_or(403);
+        return status(StatusCode::from_u16(code as u16).unwrap());
     }
     if let Some(k) = num(p, "silent_ranged")
         && req.contains_key(header::RANGE)

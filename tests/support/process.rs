@@ -1,6 +1,6 @@
 //! Running the real `dlm` binary from tests: a command with the user's proxy, config and
 //! certificate settings taken out of its environment, a way to run it without blocking the
-//! in-process test server, and the peak memory of a running process.
+//! in-process test server, the peak memory of a running process, and whether one has ended.
 
 use std::process::{Command, Output};
 
@@ -128,5 +128,14 @@ impl Drop for Background {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Whether process `pid` has ended: gone, or a zombie nobody has reaped yet (a killed child
+/// that was reparented waits for its new parent).
+pub fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
     }
 }
