@@ -1,8 +1,10 @@
 //! The control socket: how `dlm add` and `dlm ls` in another shell reach a running dlm. A
 //! Unix socket in an owner-only folder, a peer-credential check, and line-delimited JSON
-//! (one request per line, one reply per line). The server turns requests into a stream the
-//! front end acts on and answers `ls` from a listing it is given, so it never touches the
-//! engine itself. Depends on tokio, serde and `state` (the listing type); never on a front end.
+//! (one request per line, one reply per line). The server checks each request and hands it,
+//! with a way to answer, to whoever runs it (the session); it never touches the engine or
+//! the queue itself. A new request kind is a variant of `Request` and an arm where the
+//! session answers. Depends on tokio, serde and `state` (the item record and the private
+//! folder); never on the session or a front end.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -13,11 +15,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::{ListedItem, STATE_DIR_ENV, create_private_dir};
+use crate::state::{ItemRecord, STATE_DIR_ENV, create_private_dir};
 
 /// Overrides the folder the socket is created in.
 pub const RUNTIME_DIR_ENV: &str = "DLM_RUNTIME_DIR";
@@ -30,7 +32,7 @@ pub const MAX_URLS: usize = 10_000;
 const MAX_CLIENTS: usize = 32;
 /// A client that sends nothing for this long is disconnected.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client waits for a reply.
+/// How long a client waits for a reply, and the server for the session's answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the socket lives: `$DLM_RUNTIME_DIR`, else next to the state when `$DLM_STATE_DIR`
@@ -68,22 +70,39 @@ pub struct Reply {
     /// For `add`: how many URLs were queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added: Option<usize>,
-    /// For `ls`.
+    /// For `ls`: every item, as `dlm ls --json` prints it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<ListedItem>>,
+    pub items: Option<Vec<ItemRecord>>,
 }
 
 impl Reply {
-    fn error(message: impl Into<String>) -> Self {
+    pub fn error(message: impl Into<String>) -> Self {
         Self { ok: false, error: Some(message.into()), ..Self::default() }
+    }
+
+    pub fn added(count: usize) -> Self {
+        Self { ok: true, added: Some(count), ..Self::default() }
+    }
+
+    pub fn items(items: Vec<ItemRecord>) -> Self {
+        Self { ok: true, items: Some(items), ..Self::default() }
     }
 }
 
-/// What the front end is asked to do. URLs are not validated beyond being non-empty: the
-/// engine reports a bad one as a failed row, like a pasted one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ControlRequest {
-    Add { urls: Vec<String>, dir: Option<PathBuf> },
+/// A checked request for the session to act on, and the way back to the client. `Add`'s URLs
+/// are trimmed, there is at least one, at most `MAX_URLS`, and `dir` is absolute; they are not
+/// checked as URLs: the engine reports a bad one as a failed item, like a pasted one.
+#[derive(Debug)]
+pub struct ControlRequest {
+    pub request: Request,
+    reply: oneshot::Sender<Reply>,
+}
+
+impl ControlRequest {
+    /// Sends the reply to the client (which may have left already).
+    pub fn answer(self, reply: Reply) {
+        let _ = self.reply.send(reply);
+    }
 }
 
 /// A listening control socket. Dropping it stops nothing; call `shutdown`.
@@ -95,13 +114,10 @@ pub struct ControlServer {
 
 impl ControlServer {
     /// Binds the socket at `path` (folder created 0700, socket 0600) and starts serving on the
-    /// current runtime. `listing` answers `ls`. A leftover socket from a crashed dlm is
-    /// replaced; one that still answers means another dlm is running, which is an error.
-    /// Call it while holding the state lock, so two servers never race for the path.
-    pub fn start(
-        path: &Path,
-        listing: watch::Receiver<Vec<ListedItem>>,
-    ) -> io::Result<(ControlServer, mpsc::Receiver<ControlRequest>)> {
+    /// current runtime; requests arrive on the returned channel. A leftover socket from a
+    /// crashed dlm is replaced; one that still answers means another dlm is running, which is
+    /// an error. Call it while holding the state lock, so two servers never race for the path.
+    pub fn start(path: &Path) -> io::Result<(ControlServer, mpsc::Receiver<ControlRequest>)> {
         let dir = path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
         if std::fs::symlink_metadata(path).is_ok() {
@@ -120,7 +136,7 @@ impl ControlServer {
         let owner = std::fs::metadata(path)?.uid();
         let (tx, rx) = mpsc::channel(64);
         let token = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, owner, tx, listing, token.clone()));
+        let task = tokio::spawn(serve(listener, owner, tx, token.clone()));
         Ok((ControlServer { path: path.to_path_buf(), token, task }, rx))
     }
 
@@ -140,7 +156,6 @@ async fn serve(
     listener: UnixListener,
     owner: u32,
     tx: mpsc::Sender<ControlRequest>,
-    listing: watch::Receiver<Vec<ListedItem>>,
     token: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
@@ -169,11 +184,11 @@ async fn serve(
                 write_reply(&mut stream, &Reply::error("dlm is busy with other clients; try again")).await;
             continue;
         };
-        let (tx, listing, token) = (tx.clone(), listing.clone(), token.clone());
+        let (tx, token) = (tx.clone(), token.clone());
         clients.spawn(async move {
             tokio::select! {
                 () = token.cancelled() => {}
-                () = serve_client(stream, tx, listing) => {}
+                () = serve_client(stream, tx) => {}
             }
             drop(permit);
         });
@@ -181,11 +196,7 @@ async fn serve(
     clients.shutdown().await;
 }
 
-async fn serve_client(
-    stream: UnixStream,
-    tx: mpsc::Sender<ControlRequest>,
-    listing: watch::Receiver<Vec<ListedItem>>,
-) {
+async fn serve_client(stream: UnixStream, tx: mpsc::Sender<ControlRequest>) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
@@ -207,18 +218,14 @@ async fn serve_client(
             let _ = write_reply(&mut write, &reply).await;
             return;
         }
-        let reply = handle_line(&line, &tx, &listing).await;
+        let reply = handle_line(&line, &tx).await;
         if write_reply(&mut write, &reply).await.is_err() {
             return;
         }
     }
 }
 
-async fn handle_line(
-    line: &[u8],
-    tx: &mpsc::Sender<ControlRequest>,
-    listing: &watch::Receiver<Vec<ListedItem>>,
-) -> Reply {
+async fn handle_line(line: &[u8], tx: &mpsc::Sender<ControlRequest>) -> Reply {
     let Ok(text) = std::str::from_utf8(line) else {
         return Reply::error("request is not UTF-8 text; send one JSON object per line");
     };
@@ -234,25 +241,38 @@ async fn handle_line(
             ));
         }
     };
+    let request = match check(request) {
+        Ok(request) => request,
+        Err(reply) => return reply,
+    };
+    let (reply, answer) = oneshot::channel();
+    if tx.send(ControlRequest { request, reply }).await.is_err() {
+        return Reply::error("dlm is shutting down");
+    }
+    match tokio::time::timeout(REPLY_TIMEOUT, answer).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(_)) => Reply::error("dlm is shutting down"),
+        Err(_) => Reply::error(format!("dlm did not answer within {REPLY_TIMEOUT:?}; try again")),
+    }
+}
+
+/// Refuses what no session should see; tidies the rest.
+fn check(request: Request) -> Result<Request, Reply> {
     match request {
-        Request::Ls {} => Reply { ok: true, items: Some(listing.borrow().clone()), ..Reply::default() },
+        Request::Ls {} => Ok(Request::Ls {}),
         Request::Add { urls, dir } => {
             let urls: Vec<String> =
                 urls.into_iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();
             if urls.is_empty() {
-                return Reply::error("add: no URLs given");
+                return Err(Reply::error("add: no URLs given"));
             }
             if urls.len() > MAX_URLS {
-                return Reply::error(format!("add: at most {MAX_URLS} URLs at once"));
+                return Err(Reply::error(format!("add: at most {MAX_URLS} URLs at once")));
             }
             if dir.as_ref().is_some_and(|d| !d.is_absolute()) {
-                return Reply::error("add: dir must be an absolute path");
+                return Err(Reply::error("add: dir must be an absolute path"));
             }
-            let added = urls.len();
-            match tx.send(ControlRequest::Add { urls, dir }).await {
-                Ok(()) => Reply { ok: true, added: Some(added), ..Reply::default() },
-                Err(_) => Reply::error("dlm is shutting down"),
-            }
+            Ok(Request::Add { urls, dir })
         }
     }
 }
@@ -385,7 +405,7 @@ impl Client {
         Ok(added)
     }
 
-    pub async fn ls(&mut self) -> Result<Vec<ListedItem>, ClientError> {
+    pub async fn ls(&mut self) -> Result<Vec<ItemRecord>, ClientError> {
         Ok(self.request(&Request::Ls {}).await?.items.unwrap_or_default())
     }
 }

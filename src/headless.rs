@@ -1,8 +1,10 @@
-//! `dlm get`: runs the engine without a screen. Progress goes to stderr (a live status line
-//! on a terminal, log lines otherwise, only errors with `-q`), then a summary; the exit status
-//! says whether everything arrived. Everything goes to stderr through `output`, which never
-//! panics on a closed stderr: losing the progress display must not stop the downloads.
-//! Depends on the engine, `format` and `output`, never on the TUI.
+//! `dlm get`: runs a session (the engine, with saving and the control socket off) without a
+//! screen. Progress goes to stderr (a live status line on a terminal, log lines otherwise, only
+//! errors with `-q`), then a summary; the exit status says whether everything arrived.
+//! Everything goes to stderr through `output`, which never panics on a closed stderr: losing
+//! the progress display must not stop the downloads. Each item's view is the engine's
+//! `ItemSnapshot`, folded by its own `apply`, plus this front end's timing. Depends on the
+//! session, the engine's message types, `format` and `output`; never on the TUI.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -12,9 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{
-    AddRequest, Command, Engine, EngineEvent, EngineHandle, EngineOptions, ItemId, parse_download_url,
-    redact_str,
+    AddRequest, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, parse_download_url, redact_str,
 };
+use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
 use crate::{format, output};
 
 /// Exit status when some download failed.
@@ -55,28 +57,28 @@ impl Verbosity {
 /// workers busy with plenty to spare.
 const ENGINE_WINDOW: usize = 1024;
 
-/// An item handed to the engine that has not finished. Finished items leave the batch: their
-/// figures are folded into its totals.
-#[derive(Default)]
+/// An item handed to the engine that has not finished: the engine's snapshot of it and when
+/// this run started it. Finished items leave the batch: their figures are folded into its
+/// totals.
 struct ItemView {
-    /// The URL without credentials, as the engine's `Added` reports it.
-    url: String,
-    name: Option<String>,
-    total: Option<u64>,
-    /// Bytes on disk, as last reported.
-    bytes: u64,
+    item: ItemSnapshot,
     /// Bytes that were on disk before this run touched the item (a resumed `.part`).
     resumed_from: Option<u64>,
     started: Option<Instant>,
 }
 
 impl ItemView {
+    fn new(item: ItemSnapshot) -> Self {
+        Self { item, resumed_from: None, started: None }
+    }
+
+    /// The file name once known, else the URL (without credentials).
     fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.url)
+        self.item.name.as_deref().unwrap_or(&self.item.url)
     }
 
     fn fetched_this_run(&self) -> u64 {
-        self.bytes.saturating_sub(self.resumed_from.unwrap_or(0))
+        self.item.bytes.saturating_sub(self.resumed_from.unwrap_or(0))
     }
 }
 
@@ -85,7 +87,8 @@ impl ItemView {
 struct Batch {
     /// Valid URLs not yet handed to the engine, in list order.
     pending: std::vec::IntoIter<String>,
-    /// Items in the engine that have not finished.
+    /// Items handed to the engine that have not finished (their views appear with `Added`).
+    in_engine: usize,
     live: HashMap<ItemId, ItemView>,
     /// Every input, rejected ones included (the `/N` of the status line).
     total: usize,
@@ -100,17 +103,33 @@ struct Batch {
 }
 
 impl Batch {
+    fn new(pending: Vec<String>, total: usize, failures: Vec<(String, String)>) -> Self {
+        Self {
+            pending: pending.into_iter(),
+            in_engine: 0,
+            live: HashMap::new(),
+            total,
+            done: 0,
+            skipped: 0,
+            failures,
+            finished_bytes: 0,
+            finished_fetched: 0,
+            started: Instant::now(),
+        }
+    }
+
     /// Hands queued URLs to the engine until `ENGINE_WINDOW` items are in it.
-    fn feed(&mut self, engine: &EngineHandle) {
-        while self.live.len() < ENGINE_WINDOW {
-            let Some(url) = self.pending.next() else { break };
-            let id = engine.add(AddRequest::new(url));
-            self.live.insert(id, ItemView::default());
+    fn feed(&mut self, session: &SessionHandle) {
+        let room = ENGINE_WINDOW.saturating_sub(self.in_engine);
+        let requests: Vec<AddRequest> = self.pending.by_ref().take(room).map(AddRequest::new).collect();
+        self.in_engine += requests.len();
+        if !requests.is_empty() {
+            session.add(requests);
         }
     }
 
     fn is_finished(&self) -> bool {
-        self.live.is_empty() && self.pending.len() == 0
+        self.in_engine == 0 && self.pending.len() == 0
     }
 
     fn bytes_this_run(&self) -> u64 {
@@ -119,7 +138,8 @@ impl Batch {
 
     /// Keeps the numbers of an item that finished and left `live`.
     fn fold_finished(&mut self, item: &ItemView) {
-        self.finished_bytes = self.finished_bytes.saturating_add(item.bytes);
+        self.in_engine = self.in_engine.saturating_sub(1);
+        self.finished_bytes = self.finished_bytes.saturating_add(item.item.bytes);
         self.finished_fetched = self.finished_fetched.saturating_add(item.fetched_this_run());
     }
 }
@@ -137,8 +157,8 @@ pub async fn run(
     std::fs::create_dir_all(&options.download_dir).map_err(|e| {
         anyhow::anyhow!("cannot create download folder {}: {e}", options.download_dir.display())
     })?;
-    let (engine, mut events) = Engine::start(options)?;
-    let handle = engine.handle();
+    let (session, mut events) = Session::start(options, SessionConfig::default())?;
+    let handle = session.handle();
     let mut out = Reporter { verbosity, status_shown: false };
     let total = inputs.len();
     let mut failures = Vec::new();
@@ -153,17 +173,7 @@ pub async fn run(
             }
         })
         .collect();
-    let mut batch = Batch {
-        pending: valid.into_iter(),
-        live: HashMap::new(),
-        total,
-        done: 0,
-        skipped: 0,
-        failures,
-        finished_bytes: 0,
-        finished_fetched: 0,
-        started: Instant::now(),
-    };
+    let mut batch = Batch::new(valid, total, failures);
 
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut meter = RateMeter::default();
@@ -178,7 +188,7 @@ pub async fn run(
                 break;
             }
             event = events.recv() => match event {
-                Some(event) => {
+                Some(SessionEvent::Engine(event)) => {
                     if let Some(finished) = on_event(event, &mut batch, &mut out) {
                         // The engine keeps finished items for a front end to list; this one
                         // has reported it, so the engine may forget it too.
@@ -186,6 +196,7 @@ pub async fn run(
                         batch.feed(&handle);
                     }
                 }
+                Some(SessionEvent::Notice(text)) => out.error(&text),
                 None => break,
             },
             _ = tick.tick(), if verbosity == Verbosity::Live => {
@@ -200,10 +211,10 @@ pub async fn run(
             "interrupted: partial downloads are kept as .part files (run again with --continue to resume)",
         );
     }
-    // Nobody reads events any more: dropping the receiver lets the engine's sends fail at once
-    // instead of waiting for room that would never come.
+    // Nobody reads events any more: dropping the receiver lets the session stop forwarding
+    // at once.
     drop(events);
-    engine.shutdown().await;
+    session.shutdown(Duration::MAX).await;
     if interrupted {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
@@ -213,42 +224,38 @@ pub async fn run(
 
 /// Folds one event into the batch; returns the item's id when it has just finished.
 fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option<ItemId> {
-    let id = event.item()?;
-    let terminal = matches!(
-        event,
-        EngineEvent::Completed { .. }
-            | EngineEvent::Failed { .. }
-            | EngineEvent::Cancelled { .. }
-            | EngineEvent::Removed { .. }
-    );
-    if terminal {
-        let mut item = batch.live.remove(&id)?;
-        finished(event, &mut item, batch, out);
-        batch.fold_finished(&item);
-        return Some(id);
+    if let EngineEvent::Added { id, item } = event {
+        batch.live.insert(id, ItemView::new(*item));
+        return None;
     }
-    let item = batch.live.get_mut(&id)?;
+    let id = event.item()?;
+    let view = batch.live.get_mut(&id)?;
+    view.item.apply(&event);
     match event {
-        EngineEvent::Added { item: added, .. } => item.url = added.url,
+        EngineEvent::Completed { .. }
+        | EngineEvent::Failed { .. }
+        | EngineEvent::Cancelled { .. }
+        | EngineEvent::Removed { .. } => {
+            let mut view = batch.live.remove(&id)?;
+            finished(event, &mut view, batch, out);
+            batch.fold_finished(&view);
+            return Some(id);
+        }
         EngineEvent::Started { info, .. } => {
-            item.total = info.total;
-            item.bytes = info.offset;
-            item.resumed_from.get_or_insert(info.offset);
-            item.started.get_or_insert_with(Instant::now);
+            view.resumed_from.get_or_insert(info.offset);
+            view.started.get_or_insert_with(Instant::now);
             let size = info.total.map_or_else(|| "size unknown".to_string(), format::bytes);
             let from = if info.offset > 0 {
                 format!(", continuing at {}", format::bytes(info.offset))
             } else {
                 String::new()
             };
-            out.log(&format!("started {} ({size}{from}) from {}", info.name, item.url));
-            item.name = Some(info.name);
+            out.log(&format!("started {} ({size}{from}) from {}", info.name, view.item.url));
         }
-        EngineEvent::Progress { bytes, .. } => item.bytes = bytes,
         EngineEvent::Retrying { attempt, delay, reason, .. } => {
             out.log(&format!(
                 "retrying {} in {} (attempt {attempt}): {reason}",
-                item.label(),
+                view.label(),
                 format::duration_precise(delay)
             ));
         }
@@ -258,18 +265,17 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option
 }
 
 /// Reports how an item ended and counts it.
-fn finished(event: EngineEvent, item: &mut ItemView, batch: &mut Batch, out: &mut Reporter) {
+fn finished(event: EngineEvent, view: &mut ItemView, batch: &mut Batch, out: &mut Reporter) {
     match event {
         EngineEvent::Completed { path, bytes, skipped, .. } => {
-            item.bytes = bytes;
             batch.done += 1;
             if skipped {
-                item.resumed_from = Some(bytes);
+                view.resumed_from = Some(bytes);
                 batch.skipped += 1;
                 out.log(&format!("skipped {} (already complete)", path.display()));
             } else {
-                let took = item.started.map(|s| s.elapsed()).unwrap_or_default();
-                let rate = item.fetched_this_run() as f64 / took.as_secs_f64().max(1e-3);
+                let took = view.started.map(|s| s.elapsed()).unwrap_or_default();
+                let rate = view.fetched_this_run() as f64 / took.as_secs_f64().max(1e-3);
                 out.log(&format!(
                     "done {} ({} in {}, {})",
                     path.display(),
@@ -281,10 +287,10 @@ fn finished(event: EngineEvent, item: &mut ItemView, batch: &mut Batch, out: &mu
         }
         EngineEvent::Failed { error, .. } => {
             out.error(&error.message);
-            batch.failures.push((std::mem::take(&mut item.url), error.message));
+            batch.failures.push((std::mem::take(&mut view.item.url), error.message));
         }
         EngineEvent::Cancelled { .. } | EngineEvent::Removed { .. } => {
-            batch.failures.push((std::mem::take(&mut item.url), "cancelled".into()));
+            batch.failures.push((std::mem::take(&mut view.item.url), "cancelled".into()));
         }
         _ => {}
     }
@@ -317,18 +323,18 @@ impl RateMeter {
 fn status_line(batch: &Batch, rate: f64) -> String {
     let live = || batch.live.values();
     let running = live().filter(|i| i.started.is_some()).count();
-    let bytes = live().fold(batch.finished_bytes, |sum, i| sum.saturating_add(i.bytes));
+    let bytes = live().fold(batch.finished_bytes, |sum, i| sum.saturating_add(i.item.bytes));
     // Known once every URL is in the engine and has announced its size.
-    let known_total = batch.pending.len() == 0 && live().all(|i| i.total.is_some());
+    let known_total = batch.pending.len() == 0 && live().all(|i| i.item.total.is_some());
     let size = if known_total {
-        let total = live().fold(batch.finished_bytes, |sum, i| sum.saturating_add(i.total.unwrap_or(0)));
+        let total = live().fold(batch.finished_bytes, |sum, i| sum.saturating_add(i.item.total.unwrap_or(0)));
         format!("{} of {}", format::bytes(bytes), format::bytes(total))
     } else {
         format::bytes(bytes)
     };
     let eta = if known_total && live().all(|i| i.started.is_some()) {
-        let left =
-            live().fold(0u64, |sum, i| sum.saturating_add(i.total.unwrap_or(0).saturating_sub(i.bytes)));
+        let left = live()
+            .fold(0u64, |sum, i| sum.saturating_add(i.item.total.unwrap_or(0).saturating_sub(i.item.bytes)));
         format::eta(left, rate).map(|d| format!("  ETA {}", format::duration(d))).unwrap_or_default()
     } else {
         String::new()
@@ -396,30 +402,21 @@ mod tests {
 
     #[test]
     fn two_items_announcing_the_largest_size_do_not_overflow_the_status_line() {
-        let huge = || ItemView {
-            url: "http://example.com/huge".into(),
-            total: Some(u64::MAX),
-            bytes: u64::MAX - 1,
-            resumed_from: Some(0),
-            started: Some(Instant::now()),
-            ..ItemView::default()
+        let huge = |id| {
+            let limits = crate::engine::ItemLimits { rate_limit: None, connections: 1 };
+            let mut item = ItemSnapshot::new(ItemId(id), "http://example.com/huge", "/dl".into(), limits);
+            item.total = Some(u64::MAX);
+            item.bytes = u64::MAX - 1;
+            ItemView { item, resumed_from: Some(0), started: Some(Instant::now()) }
         };
-        let mut batch = Batch {
-            pending: Vec::new().into_iter(),
-            live: HashMap::from([(ItemId(1), huge()), (ItemId(2), huge())]),
-            total: 3,
-            done: 0,
-            skipped: 0,
-            failures: Vec::new(),
-            finished_bytes: 0,
-            finished_fetched: 0,
-            started: Instant::now(),
-        };
+        let mut batch = Batch::new(Vec::new(), 3, Vec::new());
+        batch.in_engine = 2;
+        batch.live = HashMap::from([(ItemId(1), huge(1)), (ItemId(2), huge(2))]);
         let line = status_line(&batch, 1.0);
         assert!(line.starts_with("[0/3] 16384 PiB of 16384 PiB"), "{line}");
         assert_eq!(batch.bytes_this_run(), u64::MAX);
         // A third one finishing folds into the totals the same way.
-        batch.fold_finished(&huge());
+        batch.fold_finished(&huge(3));
         assert_eq!(batch.bytes_this_run(), u64::MAX);
         assert!(status_line(&batch, 1.0).contains("2 running"));
     }

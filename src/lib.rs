@@ -1,24 +1,36 @@
-//! dlm: a terminal download manager.
+//! dlm: a terminal download manager. The crate in layers, each depending only on the ones
+//! below it (`tests/architecture.rs` checks the rules):
 //!
-//! - `engine`: the download engine (scheduler, transfers, naming, resume, retries). No UI code.
-//! - `headless`: `dlm get`, the engine without a screen, for scripts.
-//! - `actions`: hooks and notifications driven by engine events, for the front ends to wire.
-//! - `milestones`: an item finished, the queue finished: what hooks and notifications act on.
-//! - `hooks`: `on_complete`, `on_error`, `on_queue_done` programs, bounded and timed out.
-//! - `notify`: terminal notifications (OSC 777/9/99, bell) and taskbar progress (OSC 9;4).
-//! - `cli`: command-line parsing.
-//! - `config`: the config file (TOML), its lookup order and its error messages.
-//! - `control`: the control socket (server for a running dlm, client for `dlm add`/`dlm ls`).
-//! - `remote`: `dlm add` and `dlm ls`, through the socket or, with no dlm running, the saved queue.
-//! - `session`: lock + restore + saver + control socket in one value for the TUI.
-//! - `curl`: a browser's "Copy as cURL" read back into a URL, headers and cookies.
-//! - `headers`: `Name: value` request headers, and header files for `-H @FILE`.
-//! - `inputs`: reading URL lists (`-i FILE`).
-//! - `output`: printing that survives a closed pipe (`dlm ls | head`).
-//! - `suggest`: "did you mean" for mistyped names (config keys, `[keys]` actions and keys).
-//! - `state`: the saved queue (file format, event fold, atomic debounced saving, lock, restore).
-//! - `format`: human-readable sizes, rates and durations, shared by the front ends.
-//! - `tui`: the interactive terminal UI (`dlm [URL…]`), a front end over the engine.
+//! **Front ends** — what a person runs; they talk to the session, never to the engine's
+//! internals:
+//! - `tui`: the interactive terminal UI (`dlm [URL…]`).
+//! - `headless`: `dlm get`, the same session without a screen (nothing saved), for scripts.
+//! - `remote`: `dlm add` and `dlm ls` from another shell, through the control socket, or on
+//!   the saved queue when no dlm runs.
+//!
+//! **Session** — between the engine and every front end; no UI code:
+//! - `session`: one task that owns the engine, folds its events into one model of
+//!   `ItemSnapshot`s, saves the queue, serves the control socket and forwards events.
+//! - `state`: the saved queue on disk (snapshot + journal), its lock, and the restore plan.
+//! - `control`: the control socket's protocol, server and client.
+//!
+//! **Engine** — downloads; imports nothing above it:
+//! - `engine`: scheduler, transfers, naming, resume, retries; `ItemSnapshot` and its one fold.
+//!
+//! **Shared helpers** — used by any layer above the engine:
+//! - `cli`: command-line parsing. `config`: the config file (TOML), its lookup order and
+//!   errors, `[[rule]]`s and `[[schedule]]`s. `inputs`: reading URL lists. `output`: printing
+//!   that survives a closed pipe. `format`: sizes, rates and durations for people.
+//!   `suggest`: "did you mean". `curl`: a browser's "Copy as cURL" read back into a URL,
+//!   headers and cookies. `headers`: `Name: value` headers and header files (`-H @FILE`).
+//! - `actions`: hooks and notifications driven by engine events (`milestones`: an item or the
+//!   queue finished; `hooks`: `on_complete`, `on_error`, `on_queue_done` programs, bounded and
+//!   timed out; `notify`: terminal notifications and taskbar progress by escape sequence).
+//!
+//! The rules in words: the engine never imports a layer above it; the session, `state` and
+//! `control` never import a front end or a UI crate (ratatui, crossterm); front ends reach
+//! the engine only through the session and the engine's message types (`Command`,
+//! `EngineEvent`, `ItemSnapshot`), never its modules or `Engine` itself.
 
 pub mod actions;
 pub mod cli;

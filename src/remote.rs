@@ -1,6 +1,7 @@
 //! `dlm add` and `dlm ls` from another shell: through the control socket when a dlm runs,
-//! otherwise straight on the saved queue (under the state lock). Depends on `control`,
-//! `state`, `format` and the engine's URL check; never on the TUI.
+//! otherwise straight on the saved queue (under the state lock): `dlm add` appends to its
+//! journal, `dlm ls` reads it. Depends on `control`, `state`, `format` and the engine's URL
+//! check; never on the session's internals or the TUI.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,8 +12,9 @@ use anyhow::Context;
 
 use crate::control::{self, Client, ClientError};
 use crate::engine::parse_download_url;
+use crate::engine::{ItemState, redact_str};
 use crate::headless::Input;
-use crate::state::{ListedItem, SavedItem, SavedState, StateError, StateLock, StateStore};
+use crate::state::{ItemRecord, StateError, StateLock, StateStore};
 use crate::{format, output};
 
 /// How long `dlm add`/`dlm ls` wait for the state lock when it is busy: a dlm that is starting,
@@ -61,13 +63,10 @@ pub async fn add(
                 let store = StateStore::from_env()?.saving_credentials(save_credentials);
                 match lock_off_the_runtime(&store).await? {
                     Ok(_lock) => {
-                        let loaded = store.load()?;
+                        let loaded = store.append_new(urls, dir.clone())?;
                         if let Some(notice) = loaded.notice {
                             output::err_line(&format!("dlm: {notice}"));
                         }
-                        let mut queue = loaded.queue;
-                        queue.items.extend(urls.into_iter().map(|u| SavedItem::new(u, dir.clone())));
-                        store.save(&queue)?;
                         writeln!(
                             out,
                             "dlm is not running: added {count} to the saved queue ({}); they start the \
@@ -114,7 +113,13 @@ pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
                     store.queue_path().display()
                 ));
             }
-            loaded.queue.items.iter().map(|item| ListedItem::new(None, item)).collect()
+            // Shown as the running dlm would show them: never with credentials.
+            loaded
+                .queue
+                .items
+                .into_values()
+                .map(|item| ItemRecord { url: redact_str(&item.url), ..item })
+                .collect()
         }
         Err(e) => return Err(e.into()),
     };
@@ -128,13 +133,13 @@ pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
 }
 
 /// The `dlm ls` table: id, state, progress, and the file name (or URL before it is known).
-pub fn table(items: &[ListedItem]) -> String {
+pub fn table(items: &[ItemRecord]) -> String {
     if items.is_empty() {
         return "the queue is empty\n".into();
     }
-    let mut text = format!("{:<5} {:<9} {:<24} {}\n", "ID", "STATE", "PROGRESS", "NAME");
+    let mut text = format!("{:<5} {:<11} {:<24} {}\n", "ID", "STATE", "PROGRESS", "NAME");
     for item in items {
-        let id = item.id.map_or_else(|| "-".into(), |i| i.to_string());
+        let id = item.id;
         let progress = match item.total {
             Some(t) if t > 0 => format!(
                 "{:>3}% {}/{}",
@@ -148,11 +153,11 @@ pub fn table(items: &[ListedItem]) -> String {
         let name = item.name.as_deref().unwrap_or(&item.url);
         // Names come from servers: never let one move the cursor or recolour the terminal.
         let name: String = name.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-        text.push_str(&format!("{id:<5} {:<9} {progress:<24} {name}", item.state.as_str()));
-        if item.state == SavedState::Failed
+        text.push_str(&format!("{id:<5} {:<11} {progress:<24} {name}", item.state.as_str()));
+        if item.state == ItemState::Failed
             && let Some(error) = &item.error
         {
-            let error: String = error.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            let error: String = error.message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
             text.push_str(&format!("  ({error})"));
         }
         text.push('\n');
@@ -171,27 +176,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_shows_state_progress_and_name() {
-        let item = |id, state, name: Option<&str>, bytes, total| ListedItem {
-            id,
-            url: "http://h/x".into(),
+    fn table_shows_id_state_progress_and_name() {
+        let item = |id, state, name: Option<&str>, bytes, total| ItemRecord {
             name: name.map(str::to_string),
-            dir: None,
             state,
             bytes,
             total,
-            error: (state == SavedState::Failed).then(|| "server answered 404".into()),
+            error: (state == ItemState::Failed)
+                .then(|| crate::engine::ItemError::other("server answered 404")),
+            ..ItemRecord::new(id, "http://h/x", None)
         };
         let t = table(&[
-            item(Some(3), SavedState::Running, Some("a.iso"), 512, Some(1024)),
-            item(None, SavedState::Queued, None, 0, None),
-            item(Some(4), SavedState::Failed, Some("evil\x1b[2J.txt"), 0, None),
+            item(3, ItemState::Downloading, Some("a.iso"), 512, Some(1024)),
+            item(7, ItemState::Queued, None, 0, None),
+            item(4, ItemState::Failed, Some("evil\x1b[2J.txt"), 0, None),
         ]);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "ID    STATE     PROGRESS                 NAME");
-        assert_eq!(lines[1], "3     running    50% 512 B/1.0 KiB       a.iso");
-        assert_eq!(lines[2], "-     queued                             http://h/x");
-        assert_eq!(lines[3], "4     failed                             evil?[2J.txt  (server answered 404)");
+        assert_eq!(lines[0], "ID    STATE       PROGRESS                 NAME");
+        assert_eq!(lines[1], "3     downloading  50% 512 B/1.0 KiB       a.iso");
+        assert_eq!(lines[2], "7     queued                               http://h/x");
+        assert_eq!(
+            lines[3],
+            "4     failed                               evil?[2J.txt  (server answered 404)"
+        );
         assert_eq!(table(&[]), "the queue is empty\n");
     }
 }

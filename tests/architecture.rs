@@ -1,7 +1,9 @@
 //! Keeps the agreed shape, read from the source: the engine knows nothing of the screen or of
-//! any front end, the session no UI; front ends use the engine only through what its root
-//! exports; no two modules import each other, and the engine's imports have no cycle at all;
-//! engine source files stay small.
+//! any front end; the session layer (session, saved queue, control socket) no UI and no front
+//! end, and the saved queue and the socket not the session; front ends use the engine only
+//! through what its root exports and never start or hold the `Engine` themselves (they go
+//! through the session); no two modules import each other, and the engine's imports have no
+//! cycle at all; engine source files stay small.
 //!
 //! Imports are read with a small parser of `use` trees and paths (`crate::…`, `super::…`,
 //! `self::…`, `child::…`, `dlm::…`), in the code before a file's `#[cfg(test)]` and outside
@@ -397,6 +399,19 @@ fn paths_in(module: &Module) -> Vec<String> {
     named_paths(&module.code).into_iter().map(|n| n.segments.join("::")).collect()
 }
 
+/// The front ends' files: the TUI, `dlm get`, `dlm add`/`dlm ls`, and `main.rs`.
+fn front_end_files() -> Vec<Module> {
+    let mut front_ends: Vec<Module> = library().into_iter().filter(|m| is_front_end(&m.name)).collect();
+    let main = src().join("main.rs");
+    front_ends.push(Module {
+        name: "main".into(),
+        code: code_of(&std::fs::read_to_string(&main).unwrap()),
+        file: main,
+    });
+    assert!(front_ends.len() > 3, "the front ends' files were not found");
+    front_ends
+}
+
 // ---------------------------------------------------------------------------------------------
 // The rules
 
@@ -415,28 +430,74 @@ fn engine_has_no_ui_or_front_end_dependencies() {
     }
 }
 
+/// Whether `module` is `top` or inside it.
+fn within(module: &str, top: &str) -> bool {
+    module == top || module.strip_prefix(top).is_some_and(|rest| rest.starts_with("::"))
+}
+
+fn is_front_end(module: &str) -> bool {
+    ["tui", "headless", "remote", "main"].iter().any(|top| within(module, top))
+}
+
+/// The session layer: the session, the saved queue (`state`) and the control socket.
 #[test]
-fn the_session_and_the_saved_queue_use_no_ui() {
+fn the_session_layer_uses_no_ui_and_no_front_end() {
     let modules = library();
-    let session: Vec<&Module> = modules
+    let layer: Vec<&Module> = modules
         .iter()
-        .filter(|m| {
-            m.name == "session"
-                || m.name.starts_with("session::")
-                || m.name == "state"
-                || m.name.starts_with("state::")
-        })
+        .filter(|m| within(&m.name, "session") || within(&m.name, "state") || within(&m.name, "control"))
         .collect();
-    assert!(!session.is_empty(), "the session's files were not found");
+    assert!(layer.len() > 5, "the session layer's files were not found");
     let graph = crate_graph();
-    for module in session {
+    for module in layer {
         for path in paths_in(module) {
             let ui = path.starts_with("ratatui") || path.starts_with("crossterm");
             assert!(!ui, "{} uses {path}", module.file.display());
         }
         for target in graph.edges.get(&module.name).into_iter().flatten() {
-            let front_end = target == "tui" || target.starts_with("tui::") || target == "headless";
-            assert!(!front_end, "{} imports the front end {target}", module.file.display());
+            assert!(!is_front_end(target), "{} imports the front end {target}", module.file.display());
+        }
+    }
+}
+
+/// Inside the session layer the direction is one way: the session uses the saved queue and
+/// the control socket; neither of them uses the session, and the saved queue does not know
+/// the socket (`dlm add` with no dlm running writes the queue without one).
+#[test]
+fn the_saved_queue_and_the_socket_do_not_import_the_session() {
+    let graph = crate_graph();
+    assert!(graph.imports("session::actor", "control"), "the reader sees the session's imports");
+    for (from, target) in graph.edges.iter().flat_map(|(from, to)| to.iter().map(move |t| (from, t))) {
+        let lower = within(from, "state") || within(from, "control");
+        assert!(!(lower && within(target, "session")), "{from} imports the session ({target})");
+        assert!(!(within(from, "state") && within(target, "control")), "{from} imports {target}");
+    }
+}
+
+/// Whether a path names the engine itself or its handle (`crate::engine::Engine`,
+/// `Engine::start`), not its vocabulary (`EngineEvent`) nor the session's
+/// `SessionEvent::Engine` variant.
+fn names_the_engine(path: &str) -> bool {
+    let segments: Vec<&str> = path.split("::").collect();
+    let engine = |s: &&str| matches!(*s, "Engine" | "EngineHandle");
+    segments.first().is_some_and(engine) || segments.windows(2).any(|w| w[0] == "engine" && engine(&w[1]))
+}
+
+/// Front ends start and drive downloads through the session (`Session`, `SessionHandle`):
+/// never the `Engine` or an `EngineHandle` themselves, so saving and the control socket
+/// cannot be bypassed by one of them.
+#[test]
+fn front_ends_never_name_the_engine_or_its_handle() {
+    assert!(names_the_engine("crate::engine::Engine") && names_the_engine("Engine::start"));
+    assert!(names_the_engine("dlm::engine::EngineHandle"));
+    assert!(!names_the_engine("crate::engine::EngineEvent") && !names_the_engine("SessionEvent::Engine"));
+    for module in front_end_files() {
+        for path in paths_in(&module) {
+            assert!(
+                !names_the_engine(&path),
+                "{} uses {path}: go through the session",
+                module.file.display()
+            );
         }
     }
 }
@@ -447,20 +508,7 @@ fn front_ends_use_only_what_the_engine_root_exports() {
         .into_iter()
         .filter_map(|m| m.name.strip_prefix("engine::").map(|n| n.split("::").next().unwrap().to_string()))
         .collect();
-    let mut front_ends: Vec<Module> = library()
-        .into_iter()
-        .filter(|m| {
-            m.name == "tui" || m.name.starts_with("tui::") || m.name == "headless" || m.name == "remote"
-        })
-        .collect();
-    let main = src().join("main.rs");
-    front_ends.push(Module {
-        name: "main".into(),
-        code: code_of(&std::fs::read_to_string(&main).unwrap()),
-        file: main,
-    });
-    assert!(front_ends.len() > 3, "the front ends' files were not found");
-    for module in &front_ends {
+    for module in &front_end_files() {
         for path in paths_in(module) {
             let segments: Vec<&str> = path.split("::").collect();
             let Some(at) = segments.iter().position(|s| *s == "engine") else { continue };

@@ -1,37 +1,56 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The control socket over real Unix sockets: requests reach the front end's stream, `ls`
-//! answers from the listing, bad input gets an error reply and never stops the server, the
-//! socket is owner-only; and the real `dlm add` / `dlm ls` binaries, with and without a
-//! running server.
+//! The control socket over real Unix sockets: requests reach the session's stream with a way
+//! to answer, bad input gets an error reply and never stops the server, the socket is
+//! owner-only; and the real `dlm add` / `dlm ls` binaries, with and without a running server.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use dlm::control::{Client, ClientError, ControlRequest, ControlServer, MAX_LINE, Reply};
-use dlm::state::{ListedItem, SavedState, StateStore};
+use dlm::control::{Client, ClientError, ControlRequest, ControlServer, MAX_LINE, Reply, Request};
+use dlm::engine::ItemState;
+use dlm::state::{ItemRecord, StateStore};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
-fn listed(url: &str) -> ListedItem {
-    ListedItem {
-        id: Some(1),
-        url: url.into(),
+fn listed(url: &str) -> ItemRecord {
+    ItemRecord {
         name: Some("a.iso".into()),
-        dir: None,
-        state: SavedState::Running,
+        state: ItemState::Downloading,
         bytes: 5,
         total: Some(10),
-        error: None,
+        ..ItemRecord::new(1, url, None)
     }
 }
 
-fn start(dir: &Path) -> (ControlServer, mpsc::Receiver<ControlRequest>, watch::Sender<Vec<ListedItem>>) {
+/// Answers requests as a session would: `ls` from `listing`, `add` by passing the request on
+/// to `adds` and saying how many.
+fn answer(
+    mut rx: mpsc::Receiver<ControlRequest>,
+    listing: watch::Receiver<Vec<ItemRecord>>,
+) -> mpsc::Receiver<Request> {
+    let (adds, added) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        while let Some(request) = rx.recv().await {
+            let reply = match &request.request {
+                Request::Ls {} => Reply::items(listing.borrow().clone()),
+                Request::Add { urls, .. } => {
+                    let _ = adds.send(request.request.clone()).await;
+                    Reply::added(urls.len())
+                }
+            };
+            request.answer(reply);
+        }
+    });
+    added
+}
+
+fn start(dir: &Path) -> (ControlServer, mpsc::Receiver<Request>, watch::Sender<Vec<ItemRecord>>) {
     let (listing_tx, listing_rx) = watch::channel(Vec::new());
-    let (server, rx) = ControlServer::start(&dir.join("run/dlm.sock"), listing_rx).unwrap();
-    (server, rx, listing_tx)
+    let (server, rx) = ControlServer::start(&dir.join("run/dlm.sock")).unwrap();
+    (server, answer(rx, listing_rx), listing_tx)
 }
 
 /// Sends raw bytes and reads one reply line.
@@ -48,7 +67,7 @@ async fn raw(path: &Path, bytes: &[u8]) -> Reply {
 }
 
 #[tokio::test]
-async fn add_reaches_the_request_stream_and_ls_answers_from_the_listing() {
+async fn add_reaches_the_request_stream_and_ls_gets_the_sessions_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, mut rx, listing) = start(tmp.path());
     let mut client = Client::connect(server.path()).await.unwrap();
@@ -56,10 +75,7 @@ async fn add_reaches_the_request_stream_and_ls_answers_from_the_listing() {
     assert_eq!(n, 2);
     assert_eq!(
         rx.recv().await.unwrap(),
-        ControlRequest::Add {
-            urls: vec!["http://h/a".into(), "http://h/b".into()],
-            dir: Some("/srv".into())
-        }
+        Request::Add { urls: vec!["http://h/a".into(), "http://h/b".into()], dir: Some("/srv".into()) }
     );
     assert_eq!(client.ls().await.unwrap(), vec![]);
     listing.send_replace(vec![listed("http://h/a")]);
@@ -114,7 +130,7 @@ async fn a_hundred_thousand_urls_go_through_in_batches() {
     let received = tokio::spawn(async move {
         let mut all = Vec::new();
         while all.len() < 100_000 {
-            let Some(ControlRequest::Add { urls, dir }) = rx.recv().await else { break };
+            let Some(Request::Add { urls, dir }) = rx.recv().await else { break };
             assert!(urls.len() <= dlm::control::MAX_URLS);
             assert_eq!(dir.as_deref(), Some(Path::new("/srv")));
             all.extend(urls);
@@ -152,14 +168,14 @@ async fn socket_is_owner_only_and_a_second_server_is_refused() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(server.path()), 0o600);
     assert_eq!(mode(server.path().parent().unwrap()), 0o700);
-    let (_tx, listing) = watch::channel(Vec::new());
-    let err = ControlServer::start(server.path(), listing.clone()).err().unwrap();
+    let err = ControlServer::start(server.path()).err().unwrap();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     // A socket left by a crashed dlm (nobody listening) is replaced.
     let stale = tmp.path().join("stale/dlm.sock");
     std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
-    let (second, _rx2) = ControlServer::start(&stale, listing).unwrap();
+    let (second, rx2) = ControlServer::start(&stale).unwrap();
+    let _adds = answer(rx2, watch::channel(Vec::new()).1);
     assert!(Client::connect(&stale).await.unwrap().ls().await.is_ok());
     second.shutdown().await;
     server.shutdown().await;
@@ -207,28 +223,37 @@ fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
     assert_eq!(out.status.code(), Some(1), "one invalid line");
     assert!(text(&out.stderr).contains("urls.txt:3:"), "{}", text(&out.stderr));
 
-    let queue = StateStore::at(tmp.path()).load().unwrap().queue;
-    let urls: Vec<_> = queue.items.iter().map(|i| i.url.as_str()).collect();
-    assert_eq!(urls, ["http://h/a", "http://h/b", "http://h/c"], "credentials are never saved");
-    let raw = std::fs::read_to_string(StateStore::at(tmp.path()).queue_path()).unwrap();
+    let store = StateStore::at(tmp.path());
+    let queue = store.load().unwrap().queue;
+    let items: Vec<_> = queue.items.values().collect();
+    let urls: Vec<_> = items.iter().map(|i| (i.id, i.url.as_str())).collect();
+    assert_eq!(
+        urls,
+        [(1, "http://h/a"), (2, "http://h/b"), (3, "http://h/c")],
+        "credentials are never saved"
+    );
+    let raw = std::fs::read_to_string(store.journal_path()).unwrap();
     assert!(!raw.contains("secret") && !raw.contains("user@"), "{raw}");
-    assert_eq!(queue.items[0].dir.as_deref(), Some(Path::new("/srv/dl")));
+    assert_eq!(raw.lines().count(), 3, "appended, one line an item: {raw}");
+    assert!(!store.queue_path().exists(), "the queue was not rewritten");
+    assert_eq!(items[0].dir.as_deref(), Some(Path::new("/srv/dl")));
     // No -o: the folder of the shell that added it, absolute, as `dlm get` would use. (It was
     // once left out, and the item went wherever the next dlm happened to start.)
     let shell = std::fs::canonicalize(tmp.path()).unwrap();
-    assert_eq!(queue.items[2].dir.as_deref(), Some(shell.as_path()), "no -o: the shell's folder");
-    assert!(queue.items.iter().all(|i| i.dir.as_ref().is_some_and(|d| d.is_absolute())), "{queue:?}");
+    assert_eq!(items[2].dir.as_deref(), Some(shell.as_path()), "no -o: the shell's folder");
+    assert!(items.iter().all(|i| i.dir.as_ref().is_some_and(|d| d.is_absolute())), "{queue:?}");
 
     let out = dlm(&["ls"], tmp.path());
     assert!(out.status.success());
     let table = text(&out.stdout);
     assert!(table.contains("queued") && table.contains("http://h/a"), "{table}");
+    assert!(table.lines().nth(2).unwrap().starts_with("2 "), "the saved ids: {table}");
     assert!(!table.contains("secret"), "ls never prints credentials");
     assert!(text(&out.stderr).contains("dlm is not running"));
     let out = dlm(&["ls", "--json"], tmp.path());
-    let items: Vec<ListedItem> = serde_json::from_slice(&out.stdout).unwrap();
+    let items: Vec<ItemRecord> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(items.len(), 3);
-    assert_eq!(items[1].state, SavedState::Queued);
+    assert_eq!((items[1].id, items[1].state), (2, ItemState::Queued));
 }
 
 #[test]
@@ -249,17 +274,18 @@ async fn add_and_ls_talk_to_a_running_dlm() {
     std::fs::write(tmp.path().join("no-config.toml"), "").unwrap();
     let (listing_tx, listing_rx) = watch::channel(vec![listed("http://h/running")]);
     let socket: PathBuf = tmp.path().join("dlm.sock");
-    let (server, mut rx) = ControlServer::start(&socket, listing_rx).unwrap();
+    let (server, requests) = ControlServer::start(&socket).unwrap();
+    let mut rx = answer(requests, listing_rx);
     let out = dlm_async(&["add", "http://h/x", "-o", "rel"], tmp.path()).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "added 1 to the running dlm\n");
-    let ControlRequest::Add { urls, dir } = rx.recv().await.unwrap();
+    let Request::Add { urls, dir } = rx.recv().await.unwrap() else { panic!("not an add") };
     assert_eq!(urls, ["http://h/x"]);
     let dir = dir.unwrap();
     assert!(dir.is_absolute() && dir.ends_with("rel"), "made absolute for the other process: {dir:?}");
 
     let out = dlm_async(&["ls", "--json"], tmp.path()).await;
-    let items: Vec<ListedItem> = serde_json::from_slice(&out.stdout).unwrap();
+    let items: Vec<ItemRecord> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(items, vec![listed("http://h/running")]);
     listing_tx.send_replace(vec![]);
     let out = dlm_async(&["ls"], tmp.path()).await;

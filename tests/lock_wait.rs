@@ -1,14 +1,14 @@
 //! Waiting for the state lock (another dlm, or a `dlm add` writing the saved queue, holds it)
 //! sleeps between tries for up to two seconds. That wait must not take a runtime thread away
-//! from the tasks already running (the engine starts before the session opens).
+//! from the tasks already running.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use dlm::engine::{Engine, EngineOptions};
-use dlm::session::Session;
+use dlm::engine::EngineOptions;
+use dlm::session::{Session, SessionConfig, SessionError};
 use dlm::state::{StateError, StateStore};
 
 /// One worker thread: if opening the session blocks it, nothing else runs meanwhile.
@@ -19,9 +19,7 @@ async fn waiting_for_the_state_lock_leaves_the_runtime_running_other_tasks() {
     let downloads = tmp.path().join("dl");
     std::fs::create_dir_all(&downloads).unwrap();
     let held = store.lock(Duration::ZERO).unwrap();
-    let (engine, _events) =
-        Engine::start(EngineOptions { download_dir: downloads.clone(), ..EngineOptions::default() }).unwrap();
-    let handle = engine.handle();
+    let options = EngineOptions { download_dir: downloads.clone(), ..EngineOptions::default() };
 
     let ticks = Arc::new(AtomicUsize::new(0));
     let ticker = tokio::spawn({
@@ -38,16 +36,16 @@ async fn waiting_for_the_state_lock_leaves_the_runtime_running_other_tasks() {
         let ticks = Arc::clone(&ticks);
         async move {
             let before = ticks.load(Ordering::Relaxed);
-            let result = Session::open(store, None, &handle, &downloads).map(|_| ());
+            let config = SessionConfig { store: Some(store), socket: None };
+            let result = Session::start(options, config).map(|_| ());
             (result, ticks.load(Ordering::Relaxed) - before)
         }
     })
     .await
     .unwrap();
-    assert!(matches!(result, Err(StateError::Locked { .. })), "{result:?}");
+    assert!(matches!(result, Err(SessionError::State(StateError::Locked { .. }))), "{result:?}");
     // The wait lasts two seconds: about 200 ticks if the ticker could run, none if not.
     assert!(ticks_during_wait >= 20, "the ticker ran {ticks_during_wait} times while the lock was awaited");
     ticker.abort();
     drop(held);
-    engine.shutdown().await;
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use dlm::engine::EngineEvent;
-use dlm::state::{Debounce, Persister, StateStore};
+use dlm::state::StateStore;
 use support::harness::Harness;
 use support::{TestServer, assert_file, content};
 
@@ -64,44 +64,34 @@ async fn dlm_get_sends_credentials_but_never_prints_them() {
     assert_eq!(req.headers.get("authorization").unwrap(), "Basic Y2Fyb2w6aHVudGVyMi1wdw==");
 }
 
-#[tokio::test]
+/// Both files of the saved queue (the snapshot and the journal), as text.
+fn saved_text(store: &StateStore) -> String {
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    read(store.queue_path()) + &read(store.journal_path())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_part_sidecar_and_the_saved_queue_hold_no_credentials() {
     let server = TestServer::start().await;
     let state_dir = tempfile::tempdir().unwrap();
     let store = StateStore::at(state_dir.path().join("state"));
-    let mut h = Harness::new();
-    let persist = Persister::spawn(
-        store.clone(),
-        h.dir.path(),
-        Debounce::new(Duration::from_millis(10), Duration::from_millis(10)),
-        Vec::new(),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = support::session::start(dir.path(), Some(store.clone()), None).unwrap();
     let url =
         server.url("/f/held.bin?size=400000&gate=1").replace("http://", &format!("http://dave:{SECRET}@"));
-    let request = dlm::engine::AddRequest::new(url);
-    let id = h.add_request(request.clone());
-    persist.track(id, &request).await;
-    loop {
-        let e = h.wait_for("progress", |_| true).await;
-        persist.event(&e).await;
-        if matches!(e, EngineEvent::Progress { bytes: 1024, .. }) {
-            break;
-        }
-    }
+    s.add(url);
+    let id = s.wait_for("progress", |e| matches!(e, EngineEvent::Progress { bytes: 1024, .. })).await;
+    let id = id.item().unwrap();
     // Paused: the sidecar is written with the first bytes and stays with the .part.
-    h.send(dlm::engine::Command::Pause(id));
-    loop {
-        let e = h.wait_for("pause", |_| true).await;
-        persist.event(&e).await;
-        if matches!(e, EngineEvent::Paused { .. }) {
-            break;
-        }
-    }
-    persist.shutdown().await.unwrap();
-    let saved = std::fs::read_to_string(store.queue_path()).unwrap();
+    s.handle.send(dlm::engine::Command::Pause(id));
+    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    s.until("the pause saved", support::harness::PATIENCE, || saved_text(&store).contains("\"paused\""))
+        .await;
+    s.close().await.saved.unwrap();
+    let saved = saved_text(&store);
     assert!(saved.contains("/f/held.bin"), "{saved}");
-    assert!(!saved.contains(SECRET) && !saved.contains("dave"), "{saved}");
-    let on_disk = all_files_text(h.dir.path());
+    assert!(!saved.contains(SECRET) && !saved.contains("dave") && !saved.contains("***"), "{saved}");
+    let on_disk = all_files_text(dir.path());
     assert!(on_disk.contains("/f/held.bin"), "the sidecar names the URL: {on_disk:?}");
     assert!(!on_disk.contains(SECRET) && !on_disk.contains("dave"), "{on_disk}");
     // The request did carry them, as Basic auth.
@@ -109,8 +99,27 @@ async fn the_part_sidecar_and_the_saved_queue_hold_no_credentials() {
     assert!(auth.to_str().unwrap().starts_with("Basic "), "{auth:?}");
     assert_eq!(std::fs::metadata(store.dir()).unwrap().permissions().mode() & 0o777, 0o700);
     assert_eq!(std::fs::metadata(store.queue_path()).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(store.journal_path()).unwrap().permissions().mode() & 0o777, 0o600);
     let _lock = store.lock(Duration::ZERO).unwrap();
     assert_eq!(std::fs::metadata(store.lock_path()).unwrap().permissions().mode() & 0o777, 0o600);
+    server.release(1);
+}
+
+/// With `save_credentials`, a running session keeps the URL's credentials in the saved queue
+/// (the engine's events never carry them, so the session remembers them itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_saving_credentials_keeps_the_whole_url() {
+    let server = TestServer::start().await;
+    let state_dir = tempfile::tempdir().unwrap();
+    let store = StateStore::at(state_dir.path().join("state")).saving_credentials(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = support::session::start(dir.path(), Some(store.clone()), None).unwrap();
+    let url = server.url("/f/kept.bin?size=10").replace("http://", &format!("http://erin:{SECRET}@"));
+    s.add(url.clone());
+    s.wait_for("the download", |e| matches!(e, EngineEvent::Completed { .. })).await;
+    s.close().await.saved.unwrap();
+    let queue = store.load().unwrap().queue;
+    assert_eq!(queue.items.values().next().unwrap().url, url);
 }
 
 #[test]
@@ -131,10 +140,10 @@ fn save_credentials_in_the_config_keeps_them_in_the_owner_only_queue() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let store = StateStore::at(home.path().join("state"));
-        let saved = std::fs::read_to_string(store.queue_path()).unwrap();
+        let saved = saved_text(&store);
         assert_eq!(saved.contains(SECRET), keep, "save_credentials = {keep}: {saved}");
         assert!(saved.contains("example.com/f.iso"));
-        assert_eq!(std::fs::metadata(store.queue_path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(store.journal_path()).unwrap().permissions().mode() & 0o777, 0o600);
         // `dlm ls` never shows them, whatever the file holds.
         let out = Command::new(env!("CARGO_BIN_EXE_dlm"))
             .env("DLM_STATE_DIR", home.path().join("state"))

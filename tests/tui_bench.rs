@@ -21,9 +21,10 @@ fn big_app(now: Instant) -> App {
     let urls: Vec<String> =
         (0..ITEMS).map(|i| format!("https://example.com/files/file-{i:05}.bin")).collect();
     let effects = app.update(dlm::tui::Action::Paste(urls.join("\n")));
-    for (i, e) in effects.iter().enumerate() {
+    // Each add comes back from the engine as `Added`, which makes the row.
+    for (i, e) in effects.into_iter().enumerate() {
         if let Effect::Add(r) = e {
-            app.track_add(ItemId(i as u64 + 1), &r.url);
+            app.apply(EngineEvent::added(ItemId(i as u64 + 1), r.url, "/tmp"), now);
         }
     }
     assert_eq!(app.len(), ITEMS as usize);

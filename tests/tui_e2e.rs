@@ -314,13 +314,8 @@ async fn kill_9_round_trip(connections: usize) {
     let (mut child, screen, mut writer, reader, master) =
         spawn_dlm(state.path(), &["-o", out, "-x", &x, &url], &[]);
     let part = dir.path().join("big.bin.part");
-    let queue_file = state.path().join("queue.json");
-    let saved_queue = || -> dlm::state::SavedQueue {
-        std::fs::read_to_string(&queue_file)
-            .ok()
-            .and_then(|q| serde_json::from_str(&q).ok())
-            .unwrap_or_default()
-    };
+    let store = dlm::state::StateStore::at(state.path());
+    let saved_queue = || -> dlm::state::SavedQueue { store.load().map(|l| l.queue).unwrap_or_default() };
 
     screen.wait_for("the download to run", |s| s.contains("↓ downloading") && s.contains("big.bin")).await;
     // Give the item its own rate limit (above the server's rate, so it changes no timing): it
@@ -331,9 +326,9 @@ async fn kill_9_round_trip(connections: usize) {
     writer.write_all(b"8M\r").unwrap();
     writer.flush().unwrap();
     screen.wait_for("the limit marked in the table", |s| s.contains("big.bin ≤8M")).await;
-    let own = Some(dlm::state::SavedLimits { rate_limit: Some(8 << 20), connections });
+    let own = Some(dlm::state::LimitsRecord { rate_limit: Some(8 << 20), connections });
     support::wait_until("the item's limit in the saved queue", DEADLINE, || {
-        saved_queue().items.first().is_some_and(|i| i.limits == own)
+        saved_queue().items.values().next().is_some_and(|i| i.limits == own)
     })
     .await;
     support::wait_until("a quarter of the file on disk", DEADLINE, || progress(&part, size).0 >= size / 4)
@@ -359,9 +354,9 @@ async fn kill_9_round_trip(connections: usize) {
     // The queue was on disk before the kill: the item, its name and its validator.
     let saved = saved_queue();
     assert_eq!(saved.items.len(), 1, "{saved:?}");
-    let item = &saved.items[0];
-    assert_eq!(item.state, dlm::state::SavedState::Running, "{item:?}");
-    assert_eq!(item.file_name.as_deref(), Some("big.bin"), "{item:?}");
+    let item = saved.items.values().next().unwrap();
+    assert!(item.state.is_running(), "{item:?}");
+    assert_eq!(item.name.as_deref(), Some("big.bin"), "{item:?}");
     assert_eq!(item.validator.as_deref(), Some("\"big.bin-v0\""), "{item:?}");
     let first_run = server.requests_for("/f/big.bin").len();
 
@@ -445,10 +440,10 @@ async fn restart_from_another_folder_continues_in_the_first_and_shows_the_restor
     reader.join().unwrap();
     let (on_disk, missing) = progress(&part, size);
     assert!(!missing.is_empty() && on_disk < size, "paused before the end: {missing:?}");
-    let queue: dlm::state::SavedQueue =
-        serde_json::from_str(&std::fs::read_to_string(state.path().join("queue.json")).unwrap()).unwrap();
+    let queue = dlm::state::StateStore::at(state.path()).load().unwrap().queue;
     let first_dir = std::fs::canonicalize(first.path()).unwrap();
-    assert_eq!(queue.items[0].dir.as_deref(), Some(first_dir.as_path()), "saved absolute: {queue:?}");
+    let item = queue.items.values().next().unwrap();
+    assert_eq!(item.dir.as_deref(), Some(first_dir.as_path()), "saved absolute: {queue:?}");
 
     let before = server.requests_for("/f/moved.bin").len();
     let (mut child, screen, mut writer, reader, master) =

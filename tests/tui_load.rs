@@ -224,17 +224,16 @@ async fn hundred_thousand_urls_through_dlm_add_keep_memory_bounded() {
         wait("every URL queued", Duration::from_secs(300), &|s| s.contains(&queued))
     });
     let shown = started.elapsed();
-    // Saved too: the queue file lists them all within a few seconds.
-    let queue_file = state.path().join("queue.json");
-    let saved = || {
-        std::fs::read_to_string(&queue_file)
-            .ok()
-            .and_then(|t| serde_json::from_str::<dlm::state::SavedQueue>(&t).ok())
-            .map_or(0, |q| q.items.len())
-    };
+    // Saved too: the queue files list them all within a few seconds.
+    let store = dlm::state::StateStore::at(state.path());
+    let saved = || store.load().map_or(0, |l| l.queue.items.len());
     support::wait_until("the queue saved", Duration::from_secs(120), || saved() == COUNT + 1).await;
     let peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
-    let file_mib = std::fs::metadata(&queue_file).unwrap().len() / (1 << 20);
+    let file_mib = [store.queue_path(), store.journal_path()]
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum::<u64>()
+        / (1 << 20);
     writer.write_all(b"q").unwrap();
     writer.flush().unwrap();
     tokio::task::block_in_place(|| {

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use dlm::engine::{Command, EngineEvent, ItemError, ItemId, StartInfo};
+use dlm::engine::{
+    Command, EngineEvent, ErrorKind, ItemError, ItemId, StartInfo, parse_download_url, redact_url,
+};
 use dlm::tui::app::Mode;
 use dlm::tui::keys::KeyAction;
 use dlm::tui::{Action, App, Effect, KeyMap, ui};
@@ -38,13 +40,16 @@ impl Harness {
         self.t0 + Duration::from_secs_f64(secs)
     }
 
+    /// An action through `update`; each add is answered as the session and the engine do,
+    /// with an `Added` for the URL as the engine shows it.
     fn act(&mut self, action: Action) {
         let effects = self.app.update(action);
         for effect in &effects {
             if let Effect::Add(request) = effect {
                 let id = ItemId(self.next_id);
                 self.next_id += 1;
-                self.app.track_add(id, &request.url);
+                let url = redact_url(&parse_download_url(&request.url).unwrap());
+                self.app.apply(EngineEvent::added(id, url, "/home/me/Downloads"), self.t0);
             }
         }
         self.effects.extend(effects);
@@ -218,6 +223,24 @@ fn detail_pane_of_a_failed_item() {
     h.press(KeyCode::Enter);
     assert!(h.app.show_details);
     insta::assert_snapshot!(h.render(80, 24));
+}
+
+/// A failure's kind decides what the detail pane advises: a full disk is something the person
+/// can fix, and the pane says how, with the retry key.
+#[test]
+fn detail_pane_of_an_item_failed_on_a_full_disk_says_to_free_space_then_retry() {
+    let mut h = Harness::new();
+    h.paste("https://example.com/big.iso");
+    start(&mut h, 0.5, 1, "big.iso", Some(4096 * MIB), 0);
+    h.event(1.0, EngineEvent::Progress { id: ItemId(1), bytes: 900 * MIB });
+    let error = ItemError::new(ErrorKind::DiskFull, "no space left on device writing big.iso.part");
+    h.event(1.5, EngineEvent::Failed { id: ItemId(1), error });
+    h.tick(2.0);
+    h.press(KeyCode::Enter);
+    assert!(h.app.show_details);
+    let screen = h.render(100, 24);
+    assert!(screen.contains("no space left on device"), "{screen}");
+    assert!(screen.contains("free space on the disk, then press r"), "{screen}");
 }
 
 #[test]

@@ -141,6 +141,14 @@ impl EngineHandle {
         id
     }
 
+    /// `restore_with_limits` under the id the item had when it was saved, so ids mean the
+    /// same thing across restarts; ids given out later start above it. Restore every saved
+    /// item before adding new ones: an id already given out is not checked for.
+    pub fn restore_as(&self, id: ItemId, request: AddRequest, state: RestoreAs, limits: Option<ItemLimits>) {
+        self.next_id.fetch_max(id.0.saturating_add(1), Ordering::Relaxed);
+        self.send(Command::Restore { id, request, state, limits });
+    }
+
     /// Gives item `id` a new URL for the same file (see `Command::Refresh`), or says why `url`
     /// cannot be used; the item is not touched then.
     pub fn refresh(&self, id: ItemId, url: &str) -> Result<(), ItemError> {

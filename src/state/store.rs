@@ -1,28 +1,29 @@
-//! The state folder on disk: reading the saved queue (moving a damaged one aside), writing it
-//! atomically, and the lock that keeps a second dlm off the same queue. Depends on std, serde
-//! and the format types in `state`.
+//! The state folder on disk: loading the saved queue (snapshot plus journal, moving damaged
+//! files aside), writing a new snapshot atomically, appending journal lines, and the lock that
+//! keeps a second dlm off the same queue. Blocking I/O: async callers run it on the blocking
+//! pool. Depends on std, serde and the rest of `state`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
+use super::format::{self, BadSnapshot, JournalOp};
+use super::record::ItemRecord;
+use super::{JOURNAL_FILE, LOCK_FILE, MAX_STATE_BYTES, QUEUE_FILE, STATE_DIR_ENV, STATE_VERSION, SavedQueue};
 
-use crate::engine::str_without_credentials;
-
-use super::{LOCK_FILE, MAX_STATE_BYTES, QUEUE_FILE, STATE_DIR_ENV, STATE_VERSION, SavedQueue};
-
-/// What loading found besides the queue: a note for the person when the file was unusable.
+/// What loading found besides the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
     pub queue: SavedQueue,
-    /// Set when the file was corrupt or from a newer dlm and was moved aside.
+    /// Set when a file was damaged or from a newer dlm and was moved aside.
     pub notice: Option<String>,
+    /// Bytes of the journal made of whole lines (appends go after them).
+    pub journal_len: u64,
 }
 
-/// Why the state could not be used at all (not: a corrupt file, which is moved aside).
+/// Why the state could not be used at all (not: a damaged file, which is moved aside).
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot find a home folder for dlm's state; set {STATE_DIR_ENV}")]
@@ -71,11 +72,15 @@ impl StateStore {
     }
 
     /// Whether saved URLs keep their `user:password@` (the config's `save_credentials`). The
-    /// file is owner-only either way; off, a password never rests on disk.
+    /// files are owner-only either way; off, a password never rests on disk.
     #[must_use]
     pub fn saving_credentials(mut self, yes: bool) -> Self {
         self.save_credentials = yes;
         self
+    }
+
+    pub fn saves_credentials(&self) -> bool {
+        self.save_credentials
     }
 
     pub fn dir(&self) -> &Path {
@@ -84,6 +89,10 @@ impl StateStore {
 
     pub fn queue_path(&self) -> PathBuf {
         self.dir.join(QUEUE_FILE)
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join(JOURNAL_FILE)
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -95,92 +104,155 @@ impl StateStore {
         create_private_dir(&self.dir).map_err(io_err("cannot create the state folder", &self.dir))
     }
 
-    /// Reads the saved queue. No file is an empty queue; a corrupt file or one from a newer
-    /// dlm is renamed to `queue.json.corrupt-<unix time>` and an empty queue is returned with
-    /// a notice saying so. Only an unreadable folder is an error.
+    /// Reads the saved queue: the snapshot, then the journal's changes. No files is an empty
+    /// queue. A damaged snapshot, or one from a newer dlm, is renamed (with its journal) to
+    /// `….corrupt-<unix time>` and an empty queue is returned with a notice saying so. A journal
+    /// damaged midway is used up to the damage, moved aside, and the queue rewritten without
+    /// it. Only an unreadable folder is an error. Call it holding the lock.
     pub fn load(&self) -> Result<Loaded, StateError> {
         let path = self.queue_path();
-        let bytes = match read_limited(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Loaded { queue: SavedQueue::default(), notice: None });
-            }
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return self.set_aside(&path, &e.to_string());
-            }
+        let mut queue = match read_limited(&path) {
+            Ok(bytes) => match format::decode_snapshot(&bytes) {
+                Ok(queue) => queue,
+                Err(BadSnapshot::Newer(v)) => {
+                    let why = format!(
+                        "it was written by a newer dlm (format {v}, this dlm reads up to {STATE_VERSION})"
+                    );
+                    return self.set_aside_all(&why);
+                }
+                Err(BadSnapshot::Damaged(e)) => return self.set_aside_all(&format!("it is damaged ({e})")),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => SavedQueue::default(),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => return self.set_aside_all(&e.to_string()),
             Err(e) => return Err(io_err("cannot read the saved queue", &path)(e)),
         };
-        #[derive(Deserialize)]
-        struct Version {
-            version: u32,
+        let journal = self.journal_path();
+        let bytes = match read_limited(&journal) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                let notice = self.set_aside_journal(&format!("its journal cannot be read ({e})"))?;
+                self.compact(&queue)?;
+                return Ok(Loaded { queue, notice: Some(notice), journal_len: 0 });
+            }
+            Err(e) => return Err(io_err("cannot read the saved queue's journal", &journal)(e)),
+        };
+        let replayed = format::replay(&mut queue, &bytes);
+        if let Some((line, why)) = replayed.damage {
+            let notice = self.set_aside_journal(&format!(
+                "line {line} of its journal is damaged ({why}); the changes from there on are lost"
+            ))?;
+            self.compact(&queue)?;
+            return Ok(Loaded { queue, notice: Some(notice), journal_len: 0 });
         }
-        match serde_json::from_slice::<Version>(&bytes) {
-            Ok(v) if v.version > STATE_VERSION => self.set_aside(
-                &path,
-                &format!(
-                    "it was written by a newer dlm (format {}, this dlm reads up to {STATE_VERSION})",
-                    v.version
-                ),
-            ),
-            Ok(_) => match serde_json::from_slice::<SavedQueue>(&bytes) {
-                Ok(queue) => Ok(Loaded { queue, notice: None }),
-                Err(e) => self.set_aside(&path, &format!("it is damaged ({e})")),
-            },
-            Err(e) => self.set_aside(&path, &format!("it is damaged ({e})")),
-        }
+        Ok(Loaded { queue, notice: None, journal_len: replayed.valid_len })
     }
 
-    fn set_aside(&self, path: &Path, why: &str) -> Result<Loaded, StateError> {
-        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(format!(".corrupt-{stamp}"));
-        let aside = PathBuf::from(aside);
-        fs::rename(path, &aside).map_err(io_err("cannot move the unusable saved queue aside", path))?;
+    /// Moves the snapshot and the journal aside: nothing in them can be trusted.
+    fn set_aside_all(&self, why: &str) -> Result<Loaded, StateError> {
+        let stamp = stamp();
+        let queue = self.queue_path();
+        let aside = aside_name(&queue, stamp);
+        fs::rename(&queue, &aside).map_err(io_err("cannot move the unusable saved queue aside", &queue))?;
+        let journal = self.journal_path();
+        let journal_note = match fs::rename(&journal, aside_name(&journal, stamp)) {
+            Ok(()) => format!(" (its journal to {})", aside_name(&journal, stamp).display()),
+            Err(_) => String::new(),
+        };
         let notice = format!(
-            "the saved queue {} could not be used: {why}; it was moved to {} and dlm starts with an \
-             empty queue",
-            path.display(),
+            "the saved queue {} could not be used: {why}; it was moved to {}{journal_note} and dlm \
+             starts with an empty queue",
+            queue.display(),
             aside.display()
         );
-        Ok(Loaded { queue: SavedQueue::default(), notice: Some(notice) })
+        Ok(Loaded { queue: SavedQueue::default(), notice: Some(notice), journal_len: 0 })
     }
 
-    /// Writes the queue atomically: a temp file in the same folder, written and fsynced, then
-    /// renamed over the old file, then the folder fsynced so the rename itself survives a
-    /// power cut. A crash at any point leaves either the old or the new file, never half.
-    pub fn save(&self, queue: &SavedQueue) -> Result<(), StateError> {
+    fn set_aside_journal(&self, why: &str) -> Result<String, StateError> {
+        let journal = self.journal_path();
+        let aside = aside_name(&journal, stamp());
+        fs::rename(&journal, &aside).map_err(io_err("cannot move the damaged journal aside", &journal))?;
+        Ok(format!(
+            "the saved queue {} could not be used entirely: {why}; the journal was moved to {}",
+            self.queue_path().display(),
+            aside.display()
+        ))
+    }
+
+    /// Writes `queue` as the new snapshot and empties the journal.
+    pub fn compact(&self, queue: &SavedQueue) -> Result<(), StateError> {
+        let bytes = format::encode_snapshot(queue.start_dir.as_ref(), queue.next_id, queue.items.values());
+        self.write_snapshot(&bytes)
+    }
+
+    /// Replaces the snapshot with `bytes` (an encoded snapshot) and empties the journal, whose
+    /// changes it must contain. Atomic: a temp file in the same folder, written and fsynced,
+    /// renamed over the old one, the folder fsynced so the rename survives a power cut. A crash
+    /// before the journal is emptied leaves a journal already contained in the snapshot, which
+    /// replays to the same queue.
+    pub fn write_snapshot(&self, bytes: &[u8]) -> Result<(), StateError> {
         self.create_dir()?;
         let path = self.queue_path();
         let tmp = self.dir.join(format!("{QUEUE_FILE}.tmp-{}", std::process::id()));
-        let mut bare;
-        let queue = if self.save_credentials {
-            queue
-        } else {
-            bare = queue.clone();
-            for item in &mut bare.items {
-                item.url = str_without_credentials(&item.url);
-            }
-            &bare
-        };
-        let body = serde_json::to_vec_pretty(queue).map_err(|e| io_err("cannot encode", &path)(e.into()))?;
         let write = || -> io::Result<()> {
             let mut file =
                 OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-            file.write_all(&body)?;
-            file.write_all(b"\n")?;
+            file.write_all(bytes)?;
             file.sync_all()?;
             drop(file);
             fs::rename(&tmp, &path)?;
-            // Best effort: some file systems cannot fsync a folder; the rename still happened.
-            if let Ok(dir) = File::open(&self.dir) {
-                let _ = dir.sync_all();
-            }
+            sync_dir(&self.dir);
             Ok(())
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_err("cannot save the queue to", &path)(e)
-        })
+        })?;
+        let journal = self.journal_path();
+        match OpenOptions::new().write(true).open(&journal) {
+            Ok(file) => file.set_len(0).and_then(|()| file.sync_all()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+        .map_err(io_err("cannot empty the journal", &journal))
+    }
+
+    /// Appends whole journal lines after the first `at` bytes (anything beyond them is a torn
+    /// line from a crash, cut off first) and syncs them; returns the journal's new length. A
+    /// failed append is cut off again, so the journal never keeps half a line.
+    pub fn append(&self, lines: &[u8], at: u64) -> Result<u64, StateError> {
+        self.create_dir()?;
+        let path = self.journal_path();
+        let mut file = open_private(&path).map_err(io_err("cannot open the journal", &path))?;
+        let write = |file: &mut File| -> io::Result<()> {
+            if file.metadata()?.len() != at {
+                file.set_len(at)?;
+            }
+            file.seek(io::SeekFrom::Start(at))?;
+            file.write_all(lines)?;
+            file.sync_data()
+        };
+        match write(&mut file) {
+            Ok(()) => Ok(at + lines.len() as u64),
+            Err(e) => {
+                let _ = file.set_len(at);
+                Err(io_err("cannot save the queue's changes to", &path)(e))
+            }
+        }
+    }
+
+    /// Adds items to the saved queue without rewriting it (`dlm add` with no dlm running):
+    /// reads it for the next free ids, then appends one line per item. Returns the queue as
+    /// loaded (for its notice). Call it holding the lock.
+    pub fn append_new(&self, urls: Vec<String>, dir: Option<PathBuf>) -> Result<Loaded, StateError> {
+        let loaded = self.load()?;
+        let mut lines = Vec::new();
+        for (id, url) in (loaded.queue.next_id.max(1)..).zip(urls) {
+            let url = if self.save_credentials { url } else { crate::engine::str_without_credentials(&url) };
+            lines.extend(format::encode_op(&JournalOp::Put(ItemRecord::new(id, url, dir.clone()))));
+        }
+        self.append(&lines, loaded.journal_len)?;
+        Ok(loaded)
     }
 
     /// Takes the state lock, or says which dlm holds it. The lock is an OS file lock
@@ -190,14 +262,7 @@ impl StateStore {
     pub fn lock(&self, wait: Duration) -> Result<StateLock, StateError> {
         self.create_dir()?;
         let path = self.lock_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err("cannot open the lock file", &path))?;
+        let mut file = open_private(&path).map_err(io_err("cannot open the lock file", &path))?;
         let deadline = std::time::Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -233,6 +298,28 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// Opens (creating it owner-only if needed) a file to read and write, keeping its contents.
+fn open_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
+}
+
+/// Best effort: some file systems cannot fsync a folder; the rename still happened.
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+fn stamp() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn aside_name(path: &Path, stamp: u64) -> PathBuf {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".corrupt-{stamp}"));
+    PathBuf::from(aside)
 }
 
 /// Reads a file of at most `MAX_STATE_BYTES`; larger is `InvalidData`.

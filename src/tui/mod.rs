@@ -1,9 +1,10 @@
-//! The interactive terminal UI (`dlm [URL…]`): the event loop that joins the terminal, the
-//! engine and the model. It waits on terminal input, engine events and a slow tick at once,
-//! folds whatever arrived into the `App`, and draws at most once per frame, only when something
-//! changed. Submodules: `terminal` (owns the real terminal), `app` (pure model), `ui`
-//! (drawing), `keys` (the key table), `input` (text boxes). Talks to the engine only through
-//! its handle and event channel; the engine must never depend on this module.
+//! The interactive terminal UI (`dlm [URL…]`): the event loop that joins the terminal and the
+//! session. It knows only three things: terminal input, the session's events and a slow tick;
+//! it folds whatever arrived into the `App` and draws at most once per frame, only when
+//! something changed. The session does the rest (the saved queue, `dlm add` from other shells),
+//! so a slow frame never delays a save. Submodules: `terminal` (owns the real terminal), `app`
+//! (pure model), `ui` (drawing), `keys` (the key table), `input` (text boxes). Talks to the
+//! engine only through the session; nothing below it may depend on this module.
 
 pub mod app;
 pub mod input;
@@ -23,9 +24,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-use crate::engine::{Engine, EngineEvent, EngineHandle, EngineOptions, ItemLimits};
+use crate::engine::{EngineOptions, ItemLimits};
 use crate::output;
-use crate::session::Session;
+use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
 
 pub use app::{Action, App, Effect};
 pub use keys::KeyMap;
@@ -41,7 +42,7 @@ const BUSY_TICK: Duration = Duration::from_secs(1);
 const IDLE_TICK: Duration = Duration::from_secs(10);
 /// How often the free space of the download folder is read again.
 const FREE_SPACE_EVERY: Duration = Duration::from_secs(5);
-/// Engine events folded per wake-up before the loop looks at the keyboard again.
+/// Session events folded per wake-up before the loop looks at the keyboard again.
 const DRAIN_LIMIT: usize = 8192;
 /// How long quitting waits for transfers to stop before leaving anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -65,25 +66,13 @@ pub async fn run(
         rate_limit: options.item_rate_limit,
         connections: options.connections.clamp(1, crate::engine::MAX_CONNECTIONS),
     };
-    let (engine, mut event_rx) = Engine::start(options).context("cannot start the download engine")?;
-    let handle = engine.handle();
     // The saved queue comes back, is saved as it changes, and `dlm add` from other shells
     // reaches this screen. Refuses to run beside another dlm on the same queue.
-    let mut session = Session::open_default(&handle, &dir, save_credentials)?;
+    let (session, mut events) = Session::start(options, SessionConfig::saved(save_credentials)?)?;
     let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
     app.item_defaults = item_defaults;
-    // Restored items show their names, sizes and bytes on disk at once; the engine only says
-    // `Added` and their state for them until they run again.
-    for (id, item) in std::mem::take(&mut session.restored) {
-        let path = item.path();
-        app.track_restored(id, &item.url, item.file_name, path, item.total, item.bytes);
-    }
     app.color = terminal::color_allowed();
     app.free_space = free_space(&dir);
-    if !session.notices.is_empty() {
-        let notices = std::mem::take(&mut session.notices).join("; ");
-        app.update(Action::Notice(notices));
-    }
     let mut tui = terminal::Tui::enter().context("cannot set up the terminal")?;
     // Debug builds only: lets the end-to-end test prove that a panic inside a tokio task
     // restores the terminal and ends the program with the message shown.
@@ -94,30 +83,18 @@ pub async fn run(
             panic!("deliberate panic in a tokio task (DLM_DEBUG_PANIC_IN_TASK)");
         });
     }
-    let result = event_loop(&mut tui, &mut app, &handle, &mut session, &mut event_rx, urls).await;
+    let result = event_loop(&mut tui, &mut app, &session.handle(), &mut events, urls).await;
     drop(tui);
-    // Keep folding events into the saved queue while transfers stop: the engine's sends wait
-    // for room, so an unread channel could hold up the shutdown.
-    let shutdown = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        let stop = engine.shutdown();
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = &mut stop => break,
-                Some(event) = event_rx.recv() => session.on_event(&event).await,
-            }
-        }
-        while let Ok(event) = event_rx.try_recv() {
-            session.on_event(&event).await;
-        }
-    });
-    if shutdown.await.is_err() {
+    // Nothing is drawn any more: the session stops the transfers and writes the queue.
+    drop(events);
+    let closed = session.shutdown(SHUTDOWN_GRACE).await;
+    if !closed.stopped_in_time {
         output::err_line(&format!(
             "dlm: transfers did not stop within {}s; leaving anyway",
             SHUTDOWN_GRACE.as_secs()
         ));
     }
-    if let Err(e) = session.close().await {
+    if let Err(e) = closed.saved {
         output::err_line(&format!("dlm: could not save the queue: {e}"));
     }
     result?;
@@ -136,22 +113,21 @@ pub async fn run(
 async fn event_loop(
     tui: &mut terminal::Tui,
     app: &mut App,
-    engine: &EngineHandle,
-    session: &mut Session,
-    event_rx: &mut mpsc::Receiver<EngineEvent>,
+    session: &SessionHandle,
+    events: &mut mpsc::Receiver<SessionEvent>,
     urls: Vec<String>,
 ) -> anyhow::Result<()> {
     let size = tui.terminal.size()?;
     app.update(Action::Resize { width: size.width, height: size.height });
     if !urls.is_empty() {
         let effects = app.update(Action::Paste(urls.join("\n")));
-        perform(effects, app, engine, session, tui).await?;
+        perform(effects, session, tui)?;
     }
     let mut input = EventStream::new();
     let mut tstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let mut engine_open = true;
+    let mut session_open = true;
     let mut dirty = true;
     let mut urgent = true;
     let mut last_draw: Option<Instant> = None;
@@ -176,7 +152,7 @@ async fn event_loop(
                     // motion, and redrawing for each made an idle UI draw 60 frames a second.
                     if let Some(action) = app.action_for(&event) {
                         let effects = app.update(action);
-                        if perform(effects, app, engine, session, tui).await? == Flow::Quit {
+                        if perform(effects, session, tui)? == Flow::Quit {
                             return Ok(());
                         }
                         dirty = true;
@@ -191,25 +167,17 @@ async fn event_loop(
                 dirty = true;
                 urgent = true;
             }
-            // `dlm add` from another shell: added like a paste, shown when the engine says so.
-            Some(request) = session.control_rx.recv() => {
-                session.on_control(engine, request).await;
-            }
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
-            event = event_rx.recv(), if engine_open => {
+            event = events.recv(), if session_open => {
                 match event {
                     Some(event) => {
                         let now = Instant::now();
-                        session.on_event(&event).await;
-                        app.apply(event, now);
+                        on_session_event(app, event, now);
                         // Take everything already waiting, so one frame shows it all.
                         for _ in 0..DRAIN_LIMIT {
-                            match event_rx.try_recv() {
-                                Ok(event) => {
-                                    session.on_event(&event).await;
-                                    app.apply(event, now);
-                                }
+                            match events.try_recv() {
+                                Ok(event) => on_session_event(app, event, now),
                                 Err(_) => break,
                             }
                         }
@@ -217,7 +185,7 @@ async fn event_loop(
                         next_tick = next_tick.min(now + BUSY_TICK);
                     }
                     None => {
-                        engine_open = false;
+                        session_open = false;
                         app.engine_stopped = true;
                     }
                 }
@@ -247,26 +215,38 @@ enum Flow {
     Quit,
 }
 
-async fn perform(
-    effects: Vec<Effect>,
-    app: &mut App,
-    engine: &EngineHandle,
-    session: &Session,
-    tui: &mut terminal::Tui,
-) -> anyhow::Result<Flow> {
+/// Does what `App::update` asked for. The adds of one action (a paste of ten thousand URLs)
+/// go to the session together.
+fn perform(effects: Vec<Effect>, session: &SessionHandle, tui: &mut terminal::Tui) -> anyhow::Result<Flow> {
+    let mut adds = Vec::new();
+    let mut flow = Flow::Continue;
     for effect in effects {
         match effect {
-            Effect::Send(command) => engine.send(command),
-            Effect::Add(request) => {
-                let url = request.url.clone();
-                let id = session.add(engine, request).await;
-                app.track_add(id, &url);
+            Effect::Add(request) => adds.push(request),
+            Effect::Send(command) => {
+                // In order: a pause right after a paste applies to what was pasted.
+                if !adds.is_empty() {
+                    session.add(std::mem::take(&mut adds));
+                }
+                session.send(command);
             }
             Effect::Suspend => tui.suspend()?,
-            Effect::Quit => return Ok(Flow::Quit),
+            Effect::Quit => flow = Flow::Quit,
         }
     }
-    Ok(Flow::Continue)
+    if !adds.is_empty() {
+        session.add(adds);
+    }
+    Ok(flow)
+}
+
+fn on_session_event(app: &mut App, event: SessionEvent, now: Instant) {
+    match event {
+        SessionEvent::Engine(event) => app.apply(event, now),
+        SessionEvent::Notice(text) => {
+            app.update(Action::Notice(text));
+        }
+    }
 }
 
 /// Bytes free for an unprivileged user on the file system holding `dir`.

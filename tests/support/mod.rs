@@ -63,6 +63,7 @@ pub mod harness;
 pub mod process;
 pub mod proxy;
 pub mod raw;
+pub mod session;
 pub mod tls;
 pub mod tmpfs;
 

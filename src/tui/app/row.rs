@@ -1,0 +1,122 @@
+//! One transfer as the UI shows it: the engine's `ItemSnapshot` (folded by its own `apply`,
+//! the one fold every front end shares) plus what only a screen needs: when errors came, and
+//! the rate sampled from byte counts over time. Pure: time comes in as an argument. Depends
+//! on the engine's message types and `format`.
+
+use std::collections::VecDeque;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use crate::engine::{EngineEvent, ItemId, ItemSnapshot, ItemState};
+use crate::session::Identified;
+
+/// Rate samples kept per transfer; the rate is the slope over them (about three seconds).
+const RATE_SAMPLES: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub item: ItemSnapshot,
+    /// When the item failed, or when the retry it waits for was announced: for "11s ago"
+    /// and the countdown to the next attempt.
+    pub error_at: Option<Instant>,
+    /// Bytes per second, the slope over the recent samples.
+    pub rate: f64,
+    samples: VecDeque<(Instant, u64)>,
+    /// Bytes at the previous tick, for the total-rate graph.
+    pub(super) tick_bytes: u64,
+}
+
+impl Identified for Row {
+    fn id(&self) -> ItemId {
+        self.item.id
+    }
+}
+
+/// A row reads as its snapshot: `row.state`, `row.bytes`, `row.label()`.
+impl Deref for Row {
+    type Target = ItemSnapshot;
+
+    fn deref(&self) -> &ItemSnapshot {
+        &self.item
+    }
+}
+
+impl Row {
+    pub fn new(item: ItemSnapshot) -> Self {
+        // Bytes a restored item had on disk before this session are not traffic of this one.
+        let tick_bytes = item.bytes;
+        Self { item, error_at: None, rate: 0.0, samples: VecDeque::new(), tick_bytes }
+    }
+
+    /// Folds an event about this item: the snapshot by its `apply`, then the screen's extras.
+    pub fn apply(&mut self, event: &EngineEvent, now: Instant) {
+        self.item.apply(event);
+        match event {
+            EngineEvent::Started { info, .. } => {
+                self.stop_rate();
+                self.samples.push_back((now, info.offset));
+            }
+            EngineEvent::Retrying { .. } | EngineEvent::Failed { .. } => {
+                self.error_at = Some(now);
+                self.stop_rate();
+            }
+            EngineEvent::Connecting { .. }
+            | EngineEvent::Paused { .. }
+            | EngineEvent::Queued { .. }
+            | EngineEvent::Completed { .. }
+            | EngineEvent::Cancelled { .. } => self.stop_rate(),
+            _ => {}
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state.is_running()
+    }
+
+    /// Not finished: a new add of the same URL would be a duplicate.
+    pub(super) fn is_pending(&self) -> bool {
+        !self.state.is_terminal()
+    }
+
+    pub fn eta(&self) -> Option<Duration> {
+        let total = self.total?;
+        (self.state == ItemState::Downloading).then_some(())?;
+        crate::format::eta(total.saturating_sub(self.bytes), self.rate)
+    }
+
+    /// The reason shown for a failure or a pending retry.
+    pub fn trouble(&self) -> Option<&str> {
+        match self.state {
+            ItemState::Failed => self.error.as_ref().map(|e| e.message.as_str()),
+            ItemState::Connecting => self.retry.as_ref().map(|r| r.reason.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A tick: takes a rate sample while downloading; returns the bytes that arrived since the
+    /// last tick (for the graph) and whether the row's rate may have changed.
+    pub(super) fn sample(&mut self, now: Instant) -> (u64, bool) {
+        let moved = self.bytes.saturating_sub(self.tick_bytes);
+        self.tick_bytes = self.bytes;
+        if self.state != ItemState::Downloading {
+            return (moved, false);
+        }
+        self.samples.push_back((now, self.bytes));
+        while self.samples.len() > RATE_SAMPLES {
+            self.samples.pop_front();
+        }
+        if let (Some(first), Some(last)) = (self.samples.front(), self.samples.back()) {
+            let span = last.0.saturating_duration_since(first.0).as_secs_f64();
+            if span > 0.0 {
+                self.rate = last.1.saturating_sub(first.1) as f64 / span;
+            }
+        }
+        (moved, true)
+    }
+
+    fn stop_rate(&mut self) {
+        self.rate = 0.0;
+        self.samples.clear();
+        self.tick_bytes = self.bytes;
+    }
+}

@@ -1,0 +1,140 @@
+//! The detail pane of the selected transfer: URLs, file, bytes, the server's answer, limits,
+//! retries, and for a failure its reason and, by the kind of error, what to do about it.
+//! Part of drawing; depends on ratatui, the app model, the key table and `format`.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::engine::{ErrorKind, ItemError, ItemState};
+use crate::format;
+
+use super::super::app::App;
+use super::super::keys::KeyAction;
+use super::Theme;
+
+fn ago(app: &App, at: std::time::Instant) -> String {
+    format!("{} ago", format::duration(app.now.saturating_duration_since(at)))
+}
+
+/// What the person can do about a failure, by its kind; `retry` is the retry key. `None`
+/// when there is nothing to add to the message.
+pub(super) fn hint(error: &ItemError, retry: &str) -> Option<String> {
+    let text = match (error.kind, error.status) {
+        (ErrorKind::DiskFull, _) => {
+            format!("free space on the disk, then press {retry}: it continues from the .part")
+        }
+        (ErrorKind::Permission, _) => format!("make the folder writable, then press {retry}"),
+        (ErrorKind::Disk, _) => format!("check the disk and the folder, then press {retry}"),
+        (ErrorKind::Name, _) => format!("make room among the names in the folder, then press {retry}"),
+        (ErrorKind::Network, _) => format!("the network or the server is down; {retry} tries again"),
+        (ErrorKind::Tls, _) => "trust the server's CA with --ca-file (or ca_files in the config)".into(),
+        (ErrorKind::Http, Some(401 | 403)) => {
+            "the server wants credentials: add the URL again with them".into()
+        }
+        (ErrorKind::Http, Some(404 | 410)) => "the server has no such file: check the URL".into(),
+        (ErrorKind::InvalidUrl, _) => "fix the URL and add it again".into(),
+        _ => return None,
+    };
+    Some(text)
+}
+
+/// The hint for the selected item, if it failed with one: the pane grows a line for it.
+pub(super) fn selected_hint(app: &App) -> Option<String> {
+    let row = app.selected().filter(|r| r.state == ItemState::Failed)?;
+    hint(row.error.as_ref()?, &app.keymap.short(KeyAction::Retry).unwrap_or_else(|| "r".into()))
+}
+
+pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = Block::default().borders(Borders::TOP).border_style(theme.dim());
+    let Some(row) = app.selected() else {
+        frame.render_widget(Paragraph::new(" Nothing selected.").block(block.title(" Details ")), area);
+        return;
+    };
+    let block = block
+        .title(Span::styled(format!(" Details {} ", row.id), Style::default().add_modifier(Modifier::BOLD)));
+    let label = |s: &'static str| Span::styled(format!(" {s:<10}"), theme.dim());
+    let mut lines = vec![Line::from(vec![label("URL"), Span::raw(row.url.clone())])];
+    if let Some(final_url) = row.final_url.as_ref().filter(|u| **u != row.url) {
+        lines.push(Line::from(vec![label("Final URL"), Span::raw(final_url.clone())]));
+    }
+    lines.push(Line::from(vec![
+        label("File"),
+        Span::raw(
+            row.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(not named yet)".into()),
+        ),
+    ]));
+    let bytes = match row.total {
+        Some(t) if t > 0 => format!(
+            "{} of {} ({:.1}%)",
+            format::bytes(row.bytes),
+            format::bytes(t),
+            row.bytes as f64 * 100.0 / t as f64
+        ),
+        Some(t) => format!("{} of {}", format::bytes(row.bytes), format::bytes(t)),
+        None => format!("{} of unknown size", format::bytes(row.bytes)),
+    };
+    lines.push(Line::from(vec![label("Bytes"), Span::raw(format!("{bytes} ({} bytes)", row.bytes))]));
+    let server = match row.status {
+        Some(status) => format!(
+            "HTTP {status}  ·  resume {}",
+            if row.resumable { "supported" } else { "not supported (restarts from zero)" }
+        ),
+        None => "no answer yet".into(),
+    };
+    lines.push(Line::from(vec![label("Server"), Span::raw(server)]));
+    let limit = row
+        .limits
+        .rate_limit
+        .map_or_else(|| "no rate limit".to_string(), |l| format!("at most {}", format::rate(l as f64)));
+    let conns = match row.limits.connections {
+        1 => "1 connection".to_string(),
+        n => format!("up to {n} connections"),
+    };
+    let keys = [KeyAction::ItemRateLimit, KeyAction::ConnectionsUp, KeyAction::ConnectionsDown]
+        .map(|a| app.keymap.short(a).unwrap_or_default());
+    lines.push(Line::from(vec![
+        label("Limits"),
+        Span::raw(format!("{limit}  ·  {conns}")),
+        Span::styled(format!("  ({} limit, {}/{} connections)", keys[0], keys[1], keys[2]), theme.dim()),
+    ]));
+    let retries = match (&row.retry, row.error_at) {
+        (Some(r), Some(at)) => {
+            let left = r.delay.saturating_sub(app.now.saturating_duration_since(at));
+            format!("{} so far; next attempt in {}", row.retries, format::duration(left))
+        }
+        _ => format!("{} so far", row.retries),
+    };
+    lines.push(Line::from(vec![label("Retries"), Span::raw(retries)]));
+    // Said before the error, whose message may wrap: what to do matters most.
+    if let Some(hint) = selected_hint(app) {
+        lines.push(Line::from(vec![label("What now"), Span::styled(hint, theme.fg(Color::Yellow))]));
+    }
+    if let (Some(trouble), Some(at)) = (row.trouble(), row.error_at) {
+        let what = if row.state == ItemState::Failed { "Error" } else { "Last error" };
+        lines.push(Line::from(vec![
+            label(what),
+            Span::styled(format!("{}: ", ago(app, at)), theme.dim()),
+            Span::styled(trouble.to_string(), theme.fg(Color::Red)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_says_to_free_space_and_retry() {
+        let full = ItemError::new(ErrorKind::DiskFull, "disk full writing /dl/x.part");
+        let said = hint(&full, "r").unwrap();
+        assert!(said.starts_with("free space") && said.contains("press r"), "{said}");
+        let missing = ItemError { kind: ErrorKind::Http, status: Some(404), message: "404".into() };
+        assert!(hint(&missing, "r").unwrap().contains("no such file"));
+        let other = ItemError { kind: ErrorKind::Http, status: Some(500), message: "500".into() };
+        assert_eq!(hint(&other, "r"), None, "nothing to add to the message");
+    }
+}

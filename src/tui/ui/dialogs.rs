@@ -1,0 +1,299 @@
+//! What draws over or around the table: the help, the add box, the rate-limit box and the
+//! confirmations; the status line (messages, the filter being typed) and the footer of keys;
+//! and the help text and README key table generated from the key table. Part of drawing;
+//! depends on ratatui, the app model, the key table and `format`.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use crate::format;
+
+use super::super::app::{App, Level, LimitTarget, Mode};
+use super::super::keys::{ALL, KeyAction, KeyMap, Section};
+use super::{Theme, ellipsize_middle};
+
+/// The dialog or overlay of the current mode, if any.
+pub(super) fn draw_overlay(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    match app.mode.clone() {
+        Mode::Normal | Mode::Filter => {}
+        Mode::Help { scroll } => draw_help(frame, area, app, scroll, theme),
+        Mode::Add => draw_add(frame, area, app, theme),
+        Mode::Limit(target) => draw_limit(frame, area, app, target, theme),
+        Mode::ConfirmCancel(id) => {
+            let (label, bytes) =
+                app.row(id).map(|r| (r.label().to_string(), r.bytes)).unwrap_or_else(|| ("?".into(), 0));
+            let partial = if bytes > 0 {
+                format!("{} already downloaded.", format::bytes(bytes))
+            } else {
+                "Nothing downloaded yet.".to_string()
+            };
+            let lines = vec![
+                Line::from(format!("Cancel {label}?")),
+                Line::from(Span::styled(partial, theme.dim())),
+                Line::from(""),
+                answer_line(theme, &[("y", "cancel, keep the partial file"), ("d", "cancel and delete it")]),
+                answer_line(theme, &[("n/Esc", "keep downloading")]),
+            ];
+            draw_dialog(frame, area, " Cancel download ", lines, theme);
+        }
+        Mode::ConfirmQuit => {
+            let c = app.counts();
+            let lines = vec![
+                Line::from(format!("{} running and {} queued downloads will stop.", c.running, c.queued)),
+                Line::from("They stay in the queue with their partial files and continue"),
+                Line::from("the next time dlm starts."),
+                Line::from(""),
+                answer_line(theme, &[("y", "quit now"), ("n/Esc", "keep downloading")]),
+            ];
+            draw_dialog(frame, area, " Quit dlm? ", lines, theme);
+        }
+    }
+}
+
+fn answer_line<'a>(theme: &Theme, answers: &[(&'a str, &'a str)]) -> Line<'a> {
+    let mut spans = Vec::new();
+    for (key, what) in answers {
+        spans.push(Span::styled(format!(" {key} "), theme.key()));
+        if !what.is_empty() {
+            spans.push(Span::raw(format!("{what}  ")));
+        }
+    }
+    Line::from(spans)
+}
+
+pub(super) fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if app.mode == Mode::Filter {
+        let prefix = " filter: ";
+        let width = usize::from(area.width).saturating_sub(prefix.len() + 20);
+        let (col0, _) = app.filter_input.scroll_for(width, 1);
+        let text: String = app.filter_input.text().chars().skip(col0).take(width).collect();
+        let line = Line::from(vec![
+            Span::styled(prefix, theme.key()),
+            Span::raw(text),
+            Span::styled("  Enter keeps · Esc clears", theme.dim()),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        let (_, col) = app.filter_input.cursor();
+        let x = area.x + (prefix.len() + col - col0) as u16;
+        frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
+    if let Some(msg) = &app.message {
+        frame.render_widget(
+            Paragraph::new(Line::styled(format!(" {}", msg.text), theme.level(msg.level))),
+            area,
+        );
+    } else if app.engine_stopped {
+        frame.render_widget(
+            Paragraph::new(Line::styled(" the engine has stopped", theme.level(Level::Error))),
+            area,
+        );
+    }
+}
+
+/// Footer entries in the order they give way when the screen is narrow: the last ones drop
+/// first, and help and quit never do, so every other key stays one keystroke away.
+const FOOTER_PRIORITY: [KeyAction; 10] = [
+    KeyAction::Help,
+    KeyAction::Quit,
+    KeyAction::Add,
+    KeyAction::TogglePause,
+    KeyAction::Cancel,
+    KeyAction::WorkersUp,
+    KeyAction::Retry,
+    KeyAction::Filter,
+    KeyAction::Details,
+    KeyAction::RateLimit,
+];
+
+/// The most useful keys, from the key table, as many as fit, in the table's order.
+pub(super) fn draw_footer(frame: &mut Frame, area: Rect, keymap: &KeyMap, theme: &Theme) {
+    let width = usize::from(area.width);
+    let mut chosen: Vec<(usize, String, &str)> = Vec::new();
+    let mut used = 0usize;
+    for action in FOOTER_PRIORITY {
+        let Some((pos, info)) = ALL.iter().enumerate().find(|(_, i)| i.action == action) else { continue };
+        let Some(label) = info.footer else { continue };
+        let key = match action {
+            // `+`/`-` read better as one entry.
+            KeyAction::WorkersUp => {
+                match (keymap.short(KeyAction::WorkersUp), keymap.short(KeyAction::WorkersDown)) {
+                    (Some(up), Some(down)) => format!("{up}/{down}"),
+                    (Some(k), None) | (None, Some(k)) => k,
+                    (None, None) => continue,
+                }
+            }
+            a => match keymap.short(a) {
+                Some(k) => k,
+                None => continue,
+            },
+        };
+        let cost = key.chars().count() + label.len() + 3;
+        if used + cost > width {
+            continue;
+        }
+        used += cost;
+        chosen.push((pos, key, label));
+    }
+    chosen.sort_by_key(|(pos, _, _)| *pos);
+    let mut spans = Vec::new();
+    for (_, key, label) in chosen {
+        spans.push(Span::styled(format!(" {key}"), theme.key()));
+        spans.push(Span::raw(format!(" {label} ")));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.fg(Color::Gray)), area);
+}
+
+/// The help text: every row of the key table as bound now, then what is not a key binding.
+pub fn help_lines(keymap: &KeyMap) -> Vec<(String, String, Option<Section>)> {
+    let mut out = Vec::new();
+    for section in [Section::Move, Section::Transfers, Section::Limits, Section::View, Section::App] {
+        for info in ALL.iter().filter(|i| i.section == section) {
+            out.push((keymap.describe(info.action), info.help.to_string(), Some(section)));
+        }
+    }
+    let extra = [
+        ("paste", "add every http(s) URL in the pasted text; other words are reported"),
+        ("mouse", "click selects a row, the wheel scrolls"),
+        ("Esc", "clears the filter and the message; closes dialogs"),
+        ("in the add box", "Enter adds · Alt-Enter or Ctrl-J new line · arrows, Home, End move"),
+        ("", "Backspace, Del, Ctrl-U, Ctrl-K, Ctrl-W delete · Esc closes and keeps the text"),
+        ("in the table", "×4: own connections, ≤1M: own rate limit (when not default)"),
+    ];
+    out.extend(extra.iter().map(|(k, h)| (k.to_string(), h.to_string(), None)));
+    out
+}
+
+/// The key table as Markdown, for the README: generated so the docs match the code.
+pub fn markdown_key_table(keymap: &KeyMap) -> String {
+    let mut s = String::from("| Keys | Action | Config name |\n| --- | --- | --- |\n");
+    for info in ALL {
+        s.push_str(&format!("| {} | {} | `{}` |\n", keymap.describe(info.action), info.help, info.name));
+    }
+    s
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, app: &App, scroll: usize, theme: &Theme) {
+    let rect = centered(area, 78, area.height.saturating_sub(2));
+    let mut lines = Vec::new();
+    let mut last = None;
+    for (keys, help, section) in help_lines(&app.keymap) {
+        if section != last {
+            let title = section.map(Section::title).unwrap_or("Also");
+            lines.push(Line::styled(
+                title,
+                Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            ));
+            last = section;
+        }
+        lines.push(Line::from(vec![Span::styled(format!("  {keys:<16}"), theme.key()), Span::raw(help)]));
+    }
+    let visible = usize::from(rect.height.saturating_sub(2));
+    let scroll = scroll.min(lines.len().saturating_sub(visible));
+    let block = Block::bordered()
+        .title(" Keys ")
+        .title_bottom(Line::from(" Esc closes · ↑↓ scroll ").alignment(Alignment::Right))
+        .border_style(theme.fg(Color::Cyan));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll as u16, 0)), rect);
+}
+
+fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let rect = centered(area, 100, 14.min(area.height.saturating_sub(2)));
+    let block = Block::bordered()
+        .title(" Add downloads ")
+        .title_bottom(
+            Line::from(" Enter adds · Alt-Enter new line · Esc closes ").alignment(Alignment::Right),
+        )
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    let [hint, input, summary] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            "URLs, one per line or separated by spaces; paste works here.",
+            theme.dim(),
+        )),
+        hint,
+    );
+    let (col0, row0) = app.add_input.scroll_for(usize::from(input.width), usize::from(input.height));
+    let lines: Vec<Line> = app
+        .add_input
+        .lines()
+        .skip(row0)
+        .take(usize::from(input.height))
+        .map(|l| Line::from(l.chars().skip(col0).collect::<String>()))
+        .collect();
+    frame.render_widget(Paragraph::new(Text::from(lines)), input);
+    let (row, col) = app.add_input.cursor();
+    frame.set_cursor_position(Position::new(input.x + (col - col0) as u16, input.y + (row - row0) as u16));
+    let (urls, others) = crate::inputs::split_pasted(&app.add_input.text());
+    let mut text = match urls.len() {
+        1 => "1 URL".to_string(),
+        n => format!("{n} URLs"),
+    };
+    if !others.is_empty() {
+        text.push_str(&format!(" · {} other words will be ignored", others.len()));
+    }
+    let style = if urls.is_empty() { theme.dim() } else { theme.fg(Color::Green) };
+    frame.render_widget(Paragraph::new(Span::styled(text, style)), summary);
+}
+
+fn draw_limit(frame: &mut Frame, area: Rect, app: &App, target: LimitTarget, theme: &Theme) {
+    let (title, now) = match target {
+        LimitTarget::All => (" Rate limit: all downloads together ".to_string(), app.rate_limit),
+        LimitTarget::Item(id) => {
+            let row = app.row(id);
+            let name = row.map_or("?", |r| r.label());
+            (format!(" Rate limit: {} ", ellipsize_middle(name, 40)), row.and_then(|r| r.limits.rate_limit))
+        }
+    };
+    let rect = centered(area, 64, 6);
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(Line::from(" Enter sets · Esc closes ").alignment(Alignment::Right))
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    let [now_line, input, _, hint] = Layout::vertical([Constraint::Length(1); 4]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(" now: ", theme.dim()),
+            Span::raw(App::limit_text(now)),
+        ])),
+        now_line,
+    );
+    let prompt = " bytes/s: ";
+    let width = usize::from(input.width).saturating_sub(prompt.len() + 1);
+    let (col0, _) = app.limit_input.scroll_for(width, 1);
+    let text: String = app.limit_input.text().chars().skip(col0).take(width).collect();
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(prompt, theme.key()), Span::raw(text)])),
+        input,
+    );
+    let (_, col) = app.limit_input.cursor();
+    frame.set_cursor_position(Position::new(input.x + (prompt.len() + col - col0) as u16, input.y));
+    frame.render_widget(
+        Paragraph::new(Span::styled(" 2M, 512K, 1.5G or bytes · 0 or empty: no limit", theme.dim())),
+        hint,
+    );
+}
+
+fn draw_dialog(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, theme: &Theme) {
+    let rect = centered(area, 70, lines.len() as u16 + 2);
+    let block = Block::bordered().title(title.to_string()).border_style(theme.fg(Color::Yellow));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), rect);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width.saturating_sub(4)).max(1);
+    let h = height.min(area.height).max(1);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
