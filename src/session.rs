@@ -105,7 +105,10 @@ impl Session {
             ControlRequest::Add { urls, dir } => {
                 let mut ids = Vec::with_capacity(urls.len());
                 for url in urls {
-                    ids.push(self.add(handle, AddRequest { url, dir: dir.clone(), resume: None }).await);
+                    ids.push(
+                        self.add(handle, AddRequest { url, dir: dir.clone(), resume: None, checksum: None })
+                            .await,
+                    );
                 }
                 ids
             }

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use super::error::DownloadError;
+use super::hashing::{Checked, Hashing};
 use super::publish::{publish_part, publish_unnamed, write_all_vectored};
 use super::sidecar::{PartMeta, open_nofollow, present, read_meta, remove_meta, write_meta};
 
@@ -67,8 +68,9 @@ pub fn part_progress(part: &Path) -> Option<u64> {
 enum Slot {
     /// Not opened yet: small bodies are created, written and published in one blocking call.
     Closed,
-    /// A write is in flight; it yields the file and the offset written up to.
-    Writing(JoinHandle<io::Result<(File, u64)>>),
+    /// A write is in flight; it yields the file, the offset written up to, and the hash that
+    /// went along.
+    Writing(JoinHandle<io::Result<(File, u64, Option<Hashing>)>>),
 }
 
 /// How a `PartWriter` opens its file.
@@ -95,6 +97,10 @@ pub struct PartWriter {
     /// Publish a body that arrived whole through an unnamed file (Linux only; see
     /// `publish_unnamed`). Elsewhere, and in the test of the fallback, the `.part` path is used.
     unnamed: bool,
+    /// The checksum the finished file is checked against, hashed as the bytes are written (on
+    /// the blocking pool, beside the write). A continued `.part`'s bytes are read back through
+    /// it first: a resumed download is checked whole, never assumed.
+    hash: Option<Hashing>,
 }
 
 impl PartWriter {
@@ -125,7 +131,15 @@ impl PartWriter {
             received: offset,
             written: offset,
             unnamed: cfg!(target_os = "linux"),
+            hash: None,
         }
+    }
+
+    /// Checks the finished file against `expected` (single streams only: the bytes must arrive
+    /// in order). `finish` refuses to publish a file that does not match.
+    pub fn checking(mut self, expected: Option<super::checksum::ExpectedChecksum>) -> Self {
+        self.hash = expected.map(Hashing::new);
+        self
     }
 
     /// Publishes through a named `.part` even where unnamed files exist: the path every other
@@ -177,10 +191,13 @@ impl PartWriter {
         self.pending_len = 0;
         let opener = self.opener(file);
         let end = self.received;
+        let mut hash = self.hash.take();
+        let part = self.part.clone();
         self.slot = Slot::Writing(tokio::task::spawn_blocking(move || {
             let mut file = opener()?;
             write_all_vectored(&mut file, &batch)?;
-            Ok((file, end))
+            hash_batch(&part, hash.as_mut(), &batch, end)?;
+            Ok((file, end, hash))
         }));
         Ok(())
     }
@@ -190,8 +207,9 @@ impl PartWriter {
         match std::mem::replace(&mut self.slot, Slot::Closed) {
             Slot::Closed => Ok(None),
             Slot::Writing(handle) => match handle.await {
-                Ok(Ok((file, end))) => {
+                Ok(Ok((file, end, hash))) => {
                     self.written = end;
+                    self.hash = hash;
                     Ok(Some(file))
                 }
                 Ok(Err(e)) => Err(DownloadError::io(&self.part, e)),
@@ -250,7 +268,7 @@ impl PartWriter {
         final_path: PathBuf,
         replace: bool,
         alternative: impl Fn() -> Option<PathBuf> + Send + 'static,
-    ) -> Result<PathBuf, DownloadError> {
+    ) -> Result<(PathBuf, Option<Checked>), DownloadError> {
         let file = self.take_file().await?;
         let batch = std::mem::take(&mut self.pending);
         // The file is complete now: a sidecar would only be written to be deleted.
@@ -259,23 +277,50 @@ impl PartWriter {
             self.unnamed && file.is_none() && self.start == Start::Append(0) && !replace;
         let opener = self.opener(file);
         let part = self.part.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<PathBuf, DownloadError> {
-            if whole_body_in_memory {
-                match publish_unnamed(&final_path, &batch, &alternative) {
-                    Ok(Some(path)) => return Ok(path),
-                    Ok(None) => {}
-                    Err(e) => return Err(e),
+        let (end, mut hash) = (self.received, self.hash.take());
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<(PathBuf, Option<Checked>), DownloadError> {
+                let io_err = |e| DownloadError::io(&part, e);
+                // Hashed before anything is named: a body that does not match never gets the final
+                // name, even for an instant.
+                hash_batch(&part, hash.as_mut(), &batch, end).map_err(io_err)?;
+                let checked = hash.map(Hashing::finish);
+                let matches = checked.as_ref().is_none_or(Checked::matches);
+                if whole_body_in_memory && matches {
+                    match publish_unnamed(&final_path, &batch, &alternative) {
+                        Ok(Some(path)) => return Ok((path, checked)),
+                        Ok(None) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
-            }
-            let mut file = opener().map_err(|e| DownloadError::io(&part, e))?;
-            write_all_vectored(&mut file, &batch).map_err(|e| DownloadError::io(&part, e))?;
-            drop(file);
-            publish_part(&part, final_path, replace, alternative)
-        })
-        .await;
+                let mut file = opener().map_err(io_err)?;
+                write_all_vectored(&mut file, &batch).map_err(io_err)?;
+                drop(file);
+                if let Some(checked) = checked.as_ref().filter(|c| !c.matches()) {
+                    // Kept as `.part` (with its bytes, for a look), never published.
+                    return Err(checked.mismatch(&part));
+                }
+                Ok((publish_part(&part, final_path, replace, alternative)?, checked))
+            })
+            .await;
         result.map_err(|e| DownloadError::Internal(format!("disk writer: {e}")))?
     }
 }
+/// Hashes a batch that ends at offset `end` of the file, after reading through the hash
+/// whatever of the file before the batch it has not seen (a continued `.part`). Blocking.
+fn hash_batch(part: &Path, hash: Option<&mut Hashing>, batch: &[Bytes], end: u64) -> io::Result<()> {
+    let Some(hash) = hash else { return Ok(()) };
+    let len: u64 = batch.iter().map(|b| b.len() as u64).sum();
+    let first = end - len;
+    if hash.at() < first {
+        hash.catch_up(&mut super::hashing::open_read(part)?, first)?;
+    }
+    for bytes in batch {
+        hash.update(bytes);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,7 +348,7 @@ mod tests {
         }
         writer.push(Bytes::copy_from_slice(body)).await.unwrap();
         let other = dir.join(format!("other-{name}"));
-        writer.finish(final_path, false, move || Some(other.clone())).await.unwrap()
+        writer.finish(final_path, false, move || Some(other.clone())).await.unwrap().0
     }
 
     #[tokio::test]
@@ -333,7 +378,7 @@ mod tests {
         let mut writer = PartWriter::new(dir.path().join("e.bin.part"), 0, None);
         writer.push(Bytes::from(body.clone())).await.unwrap();
         writer.push(Bytes::new()).await.unwrap();
-        let path = writer.finish(dir.path().join("e.bin"), false, || None).await.unwrap();
+        let (path, _) = writer.finish(dir.path().join("e.bin"), false, || None).await.unwrap();
         assert_eq!(std::fs::read(path).unwrap(), body);
     }
 }

@@ -44,6 +44,8 @@ impl ItemSnapshot {
             retry: None,
             retries: 0,
             skipped: false,
+            checksum: None,
+            note: None,
         }
     }
 
@@ -154,6 +156,18 @@ impl ItemSnapshot {
                 }
                 self.limits = limits;
                 Change::Saved
+            }
+            EngineEvent::Checksum { checksum, .. } => {
+                if self.checksum.as_ref() == Some(checksum) {
+                    return Change::None;
+                }
+                self.checksum = Some(checksum.clone());
+                // The saved queue keeps the expected checksum across restarts.
+                Change::Saved
+            }
+            EngineEvent::Note { message, .. } => {
+                self.note = Some(message.clone());
+                Change::Shown
             }
             // Removal is the owner's business (it drops the snapshot).
             EngineEvent::Removed { .. } => Change::Saved,

@@ -7,10 +7,14 @@
 
 mod answer;
 mod bulk;
+mod checksum;
 mod destination;
+mod digest_header;
 mod disk;
 mod disposition;
 mod error;
+mod fetch_text;
+mod hashing;
 mod hosts;
 mod http;
 mod item;
@@ -29,8 +33,10 @@ pub mod segments;
 mod sidecar;
 mod single;
 mod stop;
+mod sums;
 mod transfer;
 mod urls;
+mod verify;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,8 +46,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use answer::parse_content_range;
+pub use checksum::{Algo, ChecksumSource, ChecksumState, ChecksumView, ExpectedChecksum};
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
+pub use fetch_text::fetch_text;
 pub use item::Change;
 pub use messages::{
     AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
@@ -52,6 +60,7 @@ pub use options::{
     MAX_WORKERS, default_user_agent,
 };
 pub use retry::parse_retry_after;
+pub use sums::{ChecksumBook, SumsFile};
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 
 /// Capacity of the event channel. State changes wait for room (backpressure); progress events

@@ -2,6 +2,7 @@
 //! it in. Must not depend on front-end code.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest worker cap a person can set; beyond this a download manager only hurts itself.
@@ -56,6 +57,10 @@ pub struct EngineOptions {
     pub max_connections_per_host: usize,
     /// What to do when the chosen file name already exists in the folder.
     pub on_conflict: ConflictPolicy,
+    /// Checksums known before the downloads start: by URL (`--checksum`, `URL ALGO=HEX` list
+    /// lines) and checksum files matched by file name (`--checksum-file`). Shared, since a list
+    /// may hold thousands.
+    pub checksums: Arc<super::sums::ChecksumBook>,
 }
 
 /// What to do when a download's file name is already taken in its folder.
@@ -94,6 +99,7 @@ impl Default for EngineOptions {
             item_rate_limit: None,
             max_connections_per_host: DEFAULT_CONNECTIONS_PER_HOST,
             on_conflict: ConflictPolicy::Rename,
+            checksums: Arc::default(),
         }
     }
 }

@@ -53,7 +53,9 @@ pub async fn send(
 ) -> Result<reqwest::Response, Unanswered> {
     // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
     let client = if asked.range.is_some() { shared.http1() } else { &shared.client };
-    let mut request = client.get(url.clone());
+    // Servers that can send the file's digest are asked to (RFC 9530): a checksum for free.
+    let mut request =
+        client.get(url.clone()).header("want-repr-digest", super::digest_header::WANT_REPR_DIGEST);
     if let Some((start, end)) = asked.range {
         let end = end.map(|e| e.to_string()).unwrap_or_default();
         request = request.header(header::RANGE, format!("bytes={start}-{end}"));

@@ -11,6 +11,7 @@ use tokio::task::{self, JoinSet};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::checksum::ExpectedChecksum;
 use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
@@ -57,6 +58,9 @@ struct Item {
     /// `None` until the item starts or gets its own limit; until then its limit is the
     /// engine's default (`EngineOptions::item_rate_limit`).
     limiter: Option<Arc<RateLimiter>>,
+    /// The checksum given with the item or by its URL in the engine's book (boxed: most items
+    /// have none, and a long queue is kept small).
+    checksum: Option<Box<ExpectedChecksum>>,
 }
 
 impl Item {
@@ -299,6 +303,7 @@ impl Scheduler {
             task: None,
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
             limiter: None,
+            checksum: None,
         };
         if let Some(limits) = limits {
             item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
@@ -323,6 +328,9 @@ impl Scheduler {
             }
         };
         item.url = Some(url.as_str().into());
+        let checksum = request.checksum.or_else(|| options.checksums.for_url(&request.url).cloned());
+        snapshot.checksum = checksum.as_ref().map(ExpectedChecksum::pending);
+        item.checksum = checksum.map(Box::new);
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
@@ -337,6 +345,7 @@ impl Scheduler {
                     resumable: !hint.ranges_unreliable,
                     missing,
                     ranges_unreliable: hint.ranges_unreliable,
+                    checksum: None,
                 })
             })
         });
@@ -472,6 +481,7 @@ impl Scheduler {
                 part: item.part.as_deref().cloned(),
                 connections: item.connections,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
+                checksum: item.checksum.as_deref().cloned(),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));

@@ -20,6 +20,7 @@ use url::Url;
 use super::answer::{self, Verdict, WholeFile};
 use super::disk::{self, PartWriter};
 use super::error::DownloadError;
+use super::hashing::check_file;
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
 use super::limiter::pace;
@@ -290,12 +291,20 @@ async fn conclude(
             (ctx.part_path.clone(), part.final_path.clone(), ctx.job.dir.clone());
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let replace = ctx.shared.options.on_conflict == ConflictPolicy::Overwrite;
+        let expected = part.checksum.clone();
         let published = tokio::task::spawn_blocking(move || {
+            // The ranges arrived out of order: the complete file is read back through the hash
+            // (from the page cache, where it was just written) before it may be named.
+            let checked = expected.map(|e| check_file(&part_file, e)).transpose()?;
+            if let Some(c) = checked.as_ref().filter(|c| !c.matches()) {
+                return Err(c.mismatch(&part_file));
+            }
             publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
+                .map(|p| (p, checked))
         })
         .await;
         return end(match published {
-            Ok(Ok(path)) => Attempt::Done { path, bytes: ctx.total, skipped: false },
+            Ok(Ok((path, checked))) => Attempt::Done { path, bytes: ctx.total, skipped: false, checked },
             Ok(Err(error)) => Attempt::Error { error, reached: None },
             Err(e) => Attempt::Error { error: DownloadError::Internal(e.to_string()), reached: None },
         });

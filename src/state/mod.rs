@@ -270,7 +270,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                 saved.bytes = on_disk.unwrap_or(0);
             }
             Restore {
-                request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume },
+                request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume, checksum: None },
                 state,
                 limits: saved.limits.map(ItemLimits::from),
                 saved,

@@ -128,6 +128,8 @@ impl QueueModel {
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
             | EngineEvent::RateLimitChanged { .. }
+            | EngineEvent::Checksum { .. }
+            | EngineEvent::Note { .. }
             | EngineEvent::Stopped => Change::None,
         }
     }

@@ -168,6 +168,8 @@ impl App {
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
             | EngineEvent::RateLimitChanged { .. }
+            | EngineEvent::Checksum { .. }
+            | EngineEvent::Note { .. }
             | EngineEvent::Stopped => {}
         }
     }

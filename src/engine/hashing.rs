@@ -1,0 +1,193 @@
+//! Hashing a download's bytes to check them against an expected checksum: incrementally as a
+//! single stream writes them, and by reading a `.part` back (the prefix a resumed download
+//! already had, a segmented file once complete). Never assumes: a resumed download's hash is
+//! rebuilt from the bytes on disk. Blocking functions; depends on the RustCrypto hashes, std,
+//! and the engine's checksum vocabulary and error type.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use sha2::Digest;
+
+use super::checksum::{Algo, ExpectedChecksum, to_hex};
+use super::error::DownloadError;
+
+/// Read size when hashing a file back: large enough that syscalls cost nothing next to the hash.
+const READ_CHUNK: usize = 1 << 20;
+
+#[derive(Clone)]
+enum State {
+    Md5(md5::Md5),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+/// An expected checksum with the hash of the file's first `at` bytes.
+#[derive(Clone)]
+pub struct Hashing {
+    pub expected: ExpectedChecksum,
+    state: State,
+    /// The bytes `[0, at)` of the file went through the hash.
+    at: u64,
+}
+
+impl std::fmt::Debug for Hashing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hashing({}, at {})", self.expected, self.at)
+    }
+}
+
+/// The result of a check that ran to the end of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub expected: ExpectedChecksum,
+    /// Lower-case hex of the file's digest.
+    pub actual: String,
+}
+
+impl Checked {
+    pub fn matches(&self) -> bool {
+        self.actual == self.expected.hex()
+    }
+
+    /// The error that keeps a mismatching file from its final name.
+    pub fn mismatch(&self, part: &Path) -> DownloadError {
+        DownloadError::ChecksumMismatch {
+            path: part.to_path_buf(),
+            algo: self.expected.algo,
+            expected: self.expected.hex(),
+            actual: self.actual.clone(),
+            from: self.expected.source.as_str(),
+        }
+    }
+}
+
+impl Hashing {
+    /// A hash of nothing yet.
+    pub fn new(expected: ExpectedChecksum) -> Self {
+        let state = match expected.algo {
+            Algo::Md5 => State::Md5(md5::Md5::new()),
+            Algo::Sha1 => State::Sha1(sha1::Sha1::new()),
+            Algo::Sha256 => State::Sha256(sha2::Sha256::new()),
+            Algo::Sha512 => State::Sha512(sha2::Sha512::new()),
+        };
+        Self { expected, state, at: 0 }
+    }
+
+    /// Bytes hashed so far (the file's prefix `[0, at)`).
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// Hashes the next bytes of the file.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match &mut self.state {
+            State::Md5(h) => h.update(bytes),
+            State::Sha1(h) => h.update(bytes),
+            State::Sha256(h) => h.update(bytes),
+            State::Sha512(h) => h.update(bytes),
+        }
+        self.at += bytes.len() as u64;
+    }
+
+    /// Reads `file` from `at` up to `to` through the hash (a resumed download's prefix, the
+    /// rest of a segmented file). Leaves the file position at `to`; the caller seeks if it
+    /// wants another.
+    pub fn catch_up(&mut self, file: &mut File, to: u64) -> io::Result<()> {
+        if self.at >= to {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(self.at))?;
+        let mut buf = vec![0u8; READ_CHUNK];
+        while self.at < to {
+            let want = usize::try_from(to - self.at).unwrap_or(usize::MAX).min(READ_CHUNK);
+            let n = file.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file is shorter than its bytes",
+                ));
+            }
+            self.update(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    /// The digest of everything hashed.
+    pub fn finish(self) -> Checked {
+        let actual = match self.state {
+            State::Md5(h) => to_hex(&h.finalize()),
+            State::Sha1(h) => to_hex(&h.finalize()),
+            State::Sha256(h) => to_hex(&h.finalize()),
+            State::Sha512(h) => to_hex(&h.finalize()),
+        };
+        Checked { expected: self.expected, actual }
+    }
+}
+
+/// Opens a `.part` to read it back, not following a symlink planted in its place.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(super::sidecar::NOFOLLOW).open(path)
+}
+
+/// Hashes the whole file at `path` (a `.part` whose bytes are all there, or an existing
+/// complete file). Blocking.
+pub fn check_file(path: &Path, expected: ExpectedChecksum) -> Result<Checked, DownloadError> {
+    let fail = |e| DownloadError::io(path, e);
+    let mut file = open_read(path).map_err(fail)?;
+    let len = file.metadata().map_err(fail)?.len();
+    let mut hashing = Hashing::new(expected);
+    hashing.catch_up(&mut file, len).map_err(fail)?;
+    Ok(hashing.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::checksum::ChecksumSource;
+
+    fn expected(algo: Algo, hex: &str) -> ExpectedChecksum {
+        ExpectedChecksum::from_hex(algo, hex, ChecksumSource::User).unwrap()
+    }
+
+    #[test]
+    fn known_digests_of_abc() {
+        for (algo, hex) in [
+            (Algo::Md5, "900150983cd24fb0d6963f7d28e17f72"),
+            (Algo::Sha1, "a9993e364706816aba3e25717850c26c9cd0d89d"),
+            (Algo::Sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            (
+                Algo::Sha512,
+                "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+            ),
+        ] {
+            let mut h = Hashing::new(expected(algo, hex));
+            h.update(b"a");
+            h.update(b"bc");
+            assert!(h.finish().matches(), "{algo}");
+        }
+    }
+
+    #[test]
+    fn a_file_read_back_from_an_offset_hashes_like_one_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &body).unwrap();
+        let mut whole = Hashing::new(expected(Algo::Sha256, &"00".repeat(32)));
+        whole.update(&body);
+        let want = whole.finish().actual;
+        let mut h = Hashing::new(expected(Algo::Sha256, &want));
+        h.update(&body[..1000]);
+        let mut file = File::open(&path).unwrap();
+        h.catch_up(&mut file, body.len() as u64).unwrap();
+        assert!(h.finish().matches());
+        assert!(check_file(&path, expected(Algo::Sha256, &want)).unwrap().matches());
+        let wrong = check_file(&path, expected(Algo::Sha256, &"ab".repeat(32))).unwrap();
+        assert!(!wrong.matches());
+        assert!(wrong.mismatch(&path).to_string().contains(&want));
+    }
+}
