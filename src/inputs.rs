@@ -1,5 +1,6 @@
-//! Reading URL lists for `-i FILE` / `-i -`: one URL per line, blank lines and `#` comments
-//! skipped, whitespace trimmed; each line keeps its number so errors can point at it.
+//! Reading URL lists for `-i FILE` / `-i -`: one URL per line, perhaps followed by the file's
+//! checksum (`URL sha256=HEX`), blank lines and `#` comments skipped, whitespace trimmed; each
+//! line keeps its number so errors can point at it.
 
 use std::io::{self, BufRead};
 use std::path::Path;
@@ -9,6 +10,9 @@ use std::path::Path;
 pub struct ListedUrl {
     pub line: usize,
     pub url: String,
+    /// What followed the URL on its line (`sha256=HEX`), unparsed: the caller checks it and
+    /// says which line is wrong.
+    pub checksum: Option<String>,
 }
 
 /// The URLs in a list's text, in order.
@@ -16,9 +20,18 @@ pub fn parse_list(text: &str) -> Vec<ListedUrl> {
     text.lines()
         .enumerate()
         .filter_map(|(i, raw)| {
-            let url = raw.trim();
-            (!url.is_empty() && !url.starts_with('#'))
-                .then(|| ListedUrl { line: i + 1, url: url.to_string() })
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            // A URL has no unescaped whitespace: anything after it is the checksum.
+            let (url, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let rest = rest.trim();
+            Some(ListedUrl {
+                line: i + 1,
+                url: url.to_string(),
+                checksum: (!rest.is_empty()).then(|| rest.to_string()),
+            })
         })
         .collect()
 }
@@ -58,10 +71,18 @@ mod tests {
         assert_eq!(
             list,
             vec![
-                ListedUrl { line: 3, url: "http://a/1".into() },
-                ListedUrl { line: 5, url: "http://a/2".into() },
+                ListedUrl { line: 3, url: "http://a/1".into(), checksum: None },
+                ListedUrl { line: 5, url: "http://a/2".into(), checksum: None },
             ]
         );
+    }
+
+    #[test]
+    fn a_checksum_after_the_url_is_kept_apart() {
+        let list = parse_list("http://a/1   sha256=ABCD  \nhttp://a/2\tmd5=00\n");
+        assert_eq!(list[0].url, "http://a/1");
+        assert_eq!(list[0].checksum.as_deref(), Some("sha256=ABCD"));
+        assert_eq!(list[1].checksum.as_deref(), Some("md5=00"));
     }
 
     #[test]
