@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{
-    AddRequest, Command, Engine, EngineEvent, EngineHandle, EngineOptions, ItemId, parse_download_url,
-    redact_str,
+    AddRequest, ChecksumState, Command, Engine, EngineEvent, EngineHandle, EngineOptions, ItemId,
+    parse_download_url, redact_str,
 };
 use crate::{format, output};
 
@@ -91,6 +91,8 @@ struct Batch {
     total: usize,
     done: usize,
     skipped: usize,
+    /// Finished items whose checksum was checked and matched.
+    verified: usize,
     /// `(what, why)` for every failure, inputs rejected up front included.
     failures: Vec<(String, String)>,
     /// Bytes on disk of the finished items, and the part of them this run fetched.
@@ -159,6 +161,7 @@ pub async fn run(
         total,
         done: 0,
         skipped: 0,
+        verified: 0,
         failures,
         finished_bytes: 0,
         finished_fetched: 0,
@@ -245,6 +248,10 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option
             item.name = Some(info.name);
         }
         EngineEvent::Progress { bytes, .. } => item.bytes = bytes,
+        EngineEvent::Checksum { checksum, .. } if checksum.state == ChecksumState::Verified => {
+            batch.verified += 1;
+        }
+        EngineEvent::Note { message, .. } => out.log(&format!("note: {}: {message}", item.label())),
         EngineEvent::Retrying { attempt, delay, reason, .. } => {
             out.log(&format!(
                 "retrying {} in {} (attempt {attempt}): {reason}",
@@ -377,8 +384,10 @@ impl Reporter {
         let bytes = batch.bytes_this_run();
         let skipped =
             if batch.skipped > 0 { format!(" ({} already complete)", batch.skipped) } else { String::new() };
+        let verified =
+            if batch.verified > 0 { format!(", {} verified", batch.verified) } else { String::new() };
         output::err_line(&format!(
-            "{} succeeded{skipped}, {failed} failed; {} in {} ({})",
+            "{} succeeded{skipped}, {failed} failed{verified}; {} in {} ({})",
             batch.done,
             format::bytes(bytes),
             format::duration_precise(took),
@@ -410,6 +419,7 @@ mod tests {
             total: 3,
             done: 0,
             skipped: 0,
+            verified: 0,
             failures: Vec::new(),
             finished_bytes: 0,
             finished_fetched: 0,

@@ -26,6 +26,7 @@ async fn checksum_flag_verifies_and_a_wrong_one_exits_1_keeping_the_part() {
     cmd.arg(format!("--checksum=SHA256={}", right.to_uppercase())).arg(server.url("/f/a.bin?size=50000"));
     let out = run(cmd).await;
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 succeeded, 0 failed, 1 verified"), "{}", stderr(&out));
     assert_file(&dir.path().join("a.bin"), &content("a.bin", 50_000));
 
     let wrong = "0".repeat(64);
@@ -80,7 +81,7 @@ async fn list_lines_carry_checksums_and_a_bad_one_names_its_line() {
     let out = run(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("2 succeeded, 1 failed"), "{err}");
+    assert!(err.contains("2 succeeded, 1 failed, 1 verified"), "{err}");
     assert!(err.contains("checksum mismatch") && err.contains("(from list)"), "{err}");
     assert_file(&out_dir.join("ok.bin"), &content("ok.bin", 3000));
     assert!(!out_dir.join("no.bin").exists());
@@ -137,7 +138,7 @@ async fn a_wrong_repr_digest_on_a_segmented_download_fails_the_binary() {
     let out = run(cmd).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("(from server-repr-digest)"), "{err}");
+    assert!(err.contains("(from server-repr-digest)") && err.contains("1 failed, 1 verified"), "{err}");
     assert_file(&dir.path().join("t.bin"), &content("t.bin", 3_000_000));
     assert!(!dir.path().join("s.bin").exists() && dir.path().join("s.bin.part").exists());
 }
