@@ -278,3 +278,28 @@ async fn continue_re_verifies_a_complete_file_instead_of_skipping_blindly() {
     assert!(message.contains("move or delete"), "{message}");
     assert_eq!(std::fs::read(h.path("bad.bin")).unwrap(), bad, "left as it was");
 }
+
+#[tokio::test]
+async fn sibling_checksums_are_looked_for_only_when_the_config_asks() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let id = h.add(server.url("/sib/7000/own/sib.bin"));
+    completed_path(&h.finish(id).await);
+    assert_eq!(last_checksum(&h, id), None, "off by default");
+    assert_eq!(server.requests().len(), 1, "no extra request");
+
+    let mut h = Harness::with(|o| o.checksum_siblings = true);
+    for (mode, name, state) in [
+        ("own", "sib.bin", ChecksumState::Verified),
+        ("sums", "sib.bin", ChecksumState::Verified),
+        ("sums", "bad.bin", ChecksumState::Mismatch),
+    ] {
+        let id = h.add(server.url(&format!("/sib/7000/{mode}/{name}")));
+        h.finish(id).await;
+        let seen = last_checksum(&h, id).unwrap_or_else(|| panic!("{mode}/{name}: none found"));
+        assert_eq!((seen.source, seen.state), (ChecksumSource::Sibling, state), "{mode}/{name}");
+    }
+    let asked: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(asked.contains(&"/sib/7000/sums/sib.bin.sha256".to_string()), "{asked:?}");
+    assert!(asked.contains(&"/sib/7000/sums/SHA256SUMS".to_string()), "{asked:?}");
+}

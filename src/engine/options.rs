@@ -61,6 +61,9 @@ pub struct EngineOptions {
     /// lines) and checksum files matched by file name (`--checksum-file`). Shared, since a list
     /// may hold thousands.
     pub checksums: Arc<super::sums::ChecksumBook>,
+    /// With no checksum known for a download, look for `URL.sha256`, then `SHA256SUMS` next to
+    /// it (one or two extra requests each; off by default).
+    pub checksum_siblings: bool,
 }
 
 /// What to do when a download's file name is already taken in its folder.
@@ -100,6 +103,7 @@ impl Default for EngineOptions {
             max_connections_per_host: DEFAULT_CONNECTIONS_PER_HOST,
             on_conflict: ConflictPolicy::Rename,
             checksums: Arc::default(),
+            checksum_siblings: false,
         }
     }
 }

@@ -7,12 +7,14 @@
 use reqwest::StatusCode;
 use reqwest::header;
 
-use super::checksum::{ChecksumState, ChecksumView, ExpectedChecksum};
+use super::checksum::{Algo, ChecksumSource, ChecksumState, ChecksumView, ExpectedChecksum};
 use super::digest_header;
 use super::error::DownloadError;
+use super::fetch_text;
 use super::hashing::{self, Checked};
 use super::job::{Job, PartState, Shared};
 use super::messages::EngineEvent;
+use super::sums::{ChecksumBook, SumsFile};
 
 /// The checksum known for `job` before any answer: given with it, or by its file name in a
 /// checksum file (`name`, else the URL's last segment).
@@ -35,13 +37,38 @@ pub async fn expect(shared: &Shared, job: &Job, p: &mut PartState, response: &re
     let continued = response.status() == StatusCode::PARTIAL_CONTENT;
     let earlier = p.checksum.clone().filter(|c| continued && c.source.is_server());
     let name = p.final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let expected = known(shared, job, &name).or(offered.checksum).or(earlier);
+    let mut expected = known(shared, job, &name).or(offered.checksum).or(earlier);
+    // Looked for once, when the file starts from its first byte; a continued one kept its own.
+    if expected.is_none() && shared.options.checksum_siblings && !continued {
+        expected = sibling(shared, job, response.url(), &name).await;
+    }
     if expected != p.checksum {
         p.checksum = expected;
         if let Some(e) = &p.checksum {
             shared.emit(EngineEvent::Checksum { id: job.id, checksum: e.pending() }).await;
         }
     }
+}
+
+/// A checksum published next to the file: `URL.sha256` (a bare digest or a `sha256sum` line),
+/// then `SHA256SUMS` in the same folder, matched by name. Absent or unreadable ones are simply
+/// not there: most servers have neither.
+async fn sibling(shared: &Shared, job: &Job, url: &url::Url, name: &str) -> Option<ExpectedChecksum> {
+    let client = &shared.client;
+    let opts = &shared.options;
+    let own = format!("{}.sha256", url.as_str().split(['?', '#']).next().unwrap_or_default());
+    if let Ok(text) = fetch_text::get(client, opts, &own).await {
+        let bare = text.split_whitespace().next().unwrap_or_default();
+        let found = ExpectedChecksum::from_hex(Algo::Sha256, bare, ChecksumSource::Sibling).ok();
+        if found.is_some() {
+            return found;
+        }
+    }
+    let sums = url.join("SHA256SUMS").ok()?;
+    let text = fetch_text::get(client, opts, sums.as_str()).await.ok()?;
+    let mut book = ChecksumBook::default();
+    book.add_file(SumsFile::parse(&text, ChecksumSource::Sibling).ok()?);
+    book.for_name(name, &job.url).cloned()
 }
 
 /// What a check found, as front ends show it.

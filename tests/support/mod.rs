@@ -33,7 +33,9 @@
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text;
-//! `/text/NAME?body=TEXT` answers TEXT (a checksum file).
+//! `/text/NAME?body=TEXT` answers TEXT (a checksum file); `/sib/SIZE/MODE/NAME` serves the
+//! file NAME of SIZE bytes with checksums beside it: MODE `own` answers `NAME.sha256`, MODE
+//! `sums` answers `SHA256SUMS` (right for `sib.bin`, wrong for `bad.bin`), others 404.
 //! `TestServer::garbage()` starts a TCP listener that answers with bytes that are not HTTP.
 //! `raw.rs` scripts byte-exact answers hyper would refuse to send (more bytes than
 //! Content-Length, a chunked body cut short); `tls.rs` serves these routes over HTTPS with a
@@ -298,6 +300,29 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
             return Response::new(Body::from(text));
         }
         _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/sib/") {
+        let mut parts = rest.splitn(3, '/');
+        let (size, mode, name) =
+            (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let size: usize = size.parse().unwrap_or(1024);
+        let own = name.strip_suffix(".sha256");
+        return match (mode, own, name) {
+            ("own", Some(file), _) => {
+                Response::new(Body::from(format!("{}  {file}\n", sha256_hex(&content(file, size)))))
+            }
+            ("sums", None, "SHA256SUMS") => Response::new(Body::from(format!(
+                "{}  sib.bin\n{}  bad.bin\n",
+                sha256_hex(&content("sib.bin", size)),
+                "00".repeat(32)
+            ))),
+            (_, Some(_), _) | (_, None, "SHA256SUMS") => status(StatusCode::NOT_FOUND),
+            _ => {
+                let mut p = p;
+                p.insert("size".into(), size.to_string());
+                serve_file(&inner, name, &p, &headers, nth, conn).await
+            }
+        };
     }
     if num(&p, "redirect_self").is_some_and(|k| nth <= k) {
         return redirect(&format!("{path}?{query}"));
