@@ -1,15 +1,17 @@
 //! Hashing a download's bytes to check them against an expected checksum: incrementally as a
 //! single stream writes them, and by reading a `.part` back (the prefix a resumed download
-//! already had, a segmented file once complete). Never assumes: a resumed download's hash is
-//! rebuilt from the bytes on disk. Blocking functions; depends on the RustCrypto hashes, std,
-//! and the engine's checksum vocabulary and error type.
+//! already had, a segmented file's contiguous prefix as it grows and the rest once complete). Never assumes: a resumed download's hash is
+//! rebuilt from the bytes on disk. Blocking functions but `PrefixHasher`'s, which hands reads
+//! to tokio's blocking pool; depends on the RustCrypto hashes, std, tokio, and the engine's
+//! checksum vocabulary, sidecar (opening without following symlinks) and error type.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
+use tokio::task::JoinHandle;
 
 use super::checksum::{Algo, ExpectedChecksum, to_hex};
 use super::error::DownloadError;
@@ -128,6 +130,65 @@ impl Hashing {
     }
 }
 
+/// Hashes a segmented `.part`'s contiguous prefix on the blocking pool as it grows (ranges
+/// already on disk from an earlier run included), so that once the last range lands only the
+/// rest is left to read back. One read in flight at a time.
+pub struct PrefixHasher {
+    part: PathBuf,
+    expected: ExpectedChecksum,
+    idle: Option<Hashing>,
+    busy: Option<JoinHandle<io::Result<Hashing>>>,
+}
+
+/// Worth a trip to the blocking pool.
+const PREFIX_STEP: u64 = 8 << 20;
+
+impl PrefixHasher {
+    pub fn new(part: PathBuf, expected: Option<ExpectedChecksum>) -> Option<Self> {
+        let expected = expected?;
+        Some(Self { part, idle: Some(Hashing::new(expected.clone())), expected, busy: None })
+    }
+
+    /// The first `prefix` bytes of the file are written: hash up to there in the background.
+    pub async fn advance(&mut self, prefix: u64) {
+        if self.busy.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.collect().await;
+        }
+        let Some(hashing) = self.idle.take_if(|h| prefix >= h.at() + PREFIX_STEP) else { return };
+        let part = self.part.clone();
+        self.busy = Some(tokio::task::spawn_blocking(move || {
+            let mut hashing = hashing;
+            hashing.catch_up(&mut open_read(&part)?, prefix)?;
+            Ok(hashing)
+        }));
+    }
+
+    async fn collect(&mut self) {
+        if let Some(busy) = self.busy.take() {
+            // A read that failed is started again from the first byte by the final check.
+            self.idle = Some(match busy.await {
+                Ok(Ok(hashing)) => hashing,
+                _ => Hashing::new(self.expected.clone()),
+            });
+        }
+    }
+
+    /// The hash of the prefix read so far, once no read is in flight.
+    pub async fn finish(mut self) -> Hashing {
+        self.collect().await;
+        self.idle.unwrap_or_else(|| Hashing::new(self.expected))
+    }
+}
+
+/// Hashes the rest of a complete file at `path` after `hashing`'s prefix. Blocking.
+pub fn check_rest(path: &Path, mut hashing: Hashing) -> Result<Checked, DownloadError> {
+    let fail = |e| DownloadError::io(path, e);
+    let mut file = open_read(path).map_err(fail)?;
+    let len = file.metadata().map_err(fail)?.len();
+    hashing.catch_up(&mut file, len).map_err(fail)?;
+    Ok(hashing.finish())
+}
+
 /// Opens a `.part` to read it back, not following a symlink planted in its place.
 pub fn open_read(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).custom_flags(super::sidecar::NOFOLLOW).open(path)
@@ -136,12 +197,7 @@ pub fn open_read(path: &Path) -> io::Result<File> {
 /// Hashes the whole file at `path` (a `.part` whose bytes are all there, or an existing
 /// complete file). Blocking.
 pub fn check_file(path: &Path, expected: ExpectedChecksum) -> Result<Checked, DownloadError> {
-    let fail = |e| DownloadError::io(path, e);
-    let mut file = open_read(path).map_err(fail)?;
-    let len = file.metadata().map_err(fail)?.len();
-    let mut hashing = Hashing::new(expected);
-    hashing.catch_up(&mut file, len).map_err(fail)?;
-    Ok(hashing.finish())
+    check_rest(path, Hashing::new(expected))
 }
 
 #[cfg(test)]
@@ -189,5 +245,24 @@ mod tests {
         let wrong = check_file(&path, expected(Algo::Sha256, &"ab".repeat(32))).unwrap();
         assert!(!wrong.matches());
         assert!(wrong.mismatch(&path).to_string().contains(&want));
+    }
+
+    #[tokio::test]
+    async fn the_prefix_hash_reads_ahead_as_the_file_fills_and_the_rest_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg.part");
+        let body: Vec<u8> = (0..(20u32 << 20)).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &body).unwrap();
+        let mut whole = Hashing::new(expected(Algo::Sha256, &"00".repeat(32)));
+        whole.update(&body);
+        let want = expected(Algo::Sha256, &whole.finish().actual);
+        let mut prefix = PrefixHasher::new(path.clone(), Some(want)).unwrap();
+        for written in [1 << 20, 9 << 20, 12 << 20, 19 << 20] {
+            prefix.advance(written).await;
+        }
+        let hashing = prefix.finish().await;
+        assert!(hashing.at() >= 9 << 20 && hashing.at() < 20 << 20, "read ahead to {}", hashing.at());
+        assert!(check_rest(&path, hashing).unwrap().matches());
+        assert!(PrefixHasher::new(path, None).is_none(), "nothing to check, nothing read");
     }
 }
