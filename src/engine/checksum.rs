@@ -134,9 +134,11 @@ impl ExpectedChecksum {
     pub fn from_hex(algo: Algo, hex: &str, source: ChecksumSource) -> Result<Self, String> {
         match decode_hex(hex) {
             Some(digest) if digest.len() == algo.digest_len() => Ok(Self { algo, digest, source }),
-            Some(digest) => {
-                Err(format!("a {algo} checksum has {} hex digits, not {}", algo.digest_len() * 2, digest.len() * 2))
-            }
+            Some(digest) => Err(format!(
+                "a {algo} checksum has {} hex digits, not {}",
+                algo.digest_len() * 2,
+                digest.len() * 2
+            )),
             None => Err(format!("invalid {algo} checksum {hex:?}: not hexadecimal")),
         }
     }
