@@ -31,7 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Commands::Get(get)) => {
             let mut options = engine_options(&config, &get.download)?;
-            let (inputs, listed) = gather_inputs(&get.urls, get.input.as_deref())?;
+            let (inputs, listed) = gather_inputs(&get.urls, get.input.as_deref(), true)?;
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
@@ -43,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Commands::Add(add)) => {
             // Checksums on list lines are not carried to the running dlm yet (its control
             // protocol has no place for them): the URLs are added, their checksums dropped.
-            let (inputs, _) = gather_inputs(&add.urls, add.input.as_deref())?;
+            let (inputs, _) = gather_inputs(&add.urls, add.input.as_deref(), false)?;
             let dir = add.dir.or(config.download_dir);
             runtime.block_on(dlm::remote::add(
                 inputs,
@@ -83,8 +83,12 @@ fn engine_options(
 type Listed = Vec<(String, ExpectedChecksum)>;
 
 /// URLs from the arguments (labelled `argument N`) followed by those of a `-i FILE` list, and
-/// the checksums the list's lines gave.
-fn gather_inputs(urls: &[String], list: Option<&std::path::Path>) -> anyhow::Result<(Vec<Input>, Listed)> {
+/// the checksums the list's lines gave (read only when `checksums`; else left aside).
+fn gather_inputs(
+    urls: &[String],
+    list: Option<&std::path::Path>,
+    checksums: bool,
+) -> anyhow::Result<(Vec<Input>, Listed)> {
     let mut inputs: Vec<Input> = urls
         .iter()
         .enumerate()
@@ -92,9 +96,9 @@ fn gather_inputs(urls: &[String], list: Option<&std::path::Path>) -> anyhow::Res
         .collect();
     let mut listed = Vec::new();
     if let Some(path) = list {
-        let (more, checksums) = read_inputs(path)?;
+        let (more, given) = read_inputs(path, checksums)?;
         inputs.extend(more);
-        listed = checksums;
+        listed = given;
     }
     Ok((inputs, listed))
 }
@@ -102,7 +106,7 @@ fn gather_inputs(urls: &[String], list: Option<&std::path::Path>) -> anyhow::Res
 /// The URLs of a `-i FILE` list, each labelled `FILE:LINE` for error messages, and the
 /// checksums given after them. A bad checksum stops everything, naming its line: downloading
 /// without the check the person asked for would be worse.
-fn read_inputs(path: &std::path::Path) -> anyhow::Result<(Vec<Input>, Listed)> {
+fn read_inputs(path: &std::path::Path, with_checksums: bool) -> anyhow::Result<(Vec<Input>, Listed)> {
     let listed = dlm::inputs::read_list(path)
         .map_err(|e| anyhow::anyhow!("cannot read URL list {}: {e}", path.display()))?;
     let name = if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
@@ -110,7 +114,7 @@ fn read_inputs(path: &std::path::Path) -> anyhow::Result<(Vec<Input>, Listed)> {
     let mut checksums = Vec::new();
     for l in listed {
         let origin = format!("{name}:{}", l.line);
-        if let Some(text) = &l.checksum {
+        if let Some(text) = l.checksum.as_ref().filter(|_| with_checksums) {
             let checksum = ExpectedChecksum::parse(text, ChecksumSource::List)
                 .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
             checksums.push((l.url.clone(), checksum));
@@ -146,7 +150,7 @@ fn checksum_book(
     if let Some(source) = &flags.checksum_file {
         let lower = source.to_ascii_lowercase();
         let text = if lower.starts_with("http://") || lower.starts_with("https://") {
-            runtime.block_on(dlm::engine::fetch_text(options, source)).map_err(anyhow::Error::msg)?
+            runtime.block_on(dlm::engine::download_text(options, source)).map_err(anyhow::Error::msg)?
         } else {
             std::fs::read_to_string(source).with_context(|| format!("cannot read checksum file {source}"))?
         };

@@ -12,12 +12,12 @@ use super::urls::{parse_download_url, redact_url};
 pub const MAX_TEXT: usize = 4 << 20;
 
 /// GETs `url` and returns its body as text; errors are in words (`cannot fetch …: 404 …`).
-pub async fn fetch_text(options: &EngineOptions, url: &str) -> Result<String, String> {
+pub async fn download_text(options: &EngineOptions, url: &str) -> Result<String, String> {
     let client = build_client(options).map_err(|e| e.to_string())?;
     get(&client, options, url).await
 }
 
-/// `fetch_text` with a client already built.
+/// `download_text` with a client already built.
 pub async fn get(client: &reqwest::Client, options: &EngineOptions, url: &str) -> Result<String, String> {
     let parsed = parse_download_url(url).map_err(|e| e.to_string())?;
     let shown = redact_url(&parsed);

@@ -49,7 +49,7 @@ pub use answer::parse_content_range;
 pub use checksum::{Algo, ChecksumSource, ChecksumState, ChecksumView, ExpectedChecksum};
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
-pub use fetch_text::fetch_text;
+pub use fetch_text::download_text;
 pub use item::Change;
 pub use messages::{
     AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
