@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use super::error::DownloadError;
-use super::hashing::{Checked, Hashing};
+use super::hashing::{Checked, StreamHasher};
 use super::publish::{publish_part, publish_unnamed, write_all_vectored};
 use super::sidecar::{PartMeta, open_nofollow, present, read_meta, remove_meta, write_meta};
 
@@ -68,9 +68,8 @@ pub fn part_progress(part: &Path) -> Option<u64> {
 enum Slot {
     /// Not opened yet: small bodies are created, written and published in one blocking call.
     Closed,
-    /// A write is in flight; it yields the file, the offset written up to, and the hash that
-    /// went along.
-    Writing(JoinHandle<io::Result<(File, u64, Option<Hashing>)>>),
+    /// A write is in flight; it yields the file and the offset written up to.
+    Writing(JoinHandle<io::Result<(File, u64)>>),
 }
 
 /// How a `PartWriter` opens its file.
@@ -98,9 +97,9 @@ pub struct PartWriter {
     /// `publish_unnamed`). Elsewhere, and in the test of the fallback, the `.part` path is used.
     unnamed: bool,
     /// The checksum the finished file is checked against, hashed as the bytes are written (on
-    /// the blocking pool, beside the write). A continued `.part`'s bytes are read back through
-    /// it first: a resumed download is checked whole, never assumed.
-    hash: Option<Hashing>,
+    /// a blocking thread of its own, beside the writes). A continued `.part`'s bytes are read
+    /// back through it first: a resumed download is checked whole, never assumed.
+    hash: Option<StreamHasher>,
 }
 
 impl PartWriter {
@@ -138,7 +137,7 @@ impl PartWriter {
     /// Checks the finished file against `expected` (single streams only: the bytes must arrive
     /// in order). `finish` refuses to publish a file that does not match.
     pub fn checking(mut self, expected: Option<super::checksum::ExpectedChecksum>) -> Self {
-        self.hash = expected.map(Hashing::new);
+        self.hash = expected.map(|e| StreamHasher::new(self.part.clone(), e));
         self
     }
 
@@ -191,13 +190,13 @@ impl PartWriter {
         self.pending_len = 0;
         let opener = self.opener(file);
         let end = self.received;
-        let mut hash = self.hash.take();
-        let part = self.part.clone();
+        if let Some(hash) = self.hash.as_mut() {
+            hash.feed(&batch, end).await;
+        }
         self.slot = Slot::Writing(tokio::task::spawn_blocking(move || {
             let mut file = opener()?;
             write_all_vectored(&mut file, &batch)?;
-            hash_batch(&part, hash.as_mut(), &batch, end)?;
-            Ok((file, end, hash))
+            Ok((file, end))
         }));
         Ok(())
     }
@@ -207,9 +206,8 @@ impl PartWriter {
         match std::mem::replace(&mut self.slot, Slot::Closed) {
             Slot::Closed => Ok(None),
             Slot::Writing(handle) => match handle.await {
-                Ok(Ok((file, end, hash))) => {
+                Ok(Ok((file, end))) => {
                     self.written = end;
-                    self.hash = hash;
                     Ok(Some(file))
                 }
                 Ok(Err(e)) => Err(DownloadError::io(&self.part, e)),
@@ -277,14 +275,17 @@ impl PartWriter {
             self.unnamed && file.is_none() && self.start == Start::Append(0) && !replace;
         let opener = self.opener(file);
         let part = self.part.clone();
-        let (end, mut hash) = (self.received, self.hash.take());
+        // Hashed before anything is named: a body that does not match never gets the final
+        // name, even for an instant.
+        let checked = match self.hash.take() {
+            Some(hash) => {
+                Some(hash.finish(&batch, self.received).await.map_err(|e| DownloadError::io(&part, e))?)
+            }
+            None => None,
+        };
         let result =
             tokio::task::spawn_blocking(move || -> Result<(PathBuf, Option<Checked>), DownloadError> {
                 let io_err = |e| DownloadError::io(&part, e);
-                // Hashed before anything is named: a body that does not match never gets the final
-                // name, even for an instant.
-                hash_batch(&part, hash.as_mut(), &batch, end).map_err(io_err)?;
-                let checked = hash.map(Hashing::finish);
                 let matches = checked.as_ref().is_none_or(Checked::matches);
                 if whole_body_in_memory && matches {
                     match publish_unnamed(&final_path, &batch, &alternative) {
@@ -306,21 +307,6 @@ impl PartWriter {
         result.map_err(|e| DownloadError::Internal(format!("disk writer: {e}")))?
     }
 }
-/// Hashes a batch that ends at offset `end` of the file, after reading through the hash
-/// whatever of the file before the batch it has not seen (a continued `.part`). Blocking.
-fn hash_batch(part: &Path, hash: Option<&mut Hashing>, batch: &[Bytes], end: u64) -> io::Result<()> {
-    let Some(hash) = hash else { return Ok(()) };
-    let len: u64 = batch.iter().map(|b| b.len() as u64).sum();
-    let first = end - len;
-    if hash.at() < first {
-        hash.catch_up(&mut super::hashing::open_read(part)?, first)?;
-    }
-    for bytes in batch {
-        hash.update(bytes);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

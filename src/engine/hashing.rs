@@ -10,7 +10,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use sha2::Digest;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::checksum::{Algo, ExpectedChecksum, to_hex};
@@ -127,6 +129,63 @@ impl Hashing {
             State::Sha512(h) => to_hex(&h.finalize()),
         };
         Checked { expected: self.expected, actual }
+    }
+}
+
+/// Hashes a single stream's bytes on a blocking thread of its own, fed the batches the writer
+/// writes (shared, not copied), so hashing runs beside writing and receiving instead of after
+/// each write. A continued `.part`'s bytes before the first batch are read back first.
+pub struct StreamHasher {
+    /// Until the first batch: the file and the hash of nothing.
+    idle: Option<(PathBuf, Hashing)>,
+    /// Then: where batches go, and the thread that hashes them.
+    running: Option<(mpsc::Sender<Vec<Bytes>>, HashWorker)>,
+}
+
+/// The thread hashing a stream's batches; it yields the hash once the batches end.
+type HashWorker = JoinHandle<io::Result<Hashing>>;
+
+/// Batches waiting for the hash (of up to 256 KiB each): memory stays flat, and a hash slower
+/// than the network slows the download rather than piling bytes up.
+const STREAM_QUEUE: usize = 8;
+
+impl StreamHasher {
+    pub fn new(part: PathBuf, expected: ExpectedChecksum) -> Self {
+        Self { idle: Some((part, Hashing::new(expected))), running: None }
+    }
+
+    /// Hashes `batch`, the bytes of the file that end at offset `end`.
+    pub async fn feed(&mut self, batch: &[Bytes], end: u64) {
+        if let Some((part, mut hashing)) = self.idle.take() {
+            let first = end - batch.iter().map(|b| b.len() as u64).sum::<u64>();
+            let (tx, mut rx) = mpsc::channel::<Vec<Bytes>>(STREAM_QUEUE);
+            let worker = tokio::task::spawn_blocking(move || {
+                // A fresh file may not exist yet (the first write opens it): nothing to read then.
+                if hashing.at() < first {
+                    hashing.catch_up(&mut open_read(&part)?, first)?;
+                }
+                while let Some(batch) = rx.blocking_recv() {
+                    batch.iter().for_each(|b| hashing.update(b));
+                }
+                Ok(hashing)
+            });
+            self.running = Some((tx, worker));
+        }
+        if let Some((tx, _)) = &self.running {
+            // A worker that stopped (a failed read) reports it in `finish`.
+            let _ = tx.send(batch.to_vec()).await;
+        }
+    }
+
+    /// Hashes the last batch (ending at `end`) and gives the file's digest.
+    pub async fn finish(mut self, batch: &[Bytes], end: u64) -> io::Result<Checked> {
+        self.feed(batch, end).await;
+        let Some((tx, worker)) = self.running else { return Err(io::Error::other("nothing was hashed")) };
+        drop(tx);
+        match worker.await {
+            Ok(hashed) => hashed.map(Hashing::finish),
+            Err(e) => Err(io::Error::other(format!("checksum worker: {e}"))),
+        }
     }
 }
 
