@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::NetrcChoice;
-use crate::engine::{CookieJar, EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, Netrc};
+use crate::engine::{
+    ChecksumSource, CookieJar, EngineOptions, ExpectedChecksum, MAX_CONNECTIONS, MAX_WORKERS, Netrc,
+};
 use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
@@ -166,6 +168,20 @@ pub struct DownloadArgs {
     /// Connections open at once to one host, across all downloads [default: 16].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub max_per_host: Option<u16>,
+    /// The checksum the file must have, e.g. `sha256=HEX` (sha256, sha512, sha1, md5), for a
+    /// single URL. A file that does not match keeps its .part name and the download fails.
+    /// In a list, put it after the URL on its line: `URL sha256=HEX`.
+    #[arg(long, value_name = "ALGO=HEX", value_parser = parse_checksum)]
+    pub checksum: Option<Box<ExpectedChecksum>>,
+    /// A sha256sum/sha512sum/md5sum-style file (or BSD `SHA256 (NAME) = HEX`), local or an
+    /// http(s) URL: each download is checked against the line for its file name.
+    #[arg(long, value_name = "FILE|URL")]
+    pub checksum_file: Option<String>,
+}
+
+/// `--checksum ALGO=HEX`.
+fn parse_checksum(text: &str) -> Result<Box<ExpectedChecksum>, String> {
+    ExpectedChecksum::parse(text, ChecksumSource::User).map(Box::new)
 }
 
 impl DownloadArgs {

@@ -94,6 +94,9 @@ pub struct Config {
     pub on_conflict: ConflictPolicy,
     /// Continue `.part` files left by an earlier run and skip files already complete.
     pub continue_existing: bool,
+    /// When no checksum is known for a download, look for one next to it: `URL.sha256`, then
+    /// `SHA256SUMS` in the same folder (one or two extra requests per download).
+    pub checksum_siblings: bool,
     /// Keep `user:password@` of URLs in the saved queue (owner-only file). Off: a restored
     /// item that needed them gets the server's 401 and is added again by hand.
     pub save_credentials: bool,
@@ -153,6 +156,7 @@ impl Default for Config {
             max_connections_per_host: o.max_connections_per_host,
             on_conflict: o.on_conflict,
             continue_existing: o.continue_existing,
+            checksum_siblings: o.checksum_siblings,
             save_credentials: false,
             cookies_file: None,
             netrc: None,
@@ -246,6 +250,7 @@ impl Config {
         o.continue_existing = self.continue_existing;
         o.refresh_command = self.refresh_command.clone().map(std::sync::Arc::new);
         o.refresh_timeout = self.refresh_timeout;
+        o.checksum_siblings = self.checksum_siblings;
         o
     }
 

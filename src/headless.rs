@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{
-    AddRequest, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, parse_download_url, redact_str,
+    AddRequest, ChecksumState, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, parse_download_url,
+    redact_str,
 };
 use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
 use crate::{format, output};
@@ -94,6 +95,8 @@ struct Batch {
     total: usize,
     done: usize,
     skipped: usize,
+    /// Finished items whose checksum was checked and matched.
+    verified: usize,
     /// `(what, why)` for every failure, inputs rejected up front included.
     failures: Vec<(String, String)>,
     /// Bytes on disk of the finished items, and the part of them this run fetched.
@@ -111,6 +114,7 @@ impl Batch {
             total,
             done: 0,
             skipped: 0,
+            verified: 0,
             failures,
             finished_bytes: 0,
             finished_fetched: 0,
@@ -252,6 +256,10 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option
             };
             out.log(&format!("started {} ({size}{from}) from {}", info.name, view.item.url));
         }
+        EngineEvent::Checksum { checksum, .. } if checksum.state == ChecksumState::Verified => {
+            batch.verified += 1;
+        }
+        EngineEvent::Note { message, .. } => out.log(&format!("note: {}: {message}", view.label())),
         EngineEvent::Retrying { attempt, delay, reason, .. } => {
             out.log(&format!(
                 "retrying {} in {} (attempt {attempt}): {reason}",
@@ -383,8 +391,10 @@ impl Reporter {
         let bytes = batch.bytes_this_run();
         let skipped =
             if batch.skipped > 0 { format!(" ({} already complete)", batch.skipped) } else { String::new() };
+        let verified =
+            if batch.verified > 0 { format!(", {} verified", batch.verified) } else { String::new() };
         output::err_line(&format!(
-            "{} succeeded{skipped}, {failed} failed; {} in {} ({})",
+            "{} succeeded{skipped}, {failed} failed{verified}; {} in {} ({})",
             batch.done,
             format::bytes(bytes),
             format::duration_precise(took),

@@ -1,5 +1,6 @@
-//! Reading URL lists for `-i FILE` / `-i -`: one URL per line, blank lines and `#` comments
-//! skipped, whitespace trimmed; each line keeps its number so errors can point at it.
+//! Reading URL lists for `-i FILE` / `-i -`: one URL per line, perhaps followed by the file's
+//! checksum (`URL sha256=HEX`), blank lines and `#` comments skipped, whitespace trimmed; each
+//! line keeps its number so errors can point at it.
 
 use std::io::{self, BufRead};
 use std::path::Path;
@@ -9,6 +10,9 @@ use std::path::Path;
 pub struct ListedUrl {
     pub line: usize,
     pub url: String,
+    /// What followed the URL on its line (`sha256=HEX`), unparsed: the caller checks it and
+    /// says which line is wrong.
+    pub checksum: Option<String>,
 }
 
 /// The URLs in a list's text, in order.
@@ -16,9 +20,17 @@ pub fn parse_list(text: &str) -> Vec<ListedUrl> {
     text.lines()
         .enumerate()
         .filter_map(|(i, raw)| {
-            let url = raw.trim();
-            (!url.is_empty() && !url.starts_with('#'))
-                .then(|| ListedUrl { line: i + 1, url: url.to_string() })
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            // A URL has no unescaped whitespace: a checksum word after it is its checksum.
+            // Anything else stays part of the line, which is then reported as a bad URL.
+            let (url, checksum) = match line.split_once(char::is_whitespace) {
+                Some((url, rest)) if is_checksum_word(rest.trim()) => (url, Some(rest.trim().to_string())),
+                _ => (line, None),
+            };
+            Some(ListedUrl { line: i + 1, url: url.to_string(), checksum })
         })
         .collect()
 }
@@ -48,6 +60,35 @@ pub fn split_pasted(text: &str) -> (Vec<String>, Vec<String>) {
     })
 }
 
+/// Whether `word` is meant as a checksum: `ALGO=…` or `ALGO:…` with an algorithm dlm knows
+/// (whether the digits are right is checked later, with a message saying what is wrong).
+pub fn is_checksum_word(word: &str) -> bool {
+    word.split_once(['=', ':']).is_some_and(|(algo, _)| {
+        let algo = algo.to_ascii_lowercase().replace(['-', '_'], "");
+        matches!(algo.as_str(), "sha256" | "sha512" | "sha1" | "md5")
+    })
+}
+
+/// Like `split_pasted`, with a checksum word right after a URL (`URL sha256=HEX`) kept with
+/// it, unparsed: for the add box, so pasted text carries checksums as lists do.
+pub fn split_pasted_with_checksums(text: &str) -> (Vec<(String, Option<String>)>, Vec<String>) {
+    let is_url = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    };
+    let (mut urls, mut rest): (Vec<(String, Option<String>)>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut after_url = false;
+    for word in text.split_whitespace() {
+        match urls.last_mut() {
+            _ if is_url(word) => urls.push((word.to_string(), None)),
+            Some((_, checksum)) if after_url && is_checksum_word(word) => *checksum = Some(word.to_string()),
+            _ => rest.push(word.to_string()),
+        }
+        after_url = is_url(word);
+    }
+    (urls, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,10 +99,19 @@ mod tests {
         assert_eq!(
             list,
             vec![
-                ListedUrl { line: 3, url: "http://a/1".into() },
-                ListedUrl { line: 5, url: "http://a/2".into() },
+                ListedUrl { line: 3, url: "http://a/1".into(), checksum: None },
+                ListedUrl { line: 5, url: "http://a/2".into(), checksum: None },
             ]
         );
+    }
+
+    #[test]
+    fn a_checksum_after_the_url_is_kept_apart() {
+        let list = parse_list("http://a/1   sha256=ABCD  \nhttp://a/2\tMD5:00\nnot a url\n");
+        assert_eq!(list[0].url, "http://a/1");
+        assert_eq!(list[0].checksum.as_deref(), Some("sha256=ABCD"));
+        assert_eq!(list[1].checksum.as_deref(), Some("MD5:00"));
+        assert_eq!((list[2].url.as_str(), list[2].checksum.as_deref()), ("not a url", None), "a bad URL");
     }
 
     #[test]
@@ -69,5 +119,21 @@ mod tests {
         let (urls, rest) = split_pasted("see http://a/1 and\nHTTPS://b/2\tftp://c/3");
         assert_eq!(urls, vec!["http://a/1", "HTTPS://b/2"]);
         assert_eq!(rest, vec!["see", "and", "ftp://c/3"]);
+    }
+
+    #[test]
+    fn pasted_checksums_stay_with_the_url_before_them() {
+        let (urls, rest) = split_pasted_with_checksums(
+            "http://a/1 sha256=AB\nhttp://a/2 md5=00 md5=11 word http://a/3 x sha1=00",
+        );
+        assert_eq!(
+            urls,
+            vec![
+                ("http://a/1".to_string(), Some("sha256=AB".to_string())),
+                ("http://a/2".into(), Some("md5=00".into())),
+                ("http://a/3".into(), None),
+            ]
+        );
+        assert_eq!(rest, vec!["md5=11", "word", "x", "sha1=00"]);
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use dlm::cli::{Cli, Commands};
+use dlm::engine::{ChecksumBook, ChecksumSource, ExpectedChecksum, SumsFile};
 use dlm::headless::{self, Input, Verbosity};
 
 fn main() -> ExitCode {
@@ -29,15 +30,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (config, _source) = dlm::config::load(cli.config.as_deref())?;
     match cli.command {
         Some(Commands::Get(get)) => {
-            let options = engine_options(&config, &get.download)?;
-            let inputs = gather_inputs(&get.urls, get.input.as_deref())?;
+            let mut options = engine_options(&config, &get.download)?;
+            let (inputs, listed) = gather_inputs(&get.urls, get.input.as_deref(), true)?;
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
+            let urls: Vec<&str> = inputs.iter().map(|i| i.url.as_str()).collect();
+            let book = checksum_book(&runtime, &options, &get.download, &urls, listed)?;
+            options.checksums = std::sync::Arc::new(book);
             runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
         }
         Some(Commands::Add(add)) => {
-            let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
+            // Checksums on list lines are not carried to the running dlm yet (its control
+            // protocol has no place for them): the URLs are added, their checksums dropped.
+            let (inputs, _) = gather_inputs(&add.urls, add.input.as_deref(), false)?;
             let dir = add.dir.or(config.download_dir);
             runtime.block_on(dlm::remote::add(
                 inputs,
@@ -48,7 +54,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
         None => {
-            let options = engine_options(&config, &cli.download)?;
+            let mut options = engine_options(&config, &cli.download)?;
+            let urls: Vec<&str> = cli.urls.iter().map(String::as_str).collect();
+            options.checksums =
+                std::sync::Arc::new(checksum_book(&runtime, &options, &cli.download, &urls, vec![])?);
             // Checked already with the rest of the config file.
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys)?;
             runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
@@ -76,23 +85,84 @@ fn engine_options(
     Ok(options)
 }
 
-/// URLs from the arguments (labelled `argument N`) followed by those of a `-i FILE` list.
-fn gather_inputs(urls: &[String], list: Option<&std::path::Path>) -> anyhow::Result<Vec<Input>> {
+/// A URL of a list with the checksum its line gave.
+type Listed = Vec<(String, ExpectedChecksum)>;
+
+/// URLs from the arguments (labelled `argument N`) followed by those of a `-i FILE` list, and
+/// the checksums the list's lines gave (read only when `checksums`; else left aside).
+fn gather_inputs(
+    urls: &[String],
+    list: Option<&std::path::Path>,
+    checksums: bool,
+) -> anyhow::Result<(Vec<Input>, Listed)> {
     let mut inputs: Vec<Input> = urls
         .iter()
         .enumerate()
         .map(|(i, url)| Input { origin: format!("argument {}", i + 1), url: url.clone() })
         .collect();
+    let mut listed = Vec::new();
     if let Some(path) = list {
-        inputs.extend(read_inputs(path)?);
+        let (more, given) = read_inputs(path, checksums)?;
+        inputs.extend(more);
+        listed = given;
     }
-    Ok(inputs)
+    Ok((inputs, listed))
 }
 
-/// The URLs of a `-i FILE` list, each labelled `FILE:LINE` for error messages.
-fn read_inputs(path: &std::path::Path) -> anyhow::Result<Vec<Input>> {
+/// The URLs of a `-i FILE` list, each labelled `FILE:LINE` for error messages, and the
+/// checksums given after them. A bad checksum stops everything, naming its line: downloading
+/// without the check the person asked for would be worse.
+fn read_inputs(path: &std::path::Path, with_checksums: bool) -> anyhow::Result<(Vec<Input>, Listed)> {
     let listed = dlm::inputs::read_list(path)
         .map_err(|e| anyhow::anyhow!("cannot read URL list {}: {e}", path.display()))?;
     let name = if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
-    Ok(listed.into_iter().map(|l| Input { origin: format!("{name}:{}", l.line), url: l.url }).collect())
+    let mut inputs = Vec::with_capacity(listed.len());
+    let mut checksums = Vec::new();
+    for l in listed {
+        let origin = format!("{name}:{}", l.line);
+        if let Some(text) = l.checksum.as_ref().filter(|_| with_checksums) {
+            let checksum = ExpectedChecksum::parse(text, ChecksumSource::List)
+                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            checksums.push((l.url.clone(), checksum));
+        }
+        inputs.push(Input { origin, url: l.url });
+    }
+    Ok((inputs, checksums))
+}
+
+/// Every checksum known before the downloads start: `--checksum` for the one URL, list lines,
+/// and a `--checksum-file` (read, or fetched when it is a URL).
+fn checksum_book(
+    runtime: &tokio::runtime::Runtime,
+    options: &dlm::engine::EngineOptions,
+    flags: &dlm::cli::DownloadArgs,
+    urls: &[&str],
+    listed: Listed,
+) -> anyhow::Result<ChecksumBook> {
+    let mut book = ChecksumBook::default();
+    if let Some(checksum) = &flags.checksum {
+        let [url] = urls else {
+            anyhow::bail!(
+                "--checksum is for one URL, {} were given; for several, put `URL sha256=HEX` lines in a \
+                 list (-i FILE) or use --checksum-file",
+                urls.len()
+            );
+        };
+        book.insert_url(*url, (**checksum).clone());
+    }
+    for (url, checksum) in listed {
+        book.insert_url(url, checksum);
+    }
+    if let Some(source) = &flags.checksum_file {
+        let lower = source.to_ascii_lowercase();
+        let text = if lower.starts_with("http://") || lower.starts_with("https://") {
+            runtime.block_on(dlm::engine::download_text(options, source)).map_err(anyhow::Error::msg)?
+        } else {
+            std::fs::read_to_string(source).with_context(|| format!("cannot read checksum file {source}"))?
+        };
+        let file = SumsFile::parse(&text, ChecksumSource::File)
+            .map_err(|e| anyhow::anyhow!("checksum file {}: {e}", dlm::engine::redact_str(source)))?;
+        book.add_file(file);
+    }
+    Ok(book)
 }

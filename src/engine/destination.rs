@@ -50,6 +50,7 @@ pub async fn choose(
         resumable: file.resumable,
         missing: None,
         ranges_unreliable: false,
+        checksum: None,
     };
     if shared.options.continue_existing
         && let Some(found) = existing(shared, job, &name, file)
@@ -130,6 +131,7 @@ fn existing(shared: &Shared, job: &Job, name: &str, answer: &WholeFile) -> Optio
             resumable: true,
             missing,
             ranges_unreliable: false,
+            checksum: None,
         })
     };
     match sidecar {

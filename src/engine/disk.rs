@@ -12,6 +12,7 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use super::error::DownloadError;
+use super::hashing::{Checked, StreamHasher};
 use super::publish::{publish_part, publish_unnamed, write_all_vectored};
 use super::sidecar::{PartMeta, open_nofollow, present, read_meta, remove_meta, write_meta};
 
@@ -95,6 +96,10 @@ pub struct PartWriter {
     /// Publish a body that arrived whole through an unnamed file (Linux only; see
     /// `publish_unnamed`). Elsewhere, and in the test of the fallback, the `.part` path is used.
     unnamed: bool,
+    /// The checksum the finished file is checked against, hashed as the bytes are written (on
+    /// a blocking thread of its own, beside the writes). A continued `.part`'s bytes are read
+    /// back through it first: a resumed download is checked whole, never assumed.
+    hash: Option<StreamHasher>,
 }
 
 impl PartWriter {
@@ -125,7 +130,15 @@ impl PartWriter {
             received: offset,
             written: offset,
             unnamed: cfg!(target_os = "linux"),
+            hash: None,
         }
+    }
+
+    /// Checks the finished file against `expected` (single streams only: the bytes must arrive
+    /// in order). `finish` refuses to publish a file that does not match.
+    pub fn checking(mut self, expected: Option<super::checksum::ExpectedChecksum>) -> Self {
+        self.hash = expected.map(|e| StreamHasher::new(self.part.clone(), e));
+        self
     }
 
     /// Publishes through a named `.part` even where unnamed files exist: the path every other
@@ -177,6 +190,9 @@ impl PartWriter {
         self.pending_len = 0;
         let opener = self.opener(file);
         let end = self.received;
+        if let Some(hash) = self.hash.as_mut() {
+            hash.feed(&batch, end).await;
+        }
         self.slot = Slot::Writing(tokio::task::spawn_blocking(move || {
             let mut file = opener()?;
             write_all_vectored(&mut file, &batch)?;
@@ -250,7 +266,7 @@ impl PartWriter {
         final_path: PathBuf,
         replace: bool,
         alternative: impl Fn() -> Option<PathBuf> + Send + 'static,
-    ) -> Result<PathBuf, DownloadError> {
+    ) -> Result<(PathBuf, Option<Checked>), DownloadError> {
         let file = self.take_file().await?;
         let batch = std::mem::take(&mut self.pending);
         // The file is complete now: a sidecar would only be written to be deleted.
@@ -259,20 +275,35 @@ impl PartWriter {
             self.unnamed && file.is_none() && self.start == Start::Append(0) && !replace;
         let opener = self.opener(file);
         let part = self.part.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<PathBuf, DownloadError> {
-            if whole_body_in_memory {
-                match publish_unnamed(&final_path, &batch, &alternative) {
-                    Ok(Some(path)) => return Ok(path),
-                    Ok(None) => {}
-                    Err(e) => return Err(e),
-                }
+        // Hashed before anything is named: a body that does not match never gets the final
+        // name, even for an instant.
+        let checked = match self.hash.take() {
+            Some(hash) => {
+                Some(hash.finish(&batch, self.received).await.map_err(|e| DownloadError::io(&part, e))?)
             }
-            let mut file = opener().map_err(|e| DownloadError::io(&part, e))?;
-            write_all_vectored(&mut file, &batch).map_err(|e| DownloadError::io(&part, e))?;
-            drop(file);
-            publish_part(&part, final_path, replace, alternative)
-        })
-        .await;
+            None => None,
+        };
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<(PathBuf, Option<Checked>), DownloadError> {
+                let io_err = |e| DownloadError::io(&part, e);
+                let matches = checked.as_ref().is_none_or(Checked::matches);
+                if whole_body_in_memory && matches {
+                    match publish_unnamed(&final_path, &batch, &alternative) {
+                        Ok(Some(path)) => return Ok((path, checked)),
+                        Ok(None) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                let mut file = opener().map_err(io_err)?;
+                write_all_vectored(&mut file, &batch).map_err(io_err)?;
+                drop(file);
+                if let Some(checked) = checked.as_ref().filter(|c| !c.matches()) {
+                    // Kept as `.part` (with its bytes, for a look), never published.
+                    return Err(checked.mismatch(&part));
+                }
+                Ok((publish_part(&part, final_path, replace, alternative)?, checked))
+            })
+            .await;
         result.map_err(|e| DownloadError::Internal(format!("disk writer: {e}")))?
     }
 }
@@ -303,7 +334,7 @@ mod tests {
         }
         writer.push(Bytes::copy_from_slice(body)).await.unwrap();
         let other = dir.join(format!("other-{name}"));
-        writer.finish(final_path, false, move || Some(other.clone())).await.unwrap()
+        writer.finish(final_path, false, move || Some(other.clone())).await.unwrap().0
     }
 
     #[tokio::test]
@@ -333,7 +364,7 @@ mod tests {
         let mut writer = PartWriter::new(dir.path().join("e.bin.part"), 0, None);
         writer.push(Bytes::from(body.clone())).await.unwrap();
         writer.push(Bytes::new()).await.unwrap();
-        let path = writer.finish(dir.path().join("e.bin"), false, || None).await.unwrap();
+        let (path, _) = writer.finish(dir.path().join("e.bin"), false, || None).await.unwrap();
         assert_eq!(std::fs::read(path).unwrap(), body);
     }
 }

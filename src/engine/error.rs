@@ -55,6 +55,24 @@ pub enum DownloadError {
     RedirectScheme { url: String },
     #[error("server answered a range request with a mismatched Content-Range {got:?} for {url}")]
     BadContentRange { url: String, got: String },
+    #[error(
+        "checksum mismatch: {} has {algo} {actual}, but {expected} was expected (from {from}); \
+         the file keeps its .part name, and a retry downloads it again",
+        path.display()
+    )]
+    ChecksumMismatch {
+        path: PathBuf,
+        algo: super::checksum::Algo,
+        expected: String,
+        actual: String,
+        from: &'static str,
+    },
+    #[error(
+        "{} is already there but has {algo} {actual}, not the expected {expected}; move or delete \
+         it to download the file again",
+        path.display()
+    )]
+    ExistingMismatch { path: PathBuf, algo: super::checksum::Algo, expected: String, actual: String },
     #[error("disk full writing {}", path.display())]
     DiskFull { path: PathBuf },
     #[error(
@@ -139,6 +157,7 @@ impl DownloadError {
             Self::PermissionDenied { .. } => ErrorKind::Permission,
             Self::Io { .. } => ErrorKind::Disk,
             Self::NoFreeName { .. } => ErrorKind::Name,
+            Self::ChecksumMismatch { .. } | Self::ExistingMismatch { .. } => ErrorKind::Checksum,
             Self::Internal(_) => ErrorKind::Other,
         }
     }

@@ -45,6 +45,8 @@ impl ItemSnapshot {
             retries: 0,
             skipped: false,
             link_expires: None,
+            checksum: None,
+            note: None,
         }
     }
 
@@ -163,6 +165,18 @@ impl ItemSnapshot {
                 self.url.clone_from(url);
                 self.link_expires = *expires;
                 Change::Saved
+            }
+            EngineEvent::Checksum { checksum, .. } => {
+                if self.checksum.as_ref() == Some(checksum) {
+                    return Change::None;
+                }
+                self.checksum = Some(checksum.clone());
+                // The saved queue keeps the expected checksum across restarts.
+                Change::Saved
+            }
+            EngineEvent::Note { message, .. } => {
+                self.note = Some(message.clone());
+                Change::Shown
             }
             // Removal is the owner's business (it drops the snapshot).
             EngineEvent::Removed { .. } => Change::Saved,

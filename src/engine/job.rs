@@ -9,7 +9,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use url::Url;
 
+use super::checksum::ExpectedChecksum;
 use super::error::DownloadError;
+use super::hashing::Checked;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
 use super::messages::{EngineEvent, ItemId};
@@ -60,6 +62,9 @@ pub struct PartState {
     /// `Accept-Ranges: bytes` or nothing, but ranges cannot be trusted: from now on this item
     /// is one stream that starts over rather than continues, instead of splitting again.
     pub ranges_unreliable: bool,
+    /// The checksum these bytes must add up to, strongest source first (see
+    /// `transfer::expect_checksum`); `None` when there is none to check.
+    pub checksum: Option<ExpectedChecksum>,
 }
 
 impl PartState {
@@ -82,6 +87,8 @@ pub struct Job {
     pub limiter: Arc<RateLimiter>,
     /// This item's refresh command (see `refresh`), if it has one.
     pub refresh: Option<Arc<Program>>,
+    /// The checksum given for this item (the request's, or the engine's book by URL).
+    pub checksum: Option<ExpectedChecksum>,
 }
 
 /// What a transfer task hands back: how it ended, and the URL it ended on when the refresh
@@ -117,6 +124,8 @@ pub enum Attempt {
         path: PathBuf,
         bytes: u64,
         skipped: bool,
+        /// The file's checksum, when there was one to check (it matched).
+        checked: Option<Checked>,
     },
     Stopped {
         bytes: u64,

@@ -2,13 +2,16 @@
 //!
 //! Front ends (the TUI, `dlm get`, the control socket) only ever talk to the engine through
 //! these types, and see each item as an `ItemSnapshot` (folded by `item`). Must not depend on
-//! anything outside `std` and serde (for the stable names of states and error kinds).
+//! anything outside `std`, serde (for the stable names of states and error kinds) and the
+//! checksum vocabulary (`checksum`, plain types too).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+
+use super::checksum::{ChecksumView, ExpectedChecksum};
 
 /// Identifies one download for its whole life in an engine. Assigned by `EngineHandle::add`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +33,10 @@ pub struct AddRequest {
     /// Continue from an earlier attempt (a restored queue): the file name already chosen, the
     /// validator that guards the `.part` bytes, and the size the server announced.
     pub resume: Option<ResumeHint>,
+    /// The checksum the finished file must have (given by the person, a list line, or kept by
+    /// the saved queue from `ItemSnapshot::checksum`). `None`: the engine's `ChecksumBook`
+    /// (by URL, then checksum files by name) and then the server's digest headers are used.
+    pub checksum: Option<ExpectedChecksum>,
 }
 
 impl AddRequest {
@@ -293,6 +300,19 @@ pub enum EngineEvent {
     },
     /// The engine has stopped every transfer and will send nothing more.
     Stopped,
+    /// What is known of the item's checksum changed: the expected one became known (a server
+    /// sent it, a checksum file named it) or the file was checked (`Verified`, or `Mismatch`
+    /// just before the `Failed` with kind `checksum`).
+    Checksum {
+        id: ItemId,
+        checksum: ChecksumView,
+    },
+    /// Something worth telling the person about the item that is not an error (a malformed
+    /// digest header that was ignored).
+    Note {
+        id: ItemId,
+        message: String,
+    },
 }
 
 impl EngineEvent {
@@ -318,7 +338,9 @@ impl EngineEvent {
             | Self::Cancelled { id }
             | Self::Removed { id }
             | Self::ItemLimitsChanged { id, .. }
-            | Self::UrlChanged { id, .. } => Some(*id),
+            | Self::UrlChanged { id, .. }
+            | Self::Checksum { id, .. }
+            | Self::Note { id, .. } => Some(*id),
             Self::WorkersChanged { .. } | Self::RateLimitChanged { .. } | Self::Stopped => None,
         }
     }
@@ -381,6 +403,9 @@ pub enum ErrorKind {
     Name,
     /// The link expired and the refresh command could not give a working one.
     Refresh,
+    /// The complete file does not have the expected checksum: it keeps its `.part` name, and
+    /// a retry fetches it again from the first byte.
+    Checksum,
     /// A bug in dlm, or an item restored from an older queue without a kind.
     Other,
 }
@@ -400,6 +425,7 @@ impl ErrorKind {
             Self::Disk => "disk",
             Self::Name => "name",
             Self::Refresh => "refresh",
+            Self::Checksum => "checksum",
             Self::Other => "other",
         }
     }
@@ -459,4 +485,9 @@ pub struct ItemSnapshot {
     /// When the URL stops working, for a signed URL (S3, GCS, CloudFront, Azure SAS) that says
     /// so in its query; `None` for other URLs.
     pub link_expires: Option<SystemTime>,
+    /// The checksum the file is checked against and how the check went; `None` when no
+    /// checksum was available (nothing given, none from the server).
+    pub checksum: Option<ChecksumView>,
+    /// The engine's last note about the item (see `EngineEvent::Note`).
+    pub note: Option<String>,
 }

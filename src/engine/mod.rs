@@ -7,11 +7,15 @@
 
 mod answer;
 mod bulk;
+mod checksum;
 mod cookies;
 mod destination;
+mod digest_header;
 mod disk;
 mod disposition;
 mod error;
+mod fetch_text;
+mod hashing;
 mod hosts;
 mod http;
 mod item;
@@ -34,9 +38,11 @@ mod sidecar;
 pub mod signed_url;
 mod single;
 mod stop;
+mod sums;
 mod textfile;
 mod transfer;
 mod urls;
+mod verify;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,9 +52,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use answer::parse_content_range;
+pub use checksum::{Algo, ChecksumSource, ChecksumState, ChecksumView, ExpectedChecksum};
 pub use cookies::{Cookie, CookieJar, CookiesError};
 pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
+pub use fetch_text::download_text;
 pub use item::Change;
 pub use messages::{
     AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
@@ -62,6 +70,7 @@ pub use options::{
 pub use program::Program;
 pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
+pub use sums::{ChecksumBook, SumsFile};
 pub use textfile::read_small_text;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 

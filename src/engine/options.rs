@@ -72,6 +72,13 @@ pub struct EngineOptions {
     pub netrc: Option<Netrc>,
     /// Cookies (`--load-cookies`, `cookies_file`), each sent to its own domain and path only.
     pub cookies: CookieJar,
+    /// Checksums known before the downloads start: by URL (`--checksum`, `URL ALGO=HEX` list
+    /// lines) and checksum files matched by file name (`--checksum-file`). Shared, since a list
+    /// may hold thousands.
+    pub checksums: Arc<super::sums::ChecksumBook>,
+    /// With no checksum known for a download, look for `URL.sha256`, then `SHA256SUMS` next to
+    /// it (one or two extra requests each; off by default).
+    pub checksum_siblings: bool,
 }
 
 /// What to do when a download's file name is already taken in its folder.
@@ -114,6 +121,8 @@ impl Default for EngineOptions {
             refresh_timeout: Duration::from_secs(30),
             netrc: None,
             cookies: CookieJar::default(),
+            checksums: Arc::default(),
+            checksum_siblings: false,
         }
     }
 }

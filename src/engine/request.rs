@@ -54,7 +54,10 @@ pub async fn send(
     // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
     let client = if asked.range.is_some() { shared.http1() } else { &shared.client };
     let opts = &shared.options;
-    let mut request = client.get(with_netrc_login(opts, url));
+    // Servers that can send the file's digest are asked to (RFC 9530): a checksum for free.
+    let mut request = client
+        .get(with_netrc_login(opts, url))
+        .header("want-repr-digest", super::digest_header::WANT_REPR_DIGEST);
     // Each request's own URL picks its cookies. On a redirect to another host reqwest drops
     // the `Cookie` and `Authorization` headers set here, so neither the cookies nor a netrc
     // login reach a host they were not given for.

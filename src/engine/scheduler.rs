@@ -11,6 +11,7 @@ use tokio::task::{self, JoinSet};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::checksum::ExpectedChecksum;
 use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
@@ -62,6 +63,9 @@ struct Item {
     /// Its refresh command: the engine's default (`EngineOptions::refresh_command`) until
     /// something sets one for the item alone (per-host rules, to come).
     refresh: Option<Arc<Program>>,
+    /// The checksum given with the item or by its URL in the engine's book (boxed: most items
+    /// have none, and a long queue is kept small).
+    checksum: Option<Box<ExpectedChecksum>>,
 }
 
 impl Item {
@@ -306,6 +310,7 @@ impl Scheduler {
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
             limiter: None,
             refresh: options.refresh_command.clone(),
+            checksum: None,
         };
         if let Some(limits) = limits {
             item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
@@ -331,6 +336,9 @@ impl Scheduler {
         };
         item.url = Some(url.as_str().into());
         snapshot.link_expires = signed_url::expiry(&url);
+        let checksum = request.checksum.or_else(|| options.checksums.for_url(&request.url).cloned());
+        snapshot.checksum = checksum.as_ref().map(ExpectedChecksum::pending);
+        item.checksum = checksum.map(Box::new);
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
@@ -345,6 +353,7 @@ impl Scheduler {
                     resumable: !hint.ranges_unreliable,
                     missing,
                     ranges_unreliable: hint.ranges_unreliable,
+                    checksum: None,
                 })
             })
         });
@@ -510,6 +519,7 @@ impl Scheduler {
                 connections: item.connections,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
                 refresh: item.refresh.clone(),
+                checksum: item.checksum.as_deref().cloned(),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));

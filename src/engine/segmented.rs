@@ -20,6 +20,7 @@ use url::Url;
 use super::answer::{self, Verdict, WholeFile};
 use super::disk::{self, PartWriter};
 use super::error::DownloadError;
+use super::hashing::{Hashing, PrefixHasher, check_rest};
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
 use super::limiter::pace;
@@ -191,6 +192,8 @@ pub async fn run(
     let mut failures_in_a_row = 0usize;
     let mut furthest = Furthest::starting_at(start_bytes);
     let mut tick = tokio::time::interval(shared.options.progress_interval);
+    // The checksum's hash follows the contiguous prefix on disk as it grows.
+    let mut prefix = PrefixHasher::new(ctx.part_path.clone(), part.checksum.clone());
     let mut last_save = tokio::time::Instant::now();
     // At most one checkpoint in flight; it runs beside the connections, which keep writing
     // while the `.part` is synced.
@@ -246,6 +249,10 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => {
+                if let Some(prefix) = prefix.as_mut() {
+                    let written = ctx.map().missing().first().map_or(total, |m| m.0);
+                    prefix.advance(written).await;
+                }
                 let bytes = ctx.map().received_bytes();
                 let _ = shared.events.try_send(EngineEvent::Progress { id: job.id, bytes });
                 if last_save.elapsed() >= SIDECAR_EVERY && saves.is_empty() {
@@ -268,7 +275,11 @@ pub async fn run(
         }
     }
     saves.detach_all();
-    conclude(&ctx, part, ends, start_bytes, token).await
+    let hashed = match prefix {
+        Some(prefix) => Some(prefix.finish().await),
+        None => None,
+    };
+    conclude(&ctx, part, ends, start_bytes, token, hashed).await
 }
 
 /// Publishes a complete file, or says how the download stopped.
@@ -278,6 +289,7 @@ async fn conclude(
     ends: Ends,
     start_bytes: u64,
     token: &CancellationToken,
+    hashed: Option<Hashing>,
 ) -> Segmented {
     let complete = ctx.map().is_complete();
     part.missing = Some(ctx.map().missing());
@@ -291,11 +303,18 @@ async fn conclude(
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let replace = ctx.shared.options.on_conflict == ConflictPolicy::Overwrite;
         let published = tokio::task::spawn_blocking(move || {
+            // The ranges arrived out of order: what the prefix hash has not read yet is read
+            // back (from the page cache, where it was just written) before it may be named.
+            let checked = hashed.map(|h| check_rest(&part_file, h)).transpose()?;
+            if let Some(c) = checked.as_ref().filter(|c| !c.matches()) {
+                return Err(c.mismatch(&part_file));
+            }
             publish_part(&part_file, final_path, replace, || names.reserve_unique(&dir, &name))
+                .map(|p| (p, checked))
         })
         .await;
         return end(match published {
-            Ok(Ok(path)) => Attempt::Done { path, bytes: ctx.total, skipped: false },
+            Ok(Ok((path, checked))) => Attempt::Done { path, bytes: ctx.total, skipped: false, checked },
             Ok(Err(error)) => Attempt::Error { error, reached: None },
             Err(e) => Attempt::Error { error: DownloadError::Internal(e.to_string()), reached: None },
         });

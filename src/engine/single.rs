@@ -52,7 +52,8 @@ pub async fn stream(
         total,
         missing: None,
     });
-    let mut writer = PartWriter::new(part.part_path(), from, meta);
+    // Hashed as it is written; a continued `.part`'s bytes are read back through the hash first.
+    let mut writer = PartWriter::new(part.part_path(), from, meta).checking(part.checksum.clone());
     let reached = |writer: &PartWriter| (writer.received() > from).then_some(writer.received());
     let read_timeout = shared.options.read_timeout;
     let interval = shared.options.progress_interval;
@@ -143,7 +144,7 @@ pub async fn finish(shared: &Shared, writer: PartWriter, final_path: PathBuf, jo
     let dir = job.dir.clone();
     let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
     match writer.finish(final_path, replace, move || names.reserve_unique(&dir, &name)).await {
-        Ok(path) => Attempt::Done { path, bytes, skipped: false },
+        Ok((path, checked)) => Attempt::Done { path, bytes, skipped: false, checked },
         Err(error) => Attempt::Error { error, reached: None },
     }
 }

@@ -27,6 +27,7 @@ use super::segmented::{self, Segmented};
 use super::sidecar;
 use super::single::{self, Body};
 use super::urls::redact_url;
+use super::verify;
 
 /// Where failed attempts ended, to tell a server that always cuts the body at the same byte.
 #[derive(Debug, Default)]
@@ -83,7 +84,10 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
         attempt += 1;
         shared.emit(EngineEvent::Connecting { id: job.id, attempt }).await;
         match attempt_once(shared, job, &mut part, token).await {
-            Attempt::Done { path, bytes, skipped } => {
+            Attempt::Done { path, bytes, skipped, checked } => {
+                if let Some(checked) = &checked {
+                    verify::verified(shared, job, checked).await;
+                }
                 return Outcome::Completed { path, bytes, skipped, part };
             }
             Attempt::Stopped { bytes } => return Outcome::Stopped { part, bytes },
@@ -92,6 +96,19 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
                 continue;
             }
             Attempt::Error { error, reached } => {
+                if let DownloadError::ChecksumMismatch { .. } = error {
+                    verify::report_mismatch(
+                        shared,
+                        job,
+                        part.as_ref().and_then(|p| p.checksum.as_ref()),
+                        &error,
+                    )
+                    .await;
+                    // The bytes on disk are wrong somewhere: a retry fetches the file again.
+                    if let Some(p) = part.as_mut() {
+                        forget_progress(p);
+                    }
+                }
                 // Bytes arrived in this attempt, so its URL answered with a success first.
                 if reached.is_some() {
                     link.proven();
@@ -192,6 +209,7 @@ async fn attempt_once(
         Err(attempt) => return attempt,
     };
     let Some(p) = part.as_mut() else { return failed(DownloadError::Internal("no destination".into())) };
+    verify::expect(shared, job, p, &response).await;
     // `StartInfo.offset` is what is on disk: for a segmented resume that is more than the first
     // missing byte, and a front end that took the first missing byte would count the rest as
     // received in this attempt (impossible rates).
@@ -287,7 +305,10 @@ async fn take_answer(
                 None => {
                     match destination::choose(shared, job, &FirstAnswer { response, file: &file }).await {
                         Ok(Destination::Skip { path, bytes }) => {
-                            return Err(Attempt::Done { path, bytes, skipped: true });
+                            return Err(match verify::check_existing(shared, job, &path, response).await {
+                                Ok(checked) => Attempt::Done { path, bytes, skipped: true, checked },
+                                Err(error) => failed(error),
+                            });
                         }
                         Ok(Destination::Continue(found)) => {
                             *part = Some(found);
@@ -362,7 +383,9 @@ async fn wait_for_place(
 async fn publish_complete(shared: &Shared, job: &Job, part: Option<&PartState>) -> Attempt {
     let Some(p) = part else { return failed(DownloadError::Internal("no destination".into())) };
     let bytes = p.total.unwrap_or(0);
-    single::finish(shared, PartWriter::new(p.part_path(), bytes, None), p.final_path.clone(), job).await
+    // The bytes are all on disk: the hash is rebuilt from them, never assumed.
+    let writer = PartWriter::new(p.part_path(), bytes, None).checking(p.checksum.clone());
+    single::finish(shared, writer, p.final_path.clone(), job).await
 }
 
 /// Whether a complete-looking `.part` was written by one stream (its sidecar lists no missing

@@ -175,7 +175,12 @@ impl Actor {
                 let count = urls.len();
                 let requests = urls
                     .iter()
-                    .map(|url| AddRequest { url: url.clone(), dir: dir.clone(), resume: None })
+                    .map(|url| AddRequest {
+                        url: url.clone(),
+                        dir: dir.clone(),
+                        resume: None,
+                        checksum: None,
+                    })
                     .collect();
                 self.add(requests);
                 Reply::added(count)

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::engine::{ItemError, ItemLimits, ItemSnapshot, ItemState};
+use crate::engine::{ChecksumView, ItemError, ItemLimits, ItemSnapshot, ItemState};
 
 /// One item as saved and listed. Unknown fields are ignored, so a minor addition in a later
 /// dlm does not make a file unreadable.
@@ -51,6 +51,10 @@ pub struct ItemRecord {
     /// restart continue it as one stream from the first byte instead of splitting it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ranges_unreliable: bool,
+    /// The checksum the file is checked against (given, or from the server), and how the
+    /// check went: kept so a restored item is still verified, and shown by `dlm ls --json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ChecksumView>,
 }
 
 /// An item's own limits as saved and listed.
@@ -89,6 +93,7 @@ impl ItemRecord {
             error: None,
             limits: None,
             ranges_unreliable: false,
+            checksum: None,
         }
     }
 
@@ -107,6 +112,7 @@ impl ItemRecord {
             error: item.error.clone(),
             limits: (item.limits != defaults).then(|| item.limits.into()),
             ranges_unreliable: item.ranges_unreliable,
+            checksum: item.checksum.clone(),
         }
     }
 

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use crate::engine::{
-    AddRequest, ItemError, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, naming, part_progress,
+    AddRequest, ChecksumView, ItemError, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, naming,
+    part_progress,
 };
 
 use super::SavedQueue;
@@ -101,7 +102,12 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
             };
             Restore {
                 id: ItemId(item.id),
-                request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume },
+                request: AddRequest {
+                    url: item.url.clone(),
+                    dir: item.dir.clone(),
+                    resume,
+                    checksum: item.checksum.as_ref().and_then(ChecksumView::to_expected),
+                },
                 state,
                 limits: item.limits.map(ItemLimits::from),
             }

@@ -31,9 +31,16 @@
 //! - `auth=B64`: answer 401 (with `WWW-Authenticate: Basic`) unless the request carries
 //!   `Authorization: Basic B64` (`dTpw` is `u:p`)
 //! - `cookie=NAME=VALUE`: answer 403 unless the request's `Cookie` header holds that pair
+//! - `repr=ALGO`, `digest=ALGO`, `content_digest=ALGO` (sha256, sha512, sha1, md5): send the
+//!   file's digest as `Repr-Digest`, RFC 3230 `Digest`, or `Content-Digest` (of the body sent);
+//!   with `wrong=1` the digest is of other bytes
+//! - `raw_header=NAME:VALUE`: one more header, verbatim (malformed digests)
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
-//! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
+//! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text;
+//! `/text/NAME?body=TEXT` answers TEXT (a checksum file); `/sib/SIZE/MODE/NAME` serves the
+//! file NAME of SIZE bytes with checksums beside it: MODE `own` answers `NAME.sha256`, MODE
+//! `sums` answers `SHA256SUMS` (right for `sib.bin`, wrong for `bad.bin`), others 404.
 //! `TestServer::garbage()` starts a TCP listener that answers with bytes that are not HTTP.
 //! `raw.rs` scripts byte-exact answers hyper would refuse to send (more bytes than
 //! Content-Length, a chunked body cut short); `tls.rs` serves these routes over HTTPS with a
@@ -290,12 +297,38 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         "/loop/a" => return redirect("/loop/b"),
         "/loop/b" => return redirect("/loop/a"),
         "/to" => return redirect(p.get("url").map_or("/", String::as_str)),
+        _ if path.starts_with("/text/") => {
+            return Response::new(Body::from(p.get("body").cloned().unwrap_or_default()));
+        }
         "/echo-headers" => {
             let text: String =
                 headers.iter().map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("?"))).collect();
             return Response::new(Body::from(text));
         }
         _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/sib/") {
+        let mut parts = rest.splitn(3, '/');
+        let (size, mode, name) =
+            (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let size: usize = size.parse().unwrap_or(1024);
+        let own = name.strip_suffix(".sha256");
+        return match (mode, own, name) {
+            ("own", Some(file), _) => {
+                Response::new(Body::from(format!("{}  {file}\n", sha256_hex(&content(file, size)))))
+            }
+            ("sums", None, "SHA256SUMS") => Response::new(Body::from(format!(
+                "{}  sib.bin\n{}  bad.bin\n",
+                sha256_hex(&content("sib.bin", size)),
+                "00".repeat(32)
+            ))),
+            (_, Some(_), _) | (_, None, "SHA256SUMS") => status(StatusCode::NOT_FOUND),
+            _ => {
+                let mut p = p;
+                p.insert("size".into(), size.to_string());
+                serve_file(&inner, name, &p, &headers, nth, conn).await
+            }
+        };
     }
     if num(&p, "redirect_self").is_some_and(|k| nth <= k) {
         return redirect(&format!("{path}?{query}"));
@@ -449,6 +482,22 @@ async fn serve_file(
     if let Some(etag) = etag_sent {
         resp = resp.header(header::ETAG, etag);
     }
+    let wrong = p.contains_key("wrong");
+    let of =
+        |bytes: &[u8]| if wrong { content_version(name, 999, bytes.len().max(1)) } else { bytes.to_vec() };
+    for (key, name, rfc3230) in [
+        ("repr", "repr-digest", false),
+        ("digest", "digest", true),
+        ("content_digest", "content-digest", false),
+    ] {
+        if let Some(algo) = p.get(key) {
+            let bytes = if key == "content_digest" { of(&slice) } else { of(&body) };
+            resp = resp.header(name, digest_header(algo, &bytes, rfc3230));
+        }
+    }
+    if let Some((name, value)) = p.get("raw_header").and_then(|h| h.split_once(':')) {
+        resp = resp.header(name, value);
+    }
     let announced = slice.len();
     let chunked = p.contains_key("chunked");
     if !chunked {
@@ -593,6 +642,26 @@ fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, throttle: Option
         Some((Ok::<Bytes, std::io::Error>(piece), (data, sent + n, guard, gated)))
     });
     Body::from_stream(s.boxed())
+}
+
+/// `sha-256=:BASE64:` (RFC 9530) or `SHA-256=BASE64` (RFC 3230) for `bytes`.
+pub fn digest_header(algo: &str, bytes: &[u8], rfc3230: bool) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let (name, digest) = match algo {
+        "sha512" => ("sha-512", sha2::Sha512::digest(bytes).to_vec()),
+        "sha1" => ("sha", sha1::Sha1::digest(bytes).to_vec()),
+        "md5" => ("md5", md5::Md5::digest(bytes).to_vec()),
+        _ => ("sha-256", sha2::Sha256::digest(bytes).to_vec()),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    if rfc3230 { format!("{}={b64}", name.to_uppercase()) } else { format!("{name}=:{b64}:") }
+}
+
+/// Lower-case hex sha256 of `bytes`, as `sha256sum` prints it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_range(v: &str) -> Option<(u64, Option<u64>)> {
