@@ -52,9 +52,9 @@ pub struct ItemRecord {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ranges_unreliable: bool,
     /// The checksum the file is checked against (given, or from the server), and how the
-    /// check went: kept so a restored item is still verified, and shown by `dlm ls --json`.
+    /// check went: kept so a restored item is still verified, and shown by `dlm ls --json`. Boxed: most items have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<ChecksumView>,
+    pub checksum: Option<Box<ChecksumView>>,
 }
 
 /// An item's own limits as saved and listed.
@@ -112,7 +112,7 @@ impl ItemRecord {
             error: item.error.clone(),
             limits: (item.limits != defaults).then(|| item.limits.into()),
             ranges_unreliable: item.ranges_unreliable,
-            checksum: item.checksum.clone(),
+            checksum: item.checksum.clone().map(Box::new),
         }
     }
 

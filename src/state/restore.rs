@@ -106,7 +106,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                     url: item.url.clone(),
                     dir: item.dir.clone(),
                     resume,
-                    checksum: item.checksum.as_ref().and_then(ChecksumView::to_expected),
+                    checksum: item.checksum.as_deref().and_then(ChecksumView::to_expected),
                 },
                 state,
                 limits: item.limits.map(ItemLimits::from),
@@ -168,6 +168,24 @@ mod tests {
         assert_eq!((plan[3].state.clone(), plan[3].request.resume.clone()), (RestoreAs::Queued, None));
         assert_eq!(plan[4].state, RestoreAs::Failed { error: full }, "the kind survives a restart");
         assert_eq!(plan[4].request.resume, None, "no .part, no resume hint");
+    }
+
+    /// An item's checksum is saved with it (and its JSON view), so a restored download is
+    /// still checked against it.
+    #[test]
+    fn a_saved_checksum_goes_back_to_the_engine_with_the_restored_item() {
+        use crate::engine::{Algo, ChecksumSource, ExpectedChecksum};
+        let expected =
+            ExpectedChecksum::from_hex(Algo::Sha256, &"ab".repeat(32), ChecksumSource::User).unwrap();
+        let record = ItemRecord {
+            checksum: Some(Box::new(expected.pending())),
+            ..ItemRecord::new(4, "http://h/x.iso", Some(PathBuf::from("/d")))
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains(&"ab".repeat(32)), "the JSON view shows it: {json}");
+        let loaded: ItemRecord = serde_json::from_str(&json).unwrap();
+        let plan = restore_plan(&queue(vec![loaded]));
+        assert_eq!(plan[0].request.checksum, Some(expected));
     }
 
     #[test]
