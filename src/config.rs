@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::engine::{ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
+use crate::engine::{
+    AUTO_CONNECTIONS, ConflictPolicy, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS,
+};
 use crate::format::{parse_duration, parse_rate};
 use crate::suggest::closest;
 use crate::tui::keys::{KeyMap, KeysError};
@@ -38,9 +40,13 @@ pub struct Config {
     /// Downloads running at once (1–64).
     #[serde(deserialize_with = "de_workers")]
     pub workers: usize,
-    /// Connections per download (1–32).
+    /// Connections per download: `"auto"` (the default: the autopilot starts with one and adds
+    /// while it helps) or a fixed count (1–32), kept as `AUTO_CONNECTIONS` or the count.
     #[serde(deserialize_with = "de_connections")]
     pub connections: usize,
+    /// Most connections auto opens for one download (1–32).
+    #[serde(deserialize_with = "de_connection_count")]
+    pub max_connections_auto: usize,
     /// Attempts after the first one for transient failures (0–1000).
     #[serde(deserialize_with = "de_retries")]
     pub retries: u32,
@@ -95,6 +101,7 @@ impl Default for Config {
             download_dir: None,
             workers: o.workers,
             connections: o.connections,
+            max_connections_auto: o.max_connections_auto,
             retries: o.retries,
             retry_base_delay: o.retry_base_delay,
             retry_max_delay: o.retry_max_delay,
@@ -172,6 +179,7 @@ impl Config {
         }
         o.workers = self.workers;
         o.connections = self.connections;
+        o.max_connections_auto = self.max_connections_auto;
         o.retries = self.retries;
         o.retry_base_delay = self.retry_base_delay;
         o.retry_max_delay = self.retry_max_delay;
@@ -397,8 +405,38 @@ fn de_workers<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     ranged(d, 1, MAX_WORKERS, "a number of downloads")
 }
 
-fn de_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+fn de_connection_count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     ranged(d, 1, MAX_CONNECTIONS, "a number of connections")
+}
+
+/// `"auto"` or a count of connections.
+fn de_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Word(String),
+        Count(i64),
+    }
+    match Text::deserialize(d)? {
+        Text::Word(word) => parse_connections(&word).map_err(de::Error::custom),
+        Text::Count(n) => {
+            usize::try_from(n).ok().filter(|n| (1..=MAX_CONNECTIONS).contains(n)).ok_or_else(|| {
+                de::Error::custom(format!("expected \"auto\" or 1 to {MAX_CONNECTIONS}, found {n}"))
+            })
+        }
+    }
+}
+
+/// `auto` (`AUTO_CONNECTIONS`) or a count of connections from 1 to `MAX_CONNECTIONS`: the
+/// value of `connections` in the config and of `-x`.
+pub fn parse_connections(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(AUTO_CONNECTIONS);
+    }
+    text.parse::<usize>().ok().filter(|n| (1..=MAX_CONNECTIONS).contains(n)).ok_or_else(|| {
+        format!("expected \"auto\" or a number of connections from 1 to {MAX_CONNECTIONS}, found {text:?}")
+    })
 }
 
 fn de_per_host<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -538,6 +576,17 @@ mod tests {
         assert!(message("workers = 2.5").contains("expected a number of downloads from 1 to 64 (a whole"));
         assert!(message("retries = -1").contains("`retries`: expected a number of retries from 0 to 1000"));
         assert!(message("retries = 1\nretries = 2").contains("2:1: `retries`: duplicate key"));
+        assert!(message("connections = \"many\"").contains("expected \"auto\" or a number of connections"));
+        assert!(message("connections = 33").contains("expected \"auto\" or 1 to 32, found 33"));
+        assert!(message("max_connections_auto = 0").contains("from 1 to 32"));
+    }
+
+    #[test]
+    fn connections_are_auto_by_default_or_a_fixed_count() {
+        assert_eq!(parse("").unwrap().engine_options().connections, AUTO_CONNECTIONS);
+        assert_eq!(parse("connections = \"Auto\"").unwrap().connections, AUTO_CONNECTIONS);
+        let fixed = parse("connections = 6\nmax_connections_auto = 12").unwrap().engine_options();
+        assert_eq!((fixed.connections, fixed.max_connections_auto), (6, 12));
     }
 
     #[test]

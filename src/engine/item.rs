@@ -44,6 +44,7 @@ impl ItemSnapshot {
             retry: None,
             retries: 0,
             skipped: false,
+            connections: None,
         }
     }
 
@@ -154,6 +155,13 @@ impl ItemSnapshot {
                 }
                 self.limits = limits;
                 Change::Saved
+            }
+            EngineEvent::ConnectionsChanged { note, .. } => {
+                if self.connections.as_ref() == Some(note) {
+                    return Change::None;
+                }
+                self.connections = Some(note.clone());
+                Change::Shown
             }
             // Removal is the owner's business (it drops the snapshot).
             EngineEvent::Removed { .. } => Change::Saved,

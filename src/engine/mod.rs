@@ -6,6 +6,7 @@
 //! checks that.
 
 mod answer;
+mod autopilot;
 mod bulk;
 mod destination;
 mod disk;
@@ -44,12 +45,12 @@ pub use disk::part_progress;
 pub use error::{DownloadError, EngineError};
 pub use item::Change;
 pub use messages::{
-    AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
-    RestoreAs, ResumeHint, RetryNote, StartInfo,
+    AddRequest, Command, ConnectionsNote, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits,
+    ItemSnapshot, ItemState, RestoreAs, ResumeHint, RetryNote, StartInfo,
 };
 pub use options::{
-    ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
-    MAX_WORKERS, default_user_agent,
+    AUTO_CONNECTIONS, ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_AUTO,
+    EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS, default_user_agent,
 };
 pub use retry::parse_retry_after;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};

@@ -128,6 +128,7 @@ impl QueueModel {
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
             | EngineEvent::RateLimitChanged { .. }
+            | EngineEvent::ConnectionsChanged { .. }
             | EngineEvent::Stopped => Change::None,
         }
     }

@@ -63,7 +63,7 @@ pub async fn run(
     let cap = options.workers;
     let item_defaults = ItemLimits {
         rate_limit: options.item_rate_limit,
-        connections: options.connections.clamp(1, crate::engine::MAX_CONNECTIONS),
+        connections: options.connections.min(crate::engine::MAX_CONNECTIONS),
     };
     let (engine, mut event_rx) = Engine::start(options).context("cannot start the download engine")?;
     let handle = engine.handle();

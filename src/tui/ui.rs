@@ -547,6 +547,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .rate_limit
         .map_or_else(|| "no rate limit".to_string(), |l| format!("at most {}", format::rate(l as f64)));
     let conns = match row.connections {
+        crate::engine::AUTO_CONNECTIONS => "connections chosen automatically".to_string(),
         1 => "1 connection".to_string(),
         n => format!("up to {n} connections"),
     };

@@ -13,6 +13,8 @@
 //! - `bad_range=1`: answer ranged requests with a 206 whose Content-Range starts elsewhere
 //! - `lying_206=1`: answer ranged requests with 206 and a different ETag (and other bytes)
 //! - `throttle=BYTES_PER_SEC`
+//! - `slow_nth=N&slow_after=K&slow_rate=R`: the Nth request (counting from 1) slows to R bytes
+//!   a second after K body bytes (a path that turns bad mid-file)
 //! - `drop_after=N&drop_times=K`: the first K requests drop the connection after N body bytes
 //! - `stall_after=N&stall_times=K`: the first K requests stop sending after N body bytes
 //! - `short=N&short_times=K`: the first K requests announce the full length but send N fewer
@@ -442,11 +444,15 @@ async fn serve_file(
     } else if let Some(n) = num(p, "short").filter(|_| applies(p, "short", nth)) {
         limit = limit.saturating_sub(n);
     }
+    let slow = num(p, "slow_nth")
+        .filter(|n| *n == nth)
+        .map(|_| (num(p, "slow_after").unwrap_or(0), num(p, "slow_rate").unwrap_or(100_000)));
+    let pace = Pace { throttle: num(p, "throttle"), slow };
     let body = body_stream(
         InFlight::start(inner, name_guard, conn),
         slice.slice(..limit),
         ending,
-        num(p, "throttle"),
+        pace,
         p.contains_key("gate"),
     );
     resp.body(body).unwrap()
@@ -536,8 +542,23 @@ impl Drop for NameGuard {
     }
 }
 
-fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, throttle: Option<usize>, gate: bool) -> Body {
-    let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
+/// How fast a body is sent: `throttle` bytes a second, and `slow`'s rate after its offset.
+#[derive(Clone, Copy)]
+struct Pace {
+    throttle: Option<usize>,
+    slow: Option<(usize, usize)>,
+}
+
+impl Pace {
+    fn rate_at(self, sent: usize) -> Option<usize> {
+        match self.slow {
+            Some((after, rate)) if sent >= after => Some(rate),
+            _ => self.throttle,
+        }
+    }
+}
+
+fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, pace: Pace, gate: bool) -> Body {
     let state = (data, 0usize, guard, false);
     let s = stream::unfold(state, move |(data, sent, guard, gated)| async move {
         if gate && !gated && sent >= 1024.min(data.len()) {
@@ -559,6 +580,8 @@ fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, throttle: Option
                 }
             };
         }
+        let throttle = pace.rate_at(sent);
+        let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
         let mut n = chunk.min(data.len() - sent);
         if gate && !gated {
             n = n.min(1024 - sent);

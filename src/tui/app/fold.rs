@@ -168,6 +168,7 @@ impl App {
             | EngineEvent::Removed { .. }
             | EngineEvent::WorkersChanged { .. }
             | EngineEvent::RateLimitChanged { .. }
+            | EngineEvent::ConnectionsChanged { .. }
             | EngineEvent::Stopped => {}
         }
     }
