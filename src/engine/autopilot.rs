@@ -6,9 +6,11 @@
 //! How it grows: it starts with one connection and measures the download's total rate over a
 //! short window once every connection it asked for is receiving. If the rest of the file would
 //! take longer than a probe can pay back, it doubles the count (bounded by its ceiling) and
-//! measures again; it stops adding when a step gave less than `MIN_GAIN`. Doubling rather than
-//! adding one at a time reaches 8 connections in three steps, so a server that limits each
-//! connection is at full speed within about two seconds instead of eight.
+//! measures again; it stops adding when a step gave less than `MIN_GAIN`, or less than half of
+//! what the added connections would give at the others' pace. Doubling rather than adding one
+//! at a time, and quadrupling after a step that scaled almost linearly (a server that limits
+//! each connection), reaches 8 connections in two steps: such a server is at full speed within
+//! about a second instead of eight.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -17,9 +19,16 @@ use std::time::Duration;
 /// Least growth of the total rate that makes a step worth keeping on adding.
 pub const MIN_GAIN: f64 = 0.10;
 /// Time a new step is given to reach speed (connect, slow start) before it is measured.
-const WARMUP: Duration = Duration::from_millis(200);
+const WARMUP: Duration = Duration::from_millis(100);
 /// How long the total rate is measured at one connection count.
-const WINDOW: Duration = Duration::from_millis(500);
+const WINDOW: Duration = Duration::from_millis(400);
+/// A step must give at least this share of what it would if it scaled linearly (twice the
+/// connections, twice the rate), besides `MIN_GAIN`: a big step that mostly added idle
+/// connections is not a reason to add more.
+const WORTH_LINEAR: f64 = 0.5;
+/// A step that gave at least this share of linear is followed by a bigger one (×4, not ×2):
+/// the server limits each connection, and the ceiling is worth reaching soon.
+const NEAR_LINEAR: f64 = 0.8;
 /// A step whose connections are not all receiving after this long is measured with what it
 /// got (the host's cap or the work left kept the others from opening).
 const SETTLE_MAX: Duration = Duration::from_secs(2);
@@ -301,14 +310,30 @@ impl Autopilot {
     /// A window at the current count gave `rate`: go on adding, or hold.
     fn measured(&mut self, now: Duration, rate: f64, remaining: u64) {
         let count = self.target;
-        let gained = self.last.map(|(before, old)| (count - before, percent(rate, old)));
-        if let Some((added, percent)) = gained
-            && (percent as f64) < MIN_GAIN * 100.0
-        {
-            self.phase = Phase::Done;
-            self.explain(Reason::Held { count, added, percent });
-            return;
-        }
+        let mut factor = 2;
+        let gained = match self.last {
+            // No more could open than before (the host's cap): that is the ceiling.
+            Some((before, _)) if count <= before => {
+                self.phase = Phase::Done;
+                self.explain(Reason::AtCeiling { count, gained: None });
+                return;
+            }
+            Some((before, old)) => {
+                let (added, percent) = (count - before, percent(rate, old));
+                // What the step would give if every connection ran as fast as the others.
+                let linear = 100.0 * added as f64 / before as f64;
+                if (percent as f64) < (MIN_GAIN * 100.0).max(linear * WORTH_LINEAR) {
+                    self.phase = Phase::Done;
+                    self.explain(Reason::Held { count, added, percent });
+                    return;
+                }
+                if percent as f64 >= linear * NEAR_LINEAR {
+                    factor = 4;
+                }
+                Some((added, percent))
+            }
+            None => None,
+        };
         self.last = Some((count, rate));
         if count >= self.ceiling {
             self.phase = Phase::Done;
@@ -327,7 +352,7 @@ impl Autopilot {
         if let Some((added, percent)) = gained {
             self.explain(Reason::Gained { count, added, percent });
         }
-        self.target = (count * 2).min(self.ceiling);
+        self.target = (count * factor).min(self.ceiling);
         self.phase = Phase::Settling { began: now };
     }
 }
@@ -434,17 +459,17 @@ mod tests {
     }
 
     #[test]
-    fn adding_stops_when_a_step_gives_less_than_the_minimum_gain() {
+    fn adding_stops_when_a_step_gives_less_than_half_of_linear() {
         // The link carries at most 3 connections' worth.
         let mut sim = Sim::new(Autopilot::auto(16), 1 << 30);
         sim.run(secs(60), |_, open| 8.0 * MB * (open.min(3) as f64) / open as f64);
-        assert_eq!(sim.pilot.target(), 8, "1 → 2 (+100 %) → 4 (+50 %) → 8 (+0 %): held");
+        assert_eq!(sim.pilot.target(), 8, "1 → 2 (+100 %, linear: ×4 next) → 8 (+50 %): held");
         assert!(
-            matches!(sim.pilot.reason(), Reason::Held { count: 8, added: 4, percent: 0 }),
+            matches!(sim.pilot.reason(), Reason::Held { count: 8, added: 6, percent: 50 }),
             "{}",
             sim.pilot.reason()
         );
-        assert_eq!(sim.pilot.reason().to_string(), "held at 8 — +4 gave +0 %");
+        assert_eq!(sim.pilot.reason().to_string(), "held at 8 — +6 gave +50 %");
     }
 
     #[test]

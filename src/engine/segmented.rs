@@ -42,6 +42,9 @@ const SEGMENT_FLUSH_BYTES: usize = 64 * 1024;
 /// How often the missing ranges are saved to the sidecar while the download runs. Each save
 /// first syncs the `.part` (see `sidecar::checkpoint`), so this is also how often that is paid.
 const SIDECAR_EVERY: Duration = Duration::from_secs(1);
+/// How often the autopilot is fed the connections' byte counts: often enough that its
+/// measuring windows (a few hundred milliseconds) end close to on time.
+const STEER_EVERY: Duration = Duration::from_millis(100);
 
 /// Whether a download of `total` bytes starting at `from` is worth splitting.
 pub fn worth_splitting(connections: usize, from: u64, total: u64) -> bool {
@@ -228,6 +231,8 @@ pub async fn run(
     let mut failures_in_a_row = 0usize;
     let mut furthest = Furthest::starting_at(start_bytes);
     let mut tick = tokio::time::interval(shared.options.progress_interval);
+    let mut steer = tokio::time::interval(STEER_EVERY);
+    steer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_save = tokio::time::Instant::now();
     // At most one checkpoint in flight; it runs beside the connections, which keep writing
     // while the `.part` is synced.
@@ -289,6 +294,17 @@ pub async fn run(
                     ends.last_error = Some(error);
                 }
             },
+            _ = steer.tick() => {
+                let (now, samples) = (started_at.elapsed(), ctx.samples());
+                let bytes = ctx.map().received_bytes();
+                if let Decision::Replace { id } = pilot.observe(now, bytes, total - bytes, &samples) {
+                    // Its unfetched range goes back to the pool; a new connection takes it.
+                    if let Some(stop) = stops.remove(&id) {
+                        stop.cancel();
+                        replacing += 1;
+                    }
+                }
+            }
             Some(saved) = saves.join_next() => {
                 if let Err(error) = ctx.saved(saved) {
                     ends.disk_error = Some(error);
@@ -298,14 +314,6 @@ pub async fn run(
             _ = tick.tick() => {
                 let bytes = ctx.map().received_bytes();
                 let _ = shared.events.try_send(EngineEvent::Progress { id: job.id, bytes });
-                let (now, samples) = (started_at.elapsed(), ctx.samples());
-                if let Decision::Replace { id } = pilot.observe(now, bytes, total - bytes, &samples) {
-                    // Its unfetched range goes back to the pool; a new connection takes it.
-                    if let Some(stop) = stops.remove(&id) {
-                        stop.cancel();
-                        replacing += 1;
-                    }
-                }
                 if last_save.elapsed() >= SIDECAR_EVERY && saves.is_empty() {
                     last_save = tokio::time::Instant::now();
                     saves.spawn_blocking(ctx.checkpoint());
