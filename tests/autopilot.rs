@@ -44,7 +44,11 @@ async fn auto_adds_connections_while_each_helps_on_a_server_limiting_each_connec
         reasons(&notes)
     );
     assert!(server.max_active() <= 4, "above auto's maximum: {}", server.max_active());
-    assert_eq!(notes.first().map(|n| n.reason.as_str()), Some("1 conn — measuring"));
+    assert_eq!(
+        notes.first().map(|n| n.reason.as_str()),
+        Some("trying 2 conns — 1 would take a while"),
+        "after one stream"
+    );
     assert!(
         notes.iter().any(|n| n.reason.starts_with("4 conns (the most allowed)") && n.limit == 4),
         "{:?}",

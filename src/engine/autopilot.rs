@@ -36,6 +36,9 @@ const SETTLE_MAX: Duration = Duration::from_secs(2);
 /// the measured rate: a probe costs a measuring window and cannot pay back on a file that is
 /// about to finish (a fast single stream, loopback, a small file).
 const PAYOFF: Duration = Duration::from_secs(2);
+/// How long auto's first single stream runs before it is measured, and for how long.
+pub const ONE_STREAM_WARMUP: Duration = Duration::from_millis(200);
+pub const ONE_STREAM_WINDOW: Duration = Duration::from_millis(400);
 /// How long a connection's rate is watched before it can be called slow.
 const SLOW_WINDOW: Duration = Duration::from_secs(2);
 /// A connection below this fraction of the others' median rate over `SLOW_WINDOW` is slow.
@@ -72,6 +75,8 @@ pub enum Reason {
     Manual { count: usize },
     /// Auto began with one connection.
     Starting,
+    /// One connection would take long enough that `count` are tried.
+    Trying { count: usize },
     /// The last step helped: `added` connections gave `percent` more.
     Gained { count: usize, added: usize, percent: i64 },
     /// The last step did not help enough: holds at `count`.
@@ -92,6 +97,7 @@ impl fmt::Display for Reason {
         match self {
             Self::Manual { count } => write!(f, "{} — set by hand", conns(*count)),
             Self::Starting => write!(f, "1 conn — measuring"),
+            Self::Trying { count } => write!(f, "trying {count} conns — 1 would take a while"),
             Self::Gained { count, added, percent } => {
                 write!(f, "{} — +{added} gave {percent:+} %", conns(*count))
             }
@@ -158,6 +164,19 @@ impl Autopilot {
     pub fn auto(ceiling: usize) -> Self {
         let ceiling = ceiling.max(1);
         Self::with(1, ceiling, Phase::Settling { began: Duration::ZERO }, Reason::Starting)
+    }
+
+    /// Auto after a single stream ran at `rate` bytes a second and `worth_more` said more
+    /// connections may pay: starts measuring two against that.
+    pub fn after_one_stream(ceiling: usize, rate: f64) -> Self {
+        let ceiling = ceiling.max(1);
+        let mut pilot =
+            Self::with(2.min(ceiling), ceiling, Phase::Settling { began: Duration::ZERO }, Reason::Starting);
+        if ceiling > 1 {
+            pilot.last = Some((1, rate));
+            pilot.reason = Reason::Trying { count: 2 };
+        }
+        pilot
     }
 
     /// A fixed count given by hand: no growth, but slow connections are still replaced and
@@ -340,8 +359,7 @@ impl Autopilot {
             self.explain(Reason::AtCeiling { count, gained: gained.map(|(_, p)| p) });
             return;
         }
-        let rest = if rate > 0.0 { remaining as f64 / rate } else { f64::INFINITY };
-        if rest < PAYOFF.as_secs_f64() {
+        if !worth_more(rate, remaining) {
             self.phase = Phase::Done;
             self.explain(match gained {
                 Some((added, percent)) => Reason::Gained { count, added, percent },
@@ -355,6 +373,12 @@ impl Autopilot {
         self.target = (count * factor).min(self.ceiling);
         self.phase = Phase::Settling { began: now };
     }
+}
+
+/// Whether a download running at `rate` bytes a second with `remaining` bytes to go is worth
+/// trying more connections for: the rest would outlast what measuring them costs.
+pub fn worth_more(rate: f64, remaining: u64) -> bool {
+    rate <= 0.0 || remaining as f64 / rate >= PAYOFF.as_secs_f64()
 }
 
 /// How much `new` is above `old`, in whole percent.
@@ -478,6 +502,17 @@ mod tests {
         sim.run(secs(60), |_, _| 1000.0 * MB);
         assert_eq!(sim.most, 1);
         assert_eq!(sim.pilot.reason(), &Reason::FastEnough { count: 1 });
+    }
+
+    #[test]
+    fn after_a_single_stream_it_measures_two_against_it() {
+        let mut sim = Sim::new(Autopilot::after_one_stream(8, 8.0 * MB), 256 << 20);
+        assert_eq!(sim.pilot.target(), 2);
+        assert_eq!(sim.pilot.reason().to_string(), "trying 2 conns — 1 would take a while");
+        sim.open();
+        sim.run(secs(60), |_, _| 8.0 * MB);
+        assert_eq!(sim.most, 8, "2 gave +100 % over the single stream: on to 8");
+        assert!(worth_more(8.0 * MB, 256 << 20) && !worth_more(1000.0 * MB, 1 << 30));
     }
 
     #[test]

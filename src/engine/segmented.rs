@@ -162,7 +162,8 @@ struct Ends {
 }
 
 /// Runs the segmented download. `first` is the answer already received for the range starting
-/// at `first_start`; `permit` is its place in the host's connection cap.
+/// at `first_start`; `permit` is its place in the host's connection cap; `one_stream` the rate
+/// a single stream of this file ran at, when auto moves from it to several connections.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     shared: &Shared,
@@ -173,13 +174,15 @@ pub async fn run(
     total: u64,
     token: &CancellationToken,
     permit: HostPermit,
+    one_stream: Option<f64>,
 ) -> Segmented {
     let failed = |error| Segmented::Ended(Attempt::Error { error, reached: None });
     let missing = part.missing.clone().unwrap_or_else(|| vec![(first_start, total)]);
-    let mut pilot = if job.auto {
-        Autopilot::auto(job.connections.min(shared.hosts.ceiling(first.url())))
-    } else {
-        Autopilot::manual(job.connections)
+    let ceiling = job.connections.min(shared.hosts.ceiling(first.url()));
+    let mut pilot = match (job.auto, one_stream) {
+        (true, Some(rate)) => Autopilot::after_one_stream(ceiling, rate),
+        (true, None) => Autopilot::auto(ceiling),
+        (false, _) => Autopilot::manual(job.connections),
     };
     // Auto starts with one connection and splits as it adds more.
     let pieces = even_pieces(&missing, pilot.target(), MIN_SPLIT);
