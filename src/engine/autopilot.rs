@@ -149,6 +149,9 @@ pub struct Autopilot {
     phase: Phase,
     /// The total rate measured at the previous count, and that count.
     last: Option<(usize, f64)>,
+    /// Growth stopped because a step did not help (not at a ceiling or a refusal): a slow
+    /// connection may have spoiled that measurement, so replacing one starts growth again.
+    held: bool,
     /// Recent (time, received) per open connection, for spotting slow ones.
     history: BTreeMap<usize, VecDeque<(Duration, u64)>>,
     /// Connections opened as replacements (never replaced again) and how many more may be.
@@ -192,6 +195,7 @@ impl Autopilot {
             target,
             phase,
             last: None,
+            held: false,
             history: BTreeMap::new(),
             replacements: BTreeSet::new(),
             replace_budget: ceiling,
@@ -292,6 +296,10 @@ impl Autopilot {
             .min_by(|a, b| (a.1 / a.2).total_cmp(&(b.1 / b.2)))?;
         self.replace_budget -= 1;
         self.history.remove(&slow);
+        if std::mem::take(&mut self.held) {
+            self.last = None;
+            self.phase = Phase::Settling { began: now };
+        }
         self.explain(Reason::Replaced { conn: slow, ratio: rate / median });
         Some(Decision::Replace { id: slow })
     }
@@ -343,6 +351,7 @@ impl Autopilot {
                 let linear = 100.0 * added as f64 / before as f64;
                 if (percent as f64) < (MIN_GAIN * 100.0).max(linear * WORTH_LINEAR) {
                     self.phase = Phase::Done;
+                    self.held = true;
                     self.explain(Reason::Held { count, added, percent });
                     return;
                 }
@@ -541,6 +550,17 @@ mod tests {
         // Every connection with an odd id is slow, replacements included.
         sim.run(secs(30), |id, _| if id % 2 == 1 { 0.5 * MB } else { 10.0 * MB });
         assert_eq!(sim.replaced, vec![1], "connection 3 replaced 1 and is left alone");
+    }
+
+    #[test]
+    fn replacing_a_slow_connection_after_a_hold_measures_again() {
+        // One stream ran at 8 MB/s; of the two that followed one crawls, so two looked no
+        // better than one and auto held. Once the crawler is replaced, growth resumes.
+        let mut sim = Sim::new(Autopilot::after_one_stream(8, 8.0 * MB), 1 << 30);
+        sim.open();
+        sim.run(secs(60), |id, _| if id == 1 { 0.5 * MB } else { 8.0 * MB });
+        assert_eq!(sim.replaced, vec![1]);
+        assert_eq!(sim.most, 8, "grew after the replacement");
     }
 
     #[test]
