@@ -57,6 +57,19 @@ async fn auto_adds_connections_while_each_helps_on_a_server_limiting_each_connec
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_stops_adding_where_another_connection_gives_nothing() {
+    let server = TestServer::start().await;
+    // 3 MB/s shared by every connection: a second one only splits the same rate.
+    let mut h = Harness::new();
+    let id = h.add(server.url("/f/shared.bin?size=16777216&shared_rate=3000000"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("shared.bin", 16 * MIB));
+    let notes = notes_of(&h, id);
+    assert!(server.max_active() <= 2, "{} at once; {:?}", server.max_active(), reasons(&notes));
+    assert!(notes.iter().any(|n| n.reason.starts_with("held at 2 — +1 gave")), "{:?}", reasons(&notes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_holds_at_three_when_the_server_refuses_the_fourth_connection() {
     let server = TestServer::start().await;
     let mut h = Harness::new();
