@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::NetrcChoice;
-use crate::engine::{
-    ChecksumSource, CookieJar, EngineOptions, ExpectedChecksum, MAX_CONNECTIONS, MAX_WORKERS, Netrc,
-};
+use crate::config::{NetrcChoice, parse_connections};
+use crate::engine::{ChecksumSource, CookieJar, EngineOptions, ExpectedChecksum, MAX_WORKERS, Netrc};
 use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
@@ -116,8 +114,9 @@ pub struct DownloadArgs {
     /// Downloads running at once (1–64) [default: 4].
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
     pub jobs: Option<u16>,
-    /// Connections per download (1–32) [default: 1].
-    #[arg(short = 'x', long = "connections", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_CONNECTIONS as i64))]
+    /// Connections per download: `auto` (start with one, add while it helps) or 1–32
+    /// [default: auto].
+    #[arg(short = 'x', long = "connections", value_name = "N|auto", value_parser = parse_x)]
     pub connections: Option<u16>,
     /// Attempts after the first for transient failures (connection errors, stalls, 408, 429,
     /// 5xx) [default: 5].
@@ -266,6 +265,11 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
     crate::headers::parse_line(text).map_err(|problem| format!("invalid -H header: {problem}"))
 }
 
+/// `-x`: `auto` (0, `AUTO_CONNECTIONS`) or a count; kept small so the argument structs stay small.
+fn parse_x(text: &str) -> Result<u16, String> {
+    parse_connections(text).map(|n| u16::try_from(n).unwrap_or(u16::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +396,19 @@ mod tests {
     fn rejects_out_of_range_workers_and_bad_headers() {
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "0", "http://a/"]).is_err());
         assert!(Cli::try_parse_from(["dlm", "get", "-j", "65", "http://a/"]).is_err());
+        assert!(Cli::try_parse_from(["dlm", "get", "-x", "0", "http://a/"]).is_err());
+        assert!(Cli::try_parse_from(["dlm", "get", "-x", "33", "http://a/"]).is_err());
+    }
+
+    #[test]
+    fn connections_flag_takes_auto_or_a_count() {
+        for (flag, want) in [("auto", crate::engine::AUTO_CONNECTIONS), ("12", 12)] {
+            let cli = Cli::try_parse_from(["dlm", "get", "-x", flag, "http://a/"]).unwrap();
+            let Some(Commands::Get(get)) = cli.command else { panic!("not get") };
+            let mut options = EngineOptions { connections: 3, ..EngineOptions::default() };
+            get.download.apply(&mut options).unwrap();
+            assert_eq!(options.connections, want, "-x {flag}");
+        }
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty name").is_err());
         for bad in ["Bearer hunter2", "Bearer hunter2:x", "X-Token: hunter2\u{7f}"] {

@@ -28,9 +28,10 @@ pub(crate) mod values;
 pub use rules::{Matched, NetrcChoice, Rule, Rules};
 pub use schedule::{Changes, InForce, Schedule, ScheduleEntry, Timetable};
 
+pub use values::parse_connections;
 use values::{
-    de_connections, de_duration, de_headers, de_opt_path, de_paths, de_per_host, de_proxy, de_rate,
-    de_retries, de_workers,
+    de_connection_count, de_connections, de_duration, de_headers, de_opt_path, de_paths, de_per_host,
+    de_proxy, de_rate, de_retries, de_workers,
 };
 
 /// Environment variable naming a config file; used when `--config` is not given.
@@ -52,9 +53,13 @@ pub struct Config {
     /// Downloads running at once (1–64).
     #[serde(deserialize_with = "de_workers")]
     pub workers: usize,
-    /// Connections per download (1–32).
+    /// Connections per download: `"auto"` (the default: the autopilot starts with one and adds
+    /// while it helps) or a fixed count (1–32), kept as `AUTO_CONNECTIONS` or the count.
     #[serde(deserialize_with = "de_connections")]
     pub connections: usize,
+    /// Most connections auto opens for one download (1–32).
+    #[serde(deserialize_with = "de_connection_count")]
+    pub max_connections_auto: usize,
     /// Attempts after the first one for transient failures (0–1000).
     #[serde(deserialize_with = "de_retries")]
     pub retries: u32,
@@ -141,6 +146,7 @@ impl Default for Config {
             download_dir: None,
             workers: o.workers,
             connections: o.connections,
+            max_connections_auto: o.max_connections_auto,
             retries: o.retries,
             retry_base_delay: o.retry_base_delay,
             retry_max_delay: o.retry_max_delay,
@@ -231,6 +237,7 @@ impl Config {
         }
         o.workers = self.workers;
         o.connections = self.connections;
+        o.max_connections_auto = self.max_connections_auto;
         o.retries = self.retries;
         o.retry_base_delay = self.retry_base_delay;
         o.retry_max_delay = self.retry_max_delay;
@@ -421,6 +428,7 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::AUTO_CONNECTIONS;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"))
@@ -489,6 +497,17 @@ mod tests {
         assert!(message("workers = 2.5").contains("expected a number of downloads from 1 to 64 (a whole"));
         assert!(message("retries = -1").contains("`retries`: expected a number of retries from 0 to 1000"));
         assert!(message("retries = 1\nretries = 2").contains("2:1: `retries`: duplicate key"));
+        assert!(message("connections = \"many\"").contains("expected \"auto\" or a number of connections"));
+        assert!(message("connections = 33").contains("expected \"auto\" or 1 to 32, found 33"));
+        assert!(message("max_connections_auto = 0").contains("from 1 to 32"));
+    }
+
+    #[test]
+    fn connections_are_auto_by_default_or_a_fixed_count() {
+        assert_eq!(parse("").unwrap().engine_options().connections, AUTO_CONNECTIONS);
+        assert_eq!(parse("connections = \"Auto\"").unwrap().connections, AUTO_CONNECTIONS);
+        let fixed = parse("connections = 6\nmax_connections_auto = 12").unwrap().engine_options();
+        assert_eq!((fixed.connections, fixed.max_connections_auto), (6, 12));
     }
 
     #[test]

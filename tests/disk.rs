@@ -42,7 +42,12 @@ async fn a_read_only_tmpfs_fails_the_item_and_the_others_finish() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_tmpfs_fails_that_item_clearly_and_other_folders_carry_on() {
     let server = TestServer::start().await;
-    let mut h = Harness::with(|o| o.workers = 1);
+    // One stream, so that the disk fills while writing (a segmented download would find too
+    // little room before its first write and say so instead).
+    let mut h = Harness::with(|o| {
+        o.workers = 1;
+        o.connections = 1;
+    });
     let small = h.path("small-disk");
     let _mount = Tmpfs::mount(&small, "size=256k");
     // First a file that fits, then one that does not, then one in another folder.
@@ -119,7 +124,11 @@ async fn a_symlink_planted_after_the_name_is_chosen_is_not_followed() {
     // symlink appears there before the first write. O_NOFOLLOW turns that into an error on
     // this item instead of a write through the link.
     let server = TestServer::start().await;
-    let mut h = Harness::with(|o| o.retries = 0);
+    // One stream, which holds small bodies in memory (a segmented one preallocates at once).
+    let mut h = Harness::with(|o| {
+        o.retries = 0;
+        o.connections = 1;
+    });
     let outside = tempfile::tempdir().unwrap();
     let victim = outside.path().join("victim");
     std::fs::write(&victim, b"precious").unwrap();

@@ -227,7 +227,7 @@ async fn one_stream_over_https(path: &str, name: &str, size: usize) -> Vec<(Stri
     let server = ca.serve().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = dlm(dir.path());
-    cmd.args(["get", "--insecure", "-o"]).arg(dir.path()).arg(server.https_url(path));
+    cmd.args(["get", "-x", "1", "--insecure", "-o"]).arg(dir.path()).arg(server.https_url(path));
     let out = run(cmd).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_file(&dir.path().join(name), &content(name, size));

@@ -363,8 +363,8 @@ async fn kill_9_round_trip(connections: usize) {
     // Start again with no URL and no -x: the saved queue brings the item back with its own
     // limit and connections, and it completes.
     let (mut child, screen, mut writer, reader, master) = spawn_dlm(state.path(), &["-o", out], &[]);
-    let badge =
-        if connections > 1 { format!("big.bin ×{connections} ≤8M") } else { "big.bin ≤8M".into() };
+    // The default is auto now, so an item given a fixed count (even 1) shows it.
+    let badge = format!("big.bin ×{connections} ≤8M");
     screen.wait_for("the restored item with its limits", |s| s.contains(&badge)).await;
     // The global rate limit is live from the keyboard too: l, a value, Enter.
     writer.write_all(b"l").unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::engine::{MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
+use crate::engine::{AUTO_CONNECTIONS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS};
 use crate::format::{parse_duration, parse_rate};
 
 /// `~/x` → `$HOME/x`; other paths unchanged.
@@ -71,8 +71,38 @@ pub(crate) fn de_workers<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Er
     ranged(d, 1, MAX_WORKERS, "a number of downloads")
 }
 
-pub(crate) fn de_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(crate) fn de_connection_count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     ranged(d, 1, MAX_CONNECTIONS, "a number of connections")
+}
+
+/// `"auto"` or a count of connections.
+pub(crate) fn de_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Word(String),
+        Count(i64),
+    }
+    match Text::deserialize(d)? {
+        Text::Word(word) => parse_connections(&word).map_err(de::Error::custom),
+        Text::Count(n) => {
+            usize::try_from(n).ok().filter(|n| (1..=MAX_CONNECTIONS).contains(n)).ok_or_else(|| {
+                de::Error::custom(format!("expected \"auto\" or 1 to {MAX_CONNECTIONS}, found {n}"))
+            })
+        }
+    }
+}
+
+/// `auto` (`AUTO_CONNECTIONS`) or a count of connections from 1 to `MAX_CONNECTIONS`: the
+/// value of `connections` in the config and of `-x`.
+pub fn parse_connections(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(AUTO_CONNECTIONS);
+    }
+    text.parse::<usize>().ok().filter(|n| (1..=MAX_CONNECTIONS).contains(n)).ok_or_else(|| {
+        format!("expected \"auto\" or a number of connections from 1 to {MAX_CONNECTIONS}, found {text:?}")
+    })
 }
 
 pub(crate) fn de_per_host<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {

@@ -16,6 +16,9 @@ pub struct HostLimits {
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Where a host's URLs were last seen to redirect to (another host), by host key.
     leads_to: Mutex<HashMap<String, String>>,
+    /// Connections per download a host was seen to tolerate (it refused one more with a 503,
+    /// 429 or a reset), for the rest of the session: the autopilot never asks it for more.
+    tolerated: Mutex<HashMap<String, usize>>,
 }
 
 /// A place in one host's cap, given back when dropped.
@@ -41,7 +44,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl HostLimits {
     pub fn new(per_host: usize) -> Self {
-        Self { per_host: per_host.max(1), hosts: Mutex::default(), leads_to: Mutex::default() }
+        Self {
+            per_host: per_host.max(1),
+            hosts: Mutex::default(),
+            leads_to: Mutex::default(),
+            tolerated: Mutex::default(),
+        }
+    }
+
+    /// The host's cap on connections, as the autopilot sees it: the per-host cap, lowered to
+    /// what `url`'s host tolerated earlier in this session.
+    pub fn ceiling(&self, url: &Url) -> usize {
+        let tolerated = lock(&self.tolerated).get(&host_key(url)).copied();
+        tolerated.map_or(self.per_host, |t| t.min(self.per_host))
+    }
+
+    /// `url`'s host refused a connection beyond `working` ones.
+    pub fn tolerates(&self, url: &Url, working: usize) {
+        let mut tolerated = lock(&self.tolerated);
+        let entry = tolerated.entry(host_key(url)).or_insert(working);
+        *entry = (*entry).min(working.max(1));
     }
 
     fn semaphore(&self, host: &str) -> Arc<Semaphore> {
@@ -147,6 +169,17 @@ mod tests {
         assert!(limits.try_acquire(&mirror).is_some(), "the mirror's place was given back");
         assert!(limits.try_acquire(&origin).is_none());
         assert_eq!(limits.destination(&origin), host_key(&origin));
+    }
+
+    #[test]
+    fn a_refusal_lowers_the_hosts_ceiling_for_the_session() {
+        let limits = HostLimits::new(16);
+        let (a, b) = (url("http://a.example/x"), url("http://b.example/y"));
+        assert_eq!(limits.ceiling(&a), 16);
+        limits.tolerates(&a, 3);
+        limits.tolerates(&url("http://a.example/other"), 5);
+        assert_eq!(limits.ceiling(&a), 3, "the lowest seen stays");
+        assert_eq!(limits.ceiling(&b), 16, "other hosts are not affected");
     }
 
     #[tokio::test]

@@ -47,6 +47,7 @@ impl ItemSnapshot {
             link_expires: None,
             checksum: None,
             note: None,
+            connections: None,
         }
     }
 
@@ -176,6 +177,13 @@ impl ItemSnapshot {
             }
             EngineEvent::Note { message, .. } => {
                 self.note = Some(message.clone());
+                Change::Shown
+            }
+            EngineEvent::ConnectionsChanged { note, .. } => {
+                if self.connections.as_ref() == Some(note) {
+                    return Change::None;
+                }
+                self.connections = Some(note.clone());
                 Change::Shown
             }
             // Removal is the owner's business (it drops the snapshot).

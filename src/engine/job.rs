@@ -81,8 +81,11 @@ pub struct Job {
     pub url: Url,
     pub dir: PathBuf,
     pub part: Option<PartState>,
-    /// Connections this download may use (1 = a single stream).
+    /// Connections this download may use (1 = a single stream); with `auto`, the most the
+    /// autopilot may open.
     pub connections: usize,
+    /// The autopilot chooses the count, up to `connections`.
+    pub auto: bool,
     /// This item's own rate limit (unlimited unless set).
     pub limiter: Arc<RateLimiter>,
     /// This item's refresh command (see `refresh`), if it has one.

@@ -98,8 +98,9 @@ pub enum Command {
         id: ItemId,
         limit: Option<u64>,
     },
-    /// Change how many connections an item may use (clamped to 1..=MAX_CONNECTIONS); takes
-    /// effect from its next attempt (a running item is restarted from its `.part`).
+    /// Change how many connections an item may use (clamped to 1..=MAX_CONNECTIONS), or hand
+    /// the choice to the autopilot with `AUTO_CONNECTIONS` (0); a number makes the item manual.
+    /// Takes effect from its next attempt (a running item is restarted from its `.part`).
     SetItemConnections {
         id: ItemId,
         connections: usize,
@@ -136,7 +137,21 @@ pub enum Command {
 pub struct ItemLimits {
     /// Bytes per second; `None` is unlimited.
     pub rate_limit: Option<u64>,
+    /// A fixed count, or `AUTO_CONNECTIONS` (0): the autopilot chooses.
     pub connections: usize,
+}
+
+/// How many connections a download has open and why: the autopilot's (or a fixed count's)
+/// last change, for the details pane and `dlm ls --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionsNote {
+    /// Connections it has (or asked for) now.
+    pub active: usize,
+    /// The most it may have now: the fixed count, or auto's ceiling (its maximum, the host's
+    /// cap, or what the server tolerated).
+    pub limit: usize,
+    /// The last change in words, e.g. `4 conns — +1 gave +22 %`.
+    pub reason: String,
 }
 
 /// The state a restored item starts in.
@@ -298,6 +313,11 @@ pub enum EngineEvent {
         url: String,
         expires: Option<SystemTime>,
     },
+    /// A segmented download's connection count or the reason for it changed.
+    ConnectionsChanged {
+        id: ItemId,
+        note: ConnectionsNote,
+    },
     /// The engine has stopped every transfer and will send nothing more.
     Stopped,
     /// What is known of the item's checksum changed: the expected one became known (a server
@@ -340,7 +360,8 @@ impl EngineEvent {
             | Self::ItemLimitsChanged { id, .. }
             | Self::UrlChanged { id, .. }
             | Self::Checksum { id, .. }
-            | Self::Note { id, .. } => Some(*id),
+            | Self::Note { id, .. }
+            | Self::ConnectionsChanged { id, .. } => Some(*id),
             Self::WorkersChanged { .. } | Self::RateLimitChanged { .. } | Self::Stopped => None,
         }
     }
@@ -490,4 +511,6 @@ pub struct ItemSnapshot {
     pub checksum: Option<ChecksumView>,
     /// The engine's last note about the item (see `EngineEvent::Note`).
     pub note: Option<String>,
+    /// Connections of the running (or last) segmented attempt and why; `None` for one stream.
+    pub connections: Option<ConnectionsNote>,
 }

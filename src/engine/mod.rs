@@ -6,6 +6,7 @@
 //! checks that.
 
 mod answer;
+mod autopilot;
 mod bulk;
 mod checksum;
 mod cookies;
@@ -59,13 +60,13 @@ pub use error::{DownloadError, EngineError};
 pub use fetch_text::download_text;
 pub use item::Change;
 pub use messages::{
-    AddRequest, Command, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits, ItemSnapshot, ItemState,
-    RestoreAs, ResumeHint, RetryNote, StartInfo,
+    AddRequest, Command, ConnectionsNote, EngineEvent, ErrorKind, ItemError, ItemId, ItemLimits,
+    ItemSnapshot, ItemState, RestoreAs, ResumeHint, RetryNote, StartInfo,
 };
 pub use netrc::{Credentials, NETRC_ENV, Netrc, NetrcError};
 pub use options::{
-    ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST,
-    MAX_WORKERS, default_user_agent,
+    AUTO_CONNECTIONS, ConflictPolicy, DEFAULT_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_AUTO,
+    EngineOptions, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_HOST, MAX_WORKERS, default_user_agent,
 };
 pub use program::Program;
 pub use refresh::EXPIRY_MARGIN;

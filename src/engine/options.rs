@@ -13,6 +13,11 @@ use super::program::Program;
 pub const MAX_WORKERS: usize = 64;
 /// Largest number of connections per download.
 pub const MAX_CONNECTIONS: usize = 32;
+/// `EngineOptions::connections` (and `ItemLimits::connections`, `SetItemConnections`) value
+/// that lets the autopilot choose the count (`connections = "auto"`, `-x auto`).
+pub const AUTO_CONNECTIONS: usize = 0;
+/// Default for `EngineOptions::max_connections_auto`.
+pub const DEFAULT_MAX_CONNECTIONS_AUTO: usize = 8;
 /// Default cap on connections to one host; polite, and what most servers tolerate.
 pub const DEFAULT_CONNECTIONS_PER_HOST: usize = 16;
 /// Largest per-host connection cap a person can set.
@@ -24,8 +29,12 @@ pub struct EngineOptions {
     pub download_dir: PathBuf,
     /// Downloads running at once; changeable live with `Command::SetWorkers`.
     pub workers: usize,
-    /// Connections per download (segmented downloads use this).
+    /// Connections per download: a fixed count (1 = a single stream), or `AUTO_CONNECTIONS`
+    /// for the autopilot (`autopilot`, the default), which starts with one and adds while it
+    /// helps.
     pub connections: usize,
+    /// Most connections the autopilot opens for one download (the per-host cap still applies).
+    pub max_connections_auto: usize,
     /// Attempts after the first one for transient failures.
     pub retries: u32,
     /// First retry delay; doubles each attempt, with jitter, up to `retry_max_delay`.
@@ -99,7 +108,8 @@ impl Default for EngineOptions {
         Self {
             download_dir: PathBuf::from("."),
             workers: 4,
-            connections: 1,
+            connections: AUTO_CONNECTIONS,
+            max_connections_auto: DEFAULT_MAX_CONNECTIONS_AUTO,
             retries: 5,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
@@ -125,6 +135,12 @@ impl Default for EngineOptions {
             checksum_siblings: false,
         }
     }
+}
+
+/// An item's connection setting made valid: `AUTO_CONNECTIONS`, or a count in
+/// 1..=MAX_CONNECTIONS.
+pub fn connection_setting(n: usize) -> usize {
+    if n == AUTO_CONNECTIONS { AUTO_CONNECTIONS } else { n.min(MAX_CONNECTIONS) }
 }
 
 pub fn default_user_agent() -> String {

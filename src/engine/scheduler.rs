@@ -19,7 +19,7 @@ use super::limiter::RateLimiter;
 use super::messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemSnapshot, ItemState, RestoreAs,
 };
-use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
+use super::options::{AUTO_CONNECTIONS, EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, connection_setting};
 use super::program::Program;
 use super::reservations::NameReservations;
 use super::sidecar;
@@ -56,6 +56,7 @@ struct Item {
     /// `Connecting`/`Downloading` events: for it both mean running.
     state: ItemState,
     task: Option<Task>,
+    /// A fixed count, or `AUTO_CONNECTIONS`: the autopilot chooses.
     connections: usize,
     /// `None` until the item starts or gets its own limit; until then its limit is the
     /// engine's default (`EngineOptions::item_rate_limit`).
@@ -242,7 +243,7 @@ impl Scheduler {
             }
             Command::SetItemConnections { id, connections } => {
                 if let Some(item) = self.items.get_mut(&id) {
-                    item.connections = connections.clamp(1, MAX_CONNECTIONS);
+                    item.connections = connection_setting(connections);
                     let (rate_limit, connections) = item.limits(self.shared.options.item_rate_limit);
                     // A running item picks the new count up by continuing from its `.part`.
                     if let Some(running) = item.transfer() {
@@ -307,13 +308,13 @@ impl Scheduler {
             part: None,
             state: ItemState::Queued,
             task: None,
-            connections: options.connections.clamp(1, MAX_CONNECTIONS),
+            connections: connection_setting(options.connections),
             limiter: None,
             refresh: options.refresh_command.clone(),
             checksum: None,
         };
         if let Some(limits) = limits {
-            item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
+            item.connections = connection_setting(limits.connections);
             item.limiter(options.item_rate_limit).set_rate(limits.rate_limit.filter(|l| *l > 0));
         }
         let (rate_limit, connections) = item.limits(options.item_rate_limit);
@@ -516,7 +517,11 @@ impl Scheduler {
                 url,
                 dir: item.dir.to_path_buf(),
                 part: item.part.as_deref().cloned(),
-                connections: item.connections,
+                connections: match item.connections {
+                    AUTO_CONNECTIONS => self.shared.options.max_connections_auto.clamp(1, MAX_CONNECTIONS),
+                    n => n,
+                },
+                auto: item.connections == AUTO_CONNECTIONS,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
                 refresh: item.refresh.clone(),
                 checksum: item.checksum.as_deref().cloned(),

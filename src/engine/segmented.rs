@@ -1,9 +1,13 @@
 //! A segmented download: one file fetched over several connections, each writing its ranges at
 //! their offsets in a preallocated `.part`. Free connections take free ranges or split the
-//! largest remainder (`segments`); a connection the server refuses is not replaced, so the
-//! download backs off to the connections that work. The sidecar records the missing ranges so
-//! a stopped or crashed download continues where it was. Depends on the rest of the engine.
+//! largest remainder (`segments`), which also hedges the tail: an idle connection takes the
+//! second half of the last range from its other end. How many connections, and which slow one
+//! to replace, the autopilot decides (`autopilot`, also for a fixed count); a connection the
+//! server refuses is not replaced, so the download backs off to the connections that work. The
+//! sidecar records the missing ranges so a stopped or crashed download continues where it was.
+//! Depends on the rest of the engine.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::pin::pin;
@@ -18,13 +22,14 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::answer::{self, Verdict, WholeFile};
+use super::autopilot::{Autopilot, ConnSample, Decision};
 use super::disk::{self, PartWriter};
 use super::error::DownloadError;
 use super::hashing::{Hashing, PrefixHasher, check_rest};
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
 use super::limiter::pace;
-use super::messages::EngineEvent;
+use super::messages::{ConnectionsNote, EngineEvent};
 use super::options::ConflictPolicy;
 use super::publish::publish_part;
 use super::request::{self, Asked, Unanswered};
@@ -38,6 +43,9 @@ const SEGMENT_FLUSH_BYTES: usize = 64 * 1024;
 /// How often the missing ranges are saved to the sidecar while the download runs. Each save
 /// first syncs the `.part` (see `sidecar::checkpoint`), so this is also how often that is paid.
 const SIDECAR_EVERY: Duration = Duration::from_secs(1);
+/// How often the autopilot is fed the connections' byte counts: often enough that its
+/// measuring windows (a few hundred milliseconds) end close to on time.
+const STEER_EVERY: Duration = Duration::from_millis(100);
 
 /// Whether a download of `total` bytes starting at `from` is worth splitting.
 pub fn worth_splitting(connections: usize, from: u64, total: u64) -> bool {
@@ -89,6 +97,8 @@ struct Ctx<'a> {
     validator: Option<String>,
     total: u64,
     map: Mutex<SegmentMap>,
+    /// Bytes each open connection received since it opened, for the autopilot.
+    received: Mutex<BTreeMap<usize, u64>>,
     stop: CancellationToken,
     latch: SidecarLatch,
 }
@@ -96,6 +106,23 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn map(&self) -> std::sync::MutexGuard<'_, SegmentMap> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn received(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, u64>> {
+        self.received.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the autopilot is fed at a tick: each open connection's bytes and range left.
+    fn samples(&self) -> Vec<ConnSample> {
+        let map = self.map();
+        let received = self.received();
+        received
+            .iter()
+            .map(|(&id, &received)| {
+                let left = map.position(id).map_or(0, |(at, end)| end.saturating_sub(at));
+                ConnSample { id, received, left }
+            })
+            .collect()
     }
 
     /// A checkpoint of the ranges on disk now, to run on the blocking pool. The map is read
@@ -136,7 +163,8 @@ struct Ends {
 }
 
 /// Runs the segmented download. `first` is the answer already received for the range starting
-/// at `first_start`; `permit` is its place in the host's connection cap.
+/// at `first_start`; `permit` is its place in the host's connection cap; `one_stream` the rate
+/// a single stream of this file ran at, when auto moves from it to several connections.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     shared: &Shared,
@@ -147,10 +175,19 @@ pub async fn run(
     total: u64,
     token: &CancellationToken,
     permit: HostPermit,
+    one_stream: Option<f64>,
 ) -> Segmented {
     let failed = |error| Segmented::Ended(Attempt::Error { error, reached: None });
     let missing = part.missing.clone().unwrap_or_else(|| vec![(first_start, total)]);
-    let mut map = SegmentMap::new(total, even_pieces(&missing, job.connections, MIN_SPLIT), MIN_SPLIT);
+    let ceiling = job.connections.min(shared.hosts.ceiling(first.url()));
+    let mut pilot = match (job.auto, one_stream) {
+        (true, Some(rate)) => Autopilot::after_one_stream(ceiling, rate),
+        (true, None) => Autopilot::auto(ceiling),
+        (false, _) => Autopilot::manual(job.connections),
+    };
+    // Auto starts with one connection and splits as it adds more.
+    let pieces = even_pieces(&missing, pilot.target(), MIN_SPLIT);
+    let mut map = SegmentMap::new(total, pieces, MIN_SPLIT);
     let first_end = map.free_piece_at(first_start).map(|(_, end)| end);
     if !first_end.is_some_and(|end| map.claim_exact(0, (first_start, end))) {
         // The answer starts outside the missing ranges: map and file disagree; start over.
@@ -167,6 +204,7 @@ pub async fn run(
         validator: part.validator.clone(),
         total,
         map: Mutex::new(map),
+        received: Mutex::default(),
         stop: token.child_token(),
         latch: SidecarLatch::default(),
     };
@@ -184,16 +222,23 @@ pub async fn run(
     let start_bytes = ctx.map().received_bytes();
 
     let mut workers = FuturesUnordered::new();
-    workers.push(worker(&ctx, 0, Some(first), permit));
+    // Each connection's own token, so that a slow one can be stopped alone.
+    let mut stops: BTreeMap<usize, CancellationToken> = BTreeMap::new();
+    let first_stop = ctx.stop.child_token();
+    stops.insert(0, first_stop.clone());
+    workers.push(worker(&ctx, 0, Some(first), permit, first_stop));
     let mut next_worker = 1;
-    // Connections this download may use; lowered when the server refuses one.
-    let mut allowed = job.connections.max(1);
+    // Connections opened to replace a slow one, not yet opened.
+    let mut replacing = 0usize;
+    let started_at = tokio::time::Instant::now();
     let mut ends = Ends::default();
     let mut failures_in_a_row = 0usize;
     let mut furthest = Furthest::starting_at(start_bytes);
     let mut tick = tokio::time::interval(shared.options.progress_interval);
     // The checksum's hash follows the contiguous prefix on disk as it grows.
     let mut prefix = PrefixHasher::new(ctx.part_path.clone(), part.checksum.clone());
+    let mut steer = tokio::time::interval(STEER_EVERY);
+    steer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_save = tokio::time::Instant::now();
     // At most one checkpoint in flight; it runs beside the connections, which keep writing
     // while the `.part` is synced.
@@ -201,10 +246,20 @@ pub async fn run(
 
     loop {
         // Open more connections while there is work for them and room at the host.
-        while workers.len() < allowed && !ctx.stop.is_cancelled() && ctx.map().has_work() {
+        while workers.len() < pilot.target() && !ctx.stop.is_cancelled() && ctx.map().has_work() {
             let Some(permit) = shared.hosts.try_acquire(&ctx.url) else { break };
-            workers.push(worker(&ctx, next_worker, None, permit));
+            if replacing > 0 {
+                replacing -= 1;
+                pilot.opened_replacement(next_worker);
+            }
+            let stop = ctx.stop.child_token();
+            stops.insert(next_worker, stop.clone());
+            workers.push(worker(&ctx, next_worker, None, permit, stop));
             next_worker += 1;
+        }
+        if let Some(reason) = pilot.take_change().map(ToString::to_string) {
+            let note = ConnectionsNote { active: workers.len(), limit: pilot.ceiling(), reason };
+            shared.emit(EngineEvent::ConnectionsChanged { id: job.id, note }).await;
         }
         tokio::select! {
             end = workers.next() => match end {
@@ -227,21 +282,35 @@ pub async fn run(
                     if !error.is_retryable() {
                         // Another connection would hear the same.
                         ctx.stop.cancel();
-                    } else if is_refusal(&error) && !workers.is_empty() {
+                    } else if let Some(what) = refusal(&error).filter(|_| !workers.is_empty()) {
                         // The server limits connections per client: keep to those that work.
                         // That is backing off, not failing; the others carry the range on.
-                        allowed = workers.len();
+                        pilot.refused(workers.len(), what);
+                        if job.auto {
+                            shared.hosts.tolerates(&ctx.url, workers.len());
+                        }
                     } else {
                         let received = ctx.map().received_bytes();
                         let further = furthest.advance(received);
                         failures_in_a_row = if further { 1 } else { failures_in_a_row + 1 };
-                        if failures_in_a_row > allowed + 2 {
+                        if failures_in_a_row > pilot.target() + 2 {
                             ctx.stop.cancel();
                         }
                     }
                     ends.last_error = Some(error);
                 }
             },
+            _ = steer.tick() => {
+                let (now, samples) = (started_at.elapsed(), ctx.samples());
+                let bytes = ctx.map().received_bytes();
+                if let Decision::Replace { id } = pilot.observe(now, bytes, total - bytes, &samples) {
+                    // Its unfetched range goes back to the pool; a new connection takes it.
+                    if let Some(stop) = stops.remove(&id) {
+                        stop.cancel();
+                        replacing += 1;
+                    }
+                }
+            }
             Some(saved) = saves.join_next() => {
                 if let Err(error) = ctx.saved(saved) {
                     ends.disk_error = Some(error);
@@ -345,22 +414,38 @@ async fn conclude(
 }
 
 /// A 503/429 or a refused/reset connection while others work: the server's per-client limit.
-fn is_refusal(error: &DownloadError) -> bool {
+/// Says which, as the autopilot's reason shows it.
+fn refusal(error: &DownloadError) -> Option<&'static str> {
     match error {
-        DownloadError::Status { status, .. } => {
-            *status == StatusCode::SERVICE_UNAVAILABLE || *status == StatusCode::TOO_MANY_REQUESTS
-        }
-        DownloadError::Connect { .. } | DownloadError::Network { .. } => true,
-        _ => false,
+        DownloadError::Status { status, .. } if *status == StatusCode::SERVICE_UNAVAILABLE => Some("503"),
+        DownloadError::Status { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => Some("429"),
+        DownloadError::Connect { .. } => Some("a refused connection"),
+        DownloadError::Network { .. } => Some("a reset"),
+        _ => None,
     }
 }
 
-/// One connection: works through ranges until none is left or something stops it.
+/// One connection: works through ranges until none is left or something stops it (`stop`: the
+/// download's token, or its own when the autopilot replaces it).
 async fn worker(
+    ctx: &Ctx<'_>,
+    id: usize,
+    first: Option<reqwest::Response>,
+    permit: HostPermit,
+    stop: CancellationToken,
+) -> WorkerEnd {
+    ctx.received().insert(id, 0);
+    let end = work(ctx, id, first, permit, &stop).await;
+    ctx.received().remove(&id);
+    end
+}
+
+async fn work(
     ctx: &Ctx<'_>,
     id: usize,
     mut first: Option<reqwest::Response>,
     permit: HostPermit,
+    stop: &CancellationToken,
 ) -> WorkerEnd {
     loop {
         let (mut response, start) = match first.take() {
@@ -370,7 +455,7 @@ async fn worker(
             },
             None => {
                 let Some(span) = ctx.map().claim(id) else { return WorkerEnd::Idle };
-                match request(ctx, span).await {
+                match request(ctx, span, stop).await {
                     Ok(response) => (response, span.0),
                     Err(refused) => {
                         ctx.map().release(id);
@@ -383,7 +468,7 @@ async fn worker(
             }
         };
         let mut writer = PartWriter::segment(ctx.part_path.clone(), start, SEGMENT_FLUSH_BYTES);
-        let streamed = stream(ctx, id, &mut response, &mut writer).await;
+        let streamed = stream(ctx, id, &mut response, &mut writer, stop).await;
         close_before_next(response).await;
         let flushed = writer.flush_and_close().await;
         let mut map = ctx.map();
@@ -425,14 +510,18 @@ enum Refused {
 }
 
 /// Asks for exactly `span` and checks the answer is that range of the same file.
-async fn request(ctx: &Ctx<'_>, span: (u64, u64)) -> Result<reqwest::Response, Refused> {
+async fn request(
+    ctx: &Ctx<'_>,
+    span: (u64, u64),
+    stop: &CancellationToken,
+) -> Result<reqwest::Response, Refused> {
     let fail = |error| Refused::End(WorkerEnd::Failed(error));
     let asked = Asked {
         range: Some((span.0, Some(span.1 - 1))),
         validator: ctx.validator.as_deref(),
         total: Some(ctx.total),
     };
-    let response = match request::send(ctx.shared, &ctx.url, &asked, &ctx.stop).await {
+    let response = match request::send(ctx.shared, &ctx.url, &asked, stop).await {
         Ok(response) => response,
         Err(Unanswered::Stopped) => return Err(Refused::End(WorkerEnd::Stopped)),
         Err(Unanswered::Failed(error)) => return Err(fail(error)),
@@ -463,6 +552,7 @@ async fn stream(
     id: usize,
     response: &mut reqwest::Response,
     writer: &mut PartWriter,
+    stop: &CancellationToken,
 ) -> Streamed {
     let read_timeout = ctx.shared.options.read_timeout;
     let mut stall = pin!(tokio::time::sleep(read_timeout));
@@ -472,7 +562,7 @@ async fn stream(
         }
         let chunk = tokio::select! {
             biased;
-            () = ctx.stop.cancelled() => return Streamed::Stopped,
+            () = stop.cancelled() => return Streamed::Stopped,
             () = &mut stall => {
                 return Streamed::Failed(DownloadError::Stalled { url: ctx.shown_url.clone(), after: read_timeout });
             }
@@ -481,13 +571,16 @@ async fn stream(
         match chunk {
             Ok(Some(mut bytes)) => {
                 let keep = ctx.map().accept(id, bytes.len() as u64);
+                if let Some(received) = ctx.received().get_mut(&id) {
+                    *received += keep;
+                }
                 bytes.truncate(keep as usize);
                 if keep > 0 {
                     if let Err(error) = writer.push(bytes).await {
                         return Streamed::Disk(error);
                     }
                     ctx.map().written(id, writer.written());
-                    pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep, &ctx.stop).await;
+                    pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep, stop).await;
                 }
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
             }

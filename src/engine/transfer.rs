@@ -12,13 +12,14 @@ use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
 use super::answer::{self, BodyLength, Verdict};
+use super::autopilot;
 use super::destination::{self, Destination, FirstAnswer};
 use super::disk::{self, PartWriter};
 use super::error::DownloadError;
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Span, distrust_ranges, forget_progress};
 pub use super::job::{Finished, Job, Outcome, PartState, Shared};
-use super::messages::{EngineEvent, StartInfo};
+use super::messages::{ConnectionsNote, EngineEvent, StartInfo};
 use super::program::Program;
 use super::refresh::{self, Link, NoFreshLink};
 use super::request::{self, Asked, Unanswered};
@@ -74,6 +75,8 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
     let mut furthest = Furthest::default();
     let mut cuts = Cuts::default();
     let mut link = Link::default();
+    // Auto's single stream ran at this rate and more connections may pay (see `probing`).
+    let mut one_stream = None;
     loop {
         if let Some(program) = job.refresh.clone()
             && link.refresh_before_attempt(&job.url, SystemTime::now())
@@ -83,7 +86,7 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
         }
         attempt += 1;
         shared.emit(EngineEvent::Connecting { id: job.id, attempt }).await;
-        match attempt_once(shared, job, &mut part, token).await {
+        match attempt_once(shared, job, &mut part, token, &mut one_stream).await {
             Attempt::Done { path, bytes, skipped, checked } => {
                 if let Some(checked) = &checked {
                     verify::verified(shared, job, checked).await;
@@ -184,6 +187,7 @@ async fn attempt_once(
     job: &Job,
     part: &mut Option<PartState>,
     token: &CancellationToken,
+    one_stream: &mut Option<f64>,
 ) -> Attempt {
     let Some(start) = Start::of(part.as_ref()) else {
         // Every range is on disk: only the rename is left.
@@ -218,7 +222,8 @@ async fn attempt_once(
         _ => body.from,
     };
     started(shared, job, p, &response, on_disk, body.total).await;
-    copy_body(shared, job, p, response, body, start.missing.is_some(), token, permit).await
+    let segments_on_disk = start.missing.is_some();
+    copy_body(shared, job, p, response, body, (segments_on_disk, one_stream), token, permit).await
 }
 
 /// Where an attempt starts, from what the `.part` holds.
@@ -326,6 +331,8 @@ async fn take_answer(
 
 /// Copies the body over several connections when that is worth it and the server's ranges can
 /// be trusted; else, or when a connection's range came back as the whole file, as one stream.
+/// Auto starts as one stream (`probing`) and splits from the next attempt on once the stream
+/// was measured too slow for the rest of the file (`one_stream`).
 #[allow(clippy::too_many_arguments)]
 async fn copy_body(
     shared: &Shared,
@@ -333,34 +340,96 @@ async fn copy_body(
     p: &mut PartState,
     response: reqwest::Response,
     body: BodyAt,
-    segments_on_disk: bool,
+    (segments_on_disk, one_stream): (bool, &mut Option<f64>),
     token: &CancellationToken,
     permit: HostPermit,
 ) -> Attempt {
     let BodyAt { from, total, length } = body;
-    let split = p.resumable
+    let splittable = p.resumable
         && !p.ranges_unreliable
         && total.is_some_and(|t| segments_on_disk || segmented::worth_splitting(job.connections, from, t));
+    let split = splittable && (!job.auto || segments_on_disk || one_stream.is_some());
     let (response, from, permit, length) = match total.filter(|_| split) {
-        Some(total) => match segmented::run(shared, job, p, response, from, total, token, permit).await {
-            Segmented::Ended(attempt) => return attempt,
-            // A connection's range came back as the whole file: go on as one stream with it.
-            Segmented::Whole { response, permit, file } => {
-                destination::start_over(p, &file, true);
-                started(shared, job, p, &response, 0, file.total).await;
-                (response, 0, permit, file.length)
+        Some(total) => {
+            match segmented::run(shared, job, p, response, from, total, token, permit, one_stream.take())
+                .await
+            {
+                Segmented::Ended(attempt) => return attempt,
+                // A connection's range came back as the whole file: go on as one stream with it.
+                Segmented::Whole { response, permit, file } => {
+                    destination::start_over(p, &file, true);
+                    started(shared, job, p, &response, 0, file.total).await;
+                    (response, 0, permit, file.length)
+                }
             }
-        },
+        }
         None => (response, from, permit, length),
     };
     let total = p.total;
     let ends_at_total = matches!(length, BodyLength::Announced(_)) && from == 0;
-    let attempt = single::stream(shared, job, p, response, Body { from, total, ends_at_total }, token).await;
+    let body = Body { from, total, ends_at_total };
+    let attempt = match total.filter(|_| splittable && job.auto && !split) {
+        Some(total) => probing(shared, job, p, response, body, total, token, one_stream).await,
+        None => single::stream(shared, job, p, response, body, token).await,
+    };
     // The answer is gone, perhaps mid-body (paused, failed): let its connection close before
     // the place at the host goes to another download (see `segmented::close_before_next`).
     tokio::task::yield_now().await;
     drop(permit);
     attempt
+}
+
+/// Auto's start: one stream, measured after a moment. When the rest of the file would take
+/// long enough at its rate that more connections may pay (`autopilot::worth_more`), the stream
+/// is stopped (its bytes are kept) and the attempt ends as `Again` with `one_stream` set: the
+/// next one continues from the `.part` with several connections. A fast stream (loopback, a
+/// small file) is left alone and never pays for a preallocated, checkpointed `.part`.
+#[allow(clippy::too_many_arguments)]
+async fn probing(
+    shared: &Shared,
+    job: &Job,
+    p: &PartState,
+    response: reqwest::Response,
+    body: Body,
+    total: u64,
+    token: &CancellationToken,
+    one_stream: &mut Option<f64>,
+) -> Attempt {
+    let probe = token.child_token();
+    let part_path = p.part_path();
+    let stream = single::stream(shared, job, p, response, body, &probe);
+    let measure = measure_one_stream(shared, job, &part_path, total);
+    tokio::pin!(stream, measure);
+    tokio::select! {
+        attempt = &mut stream => attempt,
+        rate = &mut measure => {
+            probe.cancel();
+            match stream.await {
+                Attempt::Stopped { .. } if !token.is_cancelled() => {
+                    *one_stream = Some(rate);
+                    Attempt::Again
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+/// The rate of a single stream writing `part`, once it is known that more connections may pay;
+/// never resolves when they would not (and says so).
+async fn measure_one_stream(shared: &Shared, job: &Job, part: &std::path::Path, total: u64) -> f64 {
+    tokio::time::sleep(autopilot::ONE_STREAM_WARMUP).await;
+    let (began, before) = (tokio::time::Instant::now(), disk::part_progress(part).unwrap_or(0));
+    tokio::time::sleep(autopilot::ONE_STREAM_WINDOW).await;
+    let now = disk::part_progress(part).unwrap_or(0);
+    let rate = now.saturating_sub(before) as f64 / began.elapsed().as_secs_f64();
+    if autopilot::worth_more(rate, total.saturating_sub(now)) {
+        return rate;
+    }
+    let reason = autopilot::Reason::FastEnough { count: 1 }.to_string();
+    let note = ConnectionsNote { active: 1, limit: job.connections, reason };
+    shared.emit(EngineEvent::ConnectionsChanged { id: job.id, note }).await;
+    std::future::pending().await
 }
 
 /// The answer came from a host with no free place (after redirects): close this connection,

@@ -126,7 +126,7 @@ impl Session {
         let download_dir = options.download_dir.clone();
         let defaults = ItemLimits {
             rate_limit: options.item_rate_limit,
-            connections: options.connections.clamp(1, crate::engine::MAX_CONNECTIONS),
+            connections: options.connections.min(crate::engine::MAX_CONNECTIONS),
         };
         let mut notices = Vec::new();
         let saved = match &config.store {

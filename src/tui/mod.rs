@@ -64,7 +64,7 @@ pub async fn run(
     let cap = options.workers;
     let item_defaults = ItemLimits {
         rate_limit: options.item_rate_limit,
-        connections: options.connections.clamp(1, crate::engine::MAX_CONNECTIONS),
+        connections: options.connections.min(crate::engine::MAX_CONNECTIONS),
     };
     // The saved queue comes back, is saved as it changes, and `dlm add` from other shells
     // reaches this screen. Refuses to run beside another dlm on the same queue.

@@ -13,6 +13,10 @@
 //! - `bad_range=1`: answer ranged requests with a 206 whose Content-Range starts elsewhere
 //! - `lying_206=1`: answer ranged requests with 206 and a different ETag (and other bytes)
 //! - `throttle=BYTES_PER_SEC`
+//! - `slow_nth=N&slow_after=K&slow_rate=R`: the Nth request (counting from 1) slows to R bytes
+//!   a second after K body bytes (a path that turns bad mid-file)
+//! - `shared_rate=R`: all bodies of this file in flight share R bytes a second (a link that more
+//!   connections do not make faster)
 //! - `drop_after=N&drop_times=K`: the first K requests drop the connection after N body bytes
 //! - `stall_after=N&stall_times=K`: the first K requests stop sending after N body bytes
 //! - `short=N&short_times=K`: the first K requests announce the full length but send N fewer
@@ -514,11 +518,16 @@ async fn serve_file(
     } else if let Some(n) = num(p, "short").filter(|_| applies(p, "short", nth)) {
         limit = limit.saturating_sub(n);
     }
+    let slow = num(p, "slow_nth")
+        .filter(|n| *n == nth)
+        .map(|_| (num(p, "slow_after").unwrap_or(0), num(p, "slow_rate").unwrap_or(100_000)));
+    let shared = num(p, "shared_rate").map(|rate| (Arc::clone(inner), name.to_string(), rate));
+    let pace = Pace { throttle: num(p, "throttle"), slow, shared };
     let body = body_stream(
         InFlight::start(inner, name_guard, conn),
         slice.slice(..limit),
         ending,
-        num(p, "throttle"),
+        pace,
         p.contains_key("gate"),
     );
     resp.body(body).unwrap()
@@ -608,38 +617,64 @@ impl Drop for NameGuard {
     }
 }
 
-fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, throttle: Option<usize>, gate: bool) -> Body {
-    let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
+/// How fast a body is sent: `throttle` bytes a second, `slow`'s rate after its offset, or a
+/// share of `shared`'s rate (file name, bytes a second) with the file's other bodies.
+#[derive(Clone)]
+struct Pace {
+    throttle: Option<usize>,
+    slow: Option<(usize, usize)>,
+    shared: Option<(Arc<Inner>, String, usize)>,
+}
+
+impl Pace {
+    fn rate_at(&self, sent: usize) -> Option<usize> {
+        if let Some((inner, name, rate)) = &self.shared {
+            let bodies = inner.per_name.lock().unwrap().get(name).copied().unwrap_or(1);
+            return Some(rate / bodies.max(1));
+        }
+        match self.slow {
+            Some((after, rate)) if sent >= after => Some(rate),
+            _ => self.throttle,
+        }
+    }
+}
+
+fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, pace: Pace, gate: bool) -> Body {
     let state = (data, 0usize, guard, false);
-    let s = stream::unfold(state, move |(data, sent, guard, gated)| async move {
-        if gate && !gated && sent >= 1024.min(data.len()) {
-            guard.0.gate.acquire().await.unwrap().forget();
-            return Some((Ok(Bytes::new()), (data, sent, guard, true)));
+    let s = stream::unfold(state, move |(data, sent, guard, gated)| {
+        let pace = pace.clone();
+        async move {
+            if gate && !gated && sent >= 1024.min(data.len()) {
+                guard.0.gate.acquire().await.unwrap().forget();
+                return Some((Ok(Bytes::new()), (data, sent, guard, true)));
+            }
+            if sent >= data.len() {
+                return match ending {
+                    Ending::Complete => None,
+                    // hyper aborts the connection at the first error and polls no more. The pause
+                    // first lets it flush what was sent, as a real mid-body drop would have.
+                    Ending::Drop => {
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        Some((Err(std::io::Error::other("dropped on purpose")), (data, sent, guard, gated)))
+                    }
+                    Ending::Stall => {
+                        std::future::pending::<()>().await;
+                        None
+                    }
+                };
+            }
+            let throttle = pace.rate_at(sent);
+            let chunk = throttle.map_or(16 * 1024, |rate| (rate / 20).clamp(1, 16 * 1024));
+            let mut n = chunk.min(data.len() - sent);
+            if gate && !gated {
+                n = n.min(1024 - sent);
+            }
+            if let Some(rate) = throttle {
+                tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
+            }
+            let piece = data.slice(sent..sent + n);
+            Some((Ok::<Bytes, std::io::Error>(piece), (data, sent + n, guard, gated)))
         }
-        if sent >= data.len() {
-            return match ending {
-                Ending::Complete => None,
-                // hyper aborts the connection at the first error and polls no more. The pause
-                // first lets it flush what was sent, as a real mid-body drop would have.
-                Ending::Drop => {
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                    Some((Err(std::io::Error::other("dropped on purpose")), (data, sent, guard, gated)))
-                }
-                Ending::Stall => {
-                    std::future::pending::<()>().await;
-                    None
-                }
-            };
-        }
-        let mut n = chunk.min(data.len() - sent);
-        if gate && !gated {
-            n = n.min(1024 - sent);
-        }
-        if let Some(rate) = throttle {
-            tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
-        }
-        let piece = data.slice(sent..sent + n);
-        Some((Ok::<Bytes, std::io::Error>(piece), (data, sent + n, guard, gated)))
     });
     Body::from_stream(s.boxed())
 }

@@ -89,9 +89,13 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
         .limits
         .rate_limit
         .map_or_else(|| "no rate limit".to_string(), |l| format!("at most {}", format::rate(l as f64)));
-    let conns = match row.limits.connections {
-        1 => "1 connection".to_string(),
-        n => format!("up to {n} connections"),
+    let conns = match (row.limits.connections, &row.connections) {
+        // The autopilot's own words for where it stands ("4 conns — +2 gave +95 %").
+        (crate::engine::AUTO_CONNECTIONS, Some(note)) => format!("auto: {}", note.reason),
+        (crate::engine::AUTO_CONNECTIONS, None) => "connections chosen automatically".to_string(),
+        (1, _) => "1 connection".to_string(),
+        (n, Some(note)) => format!("{} of {n} connections", note.active),
+        (n, None) => format!("up to {n} connections"),
     };
     let keys = [KeyAction::ItemRateLimit, KeyAction::ConnectionsUp, KeyAction::ConnectionsDown]
         .map(|a| app.keymap.short(a).unwrap_or_default());
