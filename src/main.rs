@@ -23,6 +23,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     cli.check().map_err(anyhow::Error::msg)?;
+    // Needs no config: a completion script is the same whatever the settings.
+    if let Some(Commands::Completions(c)) = &cli.command {
+        dlm::cli::completions(c.shell, &mut dlm::output::stdout());
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // A broken config file stops every command: silently running with other settings than
     // the person wrote would be worse than an error.
@@ -34,7 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
-            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
+            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet, get.json)))
         }
         Some(Commands::Add(add)) => {
             let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
@@ -46,6 +51,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut dlm::output::stdout(),
             ))
         }
+        // Answered above, before the config is read.
+        Some(Commands::Completions(_)) => Ok(ExitCode::SUCCESS),
         Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
         None => {
             let options = engine_options(&config, &cli.download)?;
