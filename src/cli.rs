@@ -48,6 +48,7 @@ impl Cli {
                 Commands::Get(_) => "get",
                 Commands::Add(_) => "add",
                 Commands::Ls(_) => "ls",
+                Commands::Completions(_) => "completions",
             };
             return Err(format!("options and URLs go after the command: dlm {name} [OPTIONS] [URL…]"));
         }
@@ -69,6 +70,25 @@ pub enum Commands {
     Add(AddArgs),
     /// Print the queue of the running dlm (or the saved queue if none runs).
     Ls(LsArgs),
+    /// Print a shell completion script to standard output.
+    #[command(
+        after_help = "Examples:\n  dlm completions bash > ~/.local/share/bash-completion/completions/dlm\n  \
+        dlm completions zsh > ~/.zfunc/_dlm\n  dlm completions fish > ~/.config/fish/completions/dlm.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Writes the completion script for `shell`, made from these very definitions, so it
+/// completes every subcommand and option of this dlm.
+pub fn completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) {
+    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "dlm", out);
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +121,11 @@ pub struct GetArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print one JSON object per event on standard output (added, started, progress,
+    /// retrying, done, failed, then a summary) instead of the progress display; errors still
+    /// go to standard error.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub download: DownloadArgs,
 }

@@ -3,8 +3,10 @@
 //! errors with `-q`), then a summary; the exit status says whether everything arrived.
 //! Everything goes to stderr through `output`, which never panics on a closed stderr: losing
 //! the progress display must not stop the downloads. Each item's view is the engine's
-//! `ItemSnapshot`, folded by its own `apply`, plus this front end's timing. Depends on the
-//! session, the engine's message types, `format` and `output`; never on the TUI.
+//! `ItemSnapshot`, folded by its own `apply`, plus this front end's timing. With `--json`
+//! the events go to stdout as JSON lines instead (`jsonl`), and only errors to stderr.
+//! Depends on the session, the engine's message types, `format`, `jsonl` and `output`; never
+//! on the TUI.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -17,6 +19,7 @@ use crate::engine::{
     AddRequest, ChecksumState, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, parse_download_url,
     redact_str,
 };
+use crate::jsonl::{self, JsonEvent};
 use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
 use crate::{format, output};
 
@@ -40,14 +43,18 @@ pub enum Verbosity {
     Live,
     /// A line per event (stderr is a pipe or file).
     Log,
+    /// A JSON object per event on stdout (`--json`), errors on stderr. It wins over `-q`:
+    /// a script that asked for events wants them.
+    Json,
 }
 
 impl Verbosity {
-    pub fn detect(quiet: bool) -> Self {
-        match (quiet, std::io::stderr().is_terminal()) {
-            (true, _) => Self::Quiet,
-            (false, true) => Self::Live,
-            (false, false) => Self::Log,
+    pub fn detect(quiet: bool, json: bool) -> Self {
+        match (json, quiet, std::io::stderr().is_terminal()) {
+            (true, ..) => Self::Json,
+            (false, true, _) => Self::Quiet,
+            (false, false, true) => Self::Live,
+            (false, false, false) => Self::Log,
         }
     }
 }
@@ -66,11 +73,13 @@ struct ItemView {
     /// Bytes that were on disk before this run touched the item (a resumed `.part`).
     resumed_from: Option<u64>,
     started: Option<Instant>,
+    /// When its last `progress` JSON line was printed.
+    progress_printed: Option<Instant>,
 }
 
 impl ItemView {
     fn new(item: ItemSnapshot) -> Self {
-        Self { item, resumed_from: None, started: None }
+        Self { item, resumed_from: None, started: None, progress_printed: None }
     }
 
     /// The file name once known, else the URL (without credentials).
@@ -172,7 +181,9 @@ pub async fn run(
             Ok(_) => Some(input.url),
             Err(e) => {
                 out.error(&format!("{}: {e}", input.origin));
-                failures.push((input.origin, e.to_string()));
+                let message = e.to_string();
+                out.json(|| JsonEvent::Rejected { origin: &input.origin, message: &message });
+                failures.push((input.origin, message));
                 None
             }
         })
@@ -200,7 +211,10 @@ pub async fn run(
                         batch.feed(&handle);
                     }
                 }
-                Some(SessionEvent::Notice(text)) => out.error(&text),
+                Some(SessionEvent::Notice(text)) => {
+                    out.error(&text);
+                    out.json(|| JsonEvent::Notice { message: &text });
+                }
                 None => break,
             },
             _ = tick.tick(), if verbosity == Verbosity::Live => {
@@ -219,16 +233,35 @@ pub async fn run(
     // at once.
     drop(events);
     session.shutdown(Duration::MAX).await;
-    if interrupted {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    let code = match (interrupted, batch.failures.is_empty()) {
+        (true, _) => EXIT_INTERRUPTED,
+        (false, true) => 0,
+        (false, false) => EXIT_FAILED,
+    };
+    // A script always gets its last line, after Ctrl-C too.
+    out.json(|| JsonEvent::Summary(summary(&batch, interrupted, code)));
+    if !interrupted {
+        out.summary(&batch);
     }
-    out.summary(&batch);
-    Ok(if batch.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
+    Ok(ExitCode::from(code))
+}
+
+fn summary(batch: &Batch, interrupted: bool, exit_code: u8) -> jsonl::Summary {
+    jsonl::Summary {
+        done: batch.done,
+        failed: batch.failures.len(),
+        skipped: batch.skipped,
+        bytes: batch.bytes_this_run(),
+        seconds: batch.started.elapsed().as_secs_f64(),
+        interrupted,
+        exit_code,
+    }
 }
 
 /// Folds one event into the batch; returns the item's id when it has just finished.
 fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option<ItemId> {
     if let EngineEvent::Added { id, item } = event {
+        out.json(|| JsonEvent::Added { item: jsonl::record(&item) });
         batch.live.insert(id, ItemView::new(*item));
         return None;
     }
@@ -255,12 +288,26 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option
                 String::new()
             };
             out.log(&format!("started {} ({size}{from}) from {}", info.name, view.item.url));
+            out.json(|| JsonEvent::Started { item: jsonl::record(&view.item), offset: info.offset });
+        }
+        EngineEvent::Progress { .. } if out.verbosity == Verbosity::Json => {
+            let now = Instant::now();
+            if view.progress_printed.is_none_or(|at| now.duration_since(at) >= jsonl::PROGRESS_EVERY) {
+                view.progress_printed = Some(now);
+                jsonl::print(&JsonEvent::Progress { item: jsonl::record(&view.item) });
+            }
         }
         EngineEvent::Checksum { checksum, .. } if checksum.state == ChecksumState::Verified => {
             batch.verified += 1;
         }
         EngineEvent::Note { message, .. } => out.log(&format!("note: {}: {message}", view.label())),
         EngineEvent::Retrying { attempt, delay, reason, .. } => {
+            out.json(|| JsonEvent::Retrying {
+                item: jsonl::record(&view.item),
+                attempt,
+                delay: delay.as_secs_f64(),
+                reason: &reason,
+            });
             out.log(&format!(
                 "retrying {} in {} (attempt {attempt}): {reason}",
                 view.label(),
@@ -276,6 +323,7 @@ fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option
 fn finished(event: EngineEvent, view: &mut ItemView, batch: &mut Batch, out: &mut Reporter) {
     match event {
         EngineEvent::Completed { path, bytes, skipped, .. } => {
+            out.json(|| JsonEvent::Done { item: jsonl::record(&view.item), path: &path, skipped });
             batch.done += 1;
             if skipped {
                 view.resumed_from = Some(bytes);
@@ -294,10 +342,12 @@ fn finished(event: EngineEvent, view: &mut ItemView, batch: &mut Batch, out: &mu
             }
         }
         EngineEvent::Failed { error, .. } => {
+            out.json(|| JsonEvent::Failed { item: jsonl::record(&view.item) });
             out.error(&error.message);
             batch.failures.push((std::mem::take(&mut view.item.url), error.message));
         }
         EngineEvent::Cancelled { .. } | EngineEvent::Removed { .. } => {
+            out.json(|| JsonEvent::Cancelled { item: jsonl::record(&view.item) });
             batch.failures.push((std::mem::take(&mut view.item.url), "cancelled".into()));
         }
         _ => {}
@@ -377,6 +427,14 @@ impl Reporter {
         }
     }
 
+    /// Prints the event built by `event` when this run prints JSON (built only then: an item
+    /// record is a few allocations).
+    fn json<'a>(&self, event: impl FnOnce() -> JsonEvent<'a>) {
+        if self.verbosity == Verbosity::Json {
+            jsonl::print(&event());
+        }
+    }
+
     fn status(&mut self, line: &str) {
         output::err_text(&format!("\r\x1b[K{line}"));
         self.status_shown = true;
@@ -384,7 +442,7 @@ impl Reporter {
 
     fn summary(&mut self, batch: &Batch) {
         let failed = batch.failures.len();
-        if self.verbosity == Verbosity::Quiet {
+        if matches!(self.verbosity, Verbosity::Quiet | Verbosity::Json) {
             return;
         }
         let took = batch.started.elapsed();
@@ -417,7 +475,7 @@ mod tests {
             let mut item = ItemSnapshot::new(ItemId(id), "http://example.com/huge", "/dl".into(), limits);
             item.total = Some(u64::MAX);
             item.bytes = u64::MAX - 1;
-            ItemView { item, resumed_from: Some(0), started: Some(Instant::now()) }
+            ItemView { item, resumed_from: Some(0), started: Some(Instant::now()), progress_printed: None }
         };
         let mut batch = Batch::new(Vec::new(), 3, Vec::new());
         batch.in_engine = 2;

@@ -43,6 +43,7 @@ pub mod headers;
 pub mod headless;
 pub mod hooks;
 pub mod inputs;
+pub mod jsonl;
 pub mod milestones;
 pub mod notify;
 pub mod output;

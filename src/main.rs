@@ -24,6 +24,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     cli.check().map_err(anyhow::Error::msg)?;
+    // Needs no config: a completion script is the same whatever the settings.
+    if let Some(Commands::Completions(c)) = &cli.command {
+        dlm::cli::completions(c.shell, &mut dlm::output::stdout());
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // A broken config file stops every command: silently running with other settings than
     // the person wrote would be worse than an error.
@@ -38,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let urls: Vec<&str> = inputs.iter().map(|i| i.url.as_str()).collect();
             let book = checksum_book(&runtime, &options, &get.download, &urls, listed)?;
             options.checksums = std::sync::Arc::new(book);
-            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
+            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet, get.json)))
         }
         Some(Commands::Add(add)) => {
             // Checksums on list lines are not carried to the running dlm yet (its control
@@ -52,6 +57,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut dlm::output::stdout(),
             ))
         }
+        // Answered above, before the config is read.
+        Some(Commands::Completions(_)) => Ok(ExitCode::SUCCESS),
         Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
         None => {
             let mut options = engine_options(&config, &cli.download)?;

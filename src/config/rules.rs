@@ -304,7 +304,7 @@ mod tests {
         );
         assert!(error("[[rule]]\nhost = 3").contains("expected a host pattern"));
         assert!(error("[[rule]]\next = \"*.iso\"").contains("`*.iso` is not an extension"));
-        assert!(error("[[rule]]\nconnections = 0").contains("from 1 to 32"));
+        assert!(error("[[rule]]\nconnections = 0").contains("1 to 32, found 0"));
         assert!(error("[[rule]]\nnetrc = 1").contains("expected true, false or the path of a netrc file"));
         assert!(error("[[rule]]\nrate_limit = \"fast\"").contains("invalid size"));
     }
