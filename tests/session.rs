@@ -265,3 +265,26 @@ async fn a_damaged_queue_is_moved_aside_and_said_once() {
         .any(|e| e.file_name().to_string_lossy().starts_with("queue.json.corrupt-"));
     assert!(aside, "kept for the person to look at");
 }
+
+/// `SessionHandle::refresh` (the UI's way to give an item a new URL): a URL the engine refuses
+/// comes back as a notice and changes nothing; a good one reaches the item (`UrlChanged`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_through_the_handle_gives_the_new_url_or_a_notice_saying_why_not() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = session::start(tmp.path(), None, None).unwrap();
+    s.add(server.url("/f/r.bin?size=65536&gate=1"));
+    let id = s.wait_for("the add", |e| matches!(e, EngineEvent::Added { .. })).await.item().unwrap();
+    s.handle.send(Command::Pause(id));
+    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    server.release(1);
+    s.handle.refresh(id, "ftp://h/r.bin".into());
+    let fresh = server.url("/f/r.bin?size=65536&v=2");
+    s.handle.refresh(id, fresh.clone());
+    let changed = s.wait_for("the new URL", |e| matches!(e, EngineEvent::UrlChanged { .. })).await;
+    assert!(matches!(changed, EngineEvent::UrlChanged { id: i, url, .. } if i == id && url == fresh));
+    let notices = s.notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].starts_with(&format!("{id}: the new URL cannot be used:")), "{notices:?}");
+    s.close().await.saved.unwrap();
+}

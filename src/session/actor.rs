@@ -111,6 +111,11 @@ impl Actor {
                 Some(message) = inbox.recv() => match message {
                     ToSession::Add(requests) => self.add(requests),
                     ToSession::Command(command) => self.handle.send(command),
+                    ToSession::Refresh(id, url) => {
+                        if let Err(e) = self.handle.refresh(id, &url) {
+                            self.notice(format!("{id}: the new URL cannot be used: {}", e.message));
+                        }
+                    }
                 },
                 Some(request) = recv_opt(&mut self.control) => self.answer(request),
                 permit = front.reserve(), if front_open && !self.outbox.is_empty() => match permit {

@@ -23,7 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::control::{self, ControlServer};
-use crate::engine::{AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemLimits};
+use crate::engine::{
+    AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemId, ItemLimits,
+};
 use crate::state::{StateError, StateStore, resolve_folders, restore_plan};
 
 pub use by_id::{ById, Identified};
@@ -92,6 +94,7 @@ pub struct SessionHandle {
 enum ToSession {
     Add(Vec<AddRequest>),
     Command(Command),
+    Refresh(ItemId, String),
 }
 
 impl SessionHandle {
@@ -103,6 +106,13 @@ impl SessionHandle {
     /// Tells the engine something (pause, limits, …), in order with the adds sent before.
     pub fn send(&self, command: Command) {
         let _ = self.tx.send(ToSession::Command(command));
+    }
+
+    /// Gives item `id` a new URL for the same file; it continues from its `.part` when the new
+    /// URL serves the same version. A URL the engine refuses (not http(s), unparsable) comes
+    /// back as a `SessionEvent::Notice` saying why; the item is not touched then.
+    pub fn refresh(&self, id: ItemId, url: String) {
+        let _ = self.tx.send(ToSession::Refresh(id, url));
     }
 }
 
