@@ -101,8 +101,27 @@ pub struct GetArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Save the file as NAME inside the download folder (one URL only), as curl -o and wget -O
+    /// do. A plain file name: a path (`/`, `..`) is refused.
+    #[arg(short = 'O', long = "output", value_name = "NAME", value_parser = output_name)]
+    pub output: Option<String>,
     #[command(flatten)]
     pub download: DownloadArgs,
+}
+
+/// A file name for `-O`: one name inside the download folder, never a path out of it. What is
+/// left is sanitised as a server's name is (control characters, leading dots, length).
+pub fn output_name(raw: &str) -> Result<String, String> {
+    if raw.trim().is_empty() {
+        return Err("the file name is empty".into());
+    }
+    if raw.contains(['/', '\\']) || raw == "." || raw == ".." {
+        return Err(format!(
+            "{raw:?} is a path; -O takes a file name, saved inside the download folder (-o DIR sets \
+             the folder)"
+        ));
+    }
+    crate::engine::naming::sanitize(raw).ok_or_else(|| format!("{raw:?} cannot be used as a file name"))
 }
 
 /// Options shared by the UI and `dlm get`. `None` means "not given": the default applies.

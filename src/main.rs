@@ -34,7 +34,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
-            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
+            if get.output.is_some() && inputs.len() > 1 {
+                anyhow::bail!(
+                    "-O NAME names one file, but {} URLs were given; drop -O, or run dlm get once per URL",
+                    inputs.len()
+                );
+            }
+            let verbosity = Verbosity::detect(get.quiet);
+            runtime.block_on(headless::run_named(inputs, get.output, options, verbosity))
         }
         Some(Commands::Add(add)) => {
             let inputs = gather_inputs(&add.urls, add.input.as_deref())?;

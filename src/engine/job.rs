@@ -82,6 +82,8 @@ pub struct Job {
     pub limiter: Arc<RateLimiter>,
     /// This item's refresh command (see `refresh`), if it has one.
     pub refresh: Option<Arc<Program>>,
+    /// The file name the person chose (sanitised), instead of the answer's.
+    pub name: Option<String>,
 }
 
 /// What a transfer task hands back: how it ended, and the URL it ended on when the refresh

@@ -62,6 +62,8 @@ struct Item {
     /// Its refresh command: the engine's default (`EngineOptions::refresh_command`) until
     /// something sets one for the item alone (per-host rules, to come).
     refresh: Option<Arc<Program>>,
+    /// The name the person chose for the file (`AddRequest::name`), already sanitised.
+    name: Option<Box<str>>,
 }
 
 impl Item {
@@ -306,6 +308,7 @@ impl Scheduler {
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
             limiter: None,
             refresh: options.refresh_command.clone(),
+            name: request.name.as_deref().and_then(super::naming::sanitize).map(Box::from),
         };
         if let Some(limits) = limits {
             item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
@@ -510,6 +513,7 @@ impl Scheduler {
                 connections: item.connections,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
                 refresh: item.refresh.clone(),
+                name: item.name.as_deref().map(String::from),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));

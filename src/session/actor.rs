@@ -180,7 +180,7 @@ impl Actor {
                 let count = urls.len();
                 let requests = urls
                     .iter()
-                    .map(|url| AddRequest { url: url.clone(), dir: dir.clone(), resume: None })
+                    .map(|url| AddRequest { url: url.clone(), dir: dir.clone(), name: None, resume: None })
                     .collect();
                 self.add(requests);
                 Reply::added(count)

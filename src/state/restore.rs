@@ -101,7 +101,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
             };
             Restore {
                 id: ItemId(item.id),
-                request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume },
+                request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), name: None, resume },
                 state,
                 limits: item.limits.map(ItemLimits::from),
             }
