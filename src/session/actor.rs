@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::control::{ControlRequest, ControlServer, Reply, Request};
 use crate::engine::{AddRequest, Engine, EngineEvent, EngineHandle, ItemLimits};
-use crate::state::{ItemRecord, Restore, StateLock, StateStore};
+use crate::state::{ItemRecord, Restore, Settings, StateLock, StateStore};
 
 use super::model::Model;
 use super::outbox::Outbox;
@@ -59,8 +59,9 @@ impl Actor {
         journal_len: u64,
         next_id: u64,
         plan: Vec<Restore>,
+        (settings, kept): (Settings, bool),
     ) {
-        let mut saver = Saver::new(store, journal_len, self.defaults);
+        let mut saver = Saver::new(store, journal_len, self.defaults, settings, kept);
         self.model.reserve_ids(next_id);
         for r in plan {
             saver.restoring(r.id, &r.state, &r.request.url);

@@ -26,7 +26,7 @@ use crate::control::{self, ControlServer};
 use crate::engine::{
     AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemId, ItemLimits,
 };
-use crate::state::{StateError, StateStore, resolve_folders, restore_plan};
+use crate::state::{Settings, StateError, StateStore, resolve_folders, restore_plan};
 
 pub use by_id::{ById, Identified};
 pub use saver::SAVE_DELAY;
@@ -130,7 +130,7 @@ impl Session {
     /// it changes. A socket that cannot be opened is a notice, not an error: downloads matter
     /// more than `dlm add`.
     pub fn start(
-        options: EngineOptions,
+        mut options: EngineOptions,
         config: SessionConfig,
     ) -> Result<(Session, mpsc::Receiver<SessionEvent>), SessionError> {
         let download_dir = options.download_dir.clone();
@@ -154,15 +154,26 @@ impl Session {
                         dir = download_dir.display()
                     ));
                 }
+                // The worker count and rate limit the person last set win over the config's.
+                if let Some(settings) = loaded.queue.settings {
+                    options.workers = settings.workers;
+                    options.rate_limit = settings.rate_limit;
+                }
                 Some((lock, store.clone(), loaded))
             }
             None => None,
+        };
+        // As the engine reports them at start (clamped, 0 is unlimited).
+        let settings = Settings {
+            workers: options.workers.clamp(1, crate::engine::MAX_WORKERS),
+            rate_limit: options.rate_limit.filter(|l| *l > 0),
         };
         let (engine, events) = Engine::start(options)?;
         let mut actor = actor::Actor::new(engine, events, defaults);
         if let Some((lock, store, loaded)) = saved {
             let plan = restore_plan(&loaded.queue);
-            actor.restore(lock, store, loaded.journal_len, loaded.queue.next_id, plan);
+            let kept = loaded.queue.settings.is_some();
+            actor.restore(lock, store, loaded.journal_len, loaded.queue.next_id, plan, (settings, kept));
         }
         if let Some(path) = &config.socket {
             match ControlServer::start(path) {
