@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::NetrcChoice;
-use crate::engine::{CookieJar, EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, Netrc};
+use crate::engine::{CookieJar, EngineOptions, ItemState, MAX_CONNECTIONS, MAX_WORKERS, Netrc};
 use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
@@ -48,6 +48,11 @@ impl Cli {
                 Commands::Get(_) => "get",
                 Commands::Add(_) => "add",
                 Commands::Ls(_) => "ls",
+                Commands::Pause(_) => "pause",
+                Commands::Resume(_) => "resume",
+                Commands::Remove(_) => "remove",
+                Commands::Retry(_) => "retry",
+                Commands::Refresh(_) => "refresh",
             };
             return Err(format!("options and URLs go after the command: dlm {name} [OPTIONS] [URL…]"));
         }
@@ -68,7 +73,75 @@ pub enum Commands {
     #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
     Add(AddArgs),
     /// Print the queue of the running dlm (or the saved queue if none runs).
+    #[command(
+        after_help = "Examples:\n  dlm ls\n  dlm ls --state failed\n  dlm ls --state queued,paused --json"
+    )]
     Ls(LsArgs),
+    /// Pause items of the running dlm (or the saved queue) by the ids `dlm ls` prints.
+    #[command(after_help = IDS_HELP)]
+    Pause(IdsArgs),
+    /// Resume paused items by id; they continue from their `.part`.
+    #[command(after_help = IDS_HELP)]
+    Resume(IdsArgs),
+    /// Forget done, failed or cancelled items by id. Files stay on disk: the finished file,
+    /// and the `.part` of a failed or cancelled item.
+    #[command(after_help = IDS_HELP)]
+    Remove(IdsArgs),
+    /// Queue failed or cancelled items again by id; bytes already on disk are reused when the
+    /// server allows.
+    #[command(after_help = IDS_HELP)]
+    Retry(IdsArgs),
+    /// Give an item a new URL for the same file (a fresh signed link); it continues from its
+    /// `.part` when the new URL serves the same version.
+    #[command(after_help = "Example:\n  dlm refresh 3 'https://cdn.example.com/a.iso?sig=…'")]
+    Refresh(RefreshArgs),
+}
+
+const IDS_HELP: &str = "Each id gets a line saying what became of it; the exit status is 1 if any \
+    failed (no such item, or not in a state the command applies to). With no dlm running, the \
+    saved queue is changed and the next dlm to open sees it.\n\nExample:\n  dlm pause 3 7";
+
+#[derive(Debug, Args)]
+pub struct IdsArgs {
+    /// Item ids, as the ID column of `dlm ls` shows them.
+    #[arg(value_name = "ID", required = true, value_parser = parse_id)]
+    pub ids: Vec<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The item's id, as `dlm ls` shows it.
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: u64,
+    /// The new URL.
+    pub url: String,
+}
+
+/// An item id: `3`, or `#3` as the TUI shows it.
+fn parse_id(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix('#').unwrap_or(text);
+    match digits.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(format!("{text:?} is not an item id (the ID column of dlm ls, e.g. 3)")),
+    }
+}
+
+/// One of the seven state names, as `dlm ls` prints them.
+pub fn parse_state(text: &str) -> Result<ItemState, String> {
+    const ALL: [ItemState; 7] = [
+        ItemState::Queued,
+        ItemState::Connecting,
+        ItemState::Downloading,
+        ItemState::Paused,
+        ItemState::Done,
+        ItemState::Failed,
+        ItemState::Cancelled,
+    ];
+    let text = text.trim();
+    ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
+        let names: Vec<&str> = ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown state {text:?}; the states are {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +161,10 @@ pub struct LsArgs {
     /// Print JSON (an array of items) for scripts.
     #[arg(long)]
     pub json: bool,
+    /// Only items in this state: queued, connecting, downloading, paused, done, failed or
+    /// cancelled (comma-separated or repeated).
+    #[arg(long = "state", value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
+    pub states: Vec<ItemState>,
 }
 
 #[derive(Debug, Args)]

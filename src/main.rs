@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use dlm::cli::{Cli, Commands};
 use dlm::headless::{self, Input, Verbosity};
+use dlm::state::Edit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,7 +54,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut dlm::output::stdout(),
             ))
         }
-        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
+        Some(Commands::Ls(ls)) => {
+            runtime.block_on(dlm::remote::ls(ls.json, &ls.states, &mut dlm::output::stdout()))
+        }
+        Some(Commands::Pause(a)) => edit(&runtime, &config, Edit::Pause, a.ids),
+        Some(Commands::Resume(a)) => edit(&runtime, &config, Edit::Resume, a.ids),
+        Some(Commands::Remove(a)) => edit(&runtime, &config, Edit::Remove, a.ids),
+        Some(Commands::Retry(a)) => edit(&runtime, &config, Edit::Retry, a.ids),
+        Some(Commands::Refresh(a)) => edit(&runtime, &config, Edit::Refresh(a.url), vec![a.id]),
         None => {
             let options = engine_options(&config, &cli.download)?;
             // Checked already with the rest of the config file.
@@ -61,6 +69,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
         }
     }
+}
+
+/// `dlm pause|resume|remove|retry|refresh`.
+fn edit(
+    runtime: &tokio::runtime::Runtime,
+    config: &dlm::config::Config,
+    edit: Edit,
+    ids: Vec<u64>,
+) -> anyhow::Result<ExitCode> {
+    runtime.block_on(dlm::remote::edit(edit, ids, config.save_credentials, &mut dlm::output::stdout()))
 }
 
 /// The config's settings with the flags on top, the download folder made absolute: the saved

@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::control::{ControlRequest, ControlServer, Reply, Request};
-use crate::engine::{AddRequest, Engine, EngineEvent, EngineHandle, ItemLimits};
-use crate::state::{ItemRecord, Restore, Settings, StateLock, StateStore};
+use crate::engine::{AddRequest, Command, Engine, EngineEvent, EngineHandle, ItemId, ItemLimits};
+use crate::state::{Edit, EditAnswer, ItemRecord, Restore, Settings, StateLock, StateStore};
 
 use super::model::Model;
 use super::outbox::Outbox;
@@ -174,8 +174,14 @@ impl Actor {
         }
     }
 
-    /// Answers a request from another shell from the model; adds as a paste would.
+    /// Answers a request from another shell from the model; adds as a paste would, and changes
+    /// items by id as their keys would.
     fn answer(&mut self, request: ControlRequest) {
+        if let Some((edit, ids)) = request.request.as_edit() {
+            let results = ids.into_iter().map(|id| self.edit(&edit, ItemId(id))).collect();
+            request.answer(Reply::results(results));
+            return;
+        }
         let reply = match &request.request {
             Request::Add { urls, dir } => {
                 let count = urls.len();
@@ -189,8 +195,32 @@ impl Actor {
             Request::Ls {} => {
                 Reply::items(self.model.items().map(|i| ItemRecord::of(i, self.defaults)).collect())
             }
+            // Answered above.
+            _ => Reply::error("unexpected request"),
         };
         request.answer(reply);
+    }
+
+    /// Applies a change by id from another shell, when it applies to the item as the model
+    /// has it (the engine ignores one that no longer does by the time it arrives).
+    fn edit(&mut self, edit: &Edit, id: ItemId) -> EditAnswer {
+        let Some(item) = self.model.get(id) else { return EditAnswer::missing(id.0) };
+        let mut answer = EditAnswer::of(id.0, edit, item.state);
+        if answer.ok {
+            match edit {
+                Edit::Pause => self.handle.send(Command::Pause(id)),
+                Edit::Resume => self.handle.send(Command::Resume(id)),
+                Edit::Remove => self.handle.send(Command::Remove(id)),
+                Edit::Retry => self.handle.send(Command::Retry(id)),
+                Edit::Refresh(url) => {
+                    if let Err(e) = self.handle.refresh(id, url) {
+                        answer.ok = false;
+                        answer.message = format!("the new URL cannot be used: {}", e.message);
+                    }
+                }
+            }
+        }
+        answer
     }
 
     fn save_failed(&mut self, error: crate::state::StateError) {

@@ -2,7 +2,8 @@
 //! its event receiver, the model (every item as an `ItemSnapshot`, folded once), and, when
 //! asked for, the saved queue and the control socket. It restores the saved queue into the
 //! engine, writes the queue as items change (without waiting for the front end), answers
-//! `dlm add`/`dlm ls` from other shells itself, and hands every engine event on to the front
+//! `dlm add`/`dlm ls` and the changes by id (`dlm pause ID…`) from other shells itself, and
+//! hands every engine event on to the front
 //! end, which keeps its own view by the same `ItemSnapshot::apply`.
 //!
 //! The terminal UI runs a session with saving and the socket on; `dlm get` the same session

@@ -7,6 +7,7 @@
 //! loaded queue back into engine commands. Depends on the engine's message types, naming,
 //! std and serde; never on the session or a front end.
 
+mod edit;
 mod format;
 mod record;
 mod restore;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use edit::{Edit, EditAnswer, edit_saved};
 pub use format::{JournalOp, encode_op, encode_snapshot};
 pub use record::{ItemRecord, LimitsRecord};
 pub use restore::{Restore, resolve_folders, restore_plan};
