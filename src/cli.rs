@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{NetrcChoice, parse_connections};
-use crate::engine::{ChecksumSource, CookieJar, EngineOptions, ExpectedChecksum, MAX_WORKERS, Netrc};
+use crate::engine::{
+    ChecksumSource, CookieJar, EngineOptions, ExpectedChecksum, ItemState, MAX_WORKERS, Netrc,
+};
 use crate::format::{parse_duration, parse_size};
 
 #[derive(Debug, Parser)]
@@ -49,6 +51,11 @@ impl Cli {
                 Commands::Add(_) => "add",
                 Commands::Ls(_) => "ls",
                 Commands::Completions(_) => "completions",
+                Commands::Pause(_) => "pause",
+                Commands::Resume(_) => "resume",
+                Commands::Remove(_) => "remove",
+                Commands::Retry(_) => "retry",
+                Commands::Refresh(_) => "refresh",
             };
             return Err(format!("options and URLs go after the command: dlm {name} [OPTIONS] [URL…]"));
         }
@@ -69,7 +76,28 @@ pub enum Commands {
     #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
     Add(AddArgs),
     /// Print the queue of the running dlm (or the saved queue if none runs).
+    #[command(
+        after_help = "Examples:\n  dlm ls\n  dlm ls --state failed\n  dlm ls --state queued,paused --json"
+    )]
     Ls(LsArgs),
+    /// Pause items of the running dlm (or the saved queue) by the ids `dlm ls` prints.
+    #[command(after_help = IDS_HELP)]
+    Pause(IdsArgs),
+    /// Resume paused items by id; they continue from their `.part`.
+    #[command(after_help = IDS_HELP)]
+    Resume(IdsArgs),
+    /// Forget done, failed or cancelled items by id. Files stay on disk: the finished file,
+    /// and the `.part` of a failed or cancelled item.
+    #[command(after_help = IDS_HELP)]
+    Remove(IdsArgs),
+    /// Queue failed or cancelled items again by id; bytes already on disk are reused when the
+    /// server allows.
+    #[command(after_help = IDS_HELP)]
+    Retry(IdsArgs),
+    /// Give an item a new URL for the same file (a fresh signed link); it continues from its
+    /// `.part` when the new URL serves the same version.
+    #[command(after_help = "Example:\n  dlm refresh 3 'https://cdn.example.com/a.iso?sig=…'")]
+    Refresh(RefreshArgs),
     /// Print a shell completion script to standard output.
     #[command(
         after_help = "Examples:\n  dlm completions bash > ~/.local/share/bash-completion/completions/dlm\n  \
@@ -91,6 +119,53 @@ pub fn completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) {
     clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "dlm", out);
 }
 
+const IDS_HELP: &str = "Each id gets a line saying what became of it; the exit status is 1 if any \
+    failed (no such item, or not in a state the command applies to). With no dlm running, the \
+    saved queue is changed and the next dlm to open sees it.\n\nExample:\n  dlm pause 3 7";
+
+#[derive(Debug, Args)]
+pub struct IdsArgs {
+    /// Item ids, as the ID column of `dlm ls` shows them.
+    #[arg(value_name = "ID", required = true, value_parser = parse_id)]
+    pub ids: Vec<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The item's id, as `dlm ls` shows it.
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: u64,
+    /// The new URL.
+    pub url: String,
+}
+
+/// An item id: `3`, or `#3` as the TUI shows it.
+fn parse_id(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix('#').unwrap_or(text);
+    match digits.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(format!("{text:?} is not an item id (the ID column of dlm ls, e.g. 3)")),
+    }
+}
+
+/// One of the seven state names, as `dlm ls` prints them.
+pub fn parse_state(text: &str) -> Result<ItemState, String> {
+    const ALL: [ItemState; 7] = [
+        ItemState::Queued,
+        ItemState::Connecting,
+        ItemState::Downloading,
+        ItemState::Paused,
+        ItemState::Done,
+        ItemState::Failed,
+        ItemState::Cancelled,
+    ];
+    let text = text.trim();
+    ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
+        let names: Vec<&str> = ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown state {text:?}; the states are {}", names.join(", "))
+    })
+}
+
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// URLs to add.
@@ -108,6 +183,10 @@ pub struct LsArgs {
     /// Print JSON (an array of items) for scripts.
     #[arg(long)]
     pub json: bool,
+    /// Only items in this state: queued, connecting, downloading, paused, done, failed or
+    /// cancelled (comma-separated or repeated).
+    #[arg(long = "state", value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
+    pub states: Vec<ItemState>,
 }
 
 #[derive(Debug, Args)]
@@ -126,8 +205,27 @@ pub struct GetArgs {
     /// go to standard error.
     #[arg(long)]
     pub json: bool,
+    /// Save the file as NAME inside the download folder (one URL only), as curl -o and wget -O
+    /// do. A plain file name: a path (`/`, `..`) is refused.
+    #[arg(short = 'O', long = "output", value_name = "NAME", value_parser = output_name)]
+    pub output: Option<String>,
     #[command(flatten)]
     pub download: DownloadArgs,
+}
+
+/// A file name for `-O`: one name inside the download folder, never a path out of it. What is
+/// left is sanitised as a server's name is (control characters, leading dots, length).
+pub fn output_name(raw: &str) -> Result<String, String> {
+    if raw.trim().is_empty() {
+        return Err("the file name is empty".into());
+    }
+    if raw.contains(['/', '\\']) || raw == "." || raw == ".." {
+        return Err(format!(
+            "{raw:?} is a path; -O takes a file name, saved inside the download folder (-o DIR sets \
+             the folder)"
+        ));
+    }
+    crate::engine::naming::sanitize(raw).ok_or_else(|| format!("{raw:?} cannot be used as a file name"))
 }
 
 /// Options shared by the UI and `dlm get`. `None` means "not given": the default applies.

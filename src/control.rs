@@ -3,8 +3,8 @@
 //! (one request per line, one reply per line). The server checks each request and hands it,
 //! with a way to answer, to whoever runs it (the session); it never touches the engine or
 //! the queue itself. A new request kind is a variant of `Request` and an arm where the
-//! session answers. Depends on tokio, serde and `state` (the item record and the private
-//! folder); never on the session or a front end.
+//! session answers. Depends on tokio, serde and `state` (the item record, the edits by id and
+//! the private folder); never on the session or a front end.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -19,14 +19,14 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::{ItemRecord, STATE_DIR_ENV, create_private_dir};
+use crate::state::{Edit, EditAnswer, ItemRecord, STATE_DIR_ENV, create_private_dir};
 
 /// Overrides the folder the socket is created in.
 pub const RUNTIME_DIR_ENV: &str = "DLM_RUNTIME_DIR";
 pub const SOCKET_NAME: &str = "dlm.sock";
 /// Longest request line. 1 MiB holds thousands of URLs; more is a mistake or an attack.
 pub const MAX_LINE: usize = 1 << 20;
-/// Most URLs in one `add`.
+/// Most URLs in one `add`, and ids in one `pause`, `resume`, `remove` or `retry`.
 pub const MAX_URLS: usize = 10_000;
 /// Clients served at once; more are told to try again, so a flood cannot exhaust descriptors.
 const MAX_CLIENTS: usize = 32;
@@ -47,8 +47,8 @@ pub fn socket_path() -> Option<PathBuf> {
     Some(dir.join(SOCKET_NAME))
 }
 
-/// A request line, e.g. `{"cmd":"add","urls":["https://…"],"dir":"/home/me/dl"}` or
-/// `{"cmd":"ls"}`.
+/// A request line, e.g. `{"cmd":"add","urls":["https://…"],"dir":"/home/me/dl"}`,
+/// `{"cmd":"ls"}`, `{"cmd":"pause","ids":[3,7]}` or `{"cmd":"refresh","id":3,"url":"https://…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Request {
@@ -59,6 +59,49 @@ pub enum Request {
         dir: Option<PathBuf>,
     },
     Ls {},
+    Pause {
+        ids: Vec<u64>,
+    },
+    Resume {
+        ids: Vec<u64>,
+    },
+    Remove {
+        ids: Vec<u64>,
+    },
+    Retry {
+        ids: Vec<u64>,
+    },
+    Refresh {
+        id: u64,
+        url: String,
+    },
+}
+
+impl Request {
+    /// The request for `edit` on `ids` (`refresh` takes the first id).
+    pub fn edit(edit: &Edit, ids: Vec<u64>) -> Request {
+        match edit {
+            Edit::Pause => Request::Pause { ids },
+            Edit::Resume => Request::Resume { ids },
+            Edit::Remove => Request::Remove { ids },
+            Edit::Retry => Request::Retry { ids },
+            Edit::Refresh(url) => {
+                Request::Refresh { id: ids.first().copied().unwrap_or(0), url: url.clone() }
+            }
+        }
+    }
+
+    /// The change by id this request asks for, and the ids; `None` for `add` and `ls`.
+    pub fn as_edit(&self) -> Option<(Edit, Vec<u64>)> {
+        match self {
+            Request::Add { .. } | Request::Ls {} => None,
+            Request::Pause { ids } => Some((Edit::Pause, ids.clone())),
+            Request::Resume { ids } => Some((Edit::Resume, ids.clone())),
+            Request::Remove { ids } => Some((Edit::Remove, ids.clone())),
+            Request::Retry { ids } => Some((Edit::Retry, ids.clone())),
+            Request::Refresh { id, url } => Some((Edit::Refresh(url.clone()), vec![*id])),
+        }
+    }
 }
 
 /// A reply line: `{"ok":true,...}` or `{"ok":false,"error":"…"}`.
@@ -73,6 +116,10 @@ pub struct Reply {
     /// For `ls`: every item, as `dlm ls --json` prints it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemRecord>>,
+    /// For `pause`, `resume`, `remove`, `retry` and `refresh`: what became of each id. The
+    /// reply is `ok` even when some ids failed: each says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<Vec<EditAnswer>>,
 }
 
 impl Reply {
@@ -86,6 +133,10 @@ impl Reply {
 
     pub fn items(items: Vec<ItemRecord>) -> Self {
         Self { ok: true, items: Some(items), ..Self::default() }
+    }
+
+    pub fn results(results: Vec<EditAnswer>) -> Self {
+        Self { ok: true, results: Some(results), ..Self::default() }
     }
 }
 
@@ -237,7 +288,8 @@ async fn handle_line(line: &[u8], tx: &mpsc::Sender<ControlRequest>) -> Reply {
         Ok(r) => r,
         Err(e) => {
             return Reply::error(format!(
-                "malformed request ({e}); expected {{\"cmd\":\"add\",\"urls\":[…]}} or {{\"cmd\":\"ls\"}}"
+                "malformed request ({e}); expected {{\"cmd\":\"add\",\"urls\":[…]}}, {{\"cmd\":\"ls\"}} or \
+                 {{\"cmd\":\"pause\",\"ids\":[…]}} (also resume, remove, retry; refresh takes id and url)"
             ));
         }
     };
@@ -273,6 +325,23 @@ fn check(request: Request) -> Result<Request, Reply> {
                 return Err(Reply::error("add: dir must be an absolute path"));
             }
             Ok(Request::Add { urls, dir })
+        }
+        Request::Refresh { id, url } => {
+            let url = url.trim().to_string();
+            if url.is_empty() {
+                return Err(Reply::error("refresh: no URL given"));
+            }
+            Ok(Request::Refresh { id, url })
+        }
+        other => {
+            let count = other.as_edit().map_or(0, |(_, ids)| ids.len());
+            if count == 0 {
+                return Err(Reply::error("no item ids given"));
+            }
+            if count > MAX_URLS {
+                return Err(Reply::error(format!("at most {MAX_URLS} ids at once")));
+            }
+            Ok(other)
         }
     }
 }
@@ -408,6 +477,13 @@ impl Client {
     pub async fn ls(&mut self) -> Result<Vec<ItemRecord>, ClientError> {
         Ok(self.request(&Request::Ls {}).await?.items.unwrap_or_default())
     }
+
+    /// Applies `edit` to `ids` (at most `MAX_URLS` of them; `refresh` to the first); an answer
+    /// per id, in order.
+    pub async fn edit(&mut self, edit: &Edit, ids: Vec<u64>) -> Result<Vec<EditAnswer>, ClientError> {
+        let reply = self.request(&Request::edit(edit, ids)).await?;
+        reply.results.ok_or_else(|| ClientError::BadReply("no results in the reply".into()))
+    }
 }
 
 #[cfg(test)]
@@ -420,7 +496,21 @@ mod tests {
         assert_eq!(serde_json::to_string(&add).unwrap(), r#"{"cmd":"add","urls":["http://a/"],"dir":"/d"}"#);
         assert_eq!(serde_json::from_str::<Request>(r#"{"cmd":"ls"}"#).unwrap(), Request::Ls {});
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm"}"#).is_err());
+        let pause = Request::edit(&Edit::Pause, vec![3, 7]);
+        assert_eq!(serde_json::to_string(&pause).unwrap(), r#"{"cmd":"pause","ids":[3,7]}"#);
+        let refresh = Request::edit(&Edit::Refresh("http://b/".into()), vec![3]);
+        assert_eq!(serde_json::to_string(&refresh).unwrap(), r#"{"cmd":"refresh","id":3,"url":"http://b/"}"#);
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"ls","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn changes_by_id_need_ids_and_a_url() {
+        assert!(check(Request::Pause { ids: vec![] }).is_err());
+        assert!(check(Request::Remove { ids: vec![0; MAX_URLS + 1] }).is_err());
+        assert_eq!(check(Request::Retry { ids: vec![4] }).unwrap(), Request::Retry { ids: vec![4] });
+        assert!(check(Request::Refresh { id: 1, url: "  ".into() }).is_err());
+        let (edit, ids) = Request::Refresh { id: 2, url: "http://b/".into() }.as_edit().unwrap();
+        assert_eq!((edit, ids), (Edit::Refresh("http://b/".into()), vec![2]));
     }
 
     #[test]

@@ -112,6 +112,8 @@ struct Batch {
     finished_bytes: u64,
     finished_fetched: u64,
     started: Instant,
+    /// The name the first download is saved as (`-O`), until it is handed to the engine.
+    name: Option<String>,
 }
 
 impl Batch {
@@ -128,13 +130,17 @@ impl Batch {
             finished_bytes: 0,
             finished_fetched: 0,
             started: Instant::now(),
+            name: None,
         }
     }
 
     /// Hands queued URLs to the engine until `ENGINE_WINDOW` items are in it.
     fn feed(&mut self, session: &SessionHandle) {
         let room = ENGINE_WINDOW.saturating_sub(self.in_engine);
-        let requests: Vec<AddRequest> = self.pending.by_ref().take(room).map(AddRequest::new).collect();
+        let mut requests: Vec<AddRequest> = self.pending.by_ref().take(room).map(AddRequest::new).collect();
+        if let Some(first) = requests.first_mut() {
+            first.name = self.name.take();
+        }
         self.in_engine += requests.len();
         if !requests.is_empty() {
             session.add(requests);
@@ -164,6 +170,16 @@ pub async fn run(
     options: EngineOptions,
     verbosity: Verbosity,
 ) -> anyhow::Result<ExitCode> {
+    run_named(inputs, None, options, verbosity).await
+}
+
+/// `run`, saving the first download as `name` (`dlm get -O NAME`, one URL) when given.
+pub async fn run_named(
+    inputs: Vec<Input>,
+    name: Option<String>,
+    options: EngineOptions,
+    verbosity: Verbosity,
+) -> anyhow::Result<ExitCode> {
     // Listen for Ctrl-C before anything else, so it is never missed (nor left to the default
     // action) while a long list is being handed over.
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -189,6 +205,7 @@ pub async fn run(
         })
         .collect();
     let mut batch = Batch::new(valid, total, failures);
+    batch.name = name;
 
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut meter = RateMeter::default();

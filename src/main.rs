@@ -8,6 +8,7 @@ use clap::Parser;
 use dlm::cli::{Cli, Commands};
 use dlm::engine::{ChecksumBook, ChecksumSource, ExpectedChecksum, SumsFile};
 use dlm::headless::{self, Input, Verbosity};
+use dlm::state::Edit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,10 +41,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
+            if get.output.is_some() && inputs.len() > 1 {
+                anyhow::bail!(
+                    "-O NAME names one file, but {} URLs were given; drop -O, or run dlm get once per URL",
+                    inputs.len()
+                );
+            }
             let urls: Vec<&str> = inputs.iter().map(|i| i.url.as_str()).collect();
             let book = checksum_book(&runtime, &options, &get.download, &urls, listed)?;
             options.checksums = std::sync::Arc::new(book);
-            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet, get.json)))
+            let verbosity = Verbosity::detect(get.quiet, get.json);
+            runtime.block_on(headless::run_named(inputs, get.output, options, verbosity))
         }
         Some(Commands::Add(add)) => {
             // Checksums on list lines are not carried to the running dlm yet (its control
@@ -59,7 +67,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         // Answered above, before the config is read.
         Some(Commands::Completions(_)) => Ok(ExitCode::SUCCESS),
-        Some(Commands::Ls(ls)) => runtime.block_on(dlm::remote::ls(ls.json, &mut dlm::output::stdout())),
+        Some(Commands::Ls(ls)) => {
+            runtime.block_on(dlm::remote::ls(ls.json, &ls.states, &mut dlm::output::stdout()))
+        }
+        Some(Commands::Pause(a)) => edit(&runtime, &config, Edit::Pause, a.ids),
+        Some(Commands::Resume(a)) => edit(&runtime, &config, Edit::Resume, a.ids),
+        Some(Commands::Remove(a)) => edit(&runtime, &config, Edit::Remove, a.ids),
+        Some(Commands::Retry(a)) => edit(&runtime, &config, Edit::Retry, a.ids),
+        Some(Commands::Refresh(a)) => edit(&runtime, &config, Edit::Refresh(a.url), vec![a.id]),
         None => {
             let mut options = engine_options(&config, &cli.download)?;
             let urls: Vec<&str> = cli.urls.iter().map(String::as_str).collect();
@@ -70,6 +85,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
         }
     }
+}
+
+/// `dlm pause|resume|remove|retry|refresh`.
+fn edit(
+    runtime: &tokio::runtime::Runtime,
+    config: &dlm::config::Config,
+    edit: Edit,
+    ids: Vec<u64>,
+) -> anyhow::Result<ExitCode> {
+    runtime.block_on(dlm::remote::edit(edit, ids, config.save_credentials, &mut dlm::output::stdout()))
 }
 
 /// The config's settings with the flags on top, the download folder made absolute: the saved

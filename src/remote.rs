@@ -1,7 +1,8 @@
-//! `dlm add` and `dlm ls` from another shell: through the control socket when a dlm runs,
-//! otherwise straight on the saved queue (under the state lock): `dlm add` appends to its
-//! journal, `dlm ls` reads it. Depends on `control`, `state`, `format` and the engine's URL
-//! check; never on the session's internals or the TUI.
+//! `dlm add`, `dlm ls` and `dlm pause|resume|remove|retry|refresh ID…` from another shell:
+//! through the control socket when a dlm runs, otherwise straight on the saved queue (under
+//! the state lock): `dlm add` and the changes by id append to its journal, `dlm ls` reads it.
+//! Depends on `control`, `state`, `format` and the engine's URL check; never on the session's
+//! internals or the TUI.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::control::{self, Client, ClientError};
 use crate::engine::parse_download_url;
 use crate::engine::{ItemState, redact_str};
 use crate::headless::Input;
-use crate::state::{ItemRecord, StateError, StateLock, StateStore};
+use crate::state::{Edit, EditAnswer, ItemRecord, StateError, StateLock, StateStore, edit_saved};
 use crate::{format, output};
 
 /// How long `dlm add`/`dlm ls` wait for the state lock when it is busy: a dlm that is starting,
@@ -52,57 +53,38 @@ pub async fn add(
     };
     let dir = Some(std::path::absolute(&dir).with_context(|| format!("bad folder {}", dir.display()))?);
     if !urls.is_empty() {
-        let socket = control::socket_path().context("cannot find a folder for dlm's control socket")?;
         let count = urls.len();
-        match Client::connect(&socket).await {
-            Ok(mut client) => {
+        let store = || -> anyhow::Result<StateStore> {
+            Ok(StateStore::from_env()?.saving_credentials(save_credentials))
+        };
+        match reach(store).await? {
+            Reached::Running(mut client) => {
                 client.add(urls, dir).await?;
                 writeln!(out, "added {count} to the running dlm")?;
             }
-            Err(ClientError::NotRunning(_)) => {
-                let store = StateStore::from_env()?.saving_credentials(save_credentials);
-                match lock_off_the_runtime(&store).await? {
-                    Ok(_lock) => {
-                        let loaded = store.append_new(urls, dir.clone())?;
-                        if let Some(notice) = loaded.notice {
-                            output::err_line(&format!("dlm: {notice}"));
-                        }
-                        writeln!(
-                            out,
-                            "dlm is not running: added {count} to the saved queue ({}); they start the \
-                             next time dlm opens",
-                            store.queue_path().display()
-                        )?;
-                    }
-                    // A dlm holds the lock but its socket did not answer a moment ago: it is
-                    // starting. Ask once more before giving up.
-                    Err(locked @ StateError::Locked { .. }) => {
-                        let mut client = Client::connect(&socket).await.map_err(|_| {
-                            anyhow::anyhow!(
-                                "{locked}; its control socket {} does not answer",
-                                socket.display()
-                            )
-                        })?;
-                        client.add(urls, dir).await?;
-                        writeln!(out, "added {count} to the running dlm")?;
-                    }
-                    Err(e) => return Err(e.into()),
+            Reached::Saved(store, _lock) => {
+                let loaded = store.append_new(urls, dir)?;
+                if let Some(notice) = loaded.notice {
+                    output::err_line(&format!("dlm: {notice}"));
                 }
+                writeln!(
+                    out,
+                    "dlm is not running: added {count} to the saved queue ({}); they start the next \
+                     time dlm opens",
+                    store.queue_path().display()
+                )?;
             }
-            Err(e) => return Err(e.into()),
         }
     }
     Ok(if invalid > 0 { ExitCode::from(crate::headless::EXIT_FAILED) } else { ExitCode::SUCCESS })
 }
 
-/// Prints the running dlm's queue, or the saved one with a note on stderr.
-pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let socket = control::socket_path().context("cannot find a folder for dlm's control socket")?;
-    let items = match Client::connect(&socket).await {
-        Ok(mut client) => client.ls().await?,
-        Err(ClientError::NotRunning(_)) => {
-            let store = StateStore::from_env()?;
-            let _lock = lock_off_the_runtime(&store).await??;
+/// Prints the running dlm's queue, or the saved one with a note on stderr; only the items in
+/// one of `states` when any are given.
+pub async fn ls(json: bool, states: &[ItemState], out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let mut items = match reach(|| Ok(StateStore::from_env()?)).await? {
+        Reached::Running(mut client) => client.ls().await?,
+        Reached::Saved(store, _lock) => {
             let loaded = store.load()?;
             if let Some(notice) = loaded.notice {
                 output::err_line(&format!("dlm: {notice}"));
@@ -121,15 +103,106 @@ pub async fn ls(json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
                 .map(|item| ItemRecord { url: redact_str(&item.url), ..item })
                 .collect()
         }
-        Err(e) => return Err(e.into()),
     };
+    if !states.is_empty() {
+        items.retain(|item| states.contains(&item.state));
+    }
     if json {
         serde_json::to_writer_pretty(&mut *out, &items)?;
         writeln!(out)?;
+    } else if items.is_empty() && !states.is_empty() {
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        writeln!(out, "no {} items", names.join(" or "))?;
     } else {
         out.write_all(table(&items).as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `dlm pause|resume|remove|retry|refresh`: applies `edit` to each id in the running dlm, or
+/// in the saved queue when none runs. Prints what became of each id (failures on stderr);
+/// the exit status is 1 when any id failed.
+pub async fn edit(
+    edit: Edit,
+    ids: Vec<u64>,
+    save_credentials: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    if ids.is_empty() {
+        anyhow::bail!("no item ids given (they are the ID column of dlm ls)");
+    }
+    if let Edit::Refresh(url) = &edit {
+        parse_download_url(url).map_err(|e| anyhow::anyhow!("refresh: {e}"))?;
+    }
+    let store =
+        || -> anyhow::Result<StateStore> { Ok(StateStore::from_env()?.saving_credentials(save_credentials)) };
+    let answers = match reach(store).await? {
+        Reached::Running(mut client) => {
+            let mut answers = Vec::with_capacity(ids.len());
+            for ids in ids.chunks(control::MAX_URLS) {
+                answers.extend(client.edit(&edit, ids.to_vec()).await?);
+            }
+            answers
+        }
+        Reached::Saved(store, _lock) => {
+            let (notice, answers) = edit_saved(&store, &edit, &ids)?;
+            if let Some(notice) = notice {
+                output::err_line(&format!("dlm: {notice}"));
+            }
+            if answers.iter().any(|a| a.ok) {
+                writeln!(
+                    out,
+                    "dlm is not running: changed the saved queue ({}); the next dlm to open sees it",
+                    store.queue_path().display()
+                )?;
+            }
+            answers
+        }
+    };
+    print_answers(&answers, out)?;
+    let failed = answers.iter().any(|a| !a.ok);
+    Ok(if failed { ExitCode::from(crate::headless::EXIT_FAILED) } else { ExitCode::SUCCESS })
+}
+
+fn print_answers(answers: &[EditAnswer], out: &mut impl Write) -> std::io::Result<()> {
+    for answer in answers {
+        if answer.ok {
+            writeln!(out, "{}: {}", answer.id, answer.message)?;
+        } else {
+            output::err_line(&format!("dlm: {}: {}", answer.id, answer.message));
+        }
+    }
+    Ok(())
+}
+
+/// Where a command from another shell goes: the running dlm, or the saved queue (locked).
+enum Reached {
+    Running(Client),
+    Saved(StateStore, StateLock),
+}
+
+/// Connects to the running dlm; when none answers, takes the state lock for the saved queue.
+/// A dlm that holds the lock but whose socket did not answer a moment ago is starting: its
+/// socket is asked once more before giving up.
+async fn reach(store: impl FnOnce() -> anyhow::Result<StateStore>) -> anyhow::Result<Reached> {
+    let socket = control::socket_path().context("cannot find a folder for dlm's control socket")?;
+    match Client::connect(&socket).await {
+        Ok(client) => Ok(Reached::Running(client)),
+        Err(ClientError::NotRunning(_)) => {
+            let store = store()?;
+            match lock_off_the_runtime(&store).await? {
+                Ok(lock) => Ok(Reached::Saved(store, lock)),
+                Err(locked @ StateError::Locked { .. }) => {
+                    let client = Client::connect(&socket).await.map_err(|_| {
+                        anyhow::anyhow!("{locked}; its control socket {} does not answer", socket.display())
+                    })?;
+                    Ok(Reached::Running(client))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The `dlm ls` table: id, state, progress, and the file name (or URL before it is known).

@@ -3,14 +3,16 @@
 //! to answer, bad input gets an error reply and never stops the server, the socket is
 //! owner-only; and the real `dlm add` / `dlm ls` binaries, with and without a running server.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use dlm::control::{Client, ClientError, ControlRequest, ControlServer, MAX_LINE, Reply, Request};
 use dlm::engine::ItemState;
 use dlm::state::{ItemRecord, StateStore};
+use support::process::{dlm_in, dlm_in_async, text};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
@@ -40,6 +42,8 @@ fn answer(
                     let _ = adds.send(request.request.clone()).await;
                     Reply::added(urls.len())
                 }
+                // Changes by id are the session's; `tests/remote.rs` runs them against one.
+                _ => Reply::error("not answered by this stand-in"),
             };
             request.answer(reply);
         }
@@ -181,30 +185,6 @@ async fn socket_is_owner_only_and_a_second_server_is_refused() {
     server.shutdown().await;
 }
 
-/// The binary, run in `state_dir` (its "shell folder") with that state and no config.
-fn dlm(args: &[&str], state_dir: &Path) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_dlm"))
-        .args(args)
-        .current_dir(state_dir)
-        .env("DLM_STATE_DIR", state_dir)
-        .env_remove("DLM_RUNTIME_DIR")
-        .env("DLM_CONFIG", state_dir.join("no-config.toml"))
-        .output()
-        .unwrap()
-}
-
-async fn dlm_async(args: &[&str], state_dir: &Path) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let dir = state_dir.to_path_buf();
-    tokio::task::spawn_blocking(move || dlm(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
-        .await
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[test]
 fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -212,14 +192,14 @@ fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
     std::fs::write(tmp.path().join("no-config.toml"), "").unwrap();
     let list = tmp.path().join("urls.txt");
     std::fs::write(&list, "# two more\nhttp://h/c\nnot a url\n").unwrap();
-    let out = dlm(&["add", "http://user:secret@h/a", "http://h/b", "-o", "/srv/dl"], tmp.path());
+    let out = dlm_in(&["add", "http://user:secret@h/a", "http://h/b", "-o", "/srv/dl"], tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("dlm is not running: added 2 to the saved queue"),
         "{}",
         text(&out.stdout)
     );
-    let out = dlm(&["add", "-i", list.to_str().unwrap()], tmp.path());
+    let out = dlm_in(&["add", "-i", list.to_str().unwrap()], tmp.path());
     assert_eq!(out.status.code(), Some(1), "one invalid line");
     assert!(text(&out.stderr).contains("urls.txt:3:"), "{}", text(&out.stderr));
 
@@ -243,14 +223,14 @@ fn without_a_running_dlm_add_appends_to_the_saved_queue_and_ls_prints_it() {
     assert_eq!(items[2].dir.as_deref(), Some(shell.as_path()), "no -o: the shell's folder");
     assert!(items.iter().all(|i| i.dir.as_ref().is_some_and(|d| d.is_absolute())), "{queue:?}");
 
-    let out = dlm(&["ls"], tmp.path());
+    let out = dlm_in(&["ls"], tmp.path());
     assert!(out.status.success());
     let table = text(&out.stdout);
     assert!(table.contains("queued") && table.contains("http://h/a"), "{table}");
     assert!(table.lines().nth(2).unwrap().starts_with("2 "), "the saved ids: {table}");
     assert!(!table.contains("secret"), "ls never prints credentials");
     assert!(text(&out.stderr).contains("dlm is not running"));
-    let out = dlm(&["ls", "--json"], tmp.path());
+    let out = dlm_in(&["ls", "--json"], tmp.path());
     let items: Vec<ItemRecord> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!((items[1].id, items[1].state), (2, ItemState::Queued));
@@ -261,7 +241,7 @@ fn add_is_refused_clearly_while_another_dlm_holds_the_state_without_a_socket() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("no-config.toml"), "").unwrap();
     let _lock = StateStore::at(tmp.path()).lock(Duration::ZERO).unwrap();
-    let out = dlm(&["add", "http://h/a"], tmp.path());
+    let out = dlm_in(&["add", "http://h/a"], tmp.path());
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains(&format!("another dlm (pid {})", std::process::id())), "{err}");
@@ -276,7 +256,7 @@ async fn add_and_ls_talk_to_a_running_dlm() {
     let socket: PathBuf = tmp.path().join("dlm.sock");
     let (server, requests) = ControlServer::start(&socket).unwrap();
     let mut rx = answer(requests, listing_rx);
-    let out = dlm_async(&["add", "http://h/x", "-o", "rel"], tmp.path()).await;
+    let out = dlm_in_async(&["add", "http://h/x", "-o", "rel"], tmp.path()).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "added 1 to the running dlm\n");
     let Request::Add { urls, dir } = rx.recv().await.unwrap() else { panic!("not an add") };
@@ -284,11 +264,11 @@ async fn add_and_ls_talk_to_a_running_dlm() {
     let dir = dir.unwrap();
     assert!(dir.is_absolute() && dir.ends_with("rel"), "made absolute for the other process: {dir:?}");
 
-    let out = dlm_async(&["ls", "--json"], tmp.path()).await;
+    let out = dlm_in_async(&["ls", "--json"], tmp.path()).await;
     let items: Vec<ItemRecord> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(items, vec![listed("http://h/running")]);
     listing_tx.send_replace(vec![]);
-    let out = dlm_async(&["ls"], tmp.path()).await;
+    let out = dlm_in_async(&["ls"], tmp.path()).await;
     assert_eq!(text(&out.stdout), "the queue is empty\n");
     assert!(!StateStore::at(tmp.path()).queue_path().exists(), "a running dlm owns the queue file");
     server.shutdown().await;

@@ -171,6 +171,7 @@ async fn a_complete_part_file_answered_with_416_is_published() {
     let id = h.add_request(AddRequest {
         url: server.url("/f/whole.bin?size=5000"),
         dir: None,
+        name: None,
         resume: Some(ResumeHint {
             file_name: "whole.bin".into(),
             validator: Some("\"whole.bin-v0\"".into()),
@@ -194,6 +195,7 @@ async fn a_restored_part_continues_where_it_stopped() {
     let id = h.add_request(AddRequest {
         url: server.url("/f/half.bin?size=200000"),
         dir: None,
+        name: None,
         resume: Some(ResumeHint {
             file_name: "half.bin".into(),
             validator: Some("\"half.bin-v0\"".into()),
@@ -225,6 +227,7 @@ async fn a_restored_item_whose_ranges_were_unreliable_neither_splits_nor_continu
         let id = h.add_request(AddRequest {
             url: server.url(&format!("/f/{name}?size={size}")),
             dir: None,
+            name: None,
             resume: Some(ResumeHint {
                 file_name: name.clone(),
                 validator: Some(format!("\"{name}-v0\"")),
@@ -411,6 +414,7 @@ async fn unwritable_destination_fails_with_the_path_and_leaves_others_alone() {
     let bad = h.add_request(AddRequest {
         url: server.url("/f/big.bin?size=600000"),
         dir: Some(not_a_dir.clone()),
+        name: None,
         resume: None,
         checksum: None,
     });

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use dlm::control::Client;
-use dlm::engine::{AddRequest, Command, EngineEvent, ItemId, ItemSnapshot, ItemState};
+use dlm::engine::{AddRequest, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, ItemState};
 use dlm::session::{SessionError, SessionEvent};
-use dlm::state::{ItemRecord, SavedQueue, StateError, StateStore};
+use dlm::state::{ItemRecord, SavedQueue, Settings, StateError, StateStore};
 use support::TestServer;
 use support::session::{self, len};
 
@@ -264,4 +264,72 @@ async fn a_damaged_queue_is_moved_aside_and_said_once() {
         .filter_map(|e| e.ok())
         .any(|e| e.file_name().to_string_lossy().starts_with("queue.json.corrupt-"));
     assert!(aside, "kept for the person to look at");
+}
+
+/// The worker count and global rate limit a session started with, as its first events say.
+fn first_settings(seen: &[SessionEvent]) -> (Option<usize>, Option<Option<u64>>) {
+    let workers = seen.iter().find_map(|e| match e {
+        SessionEvent::Engine(EngineEvent::WorkersChanged { cap }) => Some(*cap),
+        _ => None,
+    });
+    let rate = seen.iter().find_map(|e| match e {
+        SessionEvent::Engine(EngineEvent::RateLimitChanged { limit }) => Some(*limit),
+        _ => None,
+    });
+    (workers, rate)
+}
+
+/// The worker count and global rate limit the person sets in a session are saved (a settings
+/// record) and are what the next session starts with, whatever the config says; a queue whose
+/// settings were never changed keeps following the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_rate_limit_set_in_a_session_come_back_and_a_fresh_queue_follows_the_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = StateStore::at(tmp.path().join("state"));
+    let config = EngineOptions { workers: 3, rate_limit: None, ..support::harness::test_options(tmp.path()) };
+    let mut s = session::start_with(config.clone(), Some(store.clone()), None).unwrap();
+    s.wait_for("the start", |e| matches!(e, EngineEvent::RateLimitChanged { .. })).await;
+    assert_eq!(first_settings(&s.seen), (Some(3), Some(None)), "a fresh queue: the config's");
+    s.close().await.saved.unwrap();
+    assert_eq!(saved(&store).settings, None, "nothing changed, nothing saved: the config still applies");
+
+    let mut s = session::start_with(config.clone(), Some(store.clone()), None).unwrap();
+    s.wait_for("the start", |e| matches!(e, EngineEvent::RateLimitChanged { .. })).await;
+    s.handle.send(Command::SetWorkers(7));
+    s.handle.send(Command::SetRateLimit(Some(50_000)));
+    s.wait_for("the change", |e| matches!(e, EngineEvent::RateLimitChanged { limit: Some(_) })).await;
+    let wanted = Some(Settings { workers: 7, rate_limit: Some(50_000) });
+    // Saved while the session runs (a journal line), not only when it closes.
+    s.until("the settings saved", Duration::from_secs(10), || saved(&store).settings == wanted).await;
+    s.close().await.saved.unwrap();
+
+    let mut s = session::start_with(config, Some(store.clone()), None).unwrap();
+    s.wait_for("the start", |e| matches!(e, EngineEvent::RateLimitChanged { .. })).await;
+    assert_eq!(first_settings(&s.seen), (Some(7), Some(Some(50_000))), "the saved ones win over the config");
+    s.close().await.saved.unwrap();
+    assert_eq!(saved(&store).settings, wanted, "kept in the new snapshot too");
+    assert!(std::fs::read_to_string(store.queue_path()).unwrap().contains("\"settings\""));
+}
+
+/// `SessionHandle::refresh` (the UI's way to give an item a new URL): a URL the engine refuses
+/// comes back as a notice and changes nothing; a good one reaches the item (`UrlChanged`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_through_the_handle_gives_the_new_url_or_a_notice_saying_why_not() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = session::start(tmp.path(), None, None).unwrap();
+    s.add(server.url("/f/r.bin?size=65536&gate=1"));
+    let id = s.wait_for("the add", |e| matches!(e, EngineEvent::Added { .. })).await.item().unwrap();
+    s.handle.send(Command::Pause(id));
+    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    server.release(1);
+    s.handle.refresh(id, "ftp://h/r.bin".into());
+    let fresh = server.url("/f/r.bin?size=65536&v=2");
+    s.handle.refresh(id, fresh.clone());
+    let changed = s.wait_for("the new URL", |e| matches!(e, EngineEvent::UrlChanged { .. })).await;
+    assert!(matches!(changed, EngineEvent::UrlChanged { id: i, url, .. } if i == id && url == fresh));
+    let notices = s.notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].starts_with(&format!("{id}: the new URL cannot be used:")), "{notices:?}");
+    s.close().await.saved.unwrap();
 }

@@ -41,7 +41,10 @@ pub async fn choose(
     let get = |name| headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
     // Content-Disposition as raw bytes: a name in it may be UTF-8 or ISO-8859-1.
     let disposition = headers.get(header::CONTENT_DISPOSITION).map(header::HeaderValue::as_bytes);
-    let name = naming::choose_name(disposition, answer.response.url(), get(header::CONTENT_TYPE));
+    let name = match &job.name {
+        Some(name) => name.clone(),
+        None => naming::choose_name(disposition, answer.response.url(), get(header::CONTENT_TYPE)),
+    };
     let file = answer.file;
     let fresh = |final_path| PartState {
         final_path,

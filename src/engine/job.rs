@@ -92,6 +92,8 @@ pub struct Job {
     pub refresh: Option<Arc<Program>>,
     /// The checksum given for this item (the request's, or the engine's book by URL).
     pub checksum: Option<ExpectedChecksum>,
+    /// The file name the person chose (sanitised), instead of the answer's.
+    pub name: Option<String>,
 }
 
 /// What a transfer task hands back: how it ended, and the URL it ended on when the refresh

@@ -30,6 +30,11 @@ pub struct AddRequest {
     pub url: String,
     /// Download folder for this item; `None` means the engine's default folder.
     pub dir: Option<PathBuf>,
+    /// The file name to save as inside the folder, instead of the one the server's answer
+    /// suggests (`dlm get -O NAME`). A plain name: whatever would leave the folder (a `/`,
+    /// `..`) is cut off by the same sanitising as a server's name. The conflict policy applies
+    /// to it as to any name.
+    pub name: Option<String>,
     /// Continue from an earlier attempt (a restored queue): the file name already chosen, the
     /// validator that guards the `.part` bytes, and the size the server announced.
     pub resume: Option<ResumeHint>,

@@ -61,12 +61,13 @@ struct Item {
     /// `None` until the item starts or gets its own limit; until then its limit is the
     /// engine's default (`EngineOptions::item_rate_limit`).
     limiter: Option<Arc<RateLimiter>>,
-    /// Its refresh command: the engine's default (`EngineOptions::refresh_command`) until
-    /// something sets one for the item alone (per-host rules, to come).
+    /// Its refresh command: the engine's default until one is set for the item alone.
     refresh: Option<Arc<Program>>,
     /// The checksum given with the item or by its URL in the engine's book (boxed: most items
     /// have none, and a long queue is kept small).
     checksum: Option<Box<ExpectedChecksum>>,
+    /// The name the person chose for the file (`AddRequest::name`), already sanitised.
+    name: Option<Box<str>>,
 }
 
 impl Item {
@@ -312,6 +313,7 @@ impl Scheduler {
             limiter: None,
             refresh: options.refresh_command.clone(),
             checksum: None,
+            name: request.name.as_deref().and_then(super::naming::sanitize).map(Box::from),
         };
         if let Some(limits) = limits {
             item.connections = connection_setting(limits.connections);
@@ -345,8 +347,7 @@ impl Scheduler {
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
             let missing = sidecar::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then(|| {
-                // Ranges found unreliable before the restart: starts over in place, as one
-                // stream, as it would have without the restart.
+                // Ranges found unreliable before the restart: one stream, over in place.
                 Box::new(PartState {
                     final_path,
                     validator: hint.validator,
@@ -375,8 +376,7 @@ impl Scheduler {
         let ItemLimits { rate_limit, connections } = snapshot.limits;
         self.emit(EngineEvent::Added { id, item: Box::new(snapshot) }).await;
         if limits_given {
-            // Said again as the event a front end folding events (not snapshots) listens to,
-            // as `EngineHandle::restore_with_limits` promises.
+            // Said again for front ends folding events, as `restore_with_limits` promises.
             self.emit(EngineEvent::ItemLimitsChanged { id, rate_limit, connections }).await;
         }
     }
@@ -525,6 +525,7 @@ impl Scheduler {
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
                 refresh: item.refresh.clone(),
                 checksum: item.checksum.as_deref().cloned(),
+                name: item.name.as_deref().map(String::from),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));

@@ -9,8 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::control::{ControlRequest, ControlServer, Reply, Request};
-use crate::engine::{AddRequest, Engine, EngineEvent, EngineHandle, ItemLimits};
-use crate::state::{ItemRecord, Restore, StateLock, StateStore};
+use crate::engine::{AddRequest, Command, Engine, EngineEvent, EngineHandle, ItemId, ItemLimits};
+use crate::state::{Edit, EditAnswer, ItemRecord, Restore, Settings, StateLock, StateStore};
 
 use super::model::Model;
 use super::outbox::Outbox;
@@ -59,8 +59,9 @@ impl Actor {
         journal_len: u64,
         next_id: u64,
         plan: Vec<Restore>,
+        (settings, kept): (Settings, bool),
     ) {
-        let mut saver = Saver::new(store, journal_len, self.defaults);
+        let mut saver = Saver::new(store, journal_len, self.defaults, settings, kept);
         self.model.reserve_ids(next_id);
         for r in plan {
             saver.restoring(r.id, &r.state, &r.request.url);
@@ -111,6 +112,11 @@ impl Actor {
                 Some(message) = inbox.recv() => match message {
                     ToSession::Add(requests) => self.add(requests),
                     ToSession::Command(command) => self.handle.send(command),
+                    ToSession::Refresh(id, url) => {
+                        if let Err(e) = self.handle.refresh(id, &url) {
+                            self.notice(format!("{id}: the new URL cannot be used: {}", e.message));
+                        }
+                    }
                 },
                 Some(request) = recv_opt(&mut self.control) => self.answer(request),
                 permit = front.reserve(), if front_open && !self.outbox.is_empty() => match permit {
@@ -168,8 +174,14 @@ impl Actor {
         }
     }
 
-    /// Answers a request from another shell from the model; adds as a paste would.
+    /// Answers a request from another shell from the model; adds as a paste would, and changes
+    /// items by id as their keys would.
     fn answer(&mut self, request: ControlRequest) {
+        if let Some((edit, ids)) = request.request.as_edit() {
+            let results = ids.into_iter().map(|id| self.edit(&edit, ItemId(id))).collect();
+            request.answer(Reply::results(results));
+            return;
+        }
         let reply = match &request.request {
             Request::Add { urls, dir } => {
                 let count = urls.len();
@@ -178,6 +190,7 @@ impl Actor {
                     .map(|url| AddRequest {
                         url: url.clone(),
                         dir: dir.clone(),
+                        name: None,
                         resume: None,
                         checksum: None,
                     })
@@ -188,8 +201,32 @@ impl Actor {
             Request::Ls {} => {
                 Reply::items(self.model.items().map(|i| ItemRecord::of(i, self.defaults)).collect())
             }
+            // Answered above.
+            _ => Reply::error("unexpected request"),
         };
         request.answer(reply);
+    }
+
+    /// Applies a change by id from another shell, when it applies to the item as the model
+    /// has it (the engine ignores one that no longer does by the time it arrives).
+    fn edit(&mut self, edit: &Edit, id: ItemId) -> EditAnswer {
+        let Some(item) = self.model.get(id) else { return EditAnswer::missing(id.0) };
+        let mut answer = EditAnswer::of(id.0, edit, item.state);
+        if answer.ok {
+            match edit {
+                Edit::Pause => self.handle.send(Command::Pause(id)),
+                Edit::Resume => self.handle.send(Command::Resume(id)),
+                Edit::Remove => self.handle.send(Command::Remove(id)),
+                Edit::Retry => self.handle.send(Command::Retry(id)),
+                Edit::Refresh(url) => {
+                    if let Err(e) = self.handle.refresh(id, url) {
+                        answer.ok = false;
+                        answer.message = format!("the new URL cannot be used: {}", e.message);
+                    }
+                }
+            }
+        }
+        answer
     }
 
     fn save_failed(&mut self, error: crate::state::StateError) {

@@ -2,7 +2,8 @@
 //! its event receiver, the model (every item as an `ItemSnapshot`, folded once), and, when
 //! asked for, the saved queue and the control socket. It restores the saved queue into the
 //! engine, writes the queue as items change (without waiting for the front end), answers
-//! `dlm add`/`dlm ls` from other shells itself, and hands every engine event on to the front
+//! `dlm add`/`dlm ls` and the changes by id (`dlm pause ID…`) from other shells itself, and
+//! hands every engine event on to the front
 //! end, which keeps its own view by the same `ItemSnapshot::apply`.
 //!
 //! The terminal UI runs a session with saving and the socket on; `dlm get` the same session
@@ -23,8 +24,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::control::{self, ControlServer};
-use crate::engine::{AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemLimits};
-use crate::state::{StateError, StateStore, resolve_folders, restore_plan};
+use crate::engine::{
+    AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemId, ItemLimits,
+};
+use crate::state::{Settings, StateError, StateStore, resolve_folders, restore_plan};
 
 pub use by_id::{ById, Identified};
 pub use saver::SAVE_DELAY;
@@ -92,6 +95,7 @@ pub struct SessionHandle {
 enum ToSession {
     Add(Vec<AddRequest>),
     Command(Command),
+    Refresh(ItemId, String),
 }
 
 impl SessionHandle {
@@ -103,6 +107,13 @@ impl SessionHandle {
     /// Tells the engine something (pause, limits, …), in order with the adds sent before.
     pub fn send(&self, command: Command) {
         let _ = self.tx.send(ToSession::Command(command));
+    }
+
+    /// Gives item `id` a new URL for the same file; it continues from its `.part` when the new
+    /// URL serves the same version. A URL the engine refuses (not http(s), unparsable) comes
+    /// back as a `SessionEvent::Notice` saying why; the item is not touched then.
+    pub fn refresh(&self, id: ItemId, url: String) {
+        let _ = self.tx.send(ToSession::Refresh(id, url));
     }
 }
 
@@ -120,7 +131,7 @@ impl Session {
     /// it changes. A socket that cannot be opened is a notice, not an error: downloads matter
     /// more than `dlm add`.
     pub fn start(
-        options: EngineOptions,
+        mut options: EngineOptions,
         config: SessionConfig,
     ) -> Result<(Session, mpsc::Receiver<SessionEvent>), SessionError> {
         let download_dir = options.download_dir.clone();
@@ -144,15 +155,26 @@ impl Session {
                         dir = download_dir.display()
                     ));
                 }
+                // The worker count and rate limit the person last set win over the config's.
+                if let Some(settings) = loaded.queue.settings {
+                    options.workers = settings.workers;
+                    options.rate_limit = settings.rate_limit;
+                }
                 Some((lock, store.clone(), loaded))
             }
             None => None,
+        };
+        // As the engine reports them at start (clamped, 0 is unlimited).
+        let settings = Settings {
+            workers: options.workers.clamp(1, crate::engine::MAX_WORKERS),
+            rate_limit: options.rate_limit.filter(|l| *l > 0),
         };
         let (engine, events) = Engine::start(options)?;
         let mut actor = actor::Actor::new(engine, events, defaults);
         if let Some((lock, store, loaded)) = saved {
             let plan = restore_plan(&loaded.queue);
-            actor.restore(lock, store, loaded.journal_len, loaded.queue.next_id, plan);
+            let kept = loaded.queue.settings.is_some();
+            actor.restore(lock, store, loaded.journal_len, loaded.queue.next_id, plan, (settings, kept));
         }
         if let Some(path) = &config.socket {
             match ControlServer::start(path) {

@@ -4,7 +4,9 @@
 //! pool, while the session goes on. Progress is never written: the bytes are on disk in the
 //! `.part` and its sidecar, which is what a restore reads. The snapshot is rewritten once the
 //! restored queue is back in the engine (start-up compaction), and whenever the journal has
-//! grown past it. Depends on `state` and the session's model.
+//! grown past it. The worker count and global rate limit are saved too (a settings record),
+//! once the person changes them, so they come back at the next start. Depends on `state` and
+//! the session's model.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ use tokio::time::Instant;
 use crate::engine::{
     Change, EngineEvent, ItemId, ItemLimits, ItemSnapshot, RestoreAs, str_without_credentials,
 };
-use crate::state::{ItemRecord, JournalOp, StateError, StateStore, encode_op, encode_snapshot};
+use crate::state::{ItemRecord, JournalOp, Settings, StateError, StateStore, encode_op, encode_snapshot};
 
 use super::model::Model;
 
@@ -30,8 +32,8 @@ const COMPACT_FLOOR: u64 = 1 << 20;
 
 /// A write on the blocking pool: what it was, and its result.
 enum Write {
-    /// Journal lines for these items; the journal's new length.
-    Append(Vec<ItemId>, JoinHandle<Result<u64, StateError>>),
+    /// Journal lines for these items (and the settings, when `true`); the journal's new length.
+    Append(Vec<ItemId>, bool, JoinHandle<Result<u64, StateError>>),
     /// A new snapshot of this many bytes.
     Compact(u64, JoinHandle<Result<(), StateError>>),
 }
@@ -57,12 +59,26 @@ pub struct Saver {
     secrets: HashMap<ItemId, String>,
     defaults: ItemLimits,
     start_dir: Option<PathBuf>,
+    /// The worker count and global rate limit the engine runs with now.
+    settings: Settings,
+    /// Whether the saved queue keeps them: only once the person changed them (or an earlier
+    /// session saved them), so a fresh queue goes on following the config.
+    keep_settings: bool,
+    settings_dirty: bool,
 }
 
 impl Saver {
     /// `journal_len` is what loading found; the snapshot is rewritten once every restored
-    /// item is back (`restored` of them).
-    pub fn new(store: StateStore, journal_len: u64, defaults: ItemLimits) -> Self {
+    /// item is back. `settings` are what the engine starts with (its first `WorkersChanged`
+    /// and `RateLimitChanged` say the same, and are no change); `saved` whether they came
+    /// from the saved queue.
+    pub fn new(
+        store: StateStore,
+        journal_len: u64,
+        defaults: ItemLimits,
+        settings: Settings,
+        saved: bool,
+    ) -> Self {
         Self {
             store,
             restoring: HashMap::new(),
@@ -77,6 +93,9 @@ impl Saver {
             // Saved with the queue, so that a relative folder (should one ever be written) is
             // read back against the folder it meant (see `resolve_folders`).
             start_dir: std::env::current_dir().ok(),
+            settings,
+            keep_settings: saved,
+            settings_dirty: false,
         }
     }
 
@@ -95,6 +114,17 @@ impl Saver {
 
     /// Notes what an event folded into the model changed.
     pub fn observe(&mut self, event: &EngineEvent, change: Change, now: Instant) {
+        let settings = match *event {
+            EngineEvent::WorkersChanged { cap } => Settings { workers: cap, ..self.settings },
+            EngineEvent::RateLimitChanged { limit } => Settings { rate_limit: limit, ..self.settings },
+            _ => self.settings,
+        };
+        if settings != self.settings {
+            self.settings = settings;
+            self.keep_settings = true;
+            self.settings_dirty = true;
+            self.due.get_or_insert(now + SAVE_DELAY);
+        }
         let Some(id) = event.item() else { return };
         if let Some(more) = self.restoring.get_mut(&id) {
             if *more && matches!(event, EngineEvent::Added { .. }) {
@@ -121,7 +151,11 @@ impl Saver {
         if let Some(since) = self.compact.filter(|_| self.restoring.is_empty()) {
             return Some(self.due.map_or(since, |due| due.min(since)));
         }
-        if self.dirty.iter().any(|id| !self.restoring.contains_key(id)) { self.due } else { None }
+        if self.settings_dirty || self.dirty.iter().any(|id| !self.restoring.contains_key(id)) {
+            self.due
+        } else {
+            None
+        }
     }
 
     /// Starts the write that is due: a new snapshot when one is wanted and the model is
@@ -131,8 +165,10 @@ impl Saver {
         if self.compact.is_some() && self.restoring.is_empty() {
             self.compact = None;
             self.dirty.clear();
+            self.settings_dirty = false;
+            let settings = self.keep_settings.then_some(self.settings);
             let records = model.items().map(|i| self.record(i));
-            let bytes = encode_snapshot(self.start_dir.as_ref(), model.next_id(), records);
+            let bytes = encode_snapshot(self.start_dir.as_ref(), model.next_id(), settings, records);
             let store = self.store.clone();
             let len = bytes.len() as u64;
             self.writing =
@@ -142,6 +178,10 @@ impl Saver {
         let ids: Vec<ItemId> =
             self.dirty.iter().copied().filter(|id| !self.restoring.contains_key(id)).collect();
         let mut lines = Vec::new();
+        let settings = std::mem::take(&mut self.settings_dirty);
+        if settings {
+            lines.extend(encode_op(&JournalOp::Settings(self.settings)));
+        }
         for id in &ids {
             self.dirty.remove(id);
             let op = match model.get(*id) {
@@ -152,14 +192,14 @@ impl Saver {
         }
         let (store, at) = (self.store.clone(), self.journal_len);
         self.writing =
-            Some(Write::Append(ids, tokio::task::spawn_blocking(move || store.append(&lines, at))));
+            Some(Write::Append(ids, settings, tokio::task::spawn_blocking(move || store.append(&lines, at))));
     }
 
     /// Waits for the write in progress; never ready when there is none. Returns why it failed.
     pub async fn written(&mut self) -> Option<StateError> {
         let result = match self.writing.as_mut() {
             None => return std::future::pending().await,
-            Some(Write::Append(_, task)) => task.await.map(|r| r.map(Some)),
+            Some(Write::Append(_, _, task)) => task.await.map(|r| r.map(Some)),
             Some(Write::Compact(_, task)) => task.await.map(|r| r.map(|()| None)),
         };
         let write = self.writing.take()?;
@@ -180,7 +220,10 @@ impl Saver {
             (write, Err(e)) => {
                 // Nothing is lost: the records are written again with the next try.
                 match write {
-                    Write::Append(ids, _) => self.dirty.extend(ids),
+                    Write::Append(ids, settings, _) => {
+                        self.dirty.extend(ids);
+                        self.settings_dirty |= settings;
+                    }
                     Write::Compact(..) => self.compact = Some(Instant::now() + RETRY_DELAY),
                 }
                 self.due = Some(Instant::now() + RETRY_DELAY);

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::record::ItemRecord;
-use super::{STATE_VERSION, SavedQueue};
+use super::{STATE_VERSION, SavedQueue, Settings};
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,8 @@ pub enum JournalOp {
     Put(ItemRecord),
     /// An item was removed.
     Del(u64),
+    /// The worker count or the global rate limit changed: both, as they are now.
+    Settings(Settings),
 }
 
 /// The snapshot's fields as read, whatever the version (checked before).
@@ -33,6 +35,8 @@ struct SnapshotIn {
     start_dir: Option<PathBuf>,
     #[serde(default)]
     next_id: u64,
+    #[serde(default)]
+    settings: Option<Settings>,
     items: Vec<ItemRecord>,
 }
 
@@ -42,6 +46,8 @@ struct Header<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     start_dir: Option<&'a PathBuf>,
     next_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<Settings>,
 }
 
 /// A snapshot file: the header, then the items one per line (so the file reads in an editor
@@ -49,9 +55,10 @@ struct Header<'a> {
 pub fn encode_snapshot(
     start_dir: Option<&PathBuf>,
     next_id: u64,
+    settings: Option<Settings>,
     items: impl IntoIterator<Item = impl Borrow<ItemRecord>>,
 ) -> Vec<u8> {
-    let header = Header { version: STATE_VERSION, start_dir, next_id };
+    let header = Header { version: STATE_VERSION, start_dir, next_id, settings };
     // Serialising plain data with string keys cannot fail.
     let mut out = serde_json::to_vec(&header).unwrap_or_default();
     out.pop(); // the closing brace: the items follow inside the same object
@@ -94,7 +101,12 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<SavedQueue, BadSnapshot> {
         return Err(BadSnapshot::Newer(version.version));
     }
     let s: SnapshotIn = serde_json::from_slice(bytes).map_err(|e| BadSnapshot::Damaged(e.to_string()))?;
-    let mut queue = SavedQueue { start_dir: s.start_dir, next_id: s.next_id, items: BTreeMap::new() };
+    let mut queue = SavedQueue {
+        start_dir: s.start_dir,
+        next_id: s.next_id,
+        items: BTreeMap::new(),
+        settings: s.settings,
+    };
     for item in s.items {
         queue.put(item);
     }
@@ -127,6 +139,7 @@ pub fn replay(queue: &mut SavedQueue, journal: &[u8]) -> Replayed {
                     queue.items.remove(&id);
                     queue.next_id = queue.next_id.max(id.saturating_add(1));
                 }
+                Ok(JournalOp::Settings(settings)) => queue.settings = Some(settings),
                 Err(e) => {
                     out.damage = Some((n + 1, e.to_string()));
                     break;
@@ -151,7 +164,7 @@ mod tests {
     #[test]
     fn a_snapshot_and_its_journal_make_one_queue() {
         let items = [rec(1, ItemState::Done), rec(2, ItemState::Queued), rec(3, ItemState::Paused)];
-        let bytes = encode_snapshot(Some(&PathBuf::from("/start")), 9, &items);
+        let bytes = encode_snapshot(Some(&PathBuf::from("/start")), 9, None, &items);
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(text.starts_with(r#"{"version":2,"start_dir":"/start","next_id":9,"items":["#), "{text}");
         assert_eq!(text.lines().count(), 5, "one item a line: {text}");

@@ -7,6 +7,7 @@
 //! loaded queue back into engine commands. Depends on the engine's message types, naming,
 //! std and serde; never on the session or a front end.
 
+mod edit;
 mod format;
 mod record;
 mod restore;
@@ -15,6 +16,9 @@ mod store;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
+pub use edit::{Edit, EditAnswer, edit_saved};
 pub use format::{JournalOp, encode_op, encode_snapshot};
 pub use record::{ItemRecord, LimitsRecord};
 pub use restore::{Restore, resolve_folders, restore_plan};
@@ -44,6 +48,19 @@ pub struct SavedQueue {
     /// given to a second item.
     pub next_id: u64,
     pub items: BTreeMap<u64, ItemRecord>,
+    /// The terminal UI's worker count and global rate limit as the person last set them;
+    /// `None` until they change one (the config's values apply to such a queue).
+    pub settings: Option<Settings>,
+}
+
+/// The queue-wide settings the terminal UI changes with its keys, kept across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Downloads running at once.
+    pub workers: usize,
+    /// The global rate limit in bytes per second; absent is unlimited.
+    #[serde(default)]
+    pub rate_limit: Option<u64>,
 }
 
 impl SavedQueue {

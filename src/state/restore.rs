@@ -105,6 +105,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                 request: AddRequest {
                     url: item.url.clone(),
                     dir: item.dir.clone(),
+                    name: None,
                     resume,
                     checksum: item.checksum.as_deref().and_then(ChecksumView::to_expected),
                 },

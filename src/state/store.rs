@@ -181,7 +181,12 @@ impl StateStore {
 
     /// Writes `queue` as the new snapshot and empties the journal.
     pub fn compact(&self, queue: &SavedQueue) -> Result<(), StateError> {
-        let bytes = format::encode_snapshot(queue.start_dir.as_ref(), queue.next_id, queue.items.values());
+        let bytes = format::encode_snapshot(
+            queue.start_dir.as_ref(),
+            queue.next_id,
+            queue.settings,
+            queue.items.values(),
+        );
         self.write_snapshot(&bytes)
     }
 

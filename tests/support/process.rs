@@ -27,6 +27,38 @@ pub fn dlm_command() -> Command {
     cmd
 }
 
+/// `dlm ARGS` as run from another shell against the queue in `state_dir`: run in that folder,
+/// with that state (so its control socket is `state_dir/dlm.sock`) and an empty config file
+/// (`state_dir/no-config.toml`, written when missing).
+pub fn dlm_in(args: &[&str], state_dir: &std::path::Path) -> Output {
+    let config = state_dir.join("no-config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    dlm_command()
+        .args(args)
+        .current_dir(state_dir)
+        .env("DLM_STATE_DIR", state_dir)
+        .env_remove("DLM_RUNTIME_DIR")
+        .env("DLM_CONFIG", config)
+        .output()
+        .unwrap()
+}
+
+/// `dlm_in` off the async runtime, so a dlm running in the test's process goes on meanwhile.
+pub async fn dlm_in_async(args: &[&str], state_dir: &std::path::Path) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let dir = state_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || dlm_in(&args.iter().map(String::as_str).collect::<Vec<_>>(), &dir))
+        .await
+        .unwrap()
+}
+
+/// Output as text, for messages and assertions.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// Runs the binary off the async runtime so the in-process test server keeps serving.
 pub async fn run(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dlm::engine::{AddRequest, EngineEvent};
+use dlm::engine::{AddRequest, EngineEvent, EngineOptions};
 use dlm::session::{Closed, Session, SessionConfig, SessionError, SessionEvent, SessionHandle};
 use dlm::state::StateStore;
 use tokio::sync::mpsc;
@@ -26,7 +26,16 @@ pub fn start(
     store: Option<StateStore>,
     socket: Option<PathBuf>,
 ) -> Result<Running, SessionError> {
-    let (session, events) = Session::start(test_options(dir), SessionConfig { store, socket })?;
+    start_with(test_options(dir), store, socket)
+}
+
+/// `start` with these engine options.
+pub fn start_with(
+    options: EngineOptions,
+    store: Option<StateStore>,
+    socket: Option<PathBuf>,
+) -> Result<Running, SessionError> {
+    let (session, events) = Session::start(options, SessionConfig { store, socket })?;
     let handle = session.handle();
     Ok(Running { session, handle, events, seen: Vec::new() })
 }
