@@ -150,6 +150,7 @@ pub async fn run(
     inputs: Vec<Input>,
     options: EngineOptions,
     verbosity: Verbosity,
+    policy: SessionConfig,
 ) -> anyhow::Result<ExitCode> {
     // Listen for Ctrl-C before anything else, so it is never missed (nor left to the default
     // action) while a long list is being handed over.
@@ -157,7 +158,8 @@ pub async fn run(
     std::fs::create_dir_all(&options.download_dir).map_err(|e| {
         anyhow::anyhow!("cannot create download folder {}: {e}", options.download_dir.display())
     })?;
-    let (session, mut events) = Session::start(options, SessionConfig::default())?;
+    let (session, mut events) =
+        Session::start(options, SessionConfig { store: None, socket: None, ..policy })?;
     let handle = session.handle();
     let mut out = Reporter { verbosity, status_shown: false };
     let total = inputs.len();
@@ -197,6 +199,8 @@ pub async fn run(
                     }
                 }
                 Some(SessionEvent::Notice(text)) => out.error(&text),
+                // `dlm get` has no header to show it in; the limits themselves apply.
+                Some(SessionEvent::Schedule(_)) => {}
                 None => break,
             },
             _ = tick.tick(), if verbosity == Verbosity::Live => {

@@ -34,7 +34,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
-            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
+            let policy = policy(&config);
+            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet), policy))
         }
         Some(Commands::Add(add)) => {
             let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
@@ -51,8 +52,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = engine_options(&config, &cli.download)?;
             // Checked already with the rest of the config file.
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys)?;
-            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
+            let policy = policy(&config);
+            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials, policy))
         }
+    }
+}
+
+/// The config's `[[rule]]`s and `[[schedule]]`, which the session applies.
+fn policy(config: &dlm::config::Config) -> dlm::session::SessionConfig {
+    dlm::session::SessionConfig {
+        rules: config.rules.clone(),
+        schedule: config.schedule.clone(),
+        ..Default::default()
     }
 }
 

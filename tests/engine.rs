@@ -177,6 +177,7 @@ async fn a_complete_part_file_answered_with_416_is_published() {
             total: Some(5000),
             ranges_unreliable: false,
         }),
+        ..AddRequest::default()
     });
     let path = completed_path(&h.finish(id).await);
     assert_eq!(path, h.path("whole.bin"));
@@ -199,6 +200,7 @@ async fn a_restored_part_continues_where_it_stopped() {
             total: Some(200_000),
             ranges_unreliable: false,
         }),
+        ..AddRequest::default()
     });
     let path = completed_path(&h.finish(id).await);
     assert_file(&path, &full);
@@ -229,6 +231,7 @@ async fn a_restored_item_whose_ranges_were_unreliable_neither_splits_nor_continu
                 total: Some(size as u64),
                 ranges_unreliable: unreliable,
             }),
+            ..AddRequest::default()
         });
         let added = h.wait_for("Added", |e| matches!(e, EngineEvent::Added { .. })).await;
         let EngineEvent::Added { item, .. } = added else { unreachable!() };
@@ -408,7 +411,7 @@ async fn unwritable_destination_fails_with_the_path_and_leaves_others_alone() {
     let bad = h.add_request(AddRequest {
         url: server.url("/f/big.bin?size=600000"),
         dir: Some(not_a_dir.clone()),
-        resume: None,
+        ..AddRequest::default()
     });
     let good = h.add(server.url("/f/good.bin?size=600000"));
     let results = h.finish_all(&[bad, good]).await;

@@ -45,6 +45,7 @@ impl ItemSnapshot {
             retries: 0,
             skipped: false,
             link_expires: None,
+            rule: None,
         }
     }
 

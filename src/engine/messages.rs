@@ -2,13 +2,16 @@
 //!
 //! Front ends (the TUI, `dlm get`, the control socket) only ever talk to the engine through
 //! these types, and see each item as an `ItemSnapshot` (folded by `item`). Must not depend on
-//! anything outside `std` and serde (for the stable names of states and error kinds).
+//! anything outside `std` and serde (for the stable names of states and error kinds), but the
+//! engine's `settings` (an item's own headers, cookies, …, which an `AddRequest` may carry).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+
+use super::settings::ItemSettings;
 
 /// Identifies one download for its whole life in an engine. Assigned by `EngineHandle::add`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +33,9 @@ pub struct AddRequest {
     /// Continue from an earlier attempt (a restored queue): the file name already chosen, the
     /// validator that guards the `.part` bytes, and the size the server announced.
     pub resume: Option<ResumeHint>,
+    /// The download's own headers, cookies, logins, proxy, limits… (a matched `[[rule]]`, a
+    /// pasted curl command); `None`: the engine's. Never saved (see `ItemSettings`).
+    pub settings: Option<std::sync::Arc<ItemSettings>>,
 }
 
 impl AddRequest {
@@ -459,4 +465,6 @@ pub struct ItemSnapshot {
     /// When the URL stops working, for a signed URL (S3, GCS, CloudFront, Azure SAS) that says
     /// so in its query; `None` for other URLs.
     pub link_expires: Option<SystemTime>,
+    /// The `[[rule]]` whose settings this download uses (its name, or "rule N"), if any.
+    pub rule: Option<String>,
 }

@@ -30,6 +30,7 @@ mod retry;
 mod scheduler;
 mod segmented;
 pub mod segments;
+mod settings;
 mod sidecar;
 pub mod signed_url;
 mod single;
@@ -62,6 +63,7 @@ pub use options::{
 pub use program::Program;
 pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
+pub use settings::{ItemSettings, NetrcUse};
 pub use textfile::read_small_text;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 

@@ -21,6 +21,7 @@ use super::messages::{
 use super::options::{EngineOptions, MAX_CONNECTIONS, MAX_WORKERS};
 use super::program::Program;
 use super::reservations::NameReservations;
+use super::settings::ItemSettings;
 use super::sidecar;
 use super::signed_url;
 use super::stop::{Running, StopReason};
@@ -59,9 +60,10 @@ struct Item {
     /// `None` until the item starts or gets its own limit; until then its limit is the
     /// engine's default (`EngineOptions::item_rate_limit`).
     limiter: Option<Arc<RateLimiter>>,
-    /// Its refresh command: the engine's default (`EngineOptions::refresh_command`) until
-    /// something sets one for the item alone (per-host rules, to come).
+    /// Its refresh command: the engine's default unless its settings (a rule) name one.
     refresh: Option<Arc<Program>>,
+    /// Its own headers, cookies, logins, proxy (`AddRequest::settings`); in memory only.
+    settings: Option<Arc<ItemSettings>>,
 }
 
 impl Item {
@@ -119,6 +121,7 @@ impl Scheduler {
             shared: Arc::new(Shared {
                 client,
                 http1_client,
+                proxied: std::sync::Mutex::default(),
                 hosts: HostLimits::new(options.max_connections_per_host),
                 limiter: RateLimiter::new(options.rate_limit),
                 options,
@@ -306,6 +309,7 @@ impl Scheduler {
             connections: options.connections.clamp(1, MAX_CONNECTIONS),
             limiter: None,
             refresh: options.refresh_command.clone(),
+            settings: None,
         };
         if let Some(limits) = limits {
             item.connections = limits.connections.clamp(1, MAX_CONNECTIONS);
@@ -331,6 +335,8 @@ impl Scheduler {
         };
         item.url = Some(url.as_str().into());
         snapshot.link_expires = signed_url::expiry(&url);
+        let hosts = &self.shared.hosts;
+        item.settings = request.settings.map(|s| s.admit(hosts, &url, &mut item.refresh, &mut snapshot.rule));
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
@@ -456,7 +462,7 @@ impl Scheduler {
             item.task = Some(Task::DeletePart { then_remove: remove });
             let names = Arc::clone(&self.shared.names);
             self.deletions.spawn_blocking(move || {
-                remove_partial(&part);
+                part.remove_files();
                 names.release(&part.final_path);
                 id
             });
@@ -510,6 +516,7 @@ impl Scheduler {
                 connections: item.connections,
                 limiter: Arc::clone(item.limiter(self.shared.options.item_rate_limit)),
                 refresh: item.refresh.clone(),
+                settings: item.settings.clone(),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));
@@ -589,10 +596,4 @@ impl Scheduler {
             }
         }
     }
-}
-
-fn remove_partial(part: &PartState) {
-    let path = part.part_path();
-    let _ = std::fs::remove_file(&path);
-    sidecar::remove_meta(&path);
 }

@@ -413,7 +413,7 @@ async fn request(ctx: &Ctx<'_>, span: (u64, u64)) -> Result<reqwest::Response, R
         validator: ctx.validator.as_deref(),
         total: Some(ctx.total),
     };
-    let response = match request::send(ctx.shared, &ctx.url, &asked, &ctx.stop).await {
+    let response = match request::send(ctx.shared, ctx.job, &ctx.url, &asked, &ctx.stop).await {
         Ok(response) => response,
         Err(Unanswered::Stopped) => return Err(Refused::End(WorkerEnd::Stopped)),
         Err(Unanswered::Failed(error)) => return Err(fail(error)),

@@ -14,7 +14,9 @@ mod actor;
 mod by_id;
 mod model;
 mod outbox;
+mod rules;
 mod saver;
+mod schedule;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,12 +24,14 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::config::{Rules, Schedule};
 use crate::control::{self, ControlServer};
 use crate::engine::{AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemLimits};
 use crate::state::{StateError, StateStore, resolve_folders, restore_plan};
 
 pub use by_id::{ById, Identified};
 pub use saver::SAVE_DELAY;
+pub use schedule::{Clock, ScheduleClock, TICK_EVERY};
 
 /// How long `start` waits for the state lock: a `dlm add` writing the saved queue holds it
 /// briefly.
@@ -43,6 +47,9 @@ pub enum SessionEvent {
     /// Something the person should read once: a damaged queue file moved aside, items whose
     /// folder an older dlm did not record, no control socket, a queue that cannot be saved.
     Notice(String),
+    /// What the `[[schedule]]` holds now, in the header's words (`limit 512K until 17:00 ·
+    /// schedule`); `None` once nothing is in force. Sent when it changes.
+    Schedule(Option<String>),
 }
 
 /// What the session keeps besides the engine.
@@ -53,6 +60,12 @@ pub struct SessionConfig {
     pub store: Option<StateStore>,
     /// Where to listen for `dlm add`/`dlm ls` from other shells. `None`: no socket.
     pub socket: Option<PathBuf>,
+    /// The `[[rule]]`s: matched when an item is added or restored (see `rules`).
+    pub rules: Rules,
+    /// The `[[schedule]]`, driven by the session (see `schedule`).
+    pub schedule: Schedule,
+    /// The clock and zone the schedule is read by (tests give a fixed one).
+    pub clock: ScheduleClock,
 }
 
 impl SessionConfig {
@@ -61,7 +74,7 @@ impl SessionConfig {
     /// choice to keep `user:password@` in the saved queue.
     pub fn saved(save_credentials: bool) -> Result<Self, StateError> {
         let store = StateStore::from_env()?.saving_credentials(save_credentials);
-        Ok(Self { store: Some(store), socket: control::socket_path() })
+        Ok(Self { store: Some(store), socket: control::socket_path(), ..Self::default() })
     }
 }
 
@@ -148,8 +161,13 @@ impl Session {
             }
             None => None,
         };
+        let (rules, rule_notices) = rules::RuleBook::new(config.rules, &download_dir);
+        notices.extend(rule_notices);
+        let driver =
+            schedule::Driver::new(config.schedule, options.rate_limit, options.workers, config.clock);
         let (engine, events) = Engine::start(options)?;
         let mut actor = actor::Actor::new(engine, events, defaults);
+        actor.set_policy(rules, driver);
         if let Some((lock, store, loaded)) = saved {
             let plan = restore_plan(&loaded.queue);
             actor.restore(lock, store, loaded.journal_len, loaded.queue.next_id, plan);

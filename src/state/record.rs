@@ -51,6 +51,10 @@ pub struct ItemRecord {
     /// restart continue it as one stream from the first byte instead of splitting it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ranges_unreliable: bool,
+    /// The `[[rule]]` the download uses, in a listing (`dlm ls --json`). Never in the saved
+    /// queue: a restored item matches the rules again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// An item's own limits as saved and listed.
@@ -89,6 +93,7 @@ impl ItemRecord {
             error: None,
             limits: None,
             ranges_unreliable: false,
+            rule: None,
         }
     }
 
@@ -107,6 +112,7 @@ impl ItemRecord {
             error: item.error.clone(),
             limits: (item.limits != defaults).then(|| item.limits.into()),
             ranges_unreliable: item.ranges_unreliable,
+            rule: item.rule.clone(),
         }
     }
 

@@ -101,7 +101,7 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
             };
             Restore {
                 id: ItemId(item.id),
-                request: AddRequest { url: item.url.clone(), dir: item.dir.clone(), resume },
+                request: AddRequest { dir: item.dir.clone(), resume, ..AddRequest::new(item.url.clone()) },
                 state,
                 limits: item.limits.map(ItemLimits::from),
             }

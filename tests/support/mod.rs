@@ -31,6 +31,7 @@
 //! - `auth=B64`: answer 401 (with `WWW-Authenticate: Basic`) unless the request carries
 //!   `Authorization: Basic B64` (`dTpw` is `u:p`)
 //! - `cookie=NAME=VALUE`: answer 403 unless the request's `Cookie` header holds that pair
+//! - `need_header=NAME:VALUE`: answer 403 unless the request carries that header with that value
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text.
@@ -345,6 +346,11 @@ async fn serve_file(
     }
     if let Some(want) = p.get("cookie")
         && !sent(header::COOKIE).split(';').any(|pair| pair.trim() == want)
+    {
+        return status(StatusCode::FORBIDDEN);
+    }
+    if let Some((name, value)) = p.get("need_header").and_then(|h| h.split_once(':'))
+        && req.get(name).and_then(|v| v.to_str().ok()) != Some(value)
     {
         return status(StatusCode::FORBIDDEN);
     }

@@ -26,7 +26,12 @@ pub fn start(
     store: Option<StateStore>,
     socket: Option<PathBuf>,
 ) -> Result<Running, SessionError> {
-    let (session, events) = Session::start(test_options(dir), SessionConfig { store, socket })?;
+    start_with(dir, SessionConfig { store, socket, ..SessionConfig::default() })
+}
+
+/// A session downloading into `dir` with `config` (rules, schedule, clock…).
+pub fn start_with(dir: &Path, config: SessionConfig) -> Result<Running, SessionError> {
+    let (session, events) = Session::start(test_options(dir), config)?;
     let handle = session.handle();
     Ok(Running { session, handle, events, seen: Vec::new() })
 }
@@ -72,7 +77,7 @@ impl Running {
             .iter()
             .filter_map(|e| match e {
                 SessionEvent::Notice(n) => Some(n.clone()),
-                SessionEvent::Engine(_) => None,
+                _ => None,
             })
             .collect()
     }
