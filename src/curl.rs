@@ -2,13 +2,16 @@
 //! a download that needs the browser's login can be added as one item (the TUI's add box,
 //! `dlm add --curl`). Both the POSIX form and Chrome's `cmd` form are read (`curl::words`).
 //! Options that only shape curl's own output are ignored; a command that sends a body or
-//! another method is refused, since dlm could not repeat it. Pure; depends on `headers`,
+//! another method is refused, since dlm could not repeat it. `add` makes it an add request. Pure; depends on `headers`,
 //! the engine's `Credentials` and `url`.
 //!
 //! The command holds secrets (cookies, `Authorization`): `Debug` shows header names only, and
 //! errors name options, never values.
 
+mod add;
 mod words;
+
+pub use add::INSECURE_IGNORED;
 
 use std::fmt;
 

@@ -169,8 +169,9 @@ pub async fn run(
     inputs: Vec<Input>,
     options: EngineOptions,
     verbosity: Verbosity,
+    policy: SessionConfig,
 ) -> anyhow::Result<ExitCode> {
-    run_named(inputs, None, options, verbosity).await
+    run_named(inputs, None, options, verbosity, policy).await
 }
 
 /// `run`, saving the first download as `name` (`dlm get -O NAME`, one URL) when given.
@@ -179,6 +180,7 @@ pub async fn run_named(
     name: Option<String>,
     options: EngineOptions,
     verbosity: Verbosity,
+    policy: SessionConfig,
 ) -> anyhow::Result<ExitCode> {
     // Listen for Ctrl-C before anything else, so it is never missed (nor left to the default
     // action) while a long list is being handed over.
@@ -186,7 +188,8 @@ pub async fn run_named(
     std::fs::create_dir_all(&options.download_dir).map_err(|e| {
         anyhow::anyhow!("cannot create download folder {}: {e}", options.download_dir.display())
     })?;
-    let (session, mut events) = Session::start(options, SessionConfig::default())?;
+    let (session, mut events) =
+        Session::start(options, SessionConfig { store: None, socket: None, ..policy })?;
     let handle = session.handle();
     let mut out = Reporter { verbosity, status_shown: false };
     let total = inputs.len();
@@ -232,6 +235,8 @@ pub async fn run_named(
                     out.error(&text);
                     out.json(|| JsonEvent::Notice { message: &text });
                 }
+                // `dlm get` has no header to show it in; the limits themselves apply.
+                Some(SessionEvent::Schedule(_)) => {}
                 None => break,
             },
             _ = tick.tick(), if verbosity == Verbosity::Live => {

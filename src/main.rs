@@ -51,7 +51,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let book = checksum_book(&runtime, &options, &get.download, &urls, listed)?;
             options.checksums = std::sync::Arc::new(book);
             let verbosity = Verbosity::detect(get.quiet, get.json);
-            runtime.block_on(headless::run_named(inputs, get.output, options, verbosity))
+            let policy = policy(&config);
+            runtime.block_on(headless::run_named(inputs, get.output, options, verbosity, policy))
         }
         Some(Commands::Add(add)) => {
             // Checksums on list lines are not carried to the running dlm yet (its control
@@ -82,7 +83,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::sync::Arc::new(checksum_book(&runtime, &options, &cli.download, &urls, vec![])?);
             // Checked already with the rest of the config file.
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys)?;
-            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
+            let policy = policy(&config);
+            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials, policy))
         }
     }
 }
@@ -95,6 +97,15 @@ fn edit(
     ids: Vec<u64>,
 ) -> anyhow::Result<ExitCode> {
     runtime.block_on(dlm::remote::edit(edit, ids, config.save_credentials, &mut dlm::output::stdout()))
+}
+
+/// The config's `[[rule]]`s and `[[schedule]]`, which the session applies.
+fn policy(config: &dlm::config::Config) -> dlm::session::SessionConfig {
+    dlm::session::SessionConfig {
+        rules: config.rules.clone(),
+        schedule: config.schedule.clone(),
+        ..Default::default()
+    }
 }
 
 /// The config's settings with the flags on top, the download folder made absolute: the saved

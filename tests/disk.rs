@@ -21,7 +21,7 @@ use support::tmpfs::Tmpfs;
 use support::{TestServer, assert_file, content};
 
 fn dir_request(url: String, dir: &Path) -> AddRequest {
-    AddRequest { url, dir: Some(dir.to_path_buf()), name: None, resume: None, checksum: None }
+    AddRequest { dir: Some(dir.to_path_buf()), ..AddRequest::new(url) }
 }
 
 #[tokio::test(flavor = "multi_thread")]

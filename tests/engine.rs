@@ -171,14 +171,13 @@ async fn a_complete_part_file_answered_with_416_is_published() {
     let id = h.add_request(AddRequest {
         url: server.url("/f/whole.bin?size=5000"),
         dir: None,
-        name: None,
         resume: Some(ResumeHint {
             file_name: "whole.bin".into(),
             validator: Some("\"whole.bin-v0\"".into()),
             total: Some(5000),
             ranges_unreliable: false,
         }),
-        checksum: None,
+        ..AddRequest::default()
     });
     let path = completed_path(&h.finish(id).await);
     assert_eq!(path, h.path("whole.bin"));
@@ -195,14 +194,13 @@ async fn a_restored_part_continues_where_it_stopped() {
     let id = h.add_request(AddRequest {
         url: server.url("/f/half.bin?size=200000"),
         dir: None,
-        name: None,
         resume: Some(ResumeHint {
             file_name: "half.bin".into(),
             validator: Some("\"half.bin-v0\"".into()),
             total: Some(200_000),
             ranges_unreliable: false,
         }),
-        checksum: None,
+        ..AddRequest::default()
     });
     let path = completed_path(&h.finish(id).await);
     assert_file(&path, &full);
@@ -227,14 +225,13 @@ async fn a_restored_item_whose_ranges_were_unreliable_neither_splits_nor_continu
         let id = h.add_request(AddRequest {
             url: server.url(&format!("/f/{name}?size={size}")),
             dir: None,
-            name: None,
             resume: Some(ResumeHint {
                 file_name: name.clone(),
                 validator: Some(format!("\"{name}-v0\"")),
                 total: Some(size as u64),
                 ranges_unreliable: unreliable,
             }),
-            checksum: None,
+            ..AddRequest::default()
         });
         let added = h.wait_for("Added", |e| matches!(e, EngineEvent::Added { .. })).await;
         let EngineEvent::Added { item, .. } = added else { unreachable!() };
@@ -414,9 +411,7 @@ async fn unwritable_destination_fails_with_the_path_and_leaves_others_alone() {
     let bad = h.add_request(AddRequest {
         url: server.url("/f/big.bin?size=600000"),
         dir: Some(not_a_dir.clone()),
-        name: None,
-        resume: None,
-        checksum: None,
+        ..AddRequest::default()
     });
     let good = h.add(server.url("/f/good.bin?size=600000"));
     let results = h.finish_all(&[bad, good]).await;

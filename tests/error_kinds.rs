@@ -26,7 +26,7 @@ fn item_error(end: &EngineEvent) -> ItemError {
 
 /// Adds `url` (to `dir`, if given) and returns the error it failed with.
 async fn fails_with(h: &mut Harness, url: String, dir: Option<&Path>) -> ItemError {
-    let id = h.add_request(AddRequest { url, dir: dir.map(Path::to_path_buf), name: None, resume: None, checksum: None });
+    let id = h.add_request(AddRequest { dir: dir.map(Path::to_path_buf), ..AddRequest::new(url) });
     item_error(&h.finish(id).await)
 }
 

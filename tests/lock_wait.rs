@@ -36,7 +36,7 @@ async fn waiting_for_the_state_lock_leaves_the_runtime_running_other_tasks() {
         let ticks = Arc::clone(&ticks);
         async move {
             let before = ticks.load(Ordering::Relaxed);
-            let config = SessionConfig { store: Some(store), socket: None };
+            let config = SessionConfig { store: Some(store), ..SessionConfig::default() };
             let result = Session::start(options, config).map(|_| ());
             (result, ticks.load(Ordering::Relaxed) - before)
         }

@@ -63,7 +63,7 @@ fn restore(dir: &Path, url: String, state: RestoreAs) -> (Engine, Receiver<Engin
         total: Some(SIZE),
         ranges_unreliable: false,
     };
-    let request = AddRequest { url, dir: None, name: None, resume: Some(hint), checksum: None };
+    let request = AddRequest { resume: Some(hint), ..AddRequest::new(url) };
     let limits = Some(ItemLimits { rate_limit: None, connections: 4 });
     let id = engine.handle().restore_with_limits(request, state, limits);
     (engine, events, id)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use dlm::control::Client;
 use dlm::engine::{AddRequest, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, ItemState};
-use dlm::session::{SessionError, SessionEvent};
+use dlm::session::{SessionConfig, SessionError, SessionEvent};
 use dlm::state::{ItemRecord, SavedQueue, Settings, StateError, StateStore};
 use support::TestServer;
 use support::session::{self, len};
@@ -287,13 +287,21 @@ async fn workers_and_rate_limit_set_in_a_session_come_back_and_a_fresh_queue_fol
     let tmp = tempfile::tempdir().unwrap();
     let store = StateStore::at(tmp.path().join("state"));
     let config = EngineOptions { workers: 3, rate_limit: None, ..support::harness::test_options(tmp.path()) };
-    let mut s = session::start_with(config.clone(), Some(store.clone()), None).unwrap();
+    let mut s = session::start_configured(
+        config.clone(),
+        SessionConfig { store: Some(store.clone()), ..SessionConfig::default() },
+    )
+    .unwrap();
     s.wait_for("the start", |e| matches!(e, EngineEvent::RateLimitChanged { .. })).await;
     assert_eq!(first_settings(&s.seen), (Some(3), Some(None)), "a fresh queue: the config's");
     s.close().await.saved.unwrap();
     assert_eq!(saved(&store).settings, None, "nothing changed, nothing saved: the config still applies");
 
-    let mut s = session::start_with(config.clone(), Some(store.clone()), None).unwrap();
+    let mut s = session::start_configured(
+        config.clone(),
+        SessionConfig { store: Some(store.clone()), ..SessionConfig::default() },
+    )
+    .unwrap();
     s.wait_for("the start", |e| matches!(e, EngineEvent::RateLimitChanged { .. })).await;
     s.handle.send(Command::SetWorkers(7));
     s.handle.send(Command::SetRateLimit(Some(50_000)));
@@ -303,7 +311,11 @@ async fn workers_and_rate_limit_set_in_a_session_come_back_and_a_fresh_queue_fol
     s.until("the settings saved", Duration::from_secs(10), || saved(&store).settings == wanted).await;
     s.close().await.saved.unwrap();
 
-    let mut s = session::start_with(config, Some(store.clone()), None).unwrap();
+    let mut s = session::start_configured(
+        config,
+        SessionConfig { store: Some(store.clone()), ..SessionConfig::default() },
+    )
+    .unwrap();
     s.wait_for("the start", |e| matches!(e, EngineEvent::RateLimitChanged { .. })).await;
     assert_eq!(first_settings(&s.seen), (Some(7), Some(Some(50_000))), "the saved ones win over the config");
     s.close().await.saved.unwrap();

@@ -58,6 +58,9 @@ pub struct Rule {
     pub netrc: Option<NetrcChoice>,
     #[serde(deserialize_with = "de_proxy")]
     pub proxy: Option<String>,
+    /// Prints a fresh URL for these downloads' expired links, instead of the config's
+    /// `refresh_command` (an argv array, as there).
+    pub refresh_command: Option<crate::engine::Program>,
 }
 
 /// What a rule says about `.netrc`.

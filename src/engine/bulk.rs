@@ -8,7 +8,7 @@ use reqwest::Version;
 use tokio_util::sync::CancellationToken;
 
 use super::answer::{self, BodyLength, Verdict};
-use super::job::{PartState, Shared};
+use super::job::{Job, PartState, Shared};
 use super::request::{self, Asked};
 
 /// Bytes still to come below which a body stays where it is: moving costs a request and
@@ -21,6 +21,7 @@ pub const MOVE_FROM: u64 = 16 << 20;
 /// the HTTP/2 answer as if nothing happened.
 pub async fn over_http1(
     shared: &Shared,
+    job: &Job,
     part: &PartState,
     response: &reqwest::Response,
     from: u64,
@@ -35,7 +36,7 @@ pub async fn over_http1(
         return None;
     }
     let asked = Asked { range: Some((from, None)), validator: part.validator.as_deref(), total: Some(total) };
-    let moved = request::send(shared, response.url(), &asked, token).await.ok()?;
+    let moved = request::send(shared, job, response.url(), &asked, token).await.ok()?;
     // `request::send` asks ranges over HTTP/1.1; only exactly that range of the same version
     // may replace the answer in hand.
     let exact =

@@ -14,6 +14,8 @@ use url::Url;
 pub struct HostLimits {
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Caps other than `per_host`, by host key (a `[[rule]]`'s `max_connections_per_host`).
+    caps: Mutex<HashMap<String, usize>>,
     /// Where a host's URLs were last seen to redirect to (another host), by host key.
     leads_to: Mutex<HashMap<String, String>>,
     /// Connections per download a host was seen to tolerate (it refused one more with a 503,
@@ -47,6 +49,7 @@ impl HostLimits {
         Self {
             per_host: per_host.max(1),
             hosts: Mutex::default(),
+            caps: Mutex::default(),
             leads_to: Mutex::default(),
             tolerated: Mutex::default(),
         }
@@ -66,10 +69,23 @@ impl HostLimits {
         *entry = (*entry).min(working.max(1));
     }
 
+    /// Gives `url`'s host its own cap. Only before any connection to it was counted: the
+    /// first cap a host gets in a session holds (a cap belongs to the host, not to one
+    /// download, and shrinking a semaphore others hold places in would not be honest).
+    pub fn set_cap(&self, url: &Url, cap: usize) {
+        let host = host_key(url);
+        if !lock(&self.hosts).contains_key(&host) {
+            lock(&self.caps).entry(host).or_insert(cap.max(1));
+        }
+    }
+
     fn semaphore(&self, host: &str) -> Arc<Semaphore> {
         let mut hosts = lock(&self.hosts);
         let entry = hosts.entry(host.to_string());
-        Arc::clone(entry.or_insert_with(|| Arc::new(Semaphore::new(self.per_host))))
+        Arc::clone(entry.or_insert_with(|| {
+            let cap = lock(&self.caps).get(host).copied().unwrap_or(self.per_host);
+            Arc::new(Semaphore::new(cap))
+        }))
     }
 
     /// The host a request for `url` is expected to end up at.

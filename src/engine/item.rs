@@ -48,6 +48,7 @@ impl ItemSnapshot {
             checksum: None,
             note: None,
             connections: None,
+            rule: None,
         }
     }
 

@@ -19,6 +19,7 @@ use super::naming;
 use super::options::EngineOptions;
 use super::program::Program;
 use super::reservations::NameReservations;
+use super::settings::ItemSettings;
 
 /// What every transfer shares: the client (one connection pool), settings, names in use, the
 /// per-host connection caps, the global rate limit, and the way to report.
@@ -26,6 +27,9 @@ pub struct Shared {
     pub client: reqwest::Client,
     /// The same settings, HTTP/1.1 only, for range requests (see `http1`).
     pub http1_client: reqwest::Client,
+    /// Both clients again for each proxy an item named (`ItemSettings::proxy`), made when
+    /// first needed and kept, so those items share a connection pool too.
+    pub proxied: std::sync::Mutex<std::collections::HashMap<String, (reqwest::Client, reqwest::Client)>>,
     pub options: EngineOptions,
     pub names: Arc<NameReservations>,
     pub hosts: HostLimits,
@@ -71,6 +75,13 @@ impl PartState {
     pub fn part_path(&self) -> PathBuf {
         naming::part_path(&self.final_path)
     }
+
+    /// Deletes the `.part` and its sidecar (a cancel that deletes the partial file).
+    pub fn remove_files(&self) {
+        let path = self.part_path();
+        let _ = std::fs::remove_file(&path);
+        super::sidecar::remove_meta(&path);
+    }
 }
 
 /// A half-open byte range, as in `segments`.
@@ -94,6 +105,8 @@ pub struct Job {
     pub checksum: Option<ExpectedChecksum>,
     /// The file name the person chose (sanitised), instead of the answer's.
     pub name: Option<String>,
+    /// Its own headers, cookies, logins and proxy (see `settings`), if it has any.
+    pub settings: Option<Arc<ItemSettings>>,
 }
 
 /// What a transfer task hands back: how it ended, and the URL it ended on when the refresh

@@ -2,8 +2,9 @@
 //!
 //! Front ends (the TUI, `dlm get`, the control socket) only ever talk to the engine through
 //! these types, and see each item as an `ItemSnapshot` (folded by `item`). Must not depend on
-//! anything outside `std`, serde (for the stable names of states and error kinds) and the
-//! checksum vocabulary (`checksum`, plain types too).
+//! anything outside `std`, serde (for the stable names of states and error kinds), the
+//! checksum vocabulary (`checksum`, plain types too) and the engine's `settings` (an item's
+//! own headers, cookies, …, which an `AddRequest` may carry).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::checksum::{ChecksumView, ExpectedChecksum};
+use super::settings::ItemSettings;
 
 /// Identifies one download for its whole life in an engine. Assigned by `EngineHandle::add`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +44,9 @@ pub struct AddRequest {
     /// the saved queue from `ItemSnapshot::checksum`). `None`: the engine's `ChecksumBook`
     /// (by URL, then checksum files by name) and then the server's digest headers are used.
     pub checksum: Option<ExpectedChecksum>,
+    /// The download's own headers, cookies, logins, proxy, limits… (a matched `[[rule]]`, a
+    /// pasted curl command); `None`: the engine's. Never saved (see `ItemSettings`).
+    pub settings: Option<std::sync::Arc<ItemSettings>>,
 }
 
 impl AddRequest {
@@ -518,4 +523,6 @@ pub struct ItemSnapshot {
     pub note: Option<String>,
     /// Connections of the running (or last) segmented attempt and why; `None` for one stream.
     pub connections: Option<ConnectionsNote>,
+    /// The `[[rule]]` whose settings this download uses (its name, or "rule N"), if any.
+    pub rule: Option<String>,
 }

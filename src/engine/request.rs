@@ -10,9 +10,11 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::error::{DownloadError, answer_timeout};
-use super::http::RedirectError;
-use super::job::Shared;
+use super::http::{RedirectError, build_client, build_http1_client};
+use super::job::{Job, Shared};
+use super::netrc::Netrc;
 use super::options::EngineOptions;
+use super::settings::{ItemSettings, join_cookies};
 use super::urls::redact_url;
 
 /// What a request asks for, and so what its answer is judged against (`answer::classify`).
@@ -47,22 +49,40 @@ pub enum Unanswered {
 /// otherwise hold the item forever).
 pub async fn send(
     shared: &Shared,
+    job: &Job,
     url: &Url,
     asked: &Asked<'_>,
     stop: &CancellationToken,
 ) -> Result<reqwest::Response, Unanswered> {
-    // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
-    let client = if asked.range.is_some() { shared.http1() } else { &shared.client };
     let opts = &shared.options;
+    let own = job.settings.as_deref();
+    // A range asks for the bytes of a big file: HTTP/1.1 (see `http::build_http1_client`).
+    let client = match own.and_then(|s| s.proxy.as_deref()) {
+        Some(proxy) => {
+            let (first, ranges) = proxied(shared, proxy).map_err(Unanswered::Failed)?;
+            if asked.range.is_some() { ranges } else { first }
+        }
+        None if asked.range.is_some() => shared.http1().clone(),
+        None => shared.client.clone(),
+    };
+    let netrc = match own {
+        Some(s) => s.netrc(opts.netrc.as_ref()),
+        None => opts.netrc.as_ref(),
+    };
     // Servers that can send the file's digest are asked to (RFC 9530): a checksum for free.
     let mut request = client
-        .get(with_netrc_login(opts, url))
+        .get(with_login(netrc, own, url))
         .header("want-repr-digest", super::digest_header::WANT_REPR_DIGEST);
     // Each request's own URL picks its cookies. On a redirect to another host reqwest drops
     // the `Cookie` and `Authorization` headers set here, so neither the cookies nor a netrc
     // login reach a host they were not given for.
-    if let Some(cookies) = opts.cookies.header_for(url) {
+    let cookies = join_cookies(opts.cookies.header_for(url), own.and_then(|s| s.cookie_header(url)));
+    if let Some(cookies) = cookies {
         request = request.header(header::COOKIE, cookies);
+    }
+    // The item's own headers replace the client's defaults of the same name.
+    for (name, value) in own.map(ItemSettings::headers).unwrap_or_default() {
+        request = request.header(name, value);
     }
     if let Some((start, end)) = asked.range {
         let end = end.map(|e| e.to_string()).unwrap_or_default();
@@ -81,21 +101,42 @@ pub async fn send(
     }
 }
 
-/// `url` with the `.netrc` login for its host, when it names no password itself (the URL's
-/// own `user:password@` wins, as in curl; a URL naming only a user takes that user's entry).
+/// The two clients for `proxy`, made on first use with the engine's other settings.
+fn proxied(shared: &Shared, proxy: &str) -> Result<(reqwest::Client, reqwest::Client), DownloadError> {
+    let mut made = shared.proxied.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(clients) = made.get(proxy) {
+        return Ok(clients.clone());
+    }
+    let options = EngineOptions { proxy: Some(proxy.to_string()), ..shared.options.clone() };
+    let fail = |e: super::error::EngineError| DownloadError::Connect {
+        url: super::urls::redact_str(proxy),
+        reason: e.to_string(),
+    };
+    let clients = (build_client(&options).map_err(fail)?, build_http1_client(&options).map_err(fail)?);
+    made.insert(proxy.to_string(), clients.clone());
+    Ok(clients)
+}
+
+/// `url` with the login for its host: the download's own (a pasted `curl -u`) for that host,
+/// else the `.netrc` one, when the URL names no password itself (the URL's own
+/// `user:password@` wins, as in curl; a URL naming only a user takes that user's entry).
 /// Given as the URL's user info, reqwest turns it into an `Authorization` header and takes it
 /// out of the URL, so it shows in no error or response URL. Never looked up for a proxy.
-fn with_netrc_login(options: &EngineOptions, url: &Url) -> Url {
-    let (Some(netrc), Some(host)) = (&options.netrc, url.host_str()) else { return url.clone() };
+fn with_login(netrc: Option<&Netrc>, own: Option<&ItemSettings>, url: &Url) -> Url {
+    let Some(host) = url.host_str() else { return url.clone() };
     if url.password().is_some() {
         return url.clone();
     }
     let user = Some(url.username()).filter(|u| !u.is_empty());
-    let Some(login) = netrc.credentials_for(host, user) else { return url.clone() };
-    let Some(password) = login.password else { return url.clone() };
+    let login = own
+        .and_then(|s| s.login_for(host).cloned())
+        .or_else(|| netrc.and_then(|n| n.credentials_for(host, user)).filter(|c| c.password.is_some()));
+    let Some(login) = login else { return url.clone() };
     let mut with_login = url.clone();
     // Both fail only for URLs without a host, excluded above.
-    if with_login.set_username(&login.login).is_err() || with_login.set_password(Some(&password)).is_err() {
+    if with_login.set_username(&login.login).is_err()
+        || with_login.set_password(login.password.as_deref()).is_err()
+    {
         return url.clone();
     }
     with_login

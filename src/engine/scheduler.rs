@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::checksum::ExpectedChecksum;
-use super::disk;
 use super::error::DownloadError;
 use super::hosts::HostLimits;
 use super::limiter::RateLimiter;
@@ -20,80 +19,13 @@ use super::messages::{
     AddRequest, Command, EngineEvent, ItemId, ItemLimits, ItemSnapshot, ItemState, RestoreAs,
 };
 use super::options::{AUTO_CONNECTIONS, EngineOptions, MAX_CONNECTIONS, MAX_WORKERS, connection_setting};
-use super::program::Program;
 use super::reservations::NameReservations;
+use super::scheduled::{Item, Task};
 use super::sidecar;
 use super::signed_url;
 use super::stop::{Running, StopReason};
 use super::transfer::{self, Finished, Job, Outcome, PartState, Shared};
 use super::urls::{parse_download_url, redact_str, redact_url, without_credentials};
-
-/// What the scheduler is doing for an item besides keeping its state: running its transfer,
-/// or deleting its `.part` (which can take seconds for a large file, so it happens on the
-/// blocking pool). Not a lifecycle: the lifecycle is the item's `ItemState`.
-#[derive(Debug)]
-enum Task {
-    Transfer(Running),
-    /// Cancelled (or removed, with `then_remove`) with its `.part` to delete: reported once the
-    /// files are gone. Until then the item keeps the state front ends last heard of.
-    DeletePart {
-        then_remove: bool,
-    },
-}
-
-/// One download as the scheduler keeps it. A terminal UI keeps every item it lists in here,
-/// so it is kept small (`tests/engine_memory.rs` measures it): the folder is shared, the
-/// partial-file state boxed, and the item's own rate limiter made when first needed.
-struct Item {
-    /// The checked URL as text (a parsed `Url` is five times the size; it is parsed again
-    /// when the item starts). `None` when the URL was invalid: the item exists only to show
-    /// its error.
-    url: Option<Box<str>>,
-    dir: Arc<Path>,
-    part: Option<Box<PartState>>,
-    /// The state front ends were last told of, so it and theirs never disagree. The scheduler
-    /// sets `Connecting` when it starts a transfer and does not follow the transfer's own
-    /// `Connecting`/`Downloading` events: for it both mean running.
-    state: ItemState,
-    task: Option<Task>,
-    /// A fixed count, or `AUTO_CONNECTIONS`: the autopilot chooses.
-    connections: usize,
-    /// `None` until the item starts or gets its own limit; until then its limit is the
-    /// engine's default (`EngineOptions::item_rate_limit`).
-    limiter: Option<Arc<RateLimiter>>,
-    /// Its refresh command: the engine's default until one is set for the item alone.
-    refresh: Option<Arc<Program>>,
-    /// The checksum given with the item or by its URL in the engine's book (boxed: most items
-    /// have none, and a long queue is kept small).
-    checksum: Option<Box<ExpectedChecksum>>,
-    /// The name the person chose for the file (`AddRequest::name`), already sanitised.
-    name: Option<Box<str>>,
-}
-
-impl Item {
-    /// The item's own limiter, made with `default` rate if it has none yet.
-    fn limiter(&mut self, default: Option<u64>) -> &Arc<RateLimiter> {
-        self.limiter.get_or_insert_with(|| Arc::new(RateLimiter::new(default)))
-    }
-
-    /// Its own limit and connection count, as `ItemLimitsChanged` reports them.
-    fn limits(&self, default: Option<u64>) -> (Option<u64>, usize) {
-        (self.limiter.as_ref().map_or(default, |l| l.rate()), self.connections)
-    }
-
-    /// Its running transfer, if it has one.
-    fn transfer(&mut self) -> Option<&mut Running> {
-        match &mut self.task {
-            Some(Task::Transfer(running)) => Some(running),
-            _ => None,
-        }
-    }
-
-    /// Bytes of its `.part` on disk (what a pause keeps).
-    fn bytes_on_disk(&self) -> u64 {
-        self.part.as_ref().and_then(|p| disk::part_progress(&p.part_path())).unwrap_or(0)
-    }
-}
 
 pub struct Scheduler {
     shared: Arc<Shared>,
@@ -125,6 +57,7 @@ impl Scheduler {
             shared: Arc::new(Shared {
                 client,
                 http1_client,
+                proxied: std::sync::Mutex::default(),
                 hosts: HostLimits::new(options.max_connections_per_host),
                 limiter: RateLimiter::new(options.rate_limit),
                 options,
@@ -314,6 +247,7 @@ impl Scheduler {
             refresh: options.refresh_command.clone(),
             checksum: None,
             name: request.name.as_deref().and_then(super::naming::sanitize).map(Box::from),
+            settings: None,
         };
         if let Some(limits) = limits {
             item.connections = connection_setting(limits.connections);
@@ -342,6 +276,8 @@ impl Scheduler {
         let checksum = request.checksum.or_else(|| options.checksums.for_url(&request.url).cloned());
         snapshot.checksum = checksum.as_ref().map(ExpectedChecksum::pending);
         item.checksum = checksum.map(Box::new);
+        let hosts = &self.shared.hosts;
+        item.settings = request.settings.map(|s| s.admit(hosts, &url, &mut item.refresh, &mut snapshot.rule));
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
@@ -466,7 +402,7 @@ impl Scheduler {
             item.task = Some(Task::DeletePart { then_remove: remove });
             let names = Arc::clone(&self.shared.names);
             self.deletions.spawn_blocking(move || {
-                remove_partial(&part);
+                part.remove_files();
                 names.release(&part.final_path);
                 id
             });
@@ -526,6 +462,7 @@ impl Scheduler {
                 refresh: item.refresh.clone(),
                 checksum: item.checksum.as_deref().cloned(),
                 name: item.name.as_deref().map(String::from),
+                settings: item.settings.clone(),
             };
             item.state = ItemState::Connecting;
             item.task = Some(Task::Transfer(Running::new(token.clone())));
@@ -605,10 +542,4 @@ impl Scheduler {
             }
         }
     }
-}
-
-fn remove_partial(part: &PartState) {
-    let path = part.part_path();
-    let _ = std::fs::remove_file(&path);
-    sidecar::remove_meta(&path);
 }

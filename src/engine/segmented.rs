@@ -521,7 +521,7 @@ async fn request(
         validator: ctx.validator.as_deref(),
         total: Some(ctx.total),
     };
-    let response = match request::send(ctx.shared, &ctx.url, &asked, stop).await {
+    let response = match request::send(ctx.shared, ctx.job, &ctx.url, &asked, stop).await {
         Ok(response) => response,
         Err(Unanswered::Stopped) => return Err(Refused::End(WorkerEnd::Stopped)),
         Err(Unanswered::Failed(error)) => return Err(fail(error)),

@@ -41,7 +41,8 @@ pub async fn stream(
     token: &CancellationToken,
 ) -> Attempt {
     let Body { from, total, ends_at_total } = body;
-    if !ends_at_total && let Some(moved) = super::bulk::over_http1(shared, part, &response, from, token).await
+    if !ends_at_total
+        && let Some(moved) = super::bulk::over_http1(shared, job, part, &response, from, token).await
     {
         response = moved;
     }

@@ -198,7 +198,7 @@ async fn attempt_once(
         permit = shared.hosts.acquire(&job.url) => permit,
     };
     let asked = start.asked(part.as_ref());
-    let response = match request::send(shared, &job.url, &asked, token).await {
+    let response = match request::send(shared, job, &job.url, &asked, token).await {
         Ok(response) => response,
         Err(Unanswered::Stopped) => return Attempt::Stopped { bytes: start.offset },
         Err(Unanswered::Failed(error)) => return failed(error),

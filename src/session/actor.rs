@@ -9,12 +9,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::control::{ControlRequest, ControlServer, Reply, Request};
-use crate::engine::{AddRequest, Command, Engine, EngineEvent, EngineHandle, ItemId, ItemLimits};
+use crate::engine::{
+    AddRequest, Command, Engine, EngineEvent, EngineHandle, ItemId, ItemLimits, ItemState, RestoreAs,
+};
 use crate::state::{Edit, EditAnswer, ItemRecord, Restore, Settings, StateLock, StateStore};
 
 use super::model::Model;
 use super::outbox::Outbox;
+use super::rules::RuleBook;
 use super::saver::Saver;
+use super::schedule::Driver;
 use super::{Closed, SessionEvent, ToSession};
 
 /// Engine events folded per wake-up before the loop looks at its other inputs again.
@@ -33,6 +37,12 @@ pub struct Actor {
     defaults: ItemLimits,
     /// The last failure to save that was reported, so a full disk is said once, not per try.
     save_error: Option<String>,
+    rules: RuleBook,
+    /// The schedule, when there is one, and when to look at it next.
+    schedule: Option<Driver>,
+    schedule_due: Option<Instant>,
+    /// Restored items that come back paused or finished: a pause window leaves them alone.
+    restored_inactive: std::collections::HashSet<ItemId>,
 }
 
 impl Actor {
@@ -48,7 +58,18 @@ impl Actor {
             control: None,
             defaults,
             save_error: None,
+            rules: RuleBook::default(),
+            schedule: None,
+            schedule_due: None,
+            restored_inactive: std::collections::HashSet::new(),
         }
+    }
+
+    /// The rules to apply to what is added, and the schedule to drive (ticked when `run` starts).
+    pub fn set_policy(&mut self, rules: RuleBook, schedule: Option<Driver>) {
+        self.rules = rules;
+        self.schedule_due = schedule.as_ref().map(|_| Instant::now());
+        self.schedule = schedule;
     }
 
     /// Gives the engine back the saved items, under their saved ids, and saves from now on.
@@ -63,8 +84,13 @@ impl Actor {
     ) {
         let mut saver = Saver::new(store, journal_len, self.defaults, settings, kept);
         self.model.reserve_ids(next_id);
-        for r in plan {
+        for mut r in plan {
             saver.restoring(r.id, &r.state, &r.request.url);
+            if !matches!(r.state, RestoreAs::Queued) {
+                self.restored_inactive.insert(r.id);
+            }
+            // Rules are matched again: their headers and cookies are never saved.
+            self.rules.apply_restored(&mut r.request);
             self.handle.restore_as(r.id, r.request, r.state, r.limits);
         }
         self.saver = Some((saver, lock));
@@ -111,7 +137,12 @@ impl Actor {
                 }
                 Some(message) = inbox.recv() => match message {
                     ToSession::Add(requests) => self.add(requests),
-                    ToSession::Command(command) => self.handle.send(command),
+                    ToSession::Command(command) => {
+                        if let Some(driver) = &mut self.schedule {
+                            driver.by_hand(&command);
+                        }
+                        self.handle.send(command);
+                    }
                     ToSession::Refresh(id, url) => {
                         if let Err(e) = self.handle.refresh(id, &url) {
                             self.notice(format!("{id}: the new URL cannot be used: {}", e.message));
@@ -137,6 +168,7 @@ impl Actor {
                 },
                 // Wakes the loop when the next write is due; the write starts at the top.
                 () = sleep_until_opt(due) => {}
+                () = sleep_until_opt(self.schedule_due) => self.tick_schedule(),
             }
         };
         self.close(grace).await
@@ -149,6 +181,9 @@ impl Actor {
         let mut folded = 0;
         while let Some(event) = next {
             let change = self.model.apply(&event);
+            if let EngineEvent::Added { id, item } = &event {
+                self.added_while_scheduled(*id, item.state);
+            }
             if let Some((saver, _)) = &mut self.saver {
                 saver.observe(&event, change, now);
             }
@@ -164,10 +199,38 @@ impl Actor {
         }
     }
 
+    /// Looks at the schedule: sends what changed and plans the next look.
+    fn tick_schedule(&mut self) {
+        let Some(driver) = &mut self.schedule else { return };
+        let tick = driver.tick(self.model.items());
+        for command in tick.commands {
+            self.handle.send(command);
+        }
+        if let Some(text) = tick.text {
+            self.outbox.push(SessionEvent::Schedule(text));
+        }
+        self.schedule_due = tick.next.map(|d| Instant::now() + d);
+    }
+
+    /// An item that appeared while a pause window is in force is paused with the others.
+    fn added_while_scheduled(&mut self, id: ItemId, state: ItemState) {
+        if self.restored_inactive.remove(&id) || state != ItemState::Queued {
+            return;
+        }
+        if let Some(command) = self.schedule.as_mut().and_then(|d| d.added(id)) {
+            self.handle.send(command);
+        }
+    }
+
     fn add(&mut self, requests: Vec<AddRequest>) {
-        for request in requests {
+        for mut request in requests {
+            let limits = self.rules.apply(&mut request, self.defaults);
             let url = request.url.clone();
-            let id = self.handle.add(request);
+            let id = match limits {
+                // Restoring as queued is adding with limits, applied before the item can start.
+                Some(limits) => self.handle.restore_with_limits(request, RestoreAs::Queued, Some(limits)),
+                None => self.handle.add(request),
+            };
             if let Some((saver, _)) = &mut self.saver {
                 saver.remember_url(id, &url);
             }
@@ -187,13 +250,7 @@ impl Actor {
                 let count = urls.len();
                 let requests = urls
                     .iter()
-                    .map(|url| AddRequest {
-                        url: url.clone(),
-                        dir: dir.clone(),
-                        name: None,
-                        resume: None,
-                        checksum: None,
-                    })
+                    .map(|url| AddRequest { dir: dir.clone(), ..AddRequest::new(url.clone()) })
                     .collect();
                 self.add(requests);
                 Reply::added(count)

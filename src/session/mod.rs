@@ -15,7 +15,9 @@ mod actor;
 mod by_id;
 mod model;
 mod outbox;
+mod rules;
 mod saver;
+mod schedule;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::config::{Rules, Schedule};
 use crate::control::{self, ControlServer};
 use crate::engine::{
     AddRequest, Command, Engine, EngineError, EngineEvent, EngineOptions, ItemId, ItemLimits,
@@ -31,6 +34,7 @@ use crate::state::{Settings, StateError, StateStore, resolve_folders, restore_pl
 
 pub use by_id::{ById, Identified};
 pub use saver::SAVE_DELAY;
+pub use schedule::{Clock, ScheduleClock, TICK_EVERY};
 
 /// How long `start` waits for the state lock: a `dlm add` writing the saved queue holds it
 /// briefly.
@@ -46,6 +50,9 @@ pub enum SessionEvent {
     /// Something the person should read once: a damaged queue file moved aside, items whose
     /// folder an older dlm did not record, no control socket, a queue that cannot be saved.
     Notice(String),
+    /// What the `[[schedule]]` holds now, in the header's words (`limit 512K until 17:00 ·
+    /// schedule`); `None` once nothing is in force. Sent when it changes.
+    Schedule(Option<String>),
 }
 
 /// What the session keeps besides the engine.
@@ -56,6 +63,12 @@ pub struct SessionConfig {
     pub store: Option<StateStore>,
     /// Where to listen for `dlm add`/`dlm ls` from other shells. `None`: no socket.
     pub socket: Option<PathBuf>,
+    /// The `[[rule]]`s: matched when an item is added or restored (see `rules`).
+    pub rules: Rules,
+    /// The `[[schedule]]`, driven by the session (see `schedule`).
+    pub schedule: Schedule,
+    /// The clock and zone the schedule is read by (tests give a fixed one).
+    pub clock: ScheduleClock,
 }
 
 impl SessionConfig {
@@ -64,7 +77,7 @@ impl SessionConfig {
     /// choice to keep `user:password@` in the saved queue.
     pub fn saved(save_credentials: bool) -> Result<Self, StateError> {
         let store = StateStore::from_env()?.saving_credentials(save_credentials);
-        Ok(Self { store: Some(store), socket: control::socket_path() })
+        Ok(Self { store: Some(store), socket: control::socket_path(), ..Self::default() })
     }
 }
 
@@ -92,6 +105,9 @@ pub struct SessionHandle {
     tx: mpsc::UnboundedSender<ToSession>,
 }
 
+// A front end sends a handful of these a second at most: boxing the command would cost more
+// than the bytes it saves.
+#[allow(clippy::large_enum_variant)]
 enum ToSession {
     Add(Vec<AddRequest>),
     Command(Command),
@@ -169,8 +185,13 @@ impl Session {
             workers: options.workers.clamp(1, crate::engine::MAX_WORKERS),
             rate_limit: options.rate_limit.filter(|l| *l > 0),
         };
+        let (rules, rule_notices) = rules::RuleBook::new(config.rules, &download_dir);
+        notices.extend(rule_notices);
+        let driver =
+            schedule::Driver::new(config.schedule, options.rate_limit, options.workers, config.clock);
         let (engine, events) = Engine::start(options)?;
         let mut actor = actor::Actor::new(engine, events, defaults);
+        actor.set_policy(rules, driver);
         if let Some((lock, store, loaded)) = saved {
             let plan = restore_plan(&loaded.queue);
             let kept = loaded.queue.settings.is_some();

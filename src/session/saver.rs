@@ -252,6 +252,8 @@ impl Saver {
     /// and the URL without credentials unless the config keeps them.
     fn record(&self, item: &ItemSnapshot) -> ItemRecord {
         let mut record = ItemRecord::of(item, self.defaults);
+        // Matched again at restore time (see `rules`).
+        record.rule = None;
         record.url = match self.secrets.get(&item.id) {
             Some(url) => url.clone(),
             None => str_without_credentials(&item.url),

@@ -19,6 +19,10 @@ use super::{STATE_VERSION, SavedQueue, Settings};
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "ops are made one per line written or read, never kept in bulk; a box per op would cost more"
+)]
 pub enum JournalOp {
     /// An item was added or changed: its whole record.
     Put(ItemRecord),

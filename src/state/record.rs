@@ -55,6 +55,10 @@ pub struct ItemRecord {
     /// check went: kept so a restored item is still verified, and shown by `dlm ls --json`. Boxed: most items have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Box<ChecksumView>>,
+    /// The `[[rule]]` the download uses, in a listing (`dlm ls --json`). Never in the saved
+    /// queue: a restored item matches the rules again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// An item's own limits as saved and listed.
@@ -94,6 +98,7 @@ impl ItemRecord {
             limits: None,
             ranges_unreliable: false,
             checksum: None,
+            rule: None,
         }
     }
 
@@ -113,6 +118,7 @@ impl ItemRecord {
             limits: (item.limits != defaults).then(|| item.limits.into()),
             ranges_unreliable: item.ranges_unreliable,
             checksum: item.checksum.clone().map(Box::new),
+            rule: item.rule.clone(),
         }
     }
 

@@ -103,11 +103,10 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
             Restore {
                 id: ItemId(item.id),
                 request: AddRequest {
-                    url: item.url.clone(),
                     dir: item.dir.clone(),
-                    name: None,
                     resume,
                     checksum: item.checksum.as_deref().and_then(ChecksumView::to_expected),
+                    ..AddRequest::new(item.url.clone())
                 },
                 state,
                 limits: item.limits.map(ItemLimits::from),

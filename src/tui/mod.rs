@@ -48,12 +48,14 @@ const DRAIN_LIMIT: usize = 8192;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the UI until the person quits. `urls` are added as if pasted.
-/// `save_credentials` is the config option of that name (see `state::StateStore`).
+/// `save_credentials` is the config option of that name (see `state::StateStore`); `policy`
+/// the rules and schedule the session applies.
 pub async fn run(
     urls: Vec<String>,
     options: EngineOptions,
     keymap: KeyMap,
     save_credentials: bool,
+    policy: SessionConfig,
 ) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the interactive UI needs a terminal; use `dlm get URL…` in scripts and pipes");
@@ -68,7 +70,14 @@ pub async fn run(
     };
     // The saved queue comes back, is saved as it changes, and `dlm add` from other shells
     // reaches this screen. Refuses to run beside another dlm on the same queue.
-    let (session, mut events) = Session::start(options, SessionConfig::saved(save_credentials)?)?;
+    let (session, mut events) = Session::start(
+        options,
+        SessionConfig {
+            rules: policy.rules,
+            schedule: policy.schedule,
+            ..SessionConfig::saved(save_credentials)?
+        },
+    )?;
     let mut app = App::new(keymap, dir.clone(), cap, Instant::now());
     app.item_defaults = item_defaults;
     app.color = terminal::color_allowed();
@@ -246,6 +255,7 @@ fn on_session_event(app: &mut App, event: SessionEvent, now: Instant) {
         SessionEvent::Notice(text) => {
             app.update(Action::Notice(text));
         }
+        SessionEvent::Schedule(text) => app.schedule = text,
     }
 }
 

@@ -39,6 +39,7 @@
 //!   file's digest as `Repr-Digest`, RFC 3230 `Digest`, or `Content-Digest` (of the body sent);
 //!   with `wrong=1` the digest is of other bytes
 //! - `raw_header=NAME:VALUE`: one more header, verbatim (malformed digests)
+//! - `need_header=NAME:VALUE`: answer 403 unless the request carries that header with that value
 //!
 //! Other routes: `/redirect/N/REST` redirects N times then to `/REST`; `/loop/a` ↔ `/loop/b`;
 //! `/to?url=U` redirects to U; `/echo-headers` returns the request headers as text;
@@ -382,6 +383,11 @@ async fn serve_file(
     }
     if let Some(want) = p.get("cookie")
         && !sent(header::COOKIE).split(';').any(|pair| pair.trim() == want)
+    {
+        return status(StatusCode::FORBIDDEN);
+    }
+    if let Some((name, value)) = p.get("need_header").and_then(|h| h.split_once(':'))
+        && req.get(name).and_then(|v| v.to_str().ok()) != Some(value)
     {
         return status(StatusCode::FORBIDDEN);
     }

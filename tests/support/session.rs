@@ -26,16 +26,17 @@ pub fn start(
     store: Option<StateStore>,
     socket: Option<PathBuf>,
 ) -> Result<Running, SessionError> {
-    start_with(test_options(dir), store, socket)
+    start_with(dir, SessionConfig { store, socket, ..SessionConfig::default() })
 }
 
-/// `start` with these engine options.
-pub fn start_with(
-    options: EngineOptions,
-    store: Option<StateStore>,
-    socket: Option<PathBuf>,
-) -> Result<Running, SessionError> {
-    let (session, events) = Session::start(options, SessionConfig { store, socket })?;
+/// A session downloading into `dir` with `config` (rules, schedule, clock…).
+pub fn start_with(dir: &Path, config: SessionConfig) -> Result<Running, SessionError> {
+    start_configured(test_options(dir), config)
+}
+
+/// A session with these engine options and `config`.
+pub fn start_configured(options: EngineOptions, config: SessionConfig) -> Result<Running, SessionError> {
+    let (session, events) = Session::start(options, config)?;
     let handle = session.handle();
     Ok(Running { session, handle, events, seen: Vec::new() })
 }
@@ -81,7 +82,7 @@ impl Running {
             .iter()
             .filter_map(|e| match e {
                 SessionEvent::Notice(n) => Some(n.clone()),
-                SessionEvent::Engine(_) => None,
+                _ => None,
             })
             .collect()
     }

@@ -137,6 +137,8 @@ pub struct App {
     pub show_details: bool,
     pub cap: usize,
     /// The engine's global rate limit in bytes per second, if any.
+    /// What the `[[schedule]]` holds now, as the header says it (see `SessionEvent::Schedule`).
+    pub schedule: Option<String>,
     pub rate_limit: Option<u64>,
     /// The limits a new item starts with (the config's `item_rate_limit` and `connections`):
     /// the table marks items whose own limits differ.
@@ -171,6 +173,7 @@ impl App {
             filter: String::new(),
             show_details: false,
             cap: cap.clamp(1, MAX_WORKERS),
+            schedule: None,
             rate_limit: None,
             item_defaults: ItemLimits { rate_limit: None, connections: 1 },
             message: None,

@@ -104,6 +104,9 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
         Span::raw(format!("{limit}  ·  {conns}")),
         Span::styled(format!("  ({} limit, {}/{} connections)", keys[0], keys[1], keys[2]), theme.dim()),
     ]));
+    if let Some(rule) = &row.rule {
+        lines.push(Line::from(vec![label("Rule"), Span::raw(rule.clone())]));
+    }
     let retries = match (&row.retry, row.error_at) {
         (Some(r), Some(at)) => {
             let left = r.delay.saturating_sub(app.now.saturating_duration_since(at));

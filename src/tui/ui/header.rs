@@ -43,6 +43,10 @@ pub(super) fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Them
             },
             theme.fg(Color::Yellow),
         ),
+        Span::styled(
+            app.schedule.as_ref().map(|s| format!("  {s}")).unwrap_or_default(),
+            theme.fg(Color::Yellow),
+        ),
     ]);
     let count = |n: usize, what: &'static str, style: Style| {
         vec![

@@ -1,0 +1,184 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `[[rule]]`s applied by a real session to real downloads from the loopback server: a rule
+//! by host sends its header (the server refuses without it) and the first matching rule wins,
+//! a rule by extension chooses the folder, a rule's connections, rate limit and per-host cap
+//! apply, its `netrc = false` keeps the login back, and the saved queue never holds a
+//! rule's header value while a restored item gets it again.
+
+mod support;
+
+use std::path::Path;
+
+use dlm::config::{Config, Rules};
+use dlm::engine::{EngineEvent, ItemLimits};
+use dlm::session::SessionConfig;
+use dlm::state::StateStore;
+use support::TestServer;
+use support::session::{self, Running};
+
+fn rules(text: &str) -> Rules {
+    Config::parse(text, Path::new("test.toml")).unwrap().rules
+}
+
+fn start(dir: &Path, text: &str) -> Running {
+    session::start_with(dir, SessionConfig { rules: rules(text), ..SessionConfig::default() }).unwrap()
+}
+
+/// The snapshot the item was added with, and how it ended.
+async fn download(s: &mut Running, url: String) -> (dlm::engine::ItemSnapshot, EngineEvent) {
+    s.add(url);
+    let added = match s.wait_for("the add", |e| matches!(e, EngineEvent::Added { .. })).await {
+        EngineEvent::Added { item, .. } => *item,
+        _ => unreachable!(),
+    };
+    let id = added.id;
+    let end = s
+        .wait_for("the end", |e| {
+            matches!(e, EngineEvent::Completed { id: i, .. } | EngineEvent::Failed { id: i, .. } if *i == id)
+        })
+        .await;
+    (added, end)
+}
+
+fn completed_path(end: &EngineEvent) -> &Path {
+    match end {
+        EngineEvent::Completed { path, .. } => path,
+        other => panic!("expected the download to complete: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_by_host_sends_its_header_and_the_first_matching_rule_wins() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = start(
+        tmp.path(),
+        r#"
+        [[rule]]
+        host = "elsewhere.example"
+        headers = { X-Token = "not-this-host" }
+        [[rule]]
+        name = "loopback"
+        host = "127.0.0.1"
+        headers = { X-Token = "first" }
+        [[rule]]
+        host = "127.0.0.1"
+        headers = { X-Token = "second" }
+        "#,
+    );
+    let (added, end) = download(&mut s, server.url("/f/a.bin?size=1000&need_header=x-token:first")).await;
+    completed_path(&end);
+    assert_eq!(added.rule.as_deref(), Some("loopback"), "the snapshot names the rule");
+    let sent = &server.requests_for("/f/a.bin")[0].headers;
+    assert_eq!(sent.get_all("x-token").iter().count(), 1, "one value, the first rule's");
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_matching_rule_the_header_is_not_sent() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s =
+        start(tmp.path(), "[[rule]]\nhost = \"elsewhere.example\"\nheaders = { X-Token = \"first\" }\n");
+    let (added, end) = download(&mut s, server.url("/f/a.bin?size=10&need_header=x-token:first")).await;
+    assert!(matches!(end, EngineEvent::Failed { .. }), "{end:?}");
+    assert_eq!(added.rule, None);
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_by_extension_chooses_the_folder_inside_the_download_folder() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = start(tmp.path(), "[[rule]]\next = \"iso\"\ndir = \"images\"\n");
+    let (_, end) = download(&mut s, server.url("/f/disk.iso?size=100")).await;
+    assert_eq!(completed_path(&end), tmp.path().join("images/disk.iso"));
+    let (_, end) = download(&mut s, server.url("/f/notes.txt?size=100")).await;
+    assert_eq!(completed_path(&end), tmp.path().join("notes.txt"), "no rule: the download folder");
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rules_connections_rate_limit_and_host_cap_apply() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    // Four connections asked for, but at most one to this host: the cap wins.
+    let mut s = start(
+        tmp.path(),
+        "[[rule]]\npath = \"/f/capped.bin\"\nconnections = 4\nmax_connections_per_host = 1\n\
+         [[rule]]\nconnections = 4\nrate_limit = \"64M\"\n",
+    );
+    let (added, end) = download(&mut s, server.url("/f/capped.bin?size=4000000&throttle=8000000")).await;
+    completed_path(&end);
+    assert_eq!(added.limits.connections, 4);
+    assert_eq!(server.max_active(), 1, "the rule's per-host cap of 1 held");
+
+    let (added, end) = download(&mut s, server.url("/f/split.bin?size=4000000&throttle=8000000")).await;
+    completed_path(&end);
+    assert_eq!(added.limits, ItemLimits { rate_limit: Some(64 << 20), connections: 4 });
+    let ranged = server.requests_for("/f/split.bin").iter().filter(|r| r.range.is_some()).count();
+    assert!(ranged >= 2, "four connections split the file ({ranged} range requests)");
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saved_queue_holds_no_header_value_and_a_restored_item_matches_again() {
+    const SECRET: &str = "s3cr3t-token-value";
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = StateStore::at(tmp.path().join("state"));
+    let dl = tmp.path().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let config = || SessionConfig {
+        store: Some(store.clone()),
+        rules: rules(&format!("[[rule]]\nheaders = {{ Authorization = \"Bearer {SECRET}\" }}\n")),
+        ..SessionConfig::default()
+    };
+    // The server's log shows what was sent (a `need_header` would put the value in the URL).
+    let url = server.url("/f/kept.bin?size=200000&gate=1");
+    let mut s = session::start_with(&dl, config()).unwrap();
+    s.add(url);
+    let id = s.wait_for("the start", |e| matches!(e, EngineEvent::Started { .. })).await.item().unwrap();
+    s.handle.send(dlm::engine::Command::Pause(id));
+    s.wait_for("the pause", |e| matches!(e, EngineEvent::Paused { .. })).await;
+    s.close().await.saved.unwrap();
+    for entry in walk(&tmp.path().join("state")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "{} holds the header value",
+            entry.display()
+        );
+    }
+
+    // The next session matches the rule again: the resumed item is let in.
+    server.release(1000);
+    let mut s = session::start_with(&dl, config()).unwrap();
+    s.wait_for("the restored item", |e| matches!(e, EngineEvent::Paused { id: i, .. } if *i == id)).await;
+    s.handle.send(dlm::engine::Command::Resume(id));
+    s.wait_for("the download", |e| matches!(e, EngineEvent::Completed { id: i, .. } if *i == id)).await;
+    let requests = server.requests_for("/f/kept.bin");
+    let last = requests.last().unwrap();
+    assert!(last.range.is_some(), "it continued from its .part");
+    for r in &requests {
+        assert_eq!(
+            r.headers.get("authorization").unwrap(),
+            &format!("Bearer {SECRET}"),
+            "every request had it"
+        );
+    }
+    s.close().await.saved.unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
