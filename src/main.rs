@@ -34,7 +34,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
-            runtime.block_on(headless::run(inputs, options, Verbosity::detect(get.quiet)))
+            let verbosity = Verbosity::detect(get.quiet);
+            runtime.block_on(headless::run(inputs, options, verbosity, config.actions_config()))
         }
         Some(Commands::Add(add)) => {
             let inputs = gather_inputs(&add.urls, add.input.as_deref())?;
@@ -51,7 +52,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = engine_options(&config, &cli.download)?;
             // Checked already with the rest of the config file.
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys)?;
-            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials))
+            let actions = config.actions_config();
+            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials, actions))
         }
     }
 }

@@ -9,6 +9,7 @@ mod details;
 mod dialogs;
 mod header;
 mod table;
+mod url_box;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
