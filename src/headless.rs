@@ -169,6 +169,7 @@ pub async fn run(
     let (mut actions, mut reports) = Actions::start(actions, std::io::stderr().is_terminal());
     actions.clear_progress_on_panic(Stream::Stderr);
     let mut taskbar: Option<Vec<u8>> = None;
+    let progress_on = actions.shows_progress();
     let total = inputs.len();
     let mut failures = Vec::new();
     let valid: Vec<String> = inputs
@@ -209,12 +210,12 @@ pub async fn run(
                 None => break,
             },
             Some(report) = reports.recv() => out.hook(&report),
-            _ = tick.tick(), if verbosity == Verbosity::Live || actions.shows_progress() => {
+            _ = tick.tick(), if verbosity == Verbosity::Live || progress_on => {
                 if verbosity == Verbosity::Live {
                     let rate = meter.sample(batch.bytes_this_run());
                     out.status(&status_line(&batch, rate));
                 }
-                let now = actions.progress(batch.live.values().map(|v| &v.item));
+                let now = if progress_on { actions.progress(batch.live.values().map(|v| &v.item)) } else { None };
                 if now != taskbar {
                     Stream::Stderr.write(now.as_deref().unwrap_or_default());
                     taskbar = now;

@@ -47,6 +47,9 @@ impl Signals {
 
     /// Samples the taskbar progress of the whole queue (the loop calls this on its tick).
     pub fn tick(&mut self, app: &App) {
+        if !self.actions.shows_progress() {
+            return;
+        }
         let now = self.actions.progress(app.items());
         if now != self.taskbar {
             self.pending.extend(now.iter().flatten());

@@ -13,8 +13,7 @@ use crate::engine::ItemId;
 use crate::format;
 
 use super::super::app::App;
-use super::dialogs::centered;
-use super::{Theme, ellipsize_middle};
+use super::{Theme, centered, ellipsize_middle};
 
 /// `expires in 4m30s`, or `expired`, for a signed link that ends at `at`.
 pub(super) fn link_expiry(at: SystemTime, now: SystemTime) -> String {
