@@ -4,10 +4,47 @@
 //! items into the tab/taskbar progress. Depends on the engine's message types, `milestones`,
 //! `hooks` and `notify`.
 
+use std::io::Write;
+use std::sync::{Mutex, Once};
+
+use tokio::sync::mpsc;
+
 use crate::engine::{EngineEvent, ItemSnapshot, ItemState};
-use crate::hooks::Hooks;
+use crate::hooks::{HookConfig, HookReport, Hooks};
 use crate::milestones::{Milestone, QueueWatch};
-use crate::notify::{Notifier, Progress};
+use crate::notify::{Notifier, NotifyMode, NotifyOn, Progress};
+
+/// The config file's hooks and notification settings, as a front end needs them.
+#[derive(Debug, Clone, Default)]
+pub struct ActionsConfig {
+    pub hooks: HookConfig,
+    pub notify: NotifyMode,
+    pub notify_on: NotifyOn,
+}
+
+/// Where a front end writes its escape sequences: the TUI to stdout (its screen), `dlm get`
+/// to stderr (where its progress goes; stdout stays for data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    /// Writes and flushes `bytes`; a terminal that went away costs a notification, nothing
+    /// more.
+    pub fn write(self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let _ = match self {
+            Self::Stdout => {
+                std::io::stdout().lock().write_all(bytes).and_then(|()| std::io::stdout().flush())
+            }
+            Self::Stderr => std::io::stderr().lock().write_all(bytes),
+        };
+    }
+}
 
 /// Hooks and notifications, driven by engine events.
 pub struct Actions {
@@ -19,6 +56,21 @@ pub struct Actions {
 impl Actions {
     pub fn new(hooks: Hooks, notifier: Notifier) -> Self {
         Self { watch: QueueWatch::new(), hooks, notifier }
+    }
+
+    /// A front end's actions from the config, notifying when `terminal` (the stream the
+    /// sequences go to is one) or `notify = "always"`; and the channel hook reports arrive
+    /// on. Needs a tokio runtime.
+    pub fn start(config: ActionsConfig, terminal: bool) -> (Self, mpsc::Receiver<HookReport>) {
+        let (hooks, reports) = Hooks::new(config.hooks);
+        let notifier = Notifier::from_env(config.notify, config.notify_on, terminal);
+        (Self::new(hooks, notifier), reports)
+    }
+
+    /// Whether `event` can matter here: a front end that must copy events to keep them after
+    /// its own fold copies only these (never progress).
+    pub fn watches(event: &EngineEvent) -> bool {
+        QueueWatch::watches(event)
     }
 
     /// Folds `event`; `item` is the snapshot of the item it is about, already folded with it
@@ -51,6 +103,40 @@ impl Actions {
     /// Clears the taskbar progress: on exit, and from the panic hook.
     pub fn clear_progress(&self) -> Option<Vec<u8>> {
         self.notifier.progress(Progress::Clear)
+    }
+
+    /// Whether taskbar progress is written at all (notifications on, a terminal that shows it).
+    pub fn shows_progress(&self) -> bool {
+        self.clear_progress().is_some()
+    }
+
+    /// Returns once every hook started has ended (each is killed at its timeout).
+    pub async fn hooks_idle(&self) {
+        self.hooks.idle().await;
+    }
+
+    /// From now on a panic, anywhere, clears the taskbar progress on `stream` before the
+    /// panic's own hook runs (a TUI's hook installed later runs first and restores the
+    /// screen). Installed once per process; later calls change what is written.
+    pub fn clear_progress_on_panic(&self, stream: Stream) {
+        static ON_PANIC: Mutex<Option<(Vec<u8>, Stream)>> = Mutex::new(None);
+        static HOOK: Once = Once::new();
+        let Some(bytes) = self.clear_progress() else { return };
+        if let Ok(mut slot) = ON_PANIC.lock() {
+            *slot = Some((bytes, stream));
+        }
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                // try_lock: a panic while the slot is held must not deadlock here.
+                if let Ok(slot) = ON_PANIC.try_lock()
+                    && let Some((bytes, stream)) = slot.as_ref()
+                {
+                    stream.write(bytes);
+                }
+                previous(info);
+            }));
+        });
     }
 
     /// dlm is quitting: hooks still running are killed.

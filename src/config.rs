@@ -261,6 +261,15 @@ impl Config {
         o
     }
 
+    /// The hooks and notification settings, as a front end takes them.
+    pub fn actions_config(&self) -> crate::actions::ActionsConfig {
+        crate::actions::ActionsConfig {
+            hooks: self.hook_config(),
+            notify: self.notify,
+            notify_on: self.notify_on,
+        }
+    }
+
     /// The hooks this config sets.
     pub fn hook_config(&self) -> HookConfig {
         HookConfig {

@@ -3,10 +3,13 @@
 //! errors with `-q`), then a summary; the exit status says whether everything arrived.
 //! Everything goes to stderr through `output`, which never panics on a closed stderr: losing
 //! the progress display must not stop the downloads. Each item's view is the engine's
-//! `ItemSnapshot`, folded by its own `apply`, plus this front end's timing. With `--json`
-//! the events go to stdout as JSON lines instead (`jsonl`), and only errors to stderr.
-//! Depends on the session, the engine's message types, `format`, `jsonl` and `output`; never
-//! on the TUI.
+//! `ItemSnapshot`, folded by its own `apply`, plus this front end's timing. Hooks and
+//! notifications run through `actions`: hook outcomes are printed like errors (failures) or
+//! log lines, notification and taskbar sequences go to stderr when it is a terminal. Depends
+//! on the session, `actions`, the engine's message types, `format`, `jsonl` and `output`;
+//! never on the TUI.
+//! With `--json` the events go to stdout as JSON lines instead (`jsonl`), and only errors to
+//! stderr.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::actions::{Actions, ActionsConfig, Stream};
 use crate::engine::{
     AddRequest, ChecksumState, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, parse_download_url,
     redact_str,
@@ -170,8 +174,9 @@ pub async fn run(
     options: EngineOptions,
     verbosity: Verbosity,
     policy: SessionConfig,
+    actions: ActionsConfig,
 ) -> anyhow::Result<ExitCode> {
-    run_named(inputs, None, options, verbosity, policy).await
+    run_named(inputs, None, options, verbosity, policy, actions).await
 }
 
 /// `run`, saving the first download as `name` (`dlm get -O NAME`, one URL) when given.
@@ -181,6 +186,7 @@ pub async fn run_named(
     options: EngineOptions,
     verbosity: Verbosity,
     policy: SessionConfig,
+    actions: ActionsConfig,
 ) -> anyhow::Result<ExitCode> {
     // Listen for Ctrl-C before anything else, so it is never missed (nor left to the default
     // action) while a long list is being handed over.
@@ -192,6 +198,11 @@ pub async fn run_named(
         Session::start(options, SessionConfig { store: None, socket: None, ..policy })?;
     let handle = session.handle();
     let mut out = Reporter { verbosity, status_shown: false };
+    // Sequences go to stderr, so `notify = "auto"` asks whether stderr is a terminal.
+    let (mut actions, mut reports) = Actions::start(actions, std::io::stderr().is_terminal());
+    actions.clear_progress_on_panic(Stream::Stderr);
+    let mut taskbar: Option<Vec<u8>> = None;
+    let progress_on = actions.shows_progress();
     let total = inputs.len();
     let mut failures = Vec::new();
     let valid: Vec<String> = inputs
@@ -224,7 +235,7 @@ pub async fn run_named(
             }
             event = events.recv() => match event {
                 Some(SessionEvent::Engine(event)) => {
-                    if let Some(finished) = on_event(event, &mut batch, &mut out) {
+                    if let Some(finished) = on_event(event, &mut batch, &mut out, &mut actions) {
                         // The engine keeps finished items for a front end to list; this one
                         // has reported it, so the engine may forget it too.
                         handle.send(Command::Remove(finished));
@@ -239,13 +250,42 @@ pub async fn run_named(
                 Some(SessionEvent::Schedule(_)) => {}
                 None => break,
             },
-            _ = tick.tick(), if verbosity == Verbosity::Live => {
-                let rate = meter.sample(batch.bytes_this_run());
-                out.status(&status_line(&batch, rate));
+            Some(report) = reports.recv() => out.hook(&report),
+            _ = tick.tick(), if verbosity == Verbosity::Live || progress_on => {
+                if verbosity == Verbosity::Live {
+                    let rate = meter.sample(batch.bytes_this_run());
+                    out.status(&status_line(&batch, rate));
+                }
+                let now = if progress_on { actions.progress(batch.live.values().map(|v| &v.item)) } else { None };
+                if now != taskbar {
+                    Stream::Stderr.write(now.as_deref().unwrap_or_default());
+                    taskbar = now;
+                }
             }
         }
     }
     out.clear_status();
+    // A script expects `on_queue_done` (and every other hook) to have run when `dlm get`
+    // exits: wait for them (each is killed at `hook_timeout`), printing their outcomes;
+    // Ctrl-C stops the wait and kills them.
+    if !interrupted {
+        loop {
+            tokio::select! {
+                biased;
+                _ = interrupt.recv() => {
+                    interrupted = true;
+                    break;
+                }
+                Some(report) = reports.recv() => out.hook(&report),
+                () = actions.hooks_idle() => break,
+            }
+        }
+    }
+    actions.stop();
+    while let Ok(report) = reports.try_recv() {
+        out.hook(&report);
+    }
+    Stream::Stderr.write(&actions.clear_progress().unwrap_or_default());
     if interrupted {
         out.error(
             "interrupted: partial downloads are kept as .part files (run again with --continue to resume)",
@@ -281,15 +321,34 @@ fn summary(batch: &Batch, interrupted: bool, exit_code: u8) -> jsonl::Summary {
 }
 
 /// Folds one event into the batch; returns the item's id when it has just finished.
-fn on_event(event: EngineEvent, batch: &mut Batch, out: &mut Reporter) -> Option<ItemId> {
-    if let EngineEvent::Added { id, item } = event {
-        out.json(|| JsonEvent::Added { item: jsonl::record(&item) });
-        batch.live.insert(id, ItemView::new(*item));
+/// Hooks and notifications see it too, with the item as folded.
+fn on_event(
+    event: EngineEvent,
+    batch: &mut Batch,
+    out: &mut Reporter,
+    actions: &mut Actions,
+) -> Option<ItemId> {
+    if let EngineEvent::Added { id, .. } = &event {
+        // An item added never reaches a milestone, so the watch needs no snapshot of it.
+        Stream::Stderr.write(&actions.apply(&event, None));
+        let id = *id;
+        if let EngineEvent::Added { item, .. } = event {
+            out.json(|| JsonEvent::Added { item: jsonl::record(&item) });
+            batch.live.insert(id, ItemView::new(*item));
+        }
         return None;
     }
-    let id = event.item()?;
-    let view = batch.live.get_mut(&id)?;
+    let Some(view) = event.item().and_then(|id| batch.live.get_mut(&id)) else {
+        // Not listed (the `Removed` of an item already reported): the queue watch still
+        // needs it.
+        Stream::Stderr.write(&actions.apply(&event, None));
+        return None;
+    };
+    let id = view.item.id;
     view.item.apply(&event);
+    if Actions::watches(&event) {
+        Stream::Stderr.write(&actions.apply(&event, Some(&view.item)));
+    }
     match event {
         EngineEvent::Completed { .. }
         | EngineEvent::Failed { .. }
@@ -434,6 +493,17 @@ impl Reporter {
         if self.status_shown {
             output::err_text("\r\x1b[K");
             self.status_shown = false;
+        }
+    }
+
+    /// A hook's outcome: a failure is printed like an error (whatever the verbosity), a
+    /// success like a log line but also under the live status line.
+    fn hook(&mut self, report: &crate::hooks::HookReport) {
+        if !report.ok {
+            self.error(&report.line());
+        } else if self.verbosity != Verbosity::Quiet {
+            self.clear_status();
+            output::err_line(&format!("dlm: {}", report.line()));
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::program::{self, NotRun};
@@ -64,10 +64,22 @@ pub struct HookReport {
     pub hook: Hook,
     /// The item it ran for (`None` for `on_queue_done`).
     pub item: Option<ItemId>,
+    /// That item's file name (or URL, without credentials), for messages.
+    pub name: Option<String>,
     /// It exited with status 0.
     pub ok: bool,
     /// One line: how it ended, then the first of its output (stderr, else stdout), capped.
     pub message: String,
+}
+
+impl HookReport {
+    /// The line a front end shows: `on_complete for a.iso: failed (exit status: 1): boom`.
+    pub fn line(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} for {name}: {}", self.hook.name(), self.message),
+            None => format!("{}: {}", self.hook.name(), self.message),
+        }
+    }
 }
 
 /// Runs hooks in the background. Cheap to clone; dropping every clone does not stop hooks
@@ -78,6 +90,8 @@ pub struct Hooks {
     turns: Arc<Semaphore>,
     /// Hooks waiting or running.
     unfinished: Arc<AtomicUsize>,
+    /// Woken when the last unfinished hook ends (see `idle`).
+    all_ended: Arc<Notify>,
     reports: mpsc::Sender<HookReport>,
     stop: CancellationToken,
 }
@@ -91,6 +105,7 @@ impl Hooks {
             config: Arc::new(config),
             turns: Arc::new(Semaphore::new(MAX_RUNNING)),
             unfinished: Arc::new(AtomicUsize::new(0)),
+            all_ended: Arc::new(Notify::new()),
             reports,
             stop: CancellationToken::new(),
         };
@@ -106,7 +121,8 @@ impl Hooks {
             _ => return,
         };
         if let Some(program) = program {
-            self.start(hook, Some(item.id), program.clone(), item_env(item));
+            let about = Some((item.id, str_without_credentials(item.label())));
+            self.start(hook, about, program.clone(), item_env(item));
         }
     }
 
@@ -118,13 +134,36 @@ impl Hooks {
         }
     }
 
+    /// Returns once no hook is waiting or running: every report sent so far is then on the
+    /// channel. Each hook is killed at its timeout, so this ends. (`dlm get` waits here, so a
+    /// script finds `on_queue_done` done when `dlm get` exits.)
+    pub async fn idle(&self) {
+        loop {
+            // Registered before the count is read, so an end between the two is not missed.
+            let ended = self.all_ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.unfinished.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+
     /// Kills the hooks running now and skips those waiting (dlm is quitting).
     pub fn stop(&self) {
         self.stop.cancel();
     }
 
-    fn start(&self, hook: Hook, item: Option<ItemId>, program: Program, env: Vec<(&'static str, String)>) {
-        let report = move |ok, message| HookReport { hook, item, ok, message };
+    fn start(
+        &self,
+        hook: Hook,
+        about: Option<(ItemId, String)>,
+        program: Program,
+        env: Vec<(&'static str, String)>,
+    ) {
+        let (item, name) = about.map_or((None, None), |(id, name)| (Some(id), Some(name)));
+        let report = move |ok, message| HookReport { hook, item, name, ok, message };
         // Counted from here until the hook ended, so running and waiting ones are bounded
         // together even before the spawned tasks had a chance to run.
         if self.unfinished.fetch_add(1, Ordering::SeqCst) >= MAX_RUNNING + MAX_WAITING {
@@ -135,7 +174,7 @@ impl Hooks {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let _counted = Unfinished(Arc::clone(&this.unfinished));
+            let _counted = Unfinished(Arc::clone(&this.unfinished), Arc::clone(&this.all_ended));
             let turn = tokio::select! {
                 // Quitting wins over a free turn: no hook starts once dlm quits.
                 biased;
@@ -150,12 +189,15 @@ impl Hooks {
     }
 }
 
-/// One hook not finished yet (waiting or running); uncounted when dropped.
-struct Unfinished(Arc<AtomicUsize>);
+/// One hook not finished yet (waiting or running); uncounted when dropped, waking `idle`
+/// when it was the last. Dropped after the hook's report was sent.
+struct Unfinished(Arc<AtomicUsize>, Arc<Notify>);
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.1.notify_waiters();
+        }
     }
 }
 

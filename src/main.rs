@@ -52,7 +52,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             options.checksums = std::sync::Arc::new(book);
             let verbosity = Verbosity::detect(get.quiet, get.json);
             let policy = policy(&config);
-            runtime.block_on(headless::run_named(inputs, get.output, options, verbosity, policy))
+            runtime.block_on(headless::run_named(
+                inputs,
+                get.output,
+                options,
+                verbosity,
+                policy,
+                config.actions_config(),
+            ))
         }
         Some(Commands::Add(add)) => {
             // Checksums on list lines are not carried to the running dlm yet (its control
@@ -84,7 +91,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Checked already with the rest of the config file.
             let keymap = dlm::tui::KeyMap::with_overrides(&config.keys)?;
             let policy = policy(&config);
-            runtime.block_on(dlm::tui::run(cli.urls, options, keymap, config.save_credentials, policy))
+            let actions = config.actions_config();
+            runtime.block_on(dlm::tui::run(
+                cli.urls,
+                options,
+                keymap,
+                config.save_credentials,
+                policy,
+                actions,
+            ))
         }
     }
 }

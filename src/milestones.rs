@@ -34,6 +34,21 @@ impl QueueWatch {
         Self::default()
     }
 
+    /// Whether `apply` looks at `event` at all (progress and the like it ignores).
+    pub fn watches(event: &EngineEvent) -> bool {
+        matches!(
+            event,
+            EngineEvent::Added { .. }
+                | EngineEvent::Queued { .. }
+                | EngineEvent::Connecting { .. }
+                | EngineEvent::Paused { .. }
+                | EngineEvent::Completed { .. }
+                | EngineEvent::Failed { .. }
+                | EngineEvent::Cancelled { .. }
+                | EngineEvent::Removed { .. }
+        )
+    }
+
     /// Folds one event; returns the milestones it reached (the item's first, then the
     /// queue's), at most two.
     pub fn apply(&mut self, event: &EngineEvent) -> Vec<Milestone> {

@@ -363,6 +363,33 @@ fn rate_limit_box_then_limits_in_the_header_the_table_and_the_details() {
 }
 
 #[test]
+fn the_url_box_sends_a_new_link_and_the_details_show_its_expiry() {
+    let mut h = busy();
+    // The failed missing.pdf (item 5) gets a new link.
+    for _ in 0..4 {
+        h.press(KeyCode::Char('j'));
+    }
+    h.press(KeyCode::Char('u'));
+    h.type_text("?v=2");
+    insta::assert_snapshot!("url_box", h.render(80, 24));
+    h.press(KeyCode::Enter);
+    let url = "https://example.com/missing.pdf?v=2".to_string();
+    assert_eq!(h.effects.last(), Some(&Effect::Send(Command::Refresh { id: ItemId(5), url })));
+    // The engine confirms with a signed link's expiry: the details pane says it. (The pane
+    // reads the real clock: a link that already expired draws the same every time.)
+    let expired = std::time::SystemTime::now() - Duration::from_secs(60);
+    let url = "https://example.com/missing.pdf?v=3".to_string();
+    h.event(61.0, EngineEvent::UrlChanged { id: ItemId(5), url, expires: Some(expired) });
+    h.press(KeyCode::Enter);
+    insta::assert_snapshot!("details_of_an_expired_link", h.render(100, 30));
+    let later = std::time::SystemTime::now() + Duration::from_secs(300);
+    let url = "https://example.com/missing.pdf?v=4".to_string();
+    h.event(62.0, EngineEvent::UrlChanged { id: ItemId(5), url, expires: Some(later) });
+    let screen = h.render(100, 30);
+    assert!(screen.contains("Link      expires in 4m5") || screen.contains("expires in 5m00s"), "{screen}");
+}
+
+#[test]
 fn too_small_terminal() {
     let mut h = busy();
     insta::assert_snapshot!(h.render(40, 10));

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod input;
 pub mod keys;
+mod signals;
 pub mod terminal;
 pub mod ui;
 
@@ -24,6 +25,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
+use crate::actions::ActionsConfig;
 use crate::engine::{EngineOptions, ItemLimits};
 use crate::output;
 use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
@@ -56,6 +58,7 @@ pub async fn run(
     keymap: KeyMap,
     save_credentials: bool,
     policy: SessionConfig,
+    actions: ActionsConfig,
 ) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the interactive UI needs a terminal; use `dlm get URL…` in scripts and pipes");
@@ -82,6 +85,8 @@ pub async fn run(
     app.item_defaults = item_defaults;
     app.color = terminal::color_allowed();
     app.free_space = free_space(&dir);
+    // Before the screen's panic hook, which then restores the screen first.
+    let mut signals = signals::Signals::start(actions);
     let mut tui = terminal::Tui::enter().context("cannot set up the terminal")?;
     // Debug builds only: lets the end-to-end test prove that a panic inside a tokio task
     // restores the terminal and ends the program with the message shown.
@@ -92,8 +97,9 @@ pub async fn run(
             panic!("deliberate panic in a tokio task (DLM_DEBUG_PANIC_IN_TASK)");
         });
     }
-    let result = event_loop(&mut tui, &mut app, &session.handle(), &mut events, urls).await;
+    let result = event_loop(&mut tui, &mut app, &session.handle(), &mut events, &mut signals, urls).await;
     drop(tui);
+    signals.finish();
     // Nothing is drawn any more: the session stops the transfers and writes the queue.
     drop(events);
     let closed = session.shutdown(SHUTDOWN_GRACE).await;
@@ -124,6 +130,7 @@ async fn event_loop(
     app: &mut App,
     session: &SessionHandle,
     events: &mut mpsc::Receiver<SessionEvent>,
+    signals: &mut signals::Signals,
     urls: Vec<String>,
 ) -> anyhow::Result<()> {
     let size = tui.terminal.size()?;
@@ -151,6 +158,8 @@ async fn event_loop(
             dirty = false;
             urgent = false;
         }
+        // Between frames: notification and taskbar bytes share stdout with the frame.
+        signals.flush(tui.terminal.backend_mut())?;
         let draw_at = if dirty { due } else { None };
         tokio::select! {
             // Keys first: a flood of progress must never make the keyboard wait.
@@ -182,11 +191,11 @@ async fn event_loop(
                 match event {
                     Some(event) => {
                         let now = Instant::now();
-                        on_session_event(app, event, now);
+                        on_session_event(app, signals, event, now);
                         // Take everything already waiting, so one frame shows it all.
                         for _ in 0..DRAIN_LIMIT {
                             match events.try_recv() {
-                                Ok(event) => on_session_event(app, event, now),
+                                Ok(event) => on_session_event(app, signals, event, now),
                                 Err(_) => break,
                             }
                         }
@@ -200,9 +209,14 @@ async fn event_loop(
                 }
                 dirty = true;
             }
+            Some(report) = signals.reports.recv() => {
+                app.update(Action::Notice(report.line()));
+                dirty = true;
+            }
             _ = sleep_until(next_tick.into()) => {
                 let now = Instant::now();
                 dirty |= app.tick(now);
+                signals.tick(app);
                 if now.duration_since(free_read) >= FREE_SPACE_EVERY {
                     free_read = now;
                     let free = free_space(&app.download_dir);
@@ -249,9 +263,9 @@ fn perform(effects: Vec<Effect>, session: &SessionHandle, tui: &mut terminal::Tu
     Ok(flow)
 }
 
-fn on_session_event(app: &mut App, event: SessionEvent, now: Instant) {
+fn on_session_event(app: &mut App, signals: &mut signals::Signals, event: SessionEvent, now: Instant) {
     match event {
-        SessionEvent::Engine(event) => app.apply(event, now),
+        SessionEvent::Engine(event) => signals.apply(app, event, now),
         SessionEvent::Notice(text) => {
             app.update(Action::Notice(text));
         }

@@ -47,6 +47,7 @@ impl App {
                 return vec![Effect::Send(Command::SetWorkers(cap))];
             }
             KeyAction::RateLimit => self.open_limit(LimitTarget::All),
+            KeyAction::RefreshUrl => self.open_url_box(),
             KeyAction::ItemRateLimit => {
                 let Some((id, state, label)) = selected else { return Vec::new() };
                 if state.is_terminal() {

@@ -84,6 +84,7 @@ impl App {
                 KeyCode::Char('n' | 'N') | KeyCode::Esc => self.mode = Mode::Normal,
                 _ => {}
             },
+            Mode::UrlBox(id) => return self.url_box_key(id, key),
             Mode::Limit(target) => match key.code {
                 KeyCode::Esc => self.mode = Mode::Normal,
                 KeyCode::Enter => return self.set_limit(target),
@@ -148,6 +149,7 @@ impl App {
                 self.set_filter_from_input();
             }
             Mode::Limit(_) => self.limit_input.insert_str(text),
+            Mode::UrlBox(_) => self.url_box_paste(text),
             // A paste is the main way in, so it works from the main view and from harmless
             // overlays alike.
             Mode::Normal | Mode::Help { .. } => {

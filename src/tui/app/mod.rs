@@ -16,6 +16,7 @@ mod dialogs;
 mod fold;
 mod input_map;
 mod row;
+mod url_box;
 mod view;
 
 use std::collections::{HashSet, VecDeque};
@@ -88,6 +89,8 @@ pub enum Mode {
     ConfirmQuit,
     /// The rate-limit box is open for all downloads or for one.
     Limit(LimitTarget),
+    /// The URL box (`u`) is open for this item.
+    UrlBox(ItemId),
 }
 
 /// What a rate limit typed into the limit box applies to.
@@ -132,6 +135,8 @@ pub struct App {
     pub filter_input: TextInput,
     /// The rate-limit box (`Mode::Limit`).
     pub limit_input: TextInput,
+    /// The URL box (`Mode::UrlBox`).
+    pub url_input: TextInput,
     /// The filter in force, lowercased; empty means none.
     filter: String,
     pub show_details: bool,
@@ -170,6 +175,7 @@ impl App {
             add_input: TextInput::new(true),
             filter_input: TextInput::new(false),
             limit_input: TextInput::new(false),
+            url_input: TextInput::new(false),
             filter: String::new(),
             show_details: false,
             cap: cap.clamp(1, MAX_WORKERS),
@@ -196,6 +202,11 @@ impl App {
 
     pub fn len(&self) -> usize {
         self.rows.len()
+    }
+
+    /// Every item, in no particular order (the taskbar progress sums them).
+    pub fn items(&self) -> impl Iterator<Item = &crate::engine::ItemSnapshot> {
+        self.rows.iter().map(|r| &r.item)
     }
 
     pub fn is_empty(&self) -> bool {

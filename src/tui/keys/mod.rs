@@ -44,6 +44,7 @@ pub enum KeyAction {
     Help,
     Suspend,
     Quit,
+    RefreshUrl,
 }
 
 /// Sections of the help overlay, in display order.
@@ -218,6 +219,14 @@ pub const ALL: &[ActionInfo] = &[
         Section::App,
         Some("quit"),
         &["q", "ctrl-c"],
+    ),
+    info(
+        KeyAction::RefreshUrl,
+        "refresh_url",
+        "give the selected transfer a new URL (keeps its .part)",
+        Section::Transfers,
+        None,
+        &["u"],
     ),
 ];
 

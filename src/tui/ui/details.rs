@@ -2,6 +2,8 @@
 //! retries, and for a failure its reason and, by the kind of error, what to do about it.
 //! Part of drawing; depends on ratatui, the app model, the key table and `format`.
 
+use std::time::SystemTime;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -57,6 +59,12 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
         .title(Span::styled(format!(" Details {} ", row.id), Style::default().add_modifier(Modifier::BOLD)));
     let label = |s: &'static str| Span::styled(format!(" {s:<10}"), theme.dim());
     let mut lines = vec![Line::from(vec![label("URL"), Span::raw(row.url.clone())])];
+    if let Some(at) = row.link_expires {
+        lines.push(Line::from(vec![
+            label("Link"),
+            Span::raw(super::url_box::link_expiry(at, SystemTime::now())),
+        ]));
+    }
     if let Some(final_url) = row.final_url.as_ref().filter(|u| **u != row.url) {
         lines.push(Line::from(vec![label("Final URL"), Span::raw(final_url.clone())]));
     }

@@ -13,7 +13,7 @@ use crate::format;
 
 use super::super::app::{App, Level, LimitTarget, Mode};
 use super::super::keys::{ALL, KeyAction, KeyMap, Section};
-use super::{Theme, ellipsize_middle};
+use super::{Theme, centered, ellipsize_middle};
 
 /// The dialog or overlay of the current mode, if any.
 pub(super) fn draw_overlay(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -22,6 +22,7 @@ pub(super) fn draw_overlay(frame: &mut Frame, area: Rect, app: &App, theme: &The
         Mode::Help { scroll } => draw_help(frame, area, app, scroll, theme),
         Mode::Add => draw_add(frame, area, app, theme),
         Mode::Limit(target) => draw_limit(frame, area, app, target, theme),
+        Mode::UrlBox(id) => super::url_box::draw_url_box(frame, area, app, id, theme),
         Mode::ConfirmCancel(id) => {
             let (label, bytes) =
                 app.row(id).map(|r| (r.label().to_string(), r.bytes)).unwrap_or_else(|| ("?".into(), 0));
@@ -290,10 +291,4 @@ fn draw_dialog(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, the
     let block = Block::bordered().title(title.to_string()).border_style(theme.fg(Color::Yellow));
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), rect);
-}
-
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width.saturating_sub(4)).max(1);
-    let h = height.min(area.height).max(1);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }

@@ -9,6 +9,7 @@ mod details;
 mod dialogs;
 mod header;
 mod table;
+mod url_box;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -162,6 +163,13 @@ fn ellipsize_left(text: &str, width: usize) -> String {
     }
     let tail: String = text.chars().skip(len + 1 - width.max(1)).collect();
     format!("…{tail}")
+}
+
+/// A box of at most `width` × `height` in the middle of `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width.saturating_sub(4)).max(1);
+    let h = height.min(area.height).max(1);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
 #[cfg(test)]
