@@ -35,6 +35,7 @@ use crate::session::ById;
 
 pub use fold::Counts;
 pub use row::Row;
+pub use view::SortKey;
 
 /// Points kept for the rate graph: one a second for the last minute.
 pub const HISTORY_LEN: usize = 60;
@@ -134,6 +135,8 @@ pub struct App {
     pub limit_input: TextInput,
     /// The filter in force, lowercased; empty means none.
     filter: String,
+    /// The table's order (`s` cycles).
+    sort: SortKey,
     pub show_details: bool,
     pub cap: usize,
     /// The engine's global rate limit in bytes per second, if any.
@@ -169,6 +172,7 @@ impl App {
             filter_input: TextInput::new(false),
             limit_input: TextInput::new(false),
             filter: String::new(),
+            sort: SortKey::default(),
             show_details: false,
             cap: cap.clamp(1, MAX_WORKERS),
             rate_limit: None,

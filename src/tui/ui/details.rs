@@ -1,5 +1,5 @@
 //! The detail pane of the selected transfer: URLs, file, bytes, the server's answer, limits,
-//! retries, and for a failure its reason and, by the kind of error, what to do about it.
+//! retries, the time spent and the mean rate, and for a failure its reason and, by the kind of error, what to do about it.
 //! Part of drawing; depends on ratatui, the app model, the key table and `format`.
 
 use ratatui::Frame;
@@ -89,6 +89,8 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
         .limits
         .rate_limit
         .map_or_else(|| "no rate limit".to_string(), |l| format!("at most {}", format::rate(l as f64)));
+    // The limit the person set. The live count ("2 of 4: the server allows 2") comes with the
+    // engine's `ConnectionsChanged` event, which is not in this branch yet; it goes here.
     let conns = match row.limits.connections {
         1 => "1 connection".to_string(),
         n => format!("up to {n} connections"),
@@ -108,6 +110,14 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
         _ => format!("{} so far", row.retries),
     };
     lines.push(Line::from(vec![label("Retries"), Span::raw(retries)]));
+    let time = match row.elapsed(app.now) {
+        Some((spent, mean)) => {
+            format!("{} elapsed  ·  mean {}", format::duration(spent), format::rate(mean))
+        }
+        None if row.state == ItemState::Done && row.skipped => "already on disk; nothing fetched".into(),
+        None => "not started in this session".into(),
+    };
+    lines.push(Line::from(vec![label("Time"), Span::raw(time)]));
     // Said before the error, whose message may wrap: what to do matters most.
     if let Some(hint) = selected_hint(app) {
         lines.push(Line::from(vec![label("What now"), Span::styled(hint, theme.fg(Color::Yellow))]));
