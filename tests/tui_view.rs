@@ -318,3 +318,16 @@ fn finished_items_say_done_and_the_details_show_time_and_mean_rate() {
     let screen = v.render(100, 30);
     assert!(screen.contains("8s elapsed  ·  mean 5.0 MiB/s"), "{screen}");
 }
+
+/// The add dialog at the smallest screen dlm draws, 50×12: its title, its text box and its
+/// keys all show, inside the screen.
+#[test]
+fn the_add_dialog_fits_at_50_by_12() {
+    let mut v = View::with_items(3);
+    v.press('a');
+    let screen = v.render(50, 12);
+    insta::assert_snapshot!(screen);
+    assert!(screen.contains("Add downloads") && screen.contains("paste works here"), "{screen}");
+    assert!(screen.contains(" Enter adds ") && screen.contains("Esc closes"), "{screen}");
+    assert!(screen.lines().any(|l| l.contains('└') && l.contains('┘')), "the bottom border: {screen}");
+}
