@@ -89,7 +89,20 @@ fn key_to_frame_with_10000_items() {
         measure(&format!("{w}x{h} / (open filter)"), &mut app, &mut terminal, KeyCode::Char('/'), 1);
         measure(&format!("{w}x{h} filter typing x200"), &mut app, &mut terminal, KeyCode::Char('9'), 200);
         measure(&format!("{w}x{h} filter Esc"), &mut app, &mut terminal, KeyCode::Esc, 1);
+        // Each press re-sorts all 10,000 rows by the next key (state, progress, rate, name,
+        // queue order).
+        measure(&format!("{w}x{h} s (sort) x50"), &mut app, &mut terminal, KeyCode::Char('s'), 50);
+        measure(&format!("{w}x{h} n (next running) x500"), &mut app, &mut terminal, KeyCode::Char('n'), 500);
     }
+    // Sorted by rate, a tick marks the view stale and the next frame re-sorts.
+    while app.sort() != dlm::tui::app::SortKey::Rate {
+        app.update(dlm::tui::Action::Key(dlm::tui::keys::KeyAction::Sort));
+    }
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let start = Instant::now();
+    app.tick(now + Duration::from_secs(3));
+    terminal.draw(|f| ui::draw(f, &mut app)).unwrap();
+    println!("tick + frame re-sorting 10,000 rows by rate: {:?}", start.elapsed());
     // A tick (rates for every row) and a frame of 5,000 progress events.
     let start = Instant::now();
     for id in (1..=ITEMS).step_by(2) {

@@ -88,13 +88,13 @@ async fn paste_two_urls_watch_them_finish_raise_the_cap_and_quit() {
         .await;
     assert!(done.contains("alpha.bin") && done.contains("beta.bin"), "{done}");
 
-    // A left click on the second table row (SGR mouse report, 1-based column;row), then the
-    // wheel back up: the selection marker follows.
+    // A left click on the second table row (line 8 under the four-line header; SGR mouse
+    // report, 1-based column;row), then the wheel back up: the selection marker follows.
     let selected = |s: &str, name: &str| s.lines().any(|l| l.starts_with('▶') && l.contains(name));
     assert!(selected(&done, "alpha.bin"), "{done}");
-    send(b"\x1b[<0;20;7M\x1b[<0;20;7m");
+    send(b"\x1b[<0;20;8M\x1b[<0;20;8m");
     screen.wait_for("a click to select beta", |s| selected(s, "beta.bin")).await;
-    send(b"\x1b[<64;20;7M");
+    send(b"\x1b[<64;20;8M");
     screen.wait_for("the wheel to move up", |s| selected(s, "alpha.bin")).await;
 
     send(b"+");
@@ -504,4 +504,45 @@ async fn mouse_motion_does_not_redraw_an_idle_screen() {
     reader.join().unwrap();
     // The help key's frame (and at most one more); it was about one frame per 16 ms of motion.
     assert!(frames <= 3, "{frames} frames drawn for 200 motion reports and one key");
+}
+
+/// Issue 16: after a restart a finished item whose file was deleted meanwhile says "missing",
+/// one whose file is there says "done" (not "had it"); and the header says where files go as
+/// an absolute path, though dlm was started without `-o` (the download folder is ".").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_finished_item_whose_file_is_gone_says_missing() {
+    let server = TestServer::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keep = server.url("/f/keep.bin?size=1000");
+    let gone = server.url("/f/gone.bin?size=1000");
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm_in(Some(dir.path()), state.path(), &[&keep, &gone], &[]);
+    let send = |w: &mut Box<dyn Write + Send>, bytes: &[u8]| {
+        w.write_all(bytes).unwrap();
+        w.flush().unwrap();
+    };
+    let first = screen.wait_for("both downloads to finish", |s| s.matches("✓ done").count() == 2).await;
+    let shown_dir = std::fs::canonicalize(dir.path()).unwrap().display().to_string();
+    assert!(first.contains(&format!("saving to {shown_dir}")), "an absolute folder:\n{first}");
+    send(&mut writer, b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
+    std::fs::remove_file(dir.path().join("gone.bin")).unwrap();
+
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm_in(Some(dir.path()), state.path(), &[], &[]);
+    let restored = screen
+        .wait_for("the restored items", |s| {
+            s.contains("keep.bin") && s.contains("gone.bin") && s.contains("missing")
+        })
+        .await;
+    let line = |name: &str| restored.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
+    assert!(line("gone.bin").contains("? missing"), "{restored}");
+    assert!(line("keep.bin").contains("✓ done"), "{restored}");
+    send(&mut writer, b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    reader.join().unwrap();
 }

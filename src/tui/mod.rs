@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use crate::actions::ActionsConfig;
-use crate::engine::{EngineOptions, ItemLimits};
+use crate::engine::{EngineEvent, EngineOptions, ItemId, ItemLimits};
 use crate::output;
 use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
 
@@ -65,7 +65,8 @@ pub async fn run(
     }
     std::fs::create_dir_all(&options.download_dir)
         .with_context(|| format!("cannot create the download folder {}", options.download_dir.display()))?;
-    let dir = options.download_dir.clone();
+    // Absolute, so the header says "saving to /home/me/Downloads", never "saving to .".
+    let dir = std::fs::canonicalize(&options.download_dir).unwrap_or_else(|_| options.download_dir.clone());
     let cap = options.workers;
     let item_defaults = ItemLimits {
         rate_limit: options.item_rate_limit,
@@ -265,11 +266,27 @@ fn perform(effects: Vec<Effect>, session: &SessionHandle, tui: &mut terminal::Tu
 
 fn on_session_event(app: &mut App, signals: &mut signals::Signals, event: SessionEvent, now: Instant) {
     match event {
-        SessionEvent::Engine(event) => signals.apply(app, event, now),
+        SessionEvent::Engine(event) => {
+            let gone = missing_file(&event);
+            signals.apply(app, event, now);
+            if let Some(id) = gone {
+                app.mark_missing(id);
+            }
+        }
         SessionEvent::Notice(text) => {
             app.update(Action::Notice(text));
         }
         SessionEvent::Schedule(text) => app.schedule = text,
+    }
+}
+
+/// An item reported finished without a download (restored from an earlier session, or found
+/// on disk) whose file is not there: the row says "missing" rather than "done". One stat
+/// when the item is reported, never one per frame.
+fn missing_file(event: &EngineEvent) -> Option<ItemId> {
+    match event {
+        EngineEvent::Completed { id, path, skipped: true, .. } if !path.exists() => Some(*id),
+        _ => None,
     }
 }
 

@@ -126,6 +126,7 @@ impl App {
                 }
                 self.say(Level::Info, format!("{label} is not finished; c cancels it first"));
             }
+            KeyAction::Sort | KeyAction::NextFailed | KeyAction::NextRunning => self.view_key(action),
             KeyAction::Quit => {
                 let c = self.counts();
                 if c.running + c.queued > 0 {

@@ -46,7 +46,11 @@ impl App {
             }
             other => {
                 let Some(row) = other.item().and_then(|id| self.rows.get_mut(id)) else { return };
+                let before = row.state;
                 row.apply(&event, now);
+                if row.state != before {
+                    self.state_changed();
+                }
                 // These may name the file, which the filter may now match (or not).
                 if matches!(event, EngineEvent::Started { .. } | EngineEvent::Completed { .. }) {
                     self.name_changed();
@@ -71,6 +75,9 @@ impl App {
             let (bytes, sampled) = row.sample(now);
             moved = moved.saturating_add(bytes);
             changed |= sampled;
+        }
+        if changed {
+            self.progress_moved();
         }
         if let Some(secs) = elapsed.filter(|s| *s > 0.0) {
             let point = (moved as f64 / secs) as u64;

@@ -36,6 +36,7 @@ use crate::session::ById;
 
 pub use fold::Counts;
 pub use row::Row;
+pub use view::SortKey;
 
 /// Points kept for the rate graph: one a second for the last minute.
 pub const HISTORY_LEN: usize = 60;
@@ -139,6 +140,8 @@ pub struct App {
     pub url_input: TextInput,
     /// The filter in force, lowercased; empty means none.
     filter: String,
+    /// The table's order (`s` cycles).
+    sort: SortKey,
     pub show_details: bool,
     pub cap: usize,
     /// The engine's global rate limit in bytes per second, if any.
@@ -177,6 +180,7 @@ impl App {
             limit_input: TextInput::new(false),
             url_input: TextInput::new(false),
             filter: String::new(),
+            sort: SortKey::default(),
             show_details: false,
             cap: cap.clamp(1, MAX_WORKERS),
             schedule: None,

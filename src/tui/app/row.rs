@@ -12,6 +12,10 @@ use crate::session::Identified;
 
 /// Rate samples kept per transfer; the rate is the slope over them (about three seconds).
 const RATE_SAMPLES: usize = 4;
+/// A download that got no byte for this long reads "stalled" instead of "downloading 0 B/s":
+/// long enough that a slow server's pauses between packets do not flicker it, short enough
+/// that a hung connection shows before the person wonders.
+pub const STALL_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -24,6 +28,15 @@ pub struct Row {
     samples: VecDeque<(Instant, u64)>,
     /// Bytes at the previous tick, for the total-rate graph.
     pub(super) tick_bytes: u64,
+    /// When the last byte arrived (or the transfer started): for "stalled 12s".
+    moved_at: Option<Instant>,
+    /// When this session first started the transfer and the bytes it had then: for the
+    /// elapsed time and the mean rate in the details.
+    began: Option<(Instant, u64)>,
+    /// When it finished, failed or was cancelled: the elapsed time stops there.
+    ended_at: Option<Instant>,
+    /// Finished, but its file is not on disk (deleted since an earlier session finished it).
+    pub missing: bool,
 }
 
 impl Identified for Row {
@@ -45,28 +58,74 @@ impl Row {
     pub fn new(item: ItemSnapshot) -> Self {
         // Bytes a restored item had on disk before this session are not traffic of this one.
         let tick_bytes = item.bytes;
-        Self { item, error_at: None, rate: 0.0, samples: VecDeque::new(), tick_bytes }
+        Self {
+            item,
+            error_at: None,
+            rate: 0.0,
+            samples: VecDeque::new(),
+            tick_bytes,
+            moved_at: None,
+            began: None,
+            ended_at: None,
+            missing: false,
+        }
     }
 
     /// Folds an event about this item: the snapshot by its `apply`, then the screen's extras.
     pub fn apply(&mut self, event: &EngineEvent, now: Instant) {
+        let before = self.bytes;
         self.item.apply(event);
         match event {
             EngineEvent::Started { info, .. } => {
                 self.stop_rate();
                 self.samples.push_back((now, info.offset));
+                self.moved_at = Some(now);
+                self.began.get_or_insert((now, info.offset));
+                self.ended_at = None;
+                self.missing = false;
             }
-            EngineEvent::Retrying { .. } | EngineEvent::Failed { .. } => {
+            EngineEvent::Progress { .. } if self.bytes > before => self.moved_at = Some(now),
+            EngineEvent::Retrying { .. } => {
                 self.error_at = Some(now);
                 self.stop_rate();
             }
-            EngineEvent::Connecting { .. }
-            | EngineEvent::Paused { .. }
-            | EngineEvent::Queued { .. }
-            | EngineEvent::Completed { .. }
-            | EngineEvent::Cancelled { .. } => self.stop_rate(),
+            EngineEvent::Failed { .. } => {
+                self.error_at = Some(now);
+                self.ended_at = Some(now);
+                self.stop_rate();
+            }
+            EngineEvent::Completed { .. } | EngineEvent::Cancelled { .. } => {
+                self.ended_at = Some(now);
+                self.stop_rate();
+            }
+            EngineEvent::Connecting { .. } | EngineEvent::Paused { .. } | EngineEvent::Queued { .. } => {
+                self.stop_rate()
+            }
             _ => {}
         }
+    }
+
+    /// How long a download has gone without a byte, once that is `STALL_AFTER` or more.
+    pub fn stalled_for(&self, now: Instant) -> Option<Duration> {
+        (self.state == ItemState::Downloading).then_some(())?;
+        let quiet = now.saturating_duration_since(self.moved_at?);
+        (quiet >= STALL_AFTER).then_some(quiet)
+    }
+
+    /// Time left before a pending retry's next attempt.
+    pub fn retry_in(&self, now: Instant) -> Option<Duration> {
+        let retry = self.retry.as_ref().filter(|_| self.state == ItemState::Connecting)?;
+        Some(retry.delay.saturating_sub(now.saturating_duration_since(self.error_at?)))
+    }
+
+    /// Time since this session started the transfer (to its end, once it ended), and the
+    /// mean rate over that time. `None` for an item this session never started.
+    pub fn elapsed(&self, now: Instant) -> Option<(Duration, f64)> {
+        let (start, from) = self.began?;
+        let spent = self.ended_at.unwrap_or(now).saturating_duration_since(start);
+        let secs = spent.as_secs_f64();
+        let mean = if secs > 0.0 { self.bytes.saturating_sub(from) as f64 / secs } else { 0.0 };
+        Some((spent, mean))
     }
 
     pub fn is_active(&self) -> bool {

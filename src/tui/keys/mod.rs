@@ -45,6 +45,9 @@ pub enum KeyAction {
     Suspend,
     Quit,
     RefreshUrl,
+    Sort,
+    NextFailed,
+    NextRunning,
 }
 
 /// Sections of the help overlay, in display order.
@@ -190,7 +193,7 @@ pub const ALL: &[ActionInfo] = &[
     info(
         KeyAction::Filter,
         "filter",
-        "filter the list by name or URL",
+        "filter the list by name, URL or state (/running, /failed)",
         Section::View,
         Some("filter"),
         &["/"],
@@ -227,6 +230,30 @@ pub const ALL: &[ActionInfo] = &[
         Section::Transfers,
         None,
         &["u"],
+    ),
+    info(
+        KeyAction::Sort,
+        "sort",
+        "sort by queue order, state (running first), progress, rate or name",
+        Section::View,
+        None,
+        &["s"],
+    ),
+    info(
+        KeyAction::NextFailed,
+        "next_failed",
+        "jump to the next failed transfer",
+        Section::Move,
+        None,
+        &["f"],
+    ),
+    info(
+        KeyAction::NextRunning,
+        "next_running",
+        "jump to the next running transfer",
+        Section::Move,
+        None,
+        &["n"],
     ),
 ];
 

@@ -1,5 +1,5 @@
 //! The detail pane of the selected transfer: URLs, file, bytes, the server's answer, limits,
-//! retries, and for a failure its reason and, by the kind of error, what to do about it.
+//! retries, the time spent and the mean rate, and for a failure its reason and, by the kind of error, what to do about it.
 //! Part of drawing; depends on ratatui, the app model, the key table and `format`.
 
 use std::time::SystemTime;
@@ -123,6 +123,14 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
         _ => format!("{} so far", row.retries),
     };
     lines.push(Line::from(vec![label("Retries"), Span::raw(retries)]));
+    let time = match row.elapsed(app.now) {
+        Some((spent, mean)) => {
+            format!("{} elapsed  ·  mean {}", format::duration(spent), format::rate(mean))
+        }
+        None if row.state == ItemState::Done && row.skipped => "already on disk; nothing fetched".into(),
+        None => "not started in this session".into(),
+    };
+    lines.push(Line::from(vec![label("Time"), Span::raw(time)]));
     // Said before the error, whose message may wrap: what to do matters most.
     if let Some(hint) = selected_hint(app) {
         lines.push(Line::from(vec![label("What now"), Span::styled(hint, theme.fg(Color::Yellow))]));

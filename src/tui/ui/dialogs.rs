@@ -204,22 +204,26 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, scroll: usize, theme: &Th
 
 fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rect = centered(area, 100, 14.min(area.height.saturating_sub(2)));
+    // At 50 columns the long key hint would be cut: the short one leaves Alt-Enter to the help.
+    let keys = match rect.width {
+        0..50 => " Enter adds · Esc closes ",
+        _ => " Enter adds · Alt-Enter new line · Esc closes ",
+    };
     let block = Block::bordered()
         .title(" Add downloads ")
-        .title_bottom(
-            Line::from(" Enter adds · Alt-Enter new line · Esc closes ").alignment(Alignment::Right),
-        )
+        .title_bottom(Line::from(keys).alignment(Alignment::Right))
         .border_style(theme.fg(Color::Cyan));
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
+    let about = "URLs, one per line or separated by spaces; paste works here.";
+    // Wrapped onto a second line rather than cut on a narrow screen.
+    let about_h = if about.chars().count() > usize::from(inner.width) { 2 } else { 1 };
     let [hint, input, summary] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+        Layout::vertical([Constraint::Length(about_h), Constraint::Min(1), Constraint::Length(1)])
+            .areas(inner);
     frame.render_widget(
-        Paragraph::new(Span::styled(
-            "URLs, one per line or separated by spaces; paste works here.",
-            theme.dim(),
-        )),
+        Paragraph::new(Span::styled(about, theme.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
         hint,
     );
     let (col0, row0) = app.add_input.scroll_for(usize::from(input.width), usize::from(input.height));

@@ -27,8 +27,8 @@ pub use table::state_label;
 pub const MIN_WIDTH: u16 = 50;
 pub const MIN_HEIGHT: u16 = 12;
 /// Lines of the detail pane, borders included.
-const DETAIL_HEIGHT: u16 = 9;
-const HEADER_HEIGHT: u16 = 3;
+const DETAIL_HEIGHT: u16 = 10;
+const HEADER_HEIGHT: u16 = 4;
 
 /// Colours when allowed, plain text attributes when `NO_COLOR` is set.
 struct Theme {

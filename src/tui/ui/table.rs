@@ -1,35 +1,125 @@
 //! The transfers table: one line per visible item (state, name with its own limits, size,
-//! progress bar, rate, ETA), the selection kept on screen, and a failure's or pending retry's
-//! reason written across the cells it leaves empty. Part of drawing; depends on ratatui, the
+//! progress bar, rate, ETA; on a narrow screen whole columns go rather than digits), the
+//! selection kept on screen, the sort marked, and a failure's or pending retry's reason
+//! written after the name across the cells it leaves empty. Part of drawing; depends on ratatui, the
 //! app model and `format`.
 
+use std::time::{Duration, Instant};
+
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Flex, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table};
 
-use crate::engine::{ItemLimits, ItemState};
+use crate::engine::{ItemId, ItemLimits, ItemState};
 use crate::format;
 
-use super::super::app::{App, Row};
+use super::super::app::{App, Row, SortKey};
 use super::super::keys::KeyAction;
 use super::{Theme, ellipsize_middle};
 
-/// A symbol and a word for a state, so it reads without colour.
-pub fn state_label(row: &Row) -> String {
+/// A symbol and a word for a state, so it reads without colour; a pending retry counts down
+/// and a download with no byte for a while says so instead of "downloading 0 B/s".
+pub fn state_label(row: &Row, now: Instant) -> String {
     match row.state {
         ItemState::Queued => "· queued".into(),
-        ItemState::Connecting => match &row.retry {
-            Some(r) => format!("↻ retry {}", r.attempt),
-            None => "⇄ connecting".into(),
+        ItemState::Connecting => match (&row.retry, row.retry_in(now)) {
+            (Some(r), Some(left)) if !left.is_zero() => {
+                format!("↻ retry {} in {}", r.attempt, format::duration(left.max(Duration::from_secs(1))))
+            }
+            (Some(r), _) => format!("↻ retry {}", r.attempt),
+            (None, _) => "⇄ connecting".into(),
         },
-        ItemState::Downloading => "↓ downloading".into(),
+        ItemState::Downloading => match row.stalled_for(now) {
+            Some(quiet) => format!("! stalled {}", format::duration(quiet)),
+            None => "↓ downloading".into(),
+        },
         ItemState::Paused => "‖ paused".into(),
-        ItemState::Done if row.skipped => "✓ had it".into(),
+        // "done" whether this session fetched the file or found it already there (the details
+        // say which): a restored item is not "had it" just because an earlier session ran.
+        ItemState::Done if row.missing => "? missing".into(),
         ItemState::Done => "✓ done".into(),
         ItemState::Failed => "✗ failed".into(),
         ItemState::Cancelled => "⊘ cancelled".into(),
+    }
+}
+
+/// Widths of the size, rate and ETA columns: wide enough for any value `format` makes
+/// (`1023 KiB`, `1023 KiB/s`, `23h59m`), so a number is never cut.
+const SIZE_W: u16 = 9;
+const RATE_W: u16 = 10;
+const ETA_W: u16 = 7;
+/// The progress column without a bar: `100%` or what arrived of an unknown size (`17.6 MiB`).
+const PROGRESS_W: u16 = 8;
+/// The bar's length range; the percentage after it takes 5 more cells.
+const BAR_MIN: u16 = 4;
+const BAR_MAX: u16 = 12;
+/// The name keeps at least this much before a column is dropped.
+const NAME_MIN: u16 = 12;
+/// Room beyond the minimum goes to the name up to this, before the bar grows.
+const NAME_COMFORT: u16 = 20;
+/// Under a failure or a retry the name gives its room to the reason, down to this.
+const NAME_BESIDE_REASON: usize = 24;
+
+/// Which columns fit and how wide each is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Columns {
+    state: u16,
+    name: u16,
+    /// Bar length; 0 when the bar was dropped (the percentage stays).
+    bar: u16,
+    rate: bool,
+    eta: bool,
+}
+
+impl Columns {
+    /// Fits the columns into `width` cells: when they do not fit, whole columns go, ETA first,
+    /// then the rate, then the bar, and the name is shortened; a number is never cut.
+    fn fit(width: u16, state: u16) -> Columns {
+        for (rate, eta, bar) in
+            [(true, true, true), (true, false, true), (false, false, true), (false, false, false)]
+        {
+            // Every column but the name, with the one-cell gap before each after the first.
+            let mut fixed = state + 1 + SIZE_W + 1 + if bar { BAR_MIN + 5 } else { PROGRESS_W } + 1;
+            fixed += if rate { RATE_W + 1 } else { 0 } + if eta { ETA_W + 1 } else { 0 };
+            if width >= fixed + NAME_MIN {
+                let spare = width - fixed - NAME_MIN;
+                // The name grows first to a readable length, then the bar to its longest,
+                // then the name takes the rest.
+                let first = spare.min(NAME_COMFORT - NAME_MIN);
+                let grow = if bar { (spare - first).min(BAR_MAX - BAR_MIN) } else { 0 };
+                let bar = if bar { BAR_MIN + grow } else { 0 };
+                return Columns { state, name: NAME_MIN + spare - grow, bar, rate, eta };
+            }
+        }
+        let name = width.saturating_sub(state + SIZE_W + PROGRESS_W + 3);
+        Columns { state, name, bar: 0, rate: false, eta: false }
+    }
+
+    fn progress(&self) -> u16 {
+        if self.bar > 0 { self.bar + 5 } else { PROGRESS_W }
+    }
+
+    fn constraints(&self) -> Vec<Constraint> {
+        let mut c = vec![
+            Constraint::Length(self.state),
+            Constraint::Length(self.name),
+            Constraint::Length(SIZE_W),
+            Constraint::Length(self.progress()),
+        ];
+        if self.rate {
+            c.push(Constraint::Length(RATE_W));
+        }
+        if self.eta {
+            c.push(Constraint::Length(ETA_W));
+        }
+        c
+    }
+
+    /// Where the reason of a failure starts, relative to the table: after the name.
+    fn name_x(&self) -> u16 {
+        self.state + 1
     }
 }
 
@@ -42,6 +132,9 @@ pub(super) fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &T
         ),
         Style::default().add_modifier(Modifier::BOLD),
     )];
+    if app.sort() != SortKey::Queue {
+        title.push(Span::styled(format!("  sorted by {}", app.sort().label()), theme.fg(Color::Cyan)));
+    }
     if !app.filter().is_empty() {
         title
             .push(Span::styled(format!("  filter: {} (Esc clears) ", app.filter()), theme.fg(Color::Yellow)));
@@ -81,38 +174,44 @@ pub(super) fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &T
         app.offset = selected + 1 - height;
     }
     app.offset = app.offset.min(shown.saturating_sub(height));
-    let widths = [
-        Constraint::Length(13),
-        Constraint::Min(12),
-        Constraint::Length(9),
-        Constraint::Length(17),
-        Constraint::Length(10),
-        Constraint::Length(7),
-    ];
-    let header = TableRow::new(["State", "Name", "Size", "Progress", "Rate", "ETA"])
-        .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    // Column widths decide the bar's length and where names are shortened; computed the way
-    // the table lays them out (after the two-cell selection marker).
-    let columns = Layout::horizontal(widths).flex(Flex::Start).spacing(1).split(Rect::new(
-        0,
-        0,
-        inner.width.saturating_sub(2),
-        1,
-    ));
-    let name_w = usize::from(columns[1].width);
-    let bar_w = usize::from(columns[3].width).saturating_sub(5);
     let end = (app.offset + height).min(shown);
-    let rows: Vec<TableRow> = app.view()[app.offset..end]
+    let now = app.now;
+    let labels: Vec<(ItemId, String)> = app.view()[app.offset..end]
         .iter()
-        .filter_map(|id| app.row(*id))
-        .map(|row| table_row(row, app.item_defaults, name_w, bar_w, theme))
+        .filter_map(|id| app.row(*id).map(|r| (*id, state_label(r, now))))
+        .collect();
+    // The state column is as wide as its longest visible label ("↻ retry 2 in 4s").
+    let state_w = labels.iter().map(|(_, l)| l.chars().count()).max().unwrap_or(0).max(5) as u16;
+    // After the two-cell selection marker.
+    let cols = Columns::fit(inner.width.saturating_sub(2), state_w);
+    let mut names = vec!["State", "Name", "Size", "Progress"];
+    names.extend(cols.rate.then_some("Rate"));
+    names.extend(cols.eta.then_some("ETA"));
+    let marked = match app.sort() {
+        SortKey::Queue => None,
+        SortKey::State => Some(0),
+        SortKey::Name => Some(1),
+        SortKey::Progress => Some(3),
+        SortKey::Rate => Some(4).filter(|_| cols.rate),
+    };
+    let names: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| if Some(i) == marked { format!("{n}▼") } else { (*n).to_string() })
+        .collect();
+    let header =
+        TableRow::new(names).style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let rows: Vec<TableRow> = labels
+        .into_iter()
+        .filter_map(|(id, label)| app.row(id).map(|r| (r, label)))
+        .map(|(row, label)| table_row(row, label, now, app.item_defaults, &cols, theme))
         .collect();
     let highlight = if theme.color {
         Style::default().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD)
     } else {
         Style::default().add_modifier(Modifier::REVERSED)
     };
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, cols.constraints())
         .flex(Flex::Start)
         .header(header)
         .column_spacing(1)
@@ -121,28 +220,47 @@ pub(super) fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &T
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = ratatui::widgets::TableState::default().with_selected(Some(selected - app.offset));
     frame.render_stateful_widget(table, inner, &mut state);
-    // A failure or a pending retry says why right in the list, across the progress, rate and
-    // ETA cells it leaves empty (a table cell cannot span columns, so it is drawn on top).
-    let x = inner.x + 2 + columns[3].x;
-    let width = inner.right().saturating_sub(x);
+    // A failure or a pending retry says why right in the list, from just after the name
+    // (shortened for it) across the cells it leaves empty: a table cell cannot span columns,
+    // so it is drawn on top.
     for (i, id) in app.view()[app.offset..end].iter().enumerate() {
         let Some(row) = app.row(*id) else { continue };
-        let Some(reason) = row.trouble().map(str::to_string) else { continue };
+        let Some(reason) = row.trouble() else { continue };
+        let reason = without_url(reason, row);
         let mut style = theme.state(row.state);
         if app.offset + i == selected {
             style = style.patch(highlight);
         }
+        let name_len = trouble_name(row, cols.name).chars().count() as u16;
+        let x = inner.x + 2 + cols.name_x() + name_len + 2;
+        let width = inner.right().saturating_sub(x);
         let rect = Rect::new(x, body.y + i as u16, width, 1);
         // Cut at the end: an error's first words ("server answered 404") matter most.
+        // Padded to the edge: the cells it covers may hold a size or the bytes so far.
         let shown = if reason.chars().count() > usize::from(width) {
             let mut cut: String = reason.chars().take(usize::from(width).saturating_sub(1)).collect();
             cut.push('…');
             cut
         } else {
-            reason
+            format!("{reason:<0$}", usize::from(width))
         };
         frame.render_widget(Paragraph::new(Span::styled(shown, style)), rect);
     }
+}
+
+/// The reason without the item's own URL: the row already says which item it is, so
+/// "404 Not Found for https://…/x.pdf" reads "404 Not Found".
+fn without_url(reason: &str, row: &Row) -> String {
+    let mut text = reason.to_string();
+    for url in std::iter::once(&row.url).chain(row.final_url.as_ref()).filter(|u| !u.is_empty()) {
+        text = text.replace(&format!(" for {url}"), "").replace(&format!(" {url}"), "");
+    }
+    text
+}
+
+/// The name of a row with a reason to show, shortened to leave the reason room.
+fn trouble_name(row: &Row, name_w: u16) -> String {
+    ellipsize_middle(row.label(), usize::from(name_w).min(NAME_BESIDE_REASON))
 }
 
 /// What the name cell adds when an item's own limits differ from the defaults every item
@@ -163,9 +281,10 @@ fn limits_badge(row: &Row, defaults: ItemLimits) -> String {
 
 fn table_row<'a>(
     row: &'a Row,
+    label: String,
+    now: Instant,
     defaults: ItemLimits,
-    name_w: usize,
-    bar_w: usize,
+    cols: &Columns,
     theme: &Theme,
 ) -> TableRow<'a> {
     let size = match row.total {
@@ -173,41 +292,59 @@ fn table_row<'a>(
         None if row.state == ItemState::Downloading => "unknown".into(),
         None => String::new(),
     };
+    let bar_w = usize::from(cols.bar);
     let progress = match row.total {
-        Some(t) if t > 0 => {
-            let frac = (row.bytes as f64 / t as f64).clamp(0.0, 1.0);
-            format!("{} {:>3}%", bar(frac, bar_w), (frac * 100.0).floor() as u64)
+        Some(t) => {
+            let frac = if t > 0 { (row.bytes as f64 / t as f64).clamp(0.0, 1.0) } else { 1.0 };
+            let percent = format!("{:>3}%", (frac * 100.0).floor() as u64);
+            if bar_w > 0 { format!("{} {percent}", bar(frac, bar_w)) } else { percent }
         }
-        Some(_) => format!("{} 100%", bar(1.0, bar_w)),
-        // No size: show what has arrived and no made-up percentage.
-        None if row.bytes > 0 => format!("{} so far", format::bytes(row.bytes)),
+        // No size: show what has arrived and no made-up percentage ("so far" when it fits:
+        // a right-aligned cell too narrow for its text would lose the number's first digits).
+        None if row.bytes > 0 => {
+            let so_far = format!("{} so far", format::bytes(row.bytes));
+            if so_far.chars().count() <= usize::from(cols.progress()) {
+                so_far
+            } else {
+                format::bytes(row.bytes)
+            }
+        }
         None => String::new(),
     };
-    let rate = if row.state == ItemState::Downloading { format::rate(row.rate) } else { String::new() };
-    let eta = row.eta().map(format::duration).unwrap_or_default();
+    // A stalled download's rate is the slope of bytes that stopped coming: not shown.
+    let stalled = row.stalled_for(now).is_some();
+    let rate =
+        if row.state == ItemState::Downloading && !stalled { format::rate(row.rate) } else { String::new() };
+    let eta = row.eta().filter(|_| !stalled).map(format::duration).unwrap_or_default();
     let style = theme.state(row.state);
-    let badge = limits_badge(row, defaults);
-    let room = name_w.saturating_sub(badge.chars().count());
-    let name = Line::from(vec![
-        Span::raw(ellipsize_middle(row.label(), room)),
-        Span::styled(badge, theme.fg(Color::Yellow)),
-    ]);
-    TableRow::new(vec![
-        Cell::from(state_label(row)).style(style),
+    let name = if row.trouble().is_some() {
+        Line::from(trouble_name(row, cols.name))
+    } else {
+        let badge = limits_badge(row, defaults);
+        let room = usize::from(cols.name).saturating_sub(badge.chars().count());
+        Line::from(vec![
+            Span::raw(ellipsize_middle(row.label(), room)),
+            Span::styled(badge, theme.fg(Color::Yellow)),
+        ])
+    };
+    let mut cells = vec![
+        Cell::from(label).style(style),
         Cell::from(name),
         Cell::from(Line::from(size).alignment(Alignment::Right)),
-        Cell::from(progress).style(if row.state == ItemState::Failed {
-            style
-        } else {
-            theme.fg(Color::Cyan)
-        }),
-        Cell::from(Line::from(rate).alignment(Alignment::Right)),
-        Cell::from(Line::from(eta).alignment(Alignment::Right)),
-    ])
+        Cell::from(Line::from(progress).alignment(Alignment::Right))
+            .style(if row.state == ItemState::Failed { style } else { theme.fg(Color::Cyan) }),
+    ];
+    if cols.rate {
+        cells.push(Cell::from(Line::from(rate).alignment(Alignment::Right)));
+    }
+    if cols.eta {
+        cells.push(Cell::from(Line::from(eta).alignment(Alignment::Right)));
+    }
+    TableRow::new(cells)
 }
 
 /// A bar of `width` cells with eighth-cell resolution.
-fn bar(frac: f64, width: usize) -> String {
+pub(super) fn bar(frac: f64, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
     let eighths = (frac * width as f64 * 8.0).round() as usize;
     let full = (eighths / 8).min(width);
@@ -223,6 +360,29 @@ fn bar(frac: f64, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whole columns go as the width shrinks, ETA first, then the rate, then the bar; the
+    /// widths always add up to the room, so ratatui never squeezes a number's cell.
+    #[test]
+    fn columns_drop_eta_then_rate_then_bar_and_always_fit() {
+        let fits = |width: u16, state: u16| {
+            let c = Columns::fit(width, state);
+            let used: u16 =
+                c.constraints().iter().map(|k| if let Constraint::Length(n) = k { *n } else { 0 }).sum();
+            let gaps = c.constraints().len() as u16 - 1;
+            assert!(used + gaps <= width, "{width}: {c:?}");
+            (c.eta, c.rate, c.bar > 0, c.name)
+        };
+        assert_eq!(fits(118, 13), (true, true, true, 57));
+        assert_eq!(fits(65, 13), (true, true, true, 12));
+        assert_eq!(fits(64, 13), (false, true, true, 19));
+        assert_eq!(fits(57, 13), (false, true, true, 12));
+        assert_eq!(fits(56, 13), (false, false, true, 20));
+        assert_eq!(fits(46, 13), (false, false, true, 12));
+        assert_eq!(fits(45, 13), (false, false, false, 12));
+        assert_eq!(fits(48, 17), (false, false, false, 11));
+        assert_eq!(fits(40, 17), (false, false, false, 3));
+    }
 
     #[test]
     fn bars_have_eighths() {
