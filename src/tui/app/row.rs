@@ -24,6 +24,17 @@ pub struct Row {
     samples: VecDeque<(Instant, u64)>,
     /// Bytes at the previous tick, for the total-rate graph.
     pub(super) tick_bytes: u64,
+    /// A pause or resume asked for and not yet confirmed by the engine: shown at once, and
+    /// what the next `p` toggles from, so quick presses are never lost.
+    pub intent: Option<Intent>,
+}
+
+/// What the person last asked of a transfer's running, until the engine's event says it
+/// happened (`Paused`; `Queued` or `Started`) or the transfer ended anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Pause,
+    Resume,
 }
 
 impl Identified for Row {
@@ -45,12 +56,13 @@ impl Row {
     pub fn new(item: ItemSnapshot) -> Self {
         // Bytes a restored item had on disk before this session are not traffic of this one.
         let tick_bytes = item.bytes;
-        Self { item, error_at: None, rate: 0.0, samples: VecDeque::new(), tick_bytes }
+        Self { item, error_at: None, rate: 0.0, samples: VecDeque::new(), tick_bytes, intent: None }
     }
 
     /// Folds an event about this item: the snapshot by its `apply`, then the screen's extras.
     pub fn apply(&mut self, event: &EngineEvent, now: Instant) {
         self.item.apply(event);
+        self.intent = super::intents::settled(self.intent, event);
         match event {
             EngineEvent::Started { info, .. } => {
                 self.stop_rate();

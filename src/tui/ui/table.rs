@@ -18,6 +18,9 @@ use super::{Theme, ellipsize_middle};
 
 /// A symbol and a word for a state, so it reads without colour.
 pub fn state_label(row: &Row) -> String {
+    if let Some(pending) = super::super::app::intent_label(row) {
+        return pending.into();
+    }
     match row.state {
         ItemState::Queued => "· queued".into(),
         ItemState::Connecting => match &row.retry {
