@@ -245,6 +245,10 @@ fn perform(
                 out.flush()?;
             }
             Effect::SetFolder(typed) => app.folder_checked(system::prepare_folder(&typed)),
+            Effect::AddIn { folder, text } => {
+                let effects = app.add_in_folder(&text, system::prepare_folder(&folder));
+                perform(effects, session, tui, app)?;
+            }
             Effect::Open(path) => {
                 let result = if path.exists() {
                     system::open(&path)

@@ -29,7 +29,14 @@ impl App {
             KeyAction::PageDown => self.move_by(self.page() as isize),
             KeyAction::Top => self.select_first(),
             KeyAction::Bottom => self.select_last(),
-            KeyAction::Add => self.mode = Mode::Add,
+            KeyAction::Add => {
+                // The folder field starts at the current folder each time; the URLs keep
+                // their draft.
+                self.add_folder.clear();
+                self.add_folder.insert_str(&self.download_dir.display().to_string());
+                self.add_on_folder = false;
+                self.mode = Mode::Add;
+            }
             KeyAction::Filter => {
                 // The filter in force comes back selected: typing replaces it, a move edits it.
                 self.filter_input.select_all();

@@ -39,6 +39,7 @@ impl App {
             },
             Mode::Add => match key.code {
                 KeyCode::Esc => self.close_dialog(),
+                KeyCode::Tab | KeyCode::BackTab => self.add_on_folder = !self.add_on_folder,
                 KeyCode::Enter if plain => {
                     let text = self.add_input.text();
                     let (urls, _) = split_pasted(&text);
@@ -46,9 +47,16 @@ impl App {
                         self.say(Level::Warn, "no http:// or https:// URL in the text");
                         return Vec::new();
                     }
+                    let folder = self.add_folder.text();
+                    if folder.trim() != self.download_dir.display().to_string() {
+                        return vec![Effect::AddIn { folder, text }];
+                    }
                     self.add_input.clear();
                     self.mode = Mode::Normal;
                     return self.add_text(&text);
+                }
+                _ if self.add_on_folder => {
+                    self.add_folder.handle_key(&key);
                 }
                 _ => {
                     self.add_input.handle_key(&key);
@@ -167,6 +175,23 @@ impl App {
         }
     }
 
+    /// The loop's answer to `Effect::AddIn`: the URLs go to the checked folder (this add
+    /// only; `F` changes the folder for the next ones), or the problem is said with the box
+    /// left open.
+    pub fn add_in_folder(&mut self, text: &str, checked: Result<PathBuf, String>) -> Vec<Effect> {
+        match checked {
+            Ok(dir) => {
+                self.add_input.clear();
+                self.mode = Mode::Normal;
+                self.add_text_to(text, Some(dir))
+            }
+            Err(why) => {
+                self.say(Level::Warn, why);
+                Vec::new()
+            }
+        }
+    }
+
     /// Opens the rate-limit box holding the limit in force, ready to be edited.
     pub(super) fn open_limit(&mut self, target: LimitTarget) {
         let current = match target {
@@ -214,6 +239,7 @@ impl App {
     /// A paste: into the text box that is open, else every http(s) URL in it is added.
     pub(super) fn paste(&mut self, text: &str) -> Vec<Effect> {
         match self.mode {
+            Mode::Add if self.add_on_folder => self.add_folder.insert_str(text),
             Mode::Add => self.add_input.insert_str(text),
             Mode::Filter => {
                 self.filter_input.insert_str(text);
@@ -238,6 +264,11 @@ impl App {
     /// Adds every http(s) URL in a text; reports duplicates (of unfinished items, or of adds
     /// the engine has not confirmed yet) and words that are not URLs.
     pub(super) fn add_text(&mut self, text: &str) -> Vec<Effect> {
+        self.add_text_to(text, self.chosen_dir.clone())
+    }
+
+    /// `add_text` into a folder (`None`: the engine's default).
+    fn add_text_to(&mut self, text: &str, dir: Option<PathBuf>) -> Vec<Effect> {
         let (urls, others) = split_pasted(text);
         let pending: HashSet<&str> =
             self.rows.iter().filter(|r| r.is_pending()).map(|r| r.url.as_str()).collect();
@@ -259,7 +290,7 @@ impl App {
                 continue;
             }
             fresh.insert(key);
-            effects.push(Effect::Add(AddRequest { dir: self.chosen_dir.clone(), ..AddRequest::new(url) }));
+            effects.push(Effect::Add(AddRequest { dir: dir.clone(), ..AddRequest::new(url) }));
         }
         self.adding.extend(fresh);
         let mut parts = Vec::new();

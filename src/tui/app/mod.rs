@@ -84,6 +84,12 @@ pub enum Effect {
     /// Make this the folder for new downloads if it exists or can be created and is
     /// writable; the loop answers with `App::folder_checked`.
     SetFolder(String),
+    /// The add box's Enter with a folder other than the current one: the loop checks the
+    /// folder (as for `SetFolder`) and answers with `App::add_in_folder`.
+    AddIn {
+        folder: String,
+        text: String,
+    },
 }
 
 /// Which screen has the keyboard.
@@ -150,6 +156,9 @@ pub struct App {
     pub filter_input: TextInput,
     /// The rate-limit box (`Mode::Limit`).
     pub limit_input: TextInput,
+    /// The add box's folder field, and whether it has the keyboard (Tab switches).
+    pub add_folder: TextInput,
+    pub add_on_folder: bool,
     /// The download-folder box (`Mode::Folder`).
     pub folder_input: TextInput,
     /// The folder chosen with `F` for new downloads from this screen; `None` until then (the
@@ -192,6 +201,8 @@ impl App {
             filter_input: TextInput::new(false),
             limit_input: TextInput::new(false),
             folder_input: TextInput::new(false),
+            add_folder: TextInput::new(false),
+            add_on_folder: false,
             chosen_dir: None,
             filter: String::new(),
             show_details: false,

@@ -515,3 +515,23 @@ fn shift_f_sets_the_folder_that_new_adds_carry() {
         vec![Effect::Add(AddRequest { dir: Some("/new".into()), ..AddRequest::new("http://h/z") })]
     );
 }
+
+#[test]
+fn the_add_box_folder_field_sends_its_urls_to_a_checked_folder() {
+    let (mut a, _) = app();
+    run(&mut a, Action::Key(KeyAction::Add));
+    run(&mut a, Action::Paste("http://h/q".into()));
+    assert_eq!(a.add_folder.text(), "/dl", "defaults to the current folder");
+    let input = |a: &mut App, code| run(a, Action::Input(KeyEvent::new(code, KeyModifiers::NONE)));
+    input(&mut a, KeyCode::Tab);
+    run(&mut a, Action::Paste("/sub".into()));
+    let effects = input(&mut a, KeyCode::Enter);
+    assert_eq!(effects, vec![Effect::AddIn { folder: "/dl/sub".into(), text: "http://h/q".into() }]);
+    assert!(a.add_in_folder("http://h/q", Err("cannot create /dl/sub".into())).is_empty());
+    assert_eq!(a.mode, Mode::Add, "the box stays open to fix it");
+    let effects = a.add_in_folder("http://h/q", Ok(PathBuf::from("/dl/sub")));
+    let request = AddRequest { dir: Some("/dl/sub".into()), ..AddRequest::new("http://h/q") };
+    assert_eq!(effects, vec![Effect::Add(request)]);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.download_dir, PathBuf::from("/dl"), "only this add goes there");
+}

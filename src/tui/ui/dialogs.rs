@@ -267,14 +267,29 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = Block::bordered()
         .title(" Add downloads ")
         .title_bottom(
-            Line::from(" Enter adds · Alt-Enter new line · Esc closes ").alignment(Alignment::Right),
+            Line::from(" Enter adds · Tab folder · Alt-Enter new line · Esc closes ")
+                .alignment(Alignment::Right),
         )
         .border_style(theme.fg(Color::Cyan));
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
-    let [hint, input, summary] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [hint, input, folder, summary] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let prompt = "into: ";
+    let width = usize::from(folder.width).saturating_sub(prompt.len() + 1);
+    let (fcol0, _) = app.add_folder.scroll_for(width, 1);
+    let text: String = app.add_folder.text().chars().skip(fcol0).take(width).collect();
+    let prompt_style = if app.add_on_folder { theme.key() } else { theme.dim() };
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(prompt, prompt_style), Span::raw(text)])),
+        folder,
+    );
     frame.render_widget(
         Paragraph::new(Span::styled(
             "URLs, one per line or separated by spaces; paste works here.",
@@ -292,7 +307,13 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     frame.render_widget(Paragraph::new(Text::from(lines)), input);
     let (row, col) = app.add_input.cursor();
-    frame.set_cursor_position(Position::new(input.x + (col - col0) as u16, input.y + (row - row0) as u16));
+    if app.add_on_folder {
+        let (_, fcol) = app.add_folder.cursor();
+        frame.set_cursor_position(Position::new(folder.x + (prompt.len() + fcol - fcol0) as u16, folder.y));
+    } else {
+        frame
+            .set_cursor_position(Position::new(input.x + (col - col0) as u16, input.y + (row - row0) as u16));
+    }
     let (urls, others) = crate::inputs::split_pasted(&app.add_input.text());
     let mut text = match urls.len() {
         1 => "1 URL".to_string(),
