@@ -4,7 +4,7 @@
 //! the engine's event for the item settles it. Part of `App`, pure; depends on the engine's
 //! command and event types.
 
-use crate::engine::{Command, EngineEvent, ItemState};
+use crate::engine::{Command, ItemState};
 
 use super::row::{Intent, Row};
 use super::{App, Effect, Level};
@@ -15,21 +15,6 @@ pub fn intent_label(row: &Row) -> Option<&'static str> {
         (Intent::Pause, ItemState::Paused) | (Intent::Resume, ItemState::Downloading) => None,
         (Intent::Pause, _) => Some("‖ pausing…"),
         (Intent::Resume, _) => Some("↻ resuming…"),
-    }
-}
-
-/// The intent left after an engine event: the event that does what was asked settles it, and
-/// so does the end of the transfer.
-pub(super) fn settled(intent: Option<Intent>, event: &EngineEvent) -> Option<Intent> {
-    let ended = matches!(
-        event,
-        EngineEvent::Completed { .. } | EngineEvent::Failed { .. } | EngineEvent::Cancelled { .. }
-    );
-    match (intent, event) {
-        (_, _) if ended => None,
-        (Some(Intent::Pause), EngineEvent::Paused { .. }) => None,
-        (Some(Intent::Resume), EngineEvent::Queued { .. } | EngineEvent::Started { .. }) => None,
-        (keep, _) => keep,
     }
 }
 

@@ -62,7 +62,7 @@ impl Row {
     /// Folds an event about this item: the snapshot by its `apply`, then the screen's extras.
     pub fn apply(&mut self, event: &EngineEvent, now: Instant) {
         self.item.apply(event);
-        self.intent = super::intents::settled(self.intent, event);
+        self.intent = settled(self.intent, event);
         match event {
             EngineEvent::Started { info, .. } => {
                 self.stop_rate();
@@ -130,5 +130,20 @@ impl Row {
         self.rate = 0.0;
         self.samples.clear();
         self.tick_bytes = self.bytes;
+    }
+}
+
+/// The intent left after an engine event: the event that does what was asked settles it, and
+/// so does the end of the transfer.
+fn settled(intent: Option<Intent>, event: &EngineEvent) -> Option<Intent> {
+    let ended = matches!(
+        event,
+        EngineEvent::Completed { .. } | EngineEvent::Failed { .. } | EngineEvent::Cancelled { .. }
+    );
+    match (intent, event) {
+        (_, _) if ended => None,
+        (Some(Intent::Pause), EngineEvent::Paused { .. }) => None,
+        (Some(Intent::Resume), EngineEvent::Queued { .. } | EngineEvent::Started { .. }) => None,
+        (keep, _) => keep,
     }
 }
