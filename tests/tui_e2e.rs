@@ -546,3 +546,106 @@ async fn after_a_restart_a_finished_item_whose_file_is_gone_says_missing() {
     drop(master);
     reader.join().unwrap();
 }
+
+/// Issue 16: `y` writes the row's URL to the terminal as OSC 52 (wrapped for tmux when `TMUX`
+/// is set), and `o`/`O` hand the file and its folder to the system opener, detached. The
+/// opener here is a script on the PATH that records what it was asked to open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn y_copies_the_url_with_osc_52_and_o_opens_the_file_and_its_folder() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let opened = bin.path().join("opened.txt");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(&opener, format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display())).unwrap();
+    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let url = server.url("/f/copied.bin?size=1000");
+    let envs = [
+        ("PATH", bin.path().to_str().unwrap()),
+        ("DISPLAY", ":0"),
+        ("SSH_CONNECTION", ""),
+        ("TMUX", "/tmp/tmux-1/default,1,0"),
+    ];
+    let (mut child, screen, mut writer, reader, master) =
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap(), &url], &envs);
+    let mut send = |bytes: &[u8]| {
+        writer.write_all(bytes).unwrap();
+        writer.flush().unwrap();
+    };
+    screen.wait_for("the download to finish", |s| s.contains("✓ done")).await;
+    send(b"y");
+    screen.wait_for("the copy message", |s| s.contains("copied the URL")).await;
+    let folder = dir.path().canonicalize().unwrap();
+    let file = folder.join("copied.bin");
+    // One at a time: the two openers would race to append.
+    send(b"o");
+    wait_for_file(&opened, &format!("{}\n", file.display())).await;
+    send(b"O");
+    wait_for_file(&opened, &format!("{}\n{}\n", file.display(), folder.display())).await;
+    send(b"q");
+    assert!(wait_exit(&mut child, &screen).await.success());
+    drop(master);
+    let output = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    let expected = dlm::tui::system::osc52(&url, true);
+    assert!(expected.starts_with("\x1bPtmux;\x1b\x1b]52;c;"), "{expected:?}");
+    assert!(output.contains(&expected), "no OSC 52 with the URL on the pty");
+}
+
+/// Waits until the file at `path` holds exactly `want`.
+async fn wait_for_file(path: &std::path::Path, want: &str) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let got = std::fs::read_to_string(path).unwrap_or_default();
+        if got == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{} holds {got:?}, want {want:?}", path.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 16: under a low global rate limit, `P` pauses both transfers quickly (the time is
+/// printed), and `P` then `R` sent in one write ends with both running: the last key wins,
+/// and the `.part` files keep growing afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_rate_limit_shift_p_then_shift_r_ends_with_everything_running() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let url_a = server.url("/f/one.bin?size=50000000");
+    let url_b = server.url("/f/two.bin?size=50000000");
+    let out = dir.path().to_str().unwrap();
+    let (mut child, screen, mut writer, _reader, _master) =
+        spawn_dlm(state.path(), &["-o", out, "--limit-rate", "64K", &url_a, &url_b], &[]);
+    let mut send = |bytes: &[u8]| {
+        writer.write_all(bytes).unwrap();
+        writer.flush().unwrap();
+    };
+    let running = |s: &str| s.matches("↓ downloading").count() == 2;
+    screen.wait_for("both to run", running).await;
+
+    let asked = std::time::Instant::now();
+    send(b"P");
+    screen.wait_for("both to pause", |s| s.matches("‖ paused").count() == 2).await;
+    eprintln!("P to both shown paused under a 64 KiB/s limit: {:?}", asked.elapsed());
+    send(b"R");
+    screen.wait_for("both to run again", running).await;
+
+    send(b"PR");
+    screen.wait_for("both running, nothing pausing", |s| running(s) && !s.contains("‖ paus")).await;
+    let part = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0, |m| m.len());
+    let before = (part("one.bin.part"), part("two.bin.part"));
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while part("one.bin.part") < before.0 + 32_768 || part("two.bin.part") < before.1 + 32_768 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the .part files stopped growing after P R; screen:\n{}",
+            screen.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = screen.text();
+    assert!(running(&text) && !text.contains("‖ paus"), "{text}");
+    child.kill().unwrap();
+}

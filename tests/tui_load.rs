@@ -17,7 +17,7 @@ use support::{TestServer, assert_file, content};
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 /// Shown only while the help overlay is open (its bottom border).
-const HELP_MARK: &str = "Esc closes · ↑↓ scroll";
+const HELP_MARK: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
 
 struct Figures {
     peak_kib: u64,

@@ -261,6 +261,13 @@ fn help_overlay() {
         h.press(KeyCode::Down);
     }
     insta::assert_snapshot!("help_overlay_scrolled", h.render(80, 24));
+    // The last page: every line wraps inside the box, none is cut at 80 columns.
+    for _ in 0..4 {
+        h.press(KeyCode::PageDown);
+    }
+    let end = h.render(80, 24);
+    insta::assert_snapshot!("help_overlay_end", end);
+    assert!(end.contains("suspend to the shell") && end.contains("own rate limit"), "{end}");
     h.press(KeyCode::Esc);
     assert_eq!(h.app.mode, Mode::Normal);
 }
@@ -449,4 +456,14 @@ fn every_key_action_is_reachable_from_its_default_key() {
         assert!(!map.keys(info.action).is_empty(), "{}", info.name);
     }
     assert_eq!(KeyAction::from_name("workers_up"), Some(KeyAction::WorkersUp));
+}
+
+#[test]
+fn shift_d_asks_once_before_removing_the_completed_transfers() {
+    let mut h = busy();
+    h.press(KeyCode::Char('D'));
+    insta::assert_snapshot!(h.render(80, 24));
+    h.press(KeyCode::Char('y'));
+    let removes = h.effects.iter().filter(|e| matches!(e, Effect::Send(Command::Remove(_)))).count();
+    assert_eq!(removes, 1, "{:?}", h.effects);
 }

@@ -12,6 +12,9 @@ pub struct TextInput {
     col: usize,
     /// The filter is one line: newlines in pastes become spaces there.
     multiline: bool,
+    /// All the text is selected (the filter reopened): typing or pasting replaces it,
+    /// Backspace or Delete clears it, a move keeps it and ends the selection.
+    selected: bool,
 }
 
 /// What a key did to the input, so the owner knows whether to react.
@@ -25,7 +28,7 @@ pub enum Edit {
 
 impl TextInput {
     pub fn new(multiline: bool) -> Self {
-        Self { lines: vec![Vec::new()], row: 0, col: 0, multiline }
+        Self { lines: vec![Vec::new()], row: 0, col: 0, multiline, selected: false }
     }
 
     pub fn text(&self) -> String {
@@ -44,6 +47,22 @@ impl TextInput {
         self.lines.len() == 1 && self.lines[0].is_empty()
     }
 
+    /// Selects all the text (when there is any), so what comes next replaces it.
+    pub fn select_all(&mut self) {
+        self.selected = !self.is_empty();
+    }
+
+    pub fn is_selected(&self) -> bool {
+        self.selected
+    }
+
+    /// Ends a selection: a replacing edit first clears the text it covers.
+    fn take_selection(&mut self, replacing: bool) {
+        if std::mem::take(&mut self.selected) && replacing {
+            self.clear();
+        }
+    }
+
     pub fn cursor(&self) -> (usize, usize) {
         (self.row, self.col)
     }
@@ -51,6 +70,7 @@ impl TextInput {
     /// Inserts text at the cursor. Carriage returns are dropped (terminals paste `\r\n` or
     /// `\r`), tabs become spaces so columns stay predictable.
     pub fn insert_str(&mut self, text: &str) {
+        self.take_selection(true);
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         for c in text.chars() {
             match c {
@@ -63,6 +83,7 @@ impl TextInput {
     }
 
     pub fn insert_char(&mut self, c: char) {
+        self.take_selection(true);
         self.lines[self.row].insert(self.col, c);
         self.col += 1;
     }
@@ -84,6 +105,17 @@ impl TextInput {
     pub fn handle_key(&mut self, key: &KeyEvent) -> Edit {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if self.selected {
+            let replacing = match key.code {
+                KeyCode::Backspace | KeyCode::Delete => {
+                    self.take_selection(true);
+                    return Edit::Changed;
+                }
+                KeyCode::Char(_) => !ctrl && !alt,
+                _ => false,
+            };
+            self.take_selection(replacing);
+        }
         let line_len = self.lines[self.row].len();
         match key.code {
             KeyCode::Char('a') if ctrl => self.col = 0,
@@ -245,6 +277,26 @@ mod tests {
         t.insert_str("a\nb\tc");
         assert_eq!(t.text(), "a b c");
         assert_eq!(t.handle_key(&ctrl('j')), Edit::Ignored);
+    }
+
+    #[test]
+    fn a_selected_text_is_replaced_by_typing_and_kept_by_moves() {
+        let mut t = TextInput::new(false);
+        t.insert_str("old");
+        t.select_all();
+        t.handle_key(&key(KeyCode::Char('n')));
+        assert_eq!(t.text(), "n");
+        t.select_all();
+        t.handle_key(&key(KeyCode::Left));
+        t.handle_key(&key(KeyCode::Char('x')));
+        assert_eq!(t.text(), "xn");
+        t.select_all();
+        assert_eq!(t.handle_key(&key(KeyCode::Backspace)), Edit::Changed);
+        assert!(t.is_empty());
+        t.insert_str("a");
+        t.select_all();
+        t.insert_str("pasted");
+        assert_eq!(t.text(), "pasted");
     }
 
     #[test]

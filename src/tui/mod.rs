@@ -3,13 +3,14 @@
 //! it folds whatever arrived into the `App` and draws at most once per frame, only when
 //! something changed. The session does the rest (the saved queue, `dlm add` from other shells),
 //! so a slow frame never delays a save. Submodules: `terminal` (owns the real terminal), `app`
-//! (pure model), `ui` (drawing), `keys` (the key table), `input` (text boxes). Talks to the
+//! (pure model), `ui` (drawing), `keys` (the key table), `input` (text boxes), `system` (opening files, the clipboard). Talks to the
 //! engine only through the session; nothing below it may depend on this module.
 
 pub mod app;
 pub mod input;
 pub mod keys;
 mod signals;
+pub mod system;
 pub mod terminal;
 pub mod ui;
 
@@ -138,7 +139,7 @@ async fn event_loop(
     app.update(Action::Resize { width: size.width, height: size.height });
     if !urls.is_empty() {
         let effects = app.update(Action::Paste(urls.join("\n")));
-        perform(effects, session, tui)?;
+        perform(effects, session, tui, app)?;
     }
     let mut input = EventStream::new();
     let mut tstp = signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw()))?;
@@ -171,7 +172,7 @@ async fn event_loop(
                     // motion, and redrawing for each made an idle UI draw 60 frames a second.
                     if let Some(action) = app.action_for(&event) {
                         let effects = app.update(action);
-                        if perform(effects, session, tui)? == Flow::Quit {
+                        if perform(effects, session, tui, app)? == Flow::Quit {
                             return Ok(());
                         }
                         dirty = true;
@@ -241,7 +242,12 @@ enum Flow {
 
 /// Does what `App::update` asked for. The adds of one action (a paste of ten thousand URLs)
 /// go to the session together.
-fn perform(effects: Vec<Effect>, session: &SessionHandle, tui: &mut terminal::Tui) -> anyhow::Result<Flow> {
+fn perform(
+    effects: Vec<Effect>,
+    session: &SessionHandle,
+    tui: &mut terminal::Tui,
+    app: &mut App,
+) -> anyhow::Result<Flow> {
     let mut adds = Vec::new();
     let mut flow = Flow::Continue;
     for effect in effects {
@@ -256,6 +262,27 @@ fn perform(effects: Vec<Effect>, session: &SessionHandle, tui: &mut terminal::Tu
             }
             Effect::Suspend => tui.suspend()?,
             Effect::Quit => flow = Flow::Quit,
+            Effect::Copy(text) => {
+                let in_tmux = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
+                let out = tui.terminal.backend_mut();
+                out.write_all(system::osc52(&text, in_tmux).as_bytes())?;
+                out.flush()?;
+            }
+            Effect::SetFolder(typed) => app.folder_checked(system::prepare_folder(&typed)),
+            Effect::AddIn { folder, text } => {
+                let effects = app.add_in_folder(&text, system::prepare_folder(&folder));
+                perform(effects, session, tui, app)?;
+            }
+            Effect::Open(path) => {
+                let result = if path.exists() {
+                    system::open(&path)
+                } else {
+                    Err(format!("{} is not there any more", path.display()))
+                };
+                if let Err(why) = result {
+                    app.update(Action::Notice(format!("cannot open {}: {why}", path.display())));
+                }
+            }
         }
     }
     if !adds.is_empty() {

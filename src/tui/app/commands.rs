@@ -29,8 +29,17 @@ impl App {
             KeyAction::PageDown => self.move_by(self.page() as isize),
             KeyAction::Top => self.select_first(),
             KeyAction::Bottom => self.select_last(),
-            KeyAction::Add => self.mode = Mode::Add,
+            KeyAction::Add => {
+                // The folder field starts at the current folder each time; the URLs keep
+                // their draft.
+                self.add_folder.clear();
+                self.add_folder.insert_str(&self.download_dir.display().to_string());
+                self.add_on_folder = false;
+                self.mode = Mode::Add;
+            }
             KeyAction::Filter => {
+                // The filter in force comes back selected: typing replaces it, a move edits it.
+                self.filter_input.select_all();
                 self.mode = Mode::Filter;
             }
             KeyAction::Details => self.show_details = !self.show_details,
@@ -62,7 +71,7 @@ impl App {
             KeyAction::ConnectionsUp | KeyAction::ConnectionsDown => {
                 let Some((id, state, label)) = selected else { return Vec::new() };
                 if state.is_terminal() {
-                    self.say(Level::Info, format!("{label} is finished; r retries it first"));
+                    self.say(Level::Info, finished_hint(&label, state));
                     return Vec::new();
                 }
                 let Some(row) = self.rows.get_mut(id) else { return Vec::new() };
@@ -79,28 +88,9 @@ impl App {
                 self.say(Level::Info, format!("{label}: {n} {plural}{note}"));
                 return vec![Effect::Send(Command::SetItemConnections { id, connections: n })];
             }
-            KeyAction::PauseAll => {
-                self.say(Level::Info, "pausing everything (R resumes)");
-                return vec![Effect::Send(Command::PauseAll)];
-            }
-            KeyAction::ResumeAll => return vec![Effect::Send(Command::ResumeAll)],
-            KeyAction::TogglePause => {
-                let Some((id, state, label)) = selected else { return Vec::new() };
-                return match state {
-                    ItemState::Queued | ItemState::Connecting | ItemState::Downloading => {
-                        vec![Effect::Send(Command::Pause(id))]
-                    }
-                    ItemState::Paused => vec![Effect::Send(Command::Resume(id))],
-                    ItemState::Failed | ItemState::Cancelled => {
-                        self.say(Level::Info, format!("{label} is not running; r retries it"));
-                        Vec::new()
-                    }
-                    ItemState::Done => {
-                        self.say(Level::Info, format!("{label} is already done"));
-                        Vec::new()
-                    }
-                };
-            }
+            KeyAction::PauseAll => return self.pause_all(true),
+            KeyAction::ResumeAll => return self.pause_all(false),
+            KeyAction::TogglePause => return self.toggle_pause(),
             KeyAction::Cancel => {
                 let Some((id, state, label)) = selected else { return Vec::new() };
                 if matches!(state, ItemState::Done | ItemState::Cancelled) {
@@ -111,22 +101,52 @@ impl App {
             }
             KeyAction::Retry => {
                 let Some((id, state, label)) = selected else { return Vec::new() };
-                if matches!(state, ItemState::Failed | ItemState::Cancelled) {
-                    return vec![Effect::Send(Command::Retry(id))];
+                match state {
+                    ItemState::Failed | ItemState::Cancelled => {
+                        return vec![Effect::Send(Command::Retry(id))];
+                    }
+                    ItemState::Done => self.mode = Mode::ConfirmRedownload(id),
+                    _ => self.say(Level::Info, format!("{label} has not finished; nothing to retry")),
                 }
-                self.say(
-                    Level::Info,
-                    format!("{label} has not failed; only failed or cancelled items retry"),
-                );
             }
             KeyAction::Remove => {
                 let Some((id, state, label)) = selected else { return Vec::new() };
                 if state.is_terminal() {
+                    let note = if state == ItemState::Done { " (the file stays)" } else { "" };
+                    self.say(Level::Info, format!("removed {label} from the list{note}"));
                     return vec![Effect::Send(Command::Remove(id))];
                 }
                 self.say(Level::Info, format!("{label} is not finished; c cancels it first"));
             }
             KeyAction::Sort | KeyAction::NextFailed | KeyAction::NextRunning => self.view_key(action),
+            KeyAction::RemoveFinished => {
+                let done: Vec<_> =
+                    self.rows.iter().filter(|r| r.state == ItemState::Done).map(|r| r.id).collect();
+                if done.is_empty() {
+                    self.say(Level::Info, "no completed transfers to remove");
+                } else {
+                    self.mode = Mode::ConfirmRemoveFinished(done);
+                }
+            }
+            KeyAction::RetryFailed => {
+                let failed: Vec<_> =
+                    self.rows.iter().filter(|r| r.state == ItemState::Failed).map(|r| r.id).collect();
+                if failed.is_empty() {
+                    self.say(Level::Info, "no failed transfers to retry");
+                    return Vec::new();
+                }
+                self.say(Level::Info, format!("retrying {}", count(failed.len(), "failed transfer")));
+                return failed.into_iter().map(|id| Effect::Send(Command::Retry(id))).collect();
+            }
+            KeyAction::DownloadFolder => {
+                self.folder_input.clear();
+                self.folder_input.insert_str(&self.download_dir.display().to_string());
+                self.folder_input.select_all();
+                self.mode = Mode::Folder;
+            }
+            KeyAction::OpenFile | KeyAction::OpenFolder | KeyAction::CopyUrl | KeyAction::CopyPath => {
+                return self.desktop(action);
+            }
             KeyAction::Quit => {
                 let c = self.counts();
                 if c.running + c.queued > 0 {
@@ -138,6 +158,21 @@ impl App {
         }
         Vec::new()
     }
+}
+
+/// What `r` does to a finished item, for the keys that do not apply to one: the same words
+/// whichever key was pressed.
+pub(super) fn finished_hint(label: &str, state: ItemState) -> String {
+    if state == ItemState::Done {
+        format!("{label} is done; r downloads it again")
+    } else {
+        format!("{label} is finished; r retries it first")
+    }
+}
+
+/// `3 failed transfers`, `1 failed transfer`.
+pub(super) fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// One step up or down, staying within `1..=max`.

@@ -8,13 +8,16 @@
 //! This file holds the types, the reading side and the dispatch; `input_map` turns terminal
 //! events into actions, `commands` is what the main view's keys do, `dialogs` what dialogs
 //! and text boxes do, `view` the filter and the selection, `fold` what engine events and the
-//! tick do, `row` one transfer (the engine's snapshot plus rate samples). Depends on the
-//! engine's message types and `format`; never on the terminal or rendering.
+//! tick do, `desktop` the keys that open and copy, `intents` pause and resume until the
+//! engine confirms them, `row` one transfer (the engine's snapshot plus rate samples).
+//! Depends on the engine's message types and `format`; never on the terminal or rendering.
 
 mod commands;
+mod desktop;
 mod dialogs;
 mod fold;
 mod input_map;
+mod intents;
 mod row;
 mod url_box;
 mod view;
@@ -35,7 +38,8 @@ use super::keys::{KeyAction, KeyMap};
 use crate::session::ById;
 
 pub use fold::Counts;
-pub use row::Row;
+pub use intents::intent_label;
+pub use row::{Intent, Row};
 pub use view::SortKey;
 
 /// Points kept for the rate graph: one a second for the last minute.
@@ -75,6 +79,19 @@ pub enum Effect {
     Add(AddRequest),
     Suspend,
     Quit,
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
+    /// Open this file or folder with the system's opener.
+    Open(PathBuf),
+    /// Make this the folder for new downloads if it exists or can be created and is
+    /// writable; the loop answers with `App::folder_checked`.
+    SetFolder(String),
+    /// The add box's Enter with a folder other than the current one: the loop checks the
+    /// folder (as for `SetFolder`) and answers with `App::add_in_folder`.
+    AddIn {
+        folder: String,
+        text: String,
+    },
 }
 
 /// Which screen has the keyboard.
@@ -88,6 +105,13 @@ pub enum Mode {
     Filter,
     ConfirmCancel(ItemId),
     ConfirmQuit,
+    /// `D`: remove these completed items from the list (the count asked about is the count
+    /// removed, even if more complete while the question is open).
+    ConfirmRemoveFinished(Vec<ItemId>),
+    /// `r` on a completed item: download it again?
+    ConfirmRedownload(ItemId),
+    /// The download-folder box (`F`).
+    Folder,
     /// The rate-limit box is open for all downloads or for one.
     Limit(LimitTarget),
     /// The URL box (`u`) is open for this item.
@@ -138,6 +162,14 @@ pub struct App {
     pub limit_input: TextInput,
     /// The URL box (`Mode::UrlBox`).
     pub url_input: TextInput,
+    /// The add box's folder field, and whether it has the keyboard (Tab switches).
+    pub add_folder: TextInput,
+    pub add_on_folder: bool,
+    /// The download-folder box (`Mode::Folder`).
+    pub folder_input: TextInput,
+    /// The folder chosen with `F` for new downloads from this screen; `None` until then (the
+    /// engine's default folder, which `dlm add` from other shells keeps using).
+    pub chosen_dir: Option<PathBuf>,
     /// The filter in force, lowercased; empty means none.
     filter: String,
     /// The table's order (`s` cycles).
@@ -179,6 +211,10 @@ impl App {
             filter_input: TextInput::new(false),
             limit_input: TextInput::new(false),
             url_input: TextInput::new(false),
+            folder_input: TextInput::new(false),
+            add_folder: TextInput::new(false),
+            add_on_folder: false,
+            chosen_dir: None,
             filter: String::new(),
             sort: SortKey::default(),
             show_details: false,

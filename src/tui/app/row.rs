@@ -37,6 +37,17 @@ pub struct Row {
     ended_at: Option<Instant>,
     /// Finished, but its file is not on disk (deleted since an earlier session finished it).
     pub missing: bool,
+    /// A pause or resume asked for and not yet confirmed by the engine: shown at once, and
+    /// what the next `p` toggles from, so quick presses are never lost.
+    pub intent: Option<Intent>,
+}
+
+/// What the person last asked of a transfer's running, until the engine's event says it
+/// happened (`Paused`; `Queued` or `Started`) or the transfer ended anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Pause,
+    Resume,
 }
 
 impl Identified for Row {
@@ -68,6 +79,7 @@ impl Row {
             began: None,
             ended_at: None,
             missing: false,
+            intent: None,
         }
     }
 
@@ -75,6 +87,7 @@ impl Row {
     pub fn apply(&mut self, event: &EngineEvent, now: Instant) {
         let before = self.bytes;
         self.item.apply(event);
+        self.intent = settled(self.intent, event);
         match event {
             EngineEvent::Started { info, .. } => {
                 self.stop_rate();
@@ -177,5 +190,20 @@ impl Row {
         self.rate = 0.0;
         self.samples.clear();
         self.tick_bytes = self.bytes;
+    }
+}
+
+/// The intent left after an engine event: the event that does what was asked settles it, and
+/// so does the end of the transfer.
+fn settled(intent: Option<Intent>, event: &EngineEvent) -> Option<Intent> {
+    let ended = matches!(
+        event,
+        EngineEvent::Completed { .. } | EngineEvent::Failed { .. } | EngineEvent::Cancelled { .. }
+    );
+    match (intent, event) {
+        (_, _) if ended => None,
+        (Some(Intent::Pause), EngineEvent::Paused { .. }) => None,
+        (Some(Intent::Resume), EngineEvent::Queued { .. } | EngineEvent::Started { .. }) => None,
+        (keep, _) => keep,
     }
 }

@@ -67,9 +67,9 @@ fn paste_adds_urls_reports_other_words_and_skips_duplicates() {
     assert!(msg.text.contains("\"see\""), "{}", msg.text);
     // Pasting again while they are queued adds nothing.
     assert!(run(&mut a, Action::Paste("http://h/a".into())).is_empty());
-    // Once done, the same URL may be fetched again.
+    // Once done, a paste says so rather than making `a (1)`; `r` on the row fetches it again.
     a.apply(EngineEvent::Completed { id: ItemId(1), path: "/dl/a".into(), bytes: 1, skipped: false }, a.now);
-    assert_eq!(run(&mut a, Action::Paste("http://h/a".into())).len(), 1);
+    assert!(run(&mut a, Action::Paste("http://h/a".into())).is_empty());
 }
 
 #[test]
@@ -341,4 +341,209 @@ fn navigation_and_mouse() {
     assert_eq!(a.selected_index(), 22);
     a.update(Action::Click { column: 3, row: 2 });
     assert_eq!(a.selected_index(), 22);
+}
+
+/// A named key as the key table binds it, through the same translation as the loop.
+fn bound(a: &App, code: KeyCode, modifiers: KeyModifiers) -> Action {
+    a.action_for(&Event::Key(KeyEvent::new(code, modifiers))).expect("bound")
+}
+
+/// Three transfers: 1 completed, 2 failed, 3 queued.
+fn three_states() -> App {
+    let (mut a, now) = app();
+    run(&mut a, Action::Paste("http://h/a http://h/b http://h/c".into()));
+    a.apply(started(1, Some(1)), now);
+    a.apply(
+        EngineEvent::Completed { id: ItemId(1), path: "/dl/file1.bin".into(), bytes: 1, skipped: false },
+        now,
+    );
+    a.apply(EngineEvent::Failed { id: ItemId(2), error: ItemError::other("x") }, now);
+    a
+}
+
+#[test]
+fn shift_d_asks_once_then_removes_only_the_completed_transfers() {
+    let mut a = three_states();
+    let d = bound(&a, KeyCode::Char('D'), KeyModifiers::SHIFT);
+    assert!(run(&mut a, d).is_empty(), "nothing is removed before the answer");
+    assert_eq!(a.mode, Mode::ConfirmRemoveFinished(vec![ItemId(1)]));
+    assert_eq!(run(&mut a, key('y')), vec![Effect::Send(Command::Remove(ItemId(1)))]);
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(a.message.as_ref().unwrap().text.contains("removed 1 completed transfer"));
+    // `n` keeps them.
+    let mut a = three_states();
+    let d = bound(&a, KeyCode::Char('D'), KeyModifiers::SHIFT);
+    run(&mut a, d);
+    assert!(run(&mut a, key('n')).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn ctrl_r_retries_every_failed_transfer_and_nothing_else() {
+    let mut a = three_states();
+    let r = bound(&a, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert_eq!(run(&mut a, r), vec![Effect::Send(Command::Retry(ItemId(2)))]);
+    assert!(a.message.as_ref().unwrap().text.contains("retrying 1 failed transfer"));
+}
+
+#[test]
+fn y_copies_the_shown_url_shift_y_the_path_and_o_opens_only_a_complete_file() {
+    let mut a = three_states();
+    let y = bound(&a, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert_eq!(run(&mut a, y.clone()), vec![Effect::Copy("http://h/a".into())]);
+    assert!(a.message.as_ref().unwrap().text.contains("if your terminal allows OSC 52"));
+    let shift_y = bound(&a, KeyCode::Char('Y'), KeyModifiers::SHIFT);
+    assert_eq!(run(&mut a, shift_y.clone()), vec![Effect::Copy("/dl/file1.bin".into())]);
+    let o = bound(&a, KeyCode::Char('o'), KeyModifiers::NONE);
+    assert_eq!(run(&mut a, o.clone()), vec![Effect::Open("/dl/file1.bin".into())]);
+    let shift_o = bound(&a, KeyCode::Char('O'), KeyModifiers::SHIFT);
+    assert_eq!(run(&mut a, shift_o), vec![Effect::Open("/dl".into())]);
+    // The queued one has no file yet: o says so, Y too.
+    run(&mut a, Action::Key(KeyAction::Bottom));
+    assert!(run(&mut a, o).is_empty());
+    assert!(a.message.as_ref().unwrap().text.contains("not complete yet"));
+    assert!(run(&mut a, shift_y).is_empty());
+    assert!(a.message.as_ref().unwrap().text.contains("no file name yet"));
+    // Credentials never reach the clipboard: the row shows the URL without them.
+    let (mut a, _) = app();
+    run(&mut a, Action::Paste("http://user:secret@h/x".into()));
+    let effects = run(&mut a, y);
+    assert!(matches!(&effects[..], [Effect::Copy(u)] if !u.contains("secret")), "{effects:?}");
+}
+
+#[test]
+fn removing_one_transfer_says_which() {
+    let mut a = three_states();
+    run(&mut a, Action::Key(KeyAction::Remove));
+    assert_eq!(a.message.as_ref().unwrap().text, "removed file1.bin from the list (the file stays)");
+}
+
+#[test]
+fn esc_closing_a_text_box_takes_its_error_with_it() {
+    let (mut a, _) = app();
+    run(&mut a, Action::Key(KeyAction::RateLimit));
+    run(&mut a, Action::Paste("fast".into()));
+    run(&mut a, Action::Input(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert!(a.message.is_some(), "the unreadable limit is reported");
+    run(&mut a, Action::Input(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.message, None);
+}
+
+#[test]
+fn reopening_the_filter_selects_it_so_typing_replaces_it() {
+    let (mut a, _) = app();
+    run(&mut a, Action::Key(KeyAction::Filter));
+    run(&mut a, key('o'));
+    run(&mut a, key('l'));
+    run(&mut a, key('d'));
+    run(&mut a, Action::Input(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert_eq!(a.filter(), "old");
+    run(&mut a, Action::Key(KeyAction::Filter));
+    run(&mut a, key('n'));
+    assert_eq!(a.filter(), "n");
+}
+
+#[test]
+fn p_twice_on_a_running_transfer_ends_running_and_shows_pausing_meanwhile() {
+    let (mut a, now) = app();
+    run(&mut a, Action::Paste("http://h/a".into()));
+    a.apply(started(1, Some(1000)), now);
+    let p = Action::Key(KeyAction::TogglePause);
+    assert_eq!(run(&mut a, p.clone()), vec![Effect::Send(Command::Pause(ItemId(1)))]);
+    assert_eq!(
+        crate::tui::ui::state_label(a.row(ItemId(1)).unwrap(), std::time::Instant::now()),
+        "‖ pausing…"
+    );
+    // The engine has not stopped it yet: the second press resumes, it is not lost.
+    assert_eq!(run(&mut a, p), vec![Effect::Send(Command::Resume(ItemId(1)))]);
+    assert_eq!(
+        crate::tui::ui::state_label(a.row(ItemId(1)).unwrap(), std::time::Instant::now()),
+        "↓ downloading"
+    );
+}
+
+#[test]
+fn shift_p_then_shift_r_leave_every_row_meant_to_run() {
+    let (mut a, now) = app();
+    run(&mut a, Action::Paste("http://h/a http://h/b".into()));
+    a.apply(started(1, Some(1000)), now);
+    assert_eq!(run(&mut a, Action::Key(KeyAction::PauseAll)), vec![Effect::Send(Command::PauseAll)]);
+    assert_eq!(a.row(ItemId(2)).unwrap().intent, Some(Intent::Pause));
+    // The queued one pauses at once; the running one has not stopped yet when R comes.
+    a.apply(EngineEvent::Paused { id: ItemId(2), bytes: 0 }, now);
+    assert_eq!(run(&mut a, Action::Key(KeyAction::ResumeAll)), vec![Effect::Send(Command::ResumeAll)]);
+    assert_eq!(
+        crate::tui::ui::state_label(a.row(ItemId(2)).unwrap(), std::time::Instant::now()),
+        "↻ resuming…"
+    );
+    assert_eq!(
+        crate::tui::ui::state_label(a.row(ItemId(1)).unwrap(), std::time::Instant::now()),
+        "↓ downloading"
+    );
+    a.apply(EngineEvent::Queued { id: ItemId(2) }, now);
+    assert_eq!(a.row(ItemId(2)).unwrap().intent, None);
+}
+
+#[test]
+fn r_on_a_completed_transfer_asks_then_adds_it_anew_beside_the_old_file() {
+    let mut a = three_states();
+    assert!(run(&mut a, Action::Key(KeyAction::Retry)).is_empty(), "asks first");
+    assert_eq!(a.mode, Mode::ConfirmRedownload(ItemId(1)));
+    let effects = a.update(key('y'));
+    let request = AddRequest { dir: Some(PathBuf::from("/dl")), ..AddRequest::new("http://h/a") };
+    assert_eq!(effects, vec![Effect::Send(Command::Remove(ItemId(1))), Effect::Add(request)]);
+    assert!(a.message.as_ref().unwrap().text.contains("the finished file stays"));
+    // `x` says the same about what applies to a completed item.
+    let mut a = three_states();
+    run(&mut a, Action::Key(KeyAction::ConnectionsUp));
+    assert_eq!(a.message.as_ref().unwrap().text, "file1.bin is done; r downloads it again");
+}
+
+#[test]
+fn pasting_a_url_already_downloaded_says_so_and_adds_nothing() {
+    let mut a = three_states();
+    assert!(run(&mut a, Action::Paste("http://h/a".into())).is_empty());
+    let text = &a.message.as_ref().unwrap().text;
+    assert!(text.contains("skipped 1 already downloaded (r on it downloads it again)"), "{text}");
+}
+
+#[test]
+fn shift_f_sets_the_folder_that_new_adds_carry() {
+    let (mut a, _) = app();
+    run(&mut a, Action::Key(KeyAction::DownloadFolder));
+    assert_eq!(a.mode, Mode::Folder);
+    assert_eq!(a.folder_input.text(), "/dl");
+    run(&mut a, Action::Paste("/new".into()));
+    let effects = run(&mut a, Action::Input(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert_eq!(effects, vec![Effect::SetFolder("/new".into())]);
+    a.folder_checked(Err("cannot write in /new".into()));
+    assert_eq!(a.mode, Mode::Folder, "the box stays open to fix it");
+    a.folder_checked(Ok(PathBuf::from("/new")));
+    assert_eq!((a.mode.clone(), a.download_dir.clone()), (Mode::Normal, PathBuf::from("/new")));
+    let effects = a.update(Action::Paste("http://h/z".into()));
+    assert_eq!(
+        effects,
+        vec![Effect::Add(AddRequest { dir: Some("/new".into()), ..AddRequest::new("http://h/z") })]
+    );
+}
+
+#[test]
+fn the_add_box_folder_field_sends_its_urls_to_a_checked_folder() {
+    let (mut a, _) = app();
+    run(&mut a, Action::Key(KeyAction::Add));
+    run(&mut a, Action::Paste("http://h/q".into()));
+    assert_eq!(a.add_folder.text(), "/dl", "defaults to the current folder");
+    let input = |a: &mut App, code| run(a, Action::Input(KeyEvent::new(code, KeyModifiers::NONE)));
+    input(&mut a, KeyCode::Tab);
+    run(&mut a, Action::Paste("/sub".into()));
+    let effects = input(&mut a, KeyCode::Enter);
+    assert_eq!(effects, vec![Effect::AddIn { folder: "/dl/sub".into(), text: "http://h/q".into() }]);
+    assert!(a.add_in_folder("http://h/q", Err("cannot create /dl/sub".into())).is_empty());
+    assert_eq!(a.mode, Mode::Add, "the box stays open to fix it");
+    let effects = a.add_in_folder("http://h/q", Ok(PathBuf::from("/dl/sub")));
+    let request = AddRequest { dir: Some("/dl/sub".into()), ..AddRequest::new("http://h/q") };
+    assert_eq!(effects, vec![Effect::Add(request)]);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.download_dir, PathBuf::from("/dl"), "only this add goes there");
 }

@@ -48,6 +48,13 @@ pub enum KeyAction {
     Sort,
     NextFailed,
     NextRunning,
+    RemoveFinished,
+    RetryFailed,
+    OpenFile,
+    OpenFolder,
+    CopyUrl,
+    CopyPath,
+    DownloadFolder,
 }
 
 /// Sections of the help overlay, in display order.
@@ -56,6 +63,7 @@ pub enum Section {
     Move,
     Transfers,
     Limits,
+    Files,
     View,
     App,
 }
@@ -66,6 +74,7 @@ impl Section {
             Self::Move => "Move",
             Self::Transfers => "Transfers",
             Self::Limits => "Speed and connections",
+            Self::Files => "Files",
             Self::View => "View",
             Self::App => "App",
         }
@@ -129,7 +138,7 @@ pub const ALL: &[ActionInfo] = &[
     info(
         KeyAction::Retry,
         "retry",
-        "retry a failed or cancelled transfer",
+        "retry a failed or cancelled transfer; a completed one downloads again (asks)",
         Section::Transfers,
         Some("retry"),
         &["r"],
@@ -254,6 +263,48 @@ pub const ALL: &[ActionInfo] = &[
         Section::Move,
         None,
         &["n"],
+    ),
+    info(
+        KeyAction::RemoveFinished,
+        "remove_finished",
+        "remove every completed transfer from the list (asks; files stay)",
+        Section::Transfers,
+        None,
+        &["D"],
+    ),
+    info(
+        KeyAction::RetryFailed,
+        "retry_failed",
+        "retry every failed transfer",
+        Section::Transfers,
+        None,
+        &["ctrl-r"],
+    ),
+    info(KeyAction::OpenFile, "open", "open the selected file", Section::Files, None, &["o"]),
+    info(
+        KeyAction::OpenFolder,
+        "open_folder",
+        "open the folder of the selected transfer",
+        Section::Files,
+        None,
+        &["O"],
+    ),
+    info(
+        KeyAction::CopyUrl,
+        "copy_url",
+        "copy the URL of the selected transfer (OSC 52)",
+        Section::Files,
+        None,
+        &["y"],
+    ),
+    info(KeyAction::CopyPath, "copy_path", "copy the file's path (OSC 52)", Section::Files, None, &["Y"]),
+    info(
+        KeyAction::DownloadFolder,
+        "download_folder",
+        "change the folder new downloads go to",
+        Section::Files,
+        None,
+        &["F"],
     ),
 ];
 
@@ -443,7 +494,12 @@ mod tests {
             map.action_for(&ev(KeyCode::Char('L'), KeyModifiers::SHIFT)),
             Some(KeyAction::ItemRateLimit)
         );
-        assert_eq!(map.action_for(&ev(KeyCode::Char('y'), KeyModifiers::NONE)), None);
+        assert_eq!(map.action_for(&ev(KeyCode::Char('y'), KeyModifiers::NONE)), Some(KeyAction::CopyUrl));
+        assert_eq!(
+            map.action_for(&ev(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+            Some(KeyAction::RetryFailed)
+        );
+        assert_eq!(map.action_for(&ev(KeyCode::Char('z'), KeyModifiers::NONE)), None);
     }
 
     #[test]

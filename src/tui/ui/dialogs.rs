@@ -23,6 +23,7 @@ pub(super) fn draw_overlay(frame: &mut Frame, area: Rect, app: &App, theme: &The
         Mode::Add => draw_add(frame, area, app, theme),
         Mode::Limit(target) => draw_limit(frame, area, app, target, theme),
         Mode::UrlBox(id) => super::url_box::draw_url_box(frame, area, app, id, theme),
+        Mode::Folder => draw_folder(frame, area, app, theme),
         Mode::ConfirmCancel(id) => {
             let (label, bytes) =
                 app.row(id).map(|r| (r.label().to_string(), r.bytes)).unwrap_or_else(|| ("?".into(), 0));
@@ -39,6 +40,31 @@ pub(super) fn draw_overlay(frame: &mut Frame, area: Rect, app: &App, theme: &The
                 answer_line(theme, &[("n/Esc", "keep downloading")]),
             ];
             draw_dialog(frame, area, " Cancel download ", lines, theme);
+        }
+        Mode::ConfirmRemoveFinished(ids) => {
+            let n = ids.len();
+            let what =
+                if n == 1 { "1 completed transfer".to_string() } else { format!("{n} completed transfers") };
+            let lines = vec![
+                Line::from(format!("Remove {what} from the list?")),
+                Line::from(Span::styled("The downloaded files stay on disk.", theme.dim())),
+                Line::from(""),
+                answer_line(theme, &[("y", "remove them"), ("n/Esc", "keep them listed")]),
+            ];
+            draw_dialog(frame, area, " Remove completed ", lines, theme);
+        }
+        Mode::ConfirmRedownload(id) => {
+            let label = app.row(id).map_or_else(|| "?".to_string(), |r| r.label().to_string());
+            let lines = vec![
+                Line::from(format!("Download {label} again?")),
+                Line::from(Span::styled(
+                    "The finished file stays; the new copy gets a new name when complete.",
+                    theme.dim(),
+                )),
+                Line::from(""),
+                answer_line(theme, &[("y", "download again"), ("n/Esc", "keep the finished one")]),
+            ];
+            draw_dialog(frame, area, " Download again ", lines, theme);
         }
         Mode::ConfirmQuit => {
             let c = app.counts();
@@ -71,9 +97,10 @@ pub(super) fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Them
         let width = usize::from(area.width).saturating_sub(prefix.len() + 20);
         let (col0, _) = app.filter_input.scroll_for(width, 1);
         let text: String = app.filter_input.text().chars().skip(col0).take(width).collect();
+        let style = selected_style(&app.filter_input);
         let line = Line::from(vec![
             Span::styled(prefix, theme.key()),
-            Span::raw(text),
+            Span::styled(text, style),
             Span::styled("  Enter keeps · Esc clears", theme.dim()),
         ]);
         frame.render_widget(Paragraph::new(line), area);
@@ -151,7 +178,9 @@ pub(super) fn draw_footer(frame: &mut Frame, area: Rect, keymap: &KeyMap, theme:
 /// The help text: every row of the key table as bound now, then what is not a key binding.
 pub fn help_lines(keymap: &KeyMap) -> Vec<(String, String, Option<Section>)> {
     let mut out = Vec::new();
-    for section in [Section::Move, Section::Transfers, Section::Limits, Section::View, Section::App] {
+    for section in
+        [Section::Move, Section::Transfers, Section::Limits, Section::Files, Section::View, Section::App]
+    {
         for info in ALL.iter().filter(|i| i.section == section) {
             out.push((keymap.describe(info.action), info.help.to_string(), Some(section)));
         }
@@ -190,16 +219,48 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App, scroll: usize, theme: &Th
             ));
             last = section;
         }
-        lines.push(Line::from(vec![Span::styled(format!("  {keys:<16}"), theme.key()), Span::raw(help)]));
+        // Long help texts wrap under their own column, so nothing is cut at any width.
+        let width = usize::from(rect.width.saturating_sub(2)).saturating_sub(KEY_COLUMN).max(10);
+        for (i, part) in wrap_words(&help, width).into_iter().enumerate() {
+            let keys =
+                if i == 0 { format!("  {keys:<w$}", w = KEY_COLUMN - 2) } else { " ".repeat(KEY_COLUMN) };
+            lines.push(Line::from(vec![Span::styled(keys, theme.key()), Span::raw(part)]));
+        }
     }
     let visible = usize::from(rect.height.saturating_sub(2));
     let scroll = scroll.min(lines.len().saturating_sub(visible));
     let block = Block::bordered()
         .title(" Keys ")
-        .title_bottom(Line::from(" Esc closes · ↑↓ scroll ").alignment(Alignment::Right))
+        .title_bottom(Line::from(" Esc closes · ↑↓ PgUp PgDn scroll ").alignment(Alignment::Right))
         .border_style(theme.fg(Color::Cyan));
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll as u16, 0)), rect);
+}
+
+/// Width of the help's key column, its two-space indent included.
+const KEY_COLUMN: usize = 18;
+
+/// Splits `text` into lines of at most `width` characters at spaces; a longer word is cut
+/// into pieces of `width`.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let words = text.split(' ').flat_map(|word| {
+        let chars: Vec<char> = word.chars().collect();
+        chars.chunks(width.max(1)).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>()
+    });
+    for word in words {
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    lines.push(line);
+    lines
 }
 
 fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -207,7 +268,7 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // At 50 columns the long key hint would be cut: the short one leaves Alt-Enter to the help.
     let keys = match rect.width {
         0..50 => " Enter adds · Esc closes ",
-        _ => " Enter adds · Alt-Enter new line · Esc closes ",
+        _ => " Enter adds · Tab folder · Alt-Enter new line · Esc closes ",
     };
     let block = Block::bordered()
         .title(" Add downloads ")
@@ -219,9 +280,22 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let about = "URLs, one per line or separated by spaces; paste works here.";
     // Wrapped onto a second line rather than cut on a narrow screen.
     let about_h = if about.chars().count() > usize::from(inner.width) { 2 } else { 1 };
-    let [hint, input, summary] =
-        Layout::vertical([Constraint::Length(about_h), Constraint::Min(1), Constraint::Length(1)])
-            .areas(inner);
+    let [hint, input, folder, summary] = Layout::vertical([
+        Constraint::Length(about_h),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let prompt = "into: ";
+    let width = usize::from(folder.width).saturating_sub(prompt.len() + 1);
+    let (fcol0, _) = app.add_folder.scroll_for(width, 1);
+    let text: String = app.add_folder.text().chars().skip(fcol0).take(width).collect();
+    let prompt_style = if app.add_on_folder { theme.key() } else { theme.dim() };
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(prompt, prompt_style), Span::raw(text)])),
+        folder,
+    );
     frame.render_widget(
         Paragraph::new(Span::styled(about, theme.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
         hint,
@@ -236,7 +310,13 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     frame.render_widget(Paragraph::new(Text::from(lines)), input);
     let (row, col) = app.add_input.cursor();
-    frame.set_cursor_position(Position::new(input.x + (col - col0) as u16, input.y + (row - row0) as u16));
+    if app.add_on_folder {
+        let (_, fcol) = app.add_folder.cursor();
+        frame.set_cursor_position(Position::new(folder.x + (prompt.len() + fcol - fcol0) as u16, folder.y));
+    } else {
+        frame
+            .set_cursor_position(Position::new(input.x + (col - col0) as u16, input.y + (row - row0) as u16));
+    }
     let (urls, others) = crate::inputs::split_pasted(&app.add_input.text());
     let mut text = match urls.len() {
         1 => "1 URL".to_string(),
@@ -288,6 +368,41 @@ fn draw_limit(frame: &mut Frame, area: Rect, app: &App, target: LimitTarget, the
         Paragraph::new(Span::styled(" 2M, 512K, 1.5G or bytes · 0 or empty: no limit", theme.dim())),
         hint,
     );
+}
+
+fn draw_folder(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let rect = centered(area, 72, 5);
+    let block = Block::bordered()
+        .title(" Folder for new downloads ")
+        .title_bottom(Line::from(" Enter sets · Esc closes ").alignment(Alignment::Right))
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(rect);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    let [input, _, hint] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
+    let prompt = " folder: ";
+    let width = usize::from(input.width).saturating_sub(prompt.len() + 1);
+    let (col0, _) = app.folder_input.scroll_for(width, 1);
+    let text: String = app.folder_input.text().chars().skip(col0).take(width).collect();
+    let style = selected_style(&app.folder_input);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(prompt, theme.key()), Span::styled(text, style)])),
+        input,
+    );
+    let (_, col) = app.folder_input.cursor();
+    frame.set_cursor_position(Position::new(input.x + (prompt.len() + col - col0) as u16, input.y));
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            " created if missing · ~/ is home · items added keep theirs",
+            theme.dim(),
+        )),
+        hint,
+    );
+}
+
+/// A text box whose text is selected (just reopened) shows it reversed: typing replaces it.
+fn selected_style(input: &crate::tui::input::TextInput) -> Style {
+    if input.is_selected() { Style::default().add_modifier(Modifier::REVERSED) } else { Style::default() }
 }
 
 fn draw_dialog(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, theme: &Theme) {

@@ -22,6 +22,9 @@ use super::{Theme, ellipsize_middle};
 /// A symbol and a word for a state, so it reads without colour; a pending retry counts down
 /// and a download with no byte for a while says so instead of "downloading 0 B/s".
 pub fn state_label(row: &Row, now: Instant) -> String {
+    if let Some(pending) = super::super::app::intent_label(row) {
+        return pending.into();
+    }
     match row.state {
         ItemState::Queued => "· queued".into(),
         ItemState::Connecting => match (&row.retry, row.retry_in(now)) {
