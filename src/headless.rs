@@ -380,6 +380,7 @@ fn on_event(
         }
         EngineEvent::Checksum { checksum, .. } if checksum.state == ChecksumState::Verified => {
             batch.verified += 1;
+            out.json(|| JsonEvent::Verified { item: jsonl::record(&view.item) });
         }
         EngineEvent::Note { message, .. } => out.log(&format!("note: {}: {message}", view.label())),
         EngineEvent::Retrying { attempt, delay, reason, .. } => {

@@ -14,10 +14,6 @@ use crate::engine::{ItemSnapshot, redact_str};
 use crate::state::ItemRecord;
 
 /// One line of `dlm get --json`.
-///
-/// `verified` comes with checksums: the item model has no checksum yet. When it does, a
-/// `Verified { item, algorithm, digest }` variant goes here, printed on the engine's
-/// verification event between the last `progress` and `done`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum JsonEvent<'a> {
@@ -46,6 +42,13 @@ pub enum JsonEvent<'a> {
         attempt: u32,
         delay: f64,
         reason: &'a str,
+    },
+    /// The complete file matched its checksum, just before `done`: the record's `checksum`
+    /// says which (`algo`, `expected`, `actual`, `source`, `state`, `weak`). A mismatch is a
+    /// `failed` whose `error.kind` is `checksum`, its record's `checksum.state` `mismatch`.
+    Verified {
+        #[serde(flatten)]
+        item: ItemRecord,
     },
     /// The file is complete at `path`; `skipped` when it already was and nothing was fetched.
     Done {

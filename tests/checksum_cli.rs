@@ -142,3 +142,28 @@ async fn a_wrong_repr_digest_on_a_segmented_download_fails_the_binary() {
     assert_file(&dir.path().join("t.bin"), &content("t.bin", 3_000_000));
     assert!(!dir.path().join("s.bin").exists() && dir.path().join("s.bin.part").exists());
 }
+
+/// `dlm get --json` prints a `verified` line, with the item's checksum as `dlm ls --json` shows
+/// it, between the download's progress and its `done`.
+#[tokio::test(flavor = "multi_thread")]
+async fn get_json_says_verified_with_the_checksum_before_done() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let right = sha256_hex(&content("v.bin", 20_000));
+    let mut cmd = get_into(dir.path());
+    cmd.arg("--json").arg(format!("--checksum=sha256={right}")).arg(server.url("/f/v.bin?size=20000"));
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let at =
+        |event: &str| lines.iter().position(|l| l["event"] == event).unwrap_or_else(|| panic!("no {event}"));
+    let verified = &lines[at("verified")];
+    assert!(at("verified") < at("done"), "verified comes before done");
+    assert_eq!(verified["checksum"]["state"], "verified");
+    assert_eq!(verified["checksum"]["algo"], "sha256");
+    assert_eq!(verified["checksum"]["expected"], right.as_str());
+    assert_eq!(verified["checksum"]["actual"], right.as_str());
+}
