@@ -678,6 +678,13 @@ fn body_stream(guard: ActiveGuard, data: Bytes, ending: Ending, pace: Pace, gate
             if let Some(rate) = throttle {
                 tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
             }
+            // The client may act on the last byte (finish, then open its next connection to
+            // this host) before hyper polls this stream again to see it end: a complete body
+            // stops being counted as its last piece goes out, or a loaded machine shows one
+            // connection too many that the client never had.
+            if ending == Ending::Complete && sent + n == data.len() {
+                guard.1.end(&guard.0);
+            }
             let piece = data.slice(sent..sent + n);
             Some((Ok::<Bytes, std::io::Error>(piece), (data, sent + n, guard, gated)))
         }
