@@ -173,6 +173,31 @@ async fn a_segmented_download_is_verified_and_a_wrong_one_is_not_published() {
 }
 
 #[tokio::test]
+async fn a_checked_segmented_download_asks_for_pieces_of_at_most_8_mib() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| o.connections = 2);
+    // Two even pieces of 12 MiB each, unless the file is fetched front to back in 8 MiB ones.
+    let size = 24 << 20;
+    let id = h.add_request(AddRequest {
+        checksum: Some(expected("order.bin", size)),
+        ..AddRequest::new(server.url(&format!("/f/order.bin?size={size}")))
+    });
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("order.bin", size));
+    assert_eq!(last_checksum(&h, id).unwrap().state, ChecksumState::Verified);
+    let bounded: Vec<(u64, u64)> = server
+        .requests_for("/f/order.bin")
+        .iter()
+        .filter_map(|r| {
+            let (a, b) = r.range.as_deref()?.strip_prefix("bytes=")?.split_once('-')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect();
+    assert!(bounded.len() >= 3, "pieces: {bounded:?}");
+    assert!(bounded.iter().all(|(a, b)| b + 1 - a <= 8 << 20), "a piece over 8 MiB: {bounded:?}");
+}
+
+#[tokio::test]
 async fn a_download_resumed_after_a_dropped_connection_is_verified_whole() {
     let server = TestServer::start().await;
     let mut h = Harness::new();

@@ -33,7 +33,7 @@ use super::messages::{ConnectionsNote, EngineEvent};
 use super::options::ConflictPolicy;
 use super::publish::publish_part;
 use super::request::{self, Asked, Unanswered};
-use super::segments::{MIN_SPLIT, SegmentMap, even_pieces};
+use super::segments::{MIN_SPLIT, SegmentMap, first_pieces};
 use super::sidecar::{self, PartMeta, SidecarLatch};
 use super::urls::redact_url;
 
@@ -186,7 +186,7 @@ pub async fn run(
         (false, _) => Autopilot::manual(job.connections),
     };
     // Auto starts with one connection and splits as it adds more.
-    let pieces = even_pieces(&missing, pilot.target(), MIN_SPLIT);
+    let pieces = first_pieces(&missing, (pilot.target(), ceiling), part.checksum.is_some());
     let mut map = SegmentMap::new(total, pieces, MIN_SPLIT);
     let first_end = map.free_piece_at(first_start).map(|(_, end)| end);
     if !first_end.is_some_and(|end| map.claim_exact(0, (first_start, end))) {
