@@ -129,6 +129,31 @@ async fn cookies_open_a_route_that_demands_one_and_stay_on_their_host() {
     assert!(server.requests_for("/f/d.bin").iter().all(|r| header(r, "cookie").is_none()));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_to_another_host_carries_that_hosts_own_cookies_only() {
+    let server = TestServer::start().await;
+    let mut h = Harness::with(|o| {
+        o.cookies =
+            jar("127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tabc\nlocalhost\tFALSE\t/\tFALSE\t0\tmirror\tm1\n");
+    });
+    let target = elsewhere(&server.url("/f/e.bin?size=500&cookie=mirror=m1"));
+    let done = h.finish(h.add(server.url(&format!("/to?url={}", urlencode(&target))))).await;
+    assert_file(&completed_path(&done), &content("e.bin", 500));
+    assert_eq!(header(&server.requests_for("/to")[0], "cookie"), Some("sid=abc"));
+    assert_eq!(header(&server.requests_for("/f/e.bin")[0], "cookie"), Some("mirror=m1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cookie_a_server_sets_on_a_redirect_goes_with_the_next_request() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let target = server.url("/f/gate.bin?size=500&cookie=pass=ok");
+    let gate = server.url(&format!("/to?set_cookie=pass=ok&url={}", urlencode(&target)));
+    let done = h.finish(h.add(gate)).await;
+    assert_file(&completed_path(&done), &content("gate.bin", 500));
+    assert_eq!(header(&server.requests_for("/f/gate.bin")[0], "cookie"), Some("pass=ok"));
+}
+
 /// Runs `dlm get ARGS` with a clean environment: a temporary HOME (no real ~/.netrc), no
 /// proxy, no config file.
 async fn dlm_get(home: &Path, args: &[&str]) -> (Option<i32>, String) {

@@ -2,8 +2,8 @@
 //! them, `#HttpOnly_` lines included) and the jar that answers "which cookies go to this URL":
 //! the cookie's domain (exactly, or with its subdomains when the file says so), its path
 //! (RFC 6265 path-match), `secure` ones over https only, expired ones never. Cookies the
-//! server sets are not kept: the file is what the person logged in with. Pure but for reading
-//! the file; depends on `url`.
+//! server sets are kept apart, for the session only (`cookie_store`). Pure but for reading the
+//! file; depends on `url`.
 //!
 //! Cookie values are secrets: errors and `Debug` output name the file, line, cookie name and
 //! domain, never a value.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderName, HeaderValue};
 use reqwest::redirect;
 
+use super::cookie_store::CookieProvider;
 use super::error::EngineError;
 use super::options::EngineOptions;
 
@@ -71,8 +72,11 @@ fn builder(options: &EngineOptions) -> Result<reqwest::ClientBuilder, EngineErro
         attempt.follow()
     });
 
+    // Cookies are chosen per URL by the client, so each redirect gets its own host's.
+    let cookies = CookieProvider::new(options.cookies.clone(), options.session_cookies.clone());
     let mut builder = reqwest::Client::builder()
         .default_headers(headers)
+        .cookie_provider(std::sync::Arc::new(cookies))
         .user_agent(options.user_agent.clone())
         .redirect(policy)
         .connect_timeout(options.connect_timeout)

@@ -9,6 +9,7 @@ mod answer;
 mod autopilot;
 mod bulk;
 mod checksum;
+mod cookie_store;
 mod cookies;
 mod destination;
 mod digest_header;

@@ -81,6 +81,9 @@ pub struct EngineOptions {
     pub netrc: Option<Netrc>,
     /// Cookies (`--load-cookies`, `cookies_file`), each sent to its own domain and path only.
     pub cookies: CookieJar,
+    /// Cookies servers set during this session, shared by every client made from these
+    /// options and their clones (see `cookie_store`).
+    pub session_cookies: super::cookie_store::SessionCookies,
     /// Checksums known before the downloads start: by URL (`--checksum`, `URL ALGO=HEX` list
     /// lines) and checksum files matched by file name (`--checksum-file`). Shared, since a list
     /// may hold thousands.
@@ -131,6 +134,7 @@ impl Default for EngineOptions {
             refresh_timeout: Duration::from_secs(30),
             netrc: None,
             cookies: CookieJar::default(),
+            session_cookies: Default::default(),
             checksums: Arc::default(),
             checksum_siblings: false,
         }

@@ -9,6 +9,7 @@ use reqwest::header;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::cookie_store::engine_cookies;
 use super::error::{DownloadError, answer_timeout};
 use super::http::{RedirectError, build_client, build_http1_client};
 use super::job::{Job, Shared};
@@ -73,12 +74,14 @@ pub async fn send(
     let mut request = client
         .get(with_login(netrc, own, url))
         .header("want-repr-digest", super::digest_header::WANT_REPR_DIGEST);
-    // Each request's own URL picks its cookies. On a redirect to another host reqwest drops
-    // the `Cookie` and `Authorization` headers set here, so neither the cookies nor a netrc
-    // login reach a host they were not given for.
-    let cookies = join_cookies(opts.cookies.header_for(url), own.and_then(|s| s.cookie_header(url)));
-    if let Some(cookies) = cookies {
-        request = request.header(header::COOKIE, cookies);
+    // The client picks each URL's cookies, redirects included (`cookie_store`). A download's
+    // own cookies (a rule's file, a pasted curl) go with those in a header set here for its
+    // first URL: reqwest then adds none, keeps this one on a redirect to the same host, and
+    // drops it (as it drops a netrc login's `Authorization`) on one to another host, whose
+    // own cookies the client then adds. Nothing reaches a host it was not given for.
+    if let Some(own) = own.and_then(|s| s.cookie_header(url)) {
+        let engine = engine_cookies(&opts.cookies, &opts.session_cookies, url);
+        request = request.header(header::COOKIE, join_cookies(engine, Some(own)).unwrap_or_default());
     }
     // The item's own headers replace the client's defaults of the same name.
     for (name, value) in own.map(ItemSettings::headers).unwrap_or_default() {

@@ -301,7 +301,15 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     match path.as_str() {
         "/loop/a" => return redirect("/loop/b"),
         "/loop/b" => return redirect("/loop/a"),
-        "/to" => return redirect(p.get("url").map_or("/", String::as_str)),
+        "/to" => {
+            let mut r = redirect(p.get("url").map_or("/", String::as_str));
+            // `set_cookie=NAME=VALUE`: the redirect sets a cookie, as login gates do.
+            if let Some(cookie) = p.get("set_cookie") {
+                r.headers_mut()
+                    .insert(header::SET_COOKIE, HeaderValue::from_str(&format!("{cookie}; Path=/")).unwrap());
+            }
+            return r;
+        }
         _ if path.starts_with("/text/") => {
             return Response::new(Body::from(p.get("body").cloned().unwrap_or_default()));
         }
