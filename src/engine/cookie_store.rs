@@ -15,7 +15,8 @@ use super::cookies::CookieJar;
 
 /// Cookies servers set during this session. Shared by every client made from one
 /// `EngineOptions` and its clones (a proxy's clients, checksum-file fetches); `Debug` hides
-/// values; two are equal when they are the same store.
+/// values. Runtime state, not a setting: any two compare equal, so options compare by what
+/// was configured.
 #[derive(Clone, Default)]
 pub struct SessionCookies(Arc<reqwest::cookie::Jar>);
 
@@ -26,8 +27,8 @@ impl fmt::Debug for SessionCookies {
 }
 
 impl PartialEq for SessionCookies {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+    fn eq(&self, _: &Self) -> bool {
+        true
     }
 }
 
@@ -97,8 +98,6 @@ mod tests {
         CookieProvider::new(CookieJar::default(), session.clone())
             .set_cookies(&mut std::iter::once(&set), &url);
         assert_eq!(other.header_for(&url).as_deref(), Some("k=secret-value"));
-        assert_eq!(session, session.clone());
-        assert_ne!(session, SessionCookies::default());
         assert!(!format!("{session:?}").contains("secret"));
     }
 }

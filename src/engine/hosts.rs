@@ -2,9 +2,12 @@
 //! place, extra segment connections only take one if it is free, so many workers with many
 //! connections each never open more than the cap to one server. A connection counts against
 //! the host it ends up talking to: where a host redirects elsewhere, later first connections
-//! to it wait for a place at the redirect's destination. Depends on tokio and `url`.
+//! to it wait for a place at the redirect's destination. Until a host has answered once, its
+//! first connections go one at a time (the first answer says where the host leads), so
+//! several downloads starting together cannot all land on a redirect's destination before
+//! anyone knows it is full. Depends on tokio and `url`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -21,6 +24,10 @@ pub struct HostLimits {
     /// Connections per download a host was seen to tolerate (it refused one more with a 503,
     /// 429 or a reset), for the rest of the session: the autopilot never asks it for more.
     tolerated: Mutex<HashMap<String, usize>>,
+    /// Hosts that have answered a first connection (directly or with a redirect).
+    answered: Mutex<HashSet<String>>,
+    /// Turns for the first connections to hosts that have not answered yet, one at a time.
+    unanswered: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// A place in one host's cap, given back when dropped.
@@ -28,6 +35,8 @@ pub struct HostLimits {
 pub struct HostPermit {
     host: String,
     _place: OwnedSemaphorePermit,
+    /// The turn of a host that has not answered yet, held until its answer is settled.
+    _first: Option<OwnedSemaphorePermit>,
 }
 
 /// Scheme, host and port: what a connection is made to.
@@ -38,6 +47,15 @@ fn host_key(url: &Url) -> String {
         url.host_str().unwrap_or(""),
         url.port_or_known_default().unwrap_or(0)
     )
+}
+
+/// A permit of `semaphore`, once one is free.
+async fn wait(semaphore: Arc<Semaphore>) -> OwnedSemaphorePermit {
+    // The semaphores here are never closed, so acquiring cannot fail.
+    let Ok(permit) = semaphore.acquire_owned().await else {
+        unreachable!("host semaphores are never closed")
+    };
+    permit
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,6 +70,8 @@ impl HostLimits {
             caps: Mutex::default(),
             leads_to: Mutex::default(),
             tolerated: Mutex::default(),
+            answered: Mutex::default(),
+            unanswered: Mutex::default(),
         }
     }
 
@@ -97,24 +117,38 @@ impl HostLimits {
     /// Waits for a place for a download's first connection, at the host `url` is expected to
     /// end up at.
     pub async fn acquire(&self, url: &Url) -> HostPermit {
+        let mut first = match self.unanswered_turn(&host_key(url)) {
+            Some(turn) => Some(wait(turn).await),
+            None => None,
+        };
         loop {
+            // The host answered while this one waited for its turn: no turn needed.
+            if first.is_some() && self.unanswered_turn(&host_key(url)).is_none() {
+                first = None;
+            }
             let host = self.destination(url);
-            // The semaphore is never closed, so acquiring cannot fail.
-            let Ok(place) = self.semaphore(&host).acquire_owned().await else {
-                unreachable!("host semaphores are never closed")
-            };
+            let place = wait(self.semaphore(&host)).await;
             // A redirect learned while this one waited changes where it should wait.
             if self.destination(url) == host {
-                return HostPermit { host, _place: place };
+                return HostPermit { host, _place: place, _first: first };
             }
         }
+    }
+
+    /// The turn to take before a first connection to `host`, while it has never answered.
+    fn unanswered_turn(&self, host: &str) -> Option<Arc<Semaphore>> {
+        if lock(&self.answered).contains(host) {
+            return None;
+        }
+        let mut turns = lock(&self.unanswered);
+        Some(Arc::clone(turns.entry(host.to_string()).or_insert_with(|| Arc::new(Semaphore::new(1)))))
     }
 
     /// A place for an extra connection to `url`'s own host, only if one is free now.
     pub fn try_acquire(&self, url: &Url) -> Option<HostPermit> {
         let host = host_key(url);
         let place = self.semaphore(&host).try_acquire_owned().ok()?;
-        Some(HostPermit { host, _place: place })
+        Some(HostPermit { host, _place: place, _first: None })
     }
 
     /// Waits until `url`'s own host has a free place, without keeping it: after `settle` found
@@ -134,14 +168,21 @@ impl HostLimits {
             if from == to {
                 leads_to.remove(&from);
             } else {
-                leads_to.insert(from, to.clone());
+                leads_to.insert(from.clone(), to.clone());
             }
         }
-        if permit.host == to {
-            return Some(permit);
+        // Known now: the host's next first connections need no turn (this one's ends here).
+        if lock(&self.answered).insert(from.clone()) {
+            lock(&self.unanswered).remove(&from);
         }
+        let HostPermit { host, _place: place, _first: turn } = permit;
+        drop(turn);
+        if host == to {
+            return Some(HostPermit { host, _place: place, _first: None });
+        }
+        drop(place);
         let place = self.semaphore(&to).try_acquire_owned().ok()?;
-        Some(HostPermit { host: to, _place: place })
+        Some(HostPermit { host: to, _place: place, _first: None })
     }
 }
 
@@ -185,6 +226,29 @@ mod tests {
         assert!(limits.try_acquire(&mirror).is_some(), "the mirror's place was given back");
         assert!(limits.try_acquire(&origin).is_none());
         assert_eq!(limits.destination(&origin), host_key(&origin));
+    }
+
+    #[tokio::test]
+    async fn until_a_host_answers_its_first_connections_go_one_at_a_time() {
+        let limits = HostLimits::new(4);
+        let (origin, mirror) = (url("http://origin.example/f"), url("http://mirror.example/f"));
+        let first = limits.acquire(&origin).await;
+        let second = limits.acquire(&origin);
+        tokio::pin!(second);
+        assert!(futures::poll!(second.as_mut()).is_pending(), "the origin has places, but no answer yet");
+        // The answer came from the mirror: the second waits there, with no turn to take.
+        let _first = limits.settle(first, &origin, &mirror).unwrap();
+        let second = second.await;
+        assert_eq!(second.host, host_key(&mirror));
+        let _third = limits.acquire(&origin).await;
+        // A first connection that fails without an answer passes its turn on.
+        let other = url("http://other.example/f");
+        let failed = limits.acquire(&other).await;
+        let next = limits.acquire(&other);
+        tokio::pin!(next);
+        assert!(futures::poll!(next.as_mut()).is_pending());
+        drop(failed);
+        let _next = next.await;
     }
 
     #[test]
