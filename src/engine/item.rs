@@ -96,6 +96,10 @@ impl ItemSnapshot {
                 self.retry = None;
                 self.name = Some(info.name.clone());
                 self.path = Some(info.path.clone());
+                // A rule may have chosen the folder by the name (see `FolderByExt`).
+                if let Some(dir) = info.path.parent() {
+                    self.dir = dir.to_path_buf();
+                }
                 self.total = info.total;
                 self.bytes = info.offset;
                 self.attempt_from = info.offset;
