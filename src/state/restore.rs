@@ -198,6 +198,29 @@ mod tests {
         assert_eq!(plan[0].request.checksum, Some(expected));
     }
 
+    /// A failed item whose bytes did not match is restored to start over, whether its queue
+    /// saved the mark or (written before the mark existed) only the error's kind; others
+    /// continue their `.part`.
+    #[test]
+    fn a_mismatch_is_restored_to_start_over_even_from_a_queue_without_the_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["marked.iso", "old.iso", "cut.iso"] {
+            std::fs::write(dir.path().join(format!("{name}.part")), b"bytes").unwrap();
+        }
+        let failed = |id, name: &str, kind| ItemRecord {
+            name: Some(name.into()),
+            state: ItemState::Failed,
+            error: Some(ItemError::new(kind, "failed")),
+            ..ItemRecord::new(id, format!("http://h/{name}"), Some(dir.path().to_path_buf()))
+        };
+        let marked = ItemRecord { start_over: true, ..failed(1, "marked.iso", ErrorKind::Checksum) };
+        // As a queue written before the mark reads: `start_over` false, the kind says it.
+        let old = failed(2, "old.iso", ErrorKind::Checksum);
+        let plan = restore_plan(&queue(vec![marked, old, failed(3, "cut.iso", ErrorKind::Network)]));
+        let over: Vec<bool> = plan.iter().map(|r| r.request.resume.as_ref().unwrap().start_over).collect();
+        assert_eq!(over, [true, true, false]);
+    }
+
     #[test]
     fn relative_folders_resolve_against_the_start_folder_or_are_flagged() {
         let at = |id, dir: Option<&str>, state| ItemRecord {
