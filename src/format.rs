@@ -165,6 +165,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn checksum_marks_say_each_state_and_weak_algorithms() {
+        use crate::engine::{Algo, ExpectedChecksum};
+        let sha = ExpectedChecksum::from_hex(Algo::Sha256, &"ab".repeat(32), ChecksumSource::User).unwrap();
+        let md5 = ExpectedChecksum::from_hex(Algo::Md5, &"cd".repeat(16), ChecksumSource::File).unwrap();
+        let mark = |e: &ExpectedChecksum, state| checksum_mark(&ChecksumView { state, ..e.pending() });
+        assert_eq!(mark(&sha, ChecksumState::Verified), "✓ sha256");
+        assert_eq!(mark(&sha, ChecksumState::Pending), "· sha256");
+        assert_eq!(mark(&sha, ChecksumState::Mismatch), "✗ mismatch");
+        assert_eq!(mark(&sha, ChecksumState::Unverifiable), "? sha256");
+        assert_eq!(mark(&md5, ChecksumState::Verified), "✓ md5 weak");
+        assert_eq!(mark(&md5, ChecksumState::Mismatch), "✗ mismatch");
+        assert_eq!(short_hex(&"ab".repeat(32)), "abababab…abababab");
+        assert_eq!(short_hex("abcd"), "abcd");
+        assert_eq!(checksum_source(ChecksumSource::ServerReprDigest), "Repr-Digest");
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1023), "1023 B");
