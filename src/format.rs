@@ -1,6 +1,9 @@
-//! Human-readable sizes, rates and durations, shared by every front end. Pure functions.
+//! Human-readable sizes, rates, durations and checksum marks, shared by every front end. Pure
+//! functions; depends only on the engine's checksum types.
 
 use std::time::Duration;
+
+use crate::engine::{ChecksumSource, ChecksumState, ChecksumView};
 
 const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
@@ -121,9 +124,62 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {text:?}"))
 }
 
+/// An item's checksum in a few cells, for lists (the TUI's table, `dlm ls`): `✓ sha256` once
+/// verified, `✗ mismatch`, `· sha256` while it waits to be checked (the file is hashed as it
+/// arrives and checked when complete), `? sha256` when it could not be checked; `weak` after
+/// md5 and sha1, which catch accidents, not tampering.
+pub fn checksum_mark(c: &ChecksumView) -> String {
+    let weak = if c.weak && c.state != ChecksumState::Mismatch { " weak" } else { "" };
+    match c.state {
+        ChecksumState::Verified => format!("✓ {}{weak}", c.algo),
+        ChecksumState::Mismatch => "✗ mismatch".into(),
+        ChecksumState::Pending => format!("· {}{weak}", c.algo),
+        ChecksumState::Unverifiable => format!("? {}{weak}", c.algo),
+    }
+}
+
+/// Where a checksum came from, in words.
+pub fn checksum_source(source: ChecksumSource) -> &'static str {
+    match source {
+        ChecksumSource::User => "given",
+        ChecksumSource::List => "list",
+        ChecksumSource::File => "checksum file",
+        ChecksumSource::ServerReprDigest => "Repr-Digest",
+        ChecksumSource::ServerContentDigest => "Content-Digest",
+        ChecksumSource::ServerDigest => "Digest header",
+        ChecksumSource::Sibling => "checksum file beside the URL",
+    }
+}
+
+/// A long hex digest as its first and last 8 digits (`3a7bd3e2…9f1c04e5`): enough to compare
+/// by eye, short enough for one line.
+pub fn short_hex(hex: &str) -> String {
+    match (hex.get(..8), hex.get(hex.len().saturating_sub(8)..)) {
+        (Some(head), Some(tail)) if hex.len() > 20 => format!("{head}…{tail}"),
+        _ => hex.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksum_marks_say_each_state_and_weak_algorithms() {
+        use crate::engine::{Algo, ExpectedChecksum};
+        let sha = ExpectedChecksum::from_hex(Algo::Sha256, &"ab".repeat(32), ChecksumSource::User).unwrap();
+        let md5 = ExpectedChecksum::from_hex(Algo::Md5, &"cd".repeat(16), ChecksumSource::File).unwrap();
+        let mark = |e: &ExpectedChecksum, state| checksum_mark(&ChecksumView { state, ..e.pending() });
+        assert_eq!(mark(&sha, ChecksumState::Verified), "✓ sha256");
+        assert_eq!(mark(&sha, ChecksumState::Pending), "· sha256");
+        assert_eq!(mark(&sha, ChecksumState::Mismatch), "✗ mismatch");
+        assert_eq!(mark(&sha, ChecksumState::Unverifiable), "? sha256");
+        assert_eq!(mark(&md5, ChecksumState::Verified), "✓ md5 weak");
+        assert_eq!(mark(&md5, ChecksumState::Mismatch), "✗ mismatch");
+        assert_eq!(short_hex(&"ab".repeat(32)), "abababab…abababab");
+        assert_eq!(short_hex("abcd"), "abcd");
+        assert_eq!(checksum_source(ChecksumSource::ServerReprDigest), "Repr-Digest");
+    }
 
     #[test]
     fn sizes() {

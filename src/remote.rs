@@ -227,6 +227,10 @@ pub fn table(items: &[ItemRecord]) -> String {
         // Names come from servers: never let one move the cursor or recolour the terminal.
         let name: String = name.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
         text.push_str(&format!("{id:<5} {:<11} {progress:<24} {name}", item.state.as_str()));
+        // The checksum's mark after the name, as in the TUI's table (`✓ sha256`, `✗ mismatch`).
+        if let Some(checksum) = &item.checksum {
+            text.push_str(&format!("  {}", format::checksum_mark(checksum)));
+        }
         if item.state == ItemState::Failed
             && let Some(error) = &item.error
         {
@@ -273,5 +277,23 @@ mod tests {
             "4     failed                               evil?[2J.txt  (server answered 404)"
         );
         assert_eq!(table(&[]), "the queue is empty\n");
+    }
+
+    #[test]
+    fn table_marks_an_items_checksum_after_its_name() {
+        use crate::engine::{Algo, ChecksumSource, ChecksumState, ExpectedChecksum};
+        let expected =
+            ExpectedChecksum::from_hex(Algo::Sha256, &"ab".repeat(32), ChecksumSource::User).unwrap();
+        let with = |state| ItemRecord {
+            name: Some("a.iso".into()),
+            checksum: Some(Box::new(crate::engine::ChecksumView { state, ..expected.pending() })),
+            ..ItemRecord::new(1, "http://h/a.iso", None)
+        };
+        assert!(table(&[with(ChecksumState::Verified)]).lines().nth(1).unwrap().ends_with("a.iso  ✓ sha256"));
+        assert!(
+            table(&[with(ChecksumState::Mismatch)]).lines().nth(1).unwrap().ends_with("a.iso  ✗ mismatch")
+        );
+        let none = ItemRecord { name: Some("b".into()), ..ItemRecord::new(2, "http://h/b", None) };
+        assert!(table(&[none]).lines().nth(1).unwrap().ends_with(" b"), "no mark without a checksum");
     }
 }

@@ -244,6 +244,7 @@ fn resume_request(server: &TestServer, name: &str, size: usize) -> AddRequest {
             validator: Some(format!("\"{name}-v0\"")),
             total: Some(size as u64),
             ranges_unreliable: false,
+            start_over: false,
         }),
         checksum: Some(expected(name, size)),
         ..AddRequest::new(server.url(&format!("/f/{name}?size={size}")))

@@ -273,3 +273,48 @@ async fn add_and_ls_talk_to_a_running_dlm() {
     assert!(!StateStore::at(tmp.path()).queue_path().exists(), "a running dlm owns the queue file");
     server.shutdown().await;
 }
+
+/// Issue 14: `dlm ls --json` against a running dlm carries a segmented download's connection
+/// count and the reason for it, as the details pane shows them; the saved queue does not keep
+/// them (a live figure: a restored download measures again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_json_of_a_running_dlm_shows_connections_and_their_reason_which_are_not_saved() {
+    use dlm::engine::EngineEvent;
+    let server = support::TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dl = tmp.path().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let store = StateStore::at(tmp.path());
+    let mut options = support::harness::test_options(&dl);
+    options.connections = 4;
+    let config = dlm::session::SessionConfig {
+        store: Some(store.clone()),
+        socket: Some(tmp.path().join("dlm.sock")),
+        ..Default::default()
+    };
+    let mut s = support::session::start_configured(options, config).unwrap();
+    // Each connection sends 1 KiB, then waits for `release`: the download stays running.
+    s.add(server.url("/f/conns.bin?size=8000000&gate=1"));
+    let EngineEvent::ConnectionsChanged { id, note } =
+        s.wait_for("a connection count", |e| matches!(e, EngineEvent::ConnectionsChanged { .. })).await
+    else {
+        unreachable!()
+    };
+    let out = dlm_in_async(&["ls", "--json"], tmp.path()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let item = &listed[0];
+    assert_eq!(item["id"], id.0, "{listed:#}");
+    assert_eq!(item["connections"]["active"], note.active, "{listed:#}");
+    assert_eq!(item["connections"]["limit"], 4, "{listed:#}");
+    assert_eq!(item["connections"]["reason"], note.reason.as_str(), "{listed:#}");
+    assert!(!note.reason.is_empty());
+    server.release(1000);
+    s.wait_for("the download", |e| matches!(e, EngineEvent::Completed { id: i, .. } if *i == id)).await;
+    s.close().await.saved.unwrap();
+    let saved = std::fs::read_to_string(store.journal_path())
+        .into_iter()
+        .chain(std::fs::read_to_string(store.queue_path()))
+        .collect::<String>();
+    assert!(saved.contains("conns.bin") && !saved.contains("\"reason\""), "{saved}");
+}

@@ -176,6 +176,7 @@ async fn a_complete_part_file_answered_with_416_is_published() {
             validator: Some("\"whole.bin-v0\"".into()),
             total: Some(5000),
             ranges_unreliable: false,
+            start_over: false,
         }),
         ..AddRequest::default()
     });
@@ -199,6 +200,7 @@ async fn a_restored_part_continues_where_it_stopped() {
             validator: Some("\"half.bin-v0\"".into()),
             total: Some(200_000),
             ranges_unreliable: false,
+            start_over: false,
         }),
         ..AddRequest::default()
     });
@@ -230,6 +232,7 @@ async fn a_restored_item_whose_ranges_were_unreliable_neither_splits_nor_continu
                 validator: Some(format!("\"{name}-v0\"")),
                 total: Some(size as u64),
                 ranges_unreliable: unreliable,
+                start_over: false,
             }),
             ..AddRequest::default()
         });

@@ -62,6 +62,7 @@ fn restore(dir: &Path, url: String, state: RestoreAs) -> (Engine, Receiver<Engin
         validator: Some("\"seg.bin-v0\"".into()),
         total: Some(SIZE),
         ranges_unreliable: false,
+        start_over: false,
     };
     let request = AddRequest { resume: Some(hint), ..AddRequest::new(url) };
     let limits = Some(ItemLimits { rate_limit: None, connections: 4 });

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use dlm::control::Client;
-use dlm::engine::{AddRequest, Command, EngineEvent, EngineOptions, ItemId, ItemSnapshot, ItemState};
+use dlm::engine::{
+    AddRequest, Command, EngineEvent, EngineOptions, ErrorKind, ItemId, ItemSnapshot, ItemState,
+};
 use dlm::session::{SessionConfig, SessionError, SessionEvent};
 use dlm::state::{ItemRecord, SavedQueue, Settings, StateError, StateStore};
 use support::TestServer;
@@ -113,6 +115,37 @@ async fn a_restored_segmented_download_shows_the_bytes_its_sidecar_counts() {
     let (item, saved) = restore_paused(&d, &store, record).await;
     assert_eq!((item.bytes, item.total, item.name.as_deref()), (300, Some(1000), Some("s.bin")));
     assert_eq!((saved.state, saved.bytes), (ItemState::Paused, 300));
+}
+
+/// A finished item whose file was deleted while dlm was not running comes back flagged
+/// missing in the snapshot it is restored with (the front end does not look at the disk); one
+/// whose file is there does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_finished_item_whose_file_is_gone_is_flagged_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("dl");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("here.bin"), b"12345").unwrap();
+    let store = StateStore::at(tmp.path().join("state"));
+    let done = |id, name: &str| ItemRecord {
+        name: Some(name.into()),
+        state: ItemState::Done,
+        bytes: 5,
+        total: Some(5),
+        ..ItemRecord::new(id, format!("http://h/{name}"), Some(d.clone()))
+    };
+    store.compact(&SavedQueue::from_iter([done(1, "here.bin"), done(2, "gone.bin")])).unwrap();
+    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
+    let mut missing = std::collections::BTreeMap::new();
+    while missing.len() < 2 {
+        if let EngineEvent::Added { id, item } =
+            s.wait_for("the restores", |e| matches!(e, EngineEvent::Added { .. })).await
+        {
+            missing.insert(id.0, item.missing);
+        }
+    }
+    assert_eq!(missing, [(1, false), (2, true)].into());
+    s.close().await.saved.unwrap();
 }
 
 /// A URL whose server answered a range with the whole file is remembered across restarts: the
@@ -343,5 +376,49 @@ async fn refresh_through_the_handle_gives_the_new_url_or_a_notice_saying_why_not
     let notices = s.notices();
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert!(notices[0].starts_with(&format!("{id}: the new URL cannot be used:")), "{notices:?}");
+    s.close().await.saved.unwrap();
+}
+
+/// Issue 11: a download that failed its checksum keeps its `.part`, and a retry fetches the
+/// file again from its first byte, after a restart too: the mark is saved with the item, so
+/// the restored item does not continue the bad bytes (which failed the same check again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checksum_mismatch_retried_after_a_restart_starts_over_and_is_verified() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("dl");
+    std::fs::create_dir_all(&d).unwrap();
+    let store = StateStore::at(tmp.path().join("state"));
+    // The first answer has one byte wrong under the same ETag; the server's digest is right.
+    let size = 300_000;
+    let url = server.url(&format!("/f/bad.bin?size={size}&corrupt=1&corrupt_times=1&repr=sha256"));
+    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
+    s.add(url);
+    let EngineEvent::Failed { error, .. } =
+        s.wait_for("the mismatch", |e| matches!(e, EngineEvent::Failed { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(error.kind, ErrorKind::Checksum, "{error:?}");
+    s.close().await.saved.unwrap();
+    assert!(d.join("bad.bin.part").exists() && !d.join("bad.bin").exists(), "the .part is kept");
+
+    let mut s = session::start(&d, Some(store.clone()), None).unwrap();
+    let EngineEvent::Failed { id, .. } =
+        s.wait_for("the restored failure", |e| matches!(e, EngineEvent::Failed { .. })).await
+    else {
+        unreachable!()
+    };
+    let before = server.requests_for("/f/bad.bin").len();
+    s.handle.send(Command::Retry(id));
+    let end = s
+        .wait_for("the retry's end", |e| {
+            matches!(e, EngineEvent::Completed { id: i, .. } | EngineEvent::Failed { id: i, .. } if *i == id)
+        })
+        .await;
+    assert!(matches!(end, EngineEvent::Completed { .. }), "the retry failed again: {end:?}");
+    support::assert_file(&d.join("bad.bin"), &support::content("bad.bin", size));
+    let retried = &server.requests_for("/f/bad.bin")[before];
+    assert_eq!(retried.range, None, "the retry fetched the file from its first byte");
     s.close().await.saved.unwrap();
 }

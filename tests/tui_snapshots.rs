@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use dlm::engine::{
-    Command, EngineEvent, ErrorKind, ItemError, ItemId, StartInfo, parse_download_url, redact_url,
+    Algo, ChecksumSource, ChecksumState, ChecksumView, Command, EngineEvent, ErrorKind, ExpectedChecksum,
+    ItemError, ItemId, StartInfo, parse_download_url, redact_url,
 };
 use dlm::tui::app::Mode;
 use dlm::tui::keys::KeyAction;
@@ -241,6 +242,102 @@ fn detail_pane_of_an_item_failed_on_a_full_disk_says_to_free_space_then_retry() 
     let screen = h.render(100, 24);
     assert!(screen.contains("no space left on device"), "{screen}");
     assert!(screen.contains("free space on the disk, then press r"), "{screen}");
+}
+
+/// One item per checksum state, as the engine reports them (`EngineEvent::Checksum`): verified
+/// (sha256, and md5 shown as weak), a mismatch (failed, kind `checksum`), pending while the
+/// file still arrives, and none at all.
+fn checksums() -> Harness {
+    let mut h = Harness::new();
+    h.paste(
+        "https://example.org/debian.iso https://example.org/old.tar https://example.org/bad.img
+         https://example.org/live.iso https://example.org/plain.bin",
+    );
+    let names = ["debian.iso", "old.tar", "bad.img", "live.iso", "plain.bin"];
+    for (i, name) in names.iter().enumerate() {
+        start(&mut h, 0.5, i as u64 + 1, name, Some(64 * MIB), 0);
+    }
+    let expected =
+        ExpectedChecksum::from_hex(Algo::Sha256, &"3a7bd3e2".repeat(8), ChecksumSource::User).unwrap();
+    let md5 = ExpectedChecksum::from_hex(Algo::Md5, &"0cc175b9".repeat(4), ChecksumSource::File).unwrap();
+    let server = ExpectedChecksum { source: ChecksumSource::ServerReprDigest, ..expected.clone() };
+    let checked = |e: &ExpectedChecksum, state, actual: &str| ChecksumView {
+        state,
+        actual: Some(actual.repeat(e.algo.digest_len() / 4)),
+        ..e.pending()
+    };
+    let report =
+        |h: &mut Harness, id: u64, checksum| h.event(1.0, EngineEvent::Checksum { id: ItemId(id), checksum });
+    report(&mut h, 1, checked(&expected, ChecksumState::Verified, "3a7bd3e2"));
+    report(&mut h, 2, checked(&md5, ChecksumState::Verified, "0cc175b9"));
+    report(&mut h, 3, checked(&server, ChecksumState::Mismatch, "9f1c04e5"));
+    report(&mut h, 4, expected.pending());
+    for id in [1, 2, 5] {
+        let path = PathBuf::from(format!("/home/me/Downloads/{}", names[id as usize - 1]));
+        h.event(2.0, EngineEvent::Completed { id: ItemId(id), path, bytes: 64 * MIB, skipped: false });
+    }
+    let error = ItemError::new(
+        ErrorKind::Checksum,
+        "checksum mismatch: /home/me/Downloads/bad.img.part has sha256 9f1c…, but 3a7b… was expected",
+    );
+    h.event(2.0, EngineEvent::Failed { id: ItemId(3), error });
+    h.event(2.0, EngineEvent::Progress { id: ItemId(4), bytes: 20 * MIB });
+    h.tick(3.0);
+    h
+}
+
+/// The table marks each state after the name, numbers untouched; on a narrow screen the mark
+/// shrinks to its symbol before the name gets too short.
+#[test]
+fn checksum_marks_in_the_table() {
+    let mut h = checksums();
+    let screen = h.render(80, 24);
+    let line = |name: &str| screen.lines().find(|l| l.contains(name)).unwrap().to_string();
+    assert!(line("debian.iso").contains("debian.iso ✓ sha256"), "{screen}");
+    assert!(line("old.tar").contains("old.tar ✓ md5 weak"), "{screen}");
+    assert!(line("bad.img").contains("bad.img ✗  checksum mismatch"), "{screen}");
+    assert!(line("live.iso").contains("live.iso · sha256"), "{screen}");
+    assert!(line("plain.bin").contains("plain.bin      "), "no checksum, no mark: {screen}");
+    assert!(line("debian.iso").contains("64.0 MiB") && line("live.iso").contains("31%"), "{screen}");
+    insta::assert_snapshot!("checksum_marks_in_the_table", screen);
+    let narrow = h.render(50, 24);
+    let line = |name: &str| narrow.lines().find(|l| l.contains(name)).unwrap().to_string();
+    assert!(line("old.tar").contains("old.tar ✓ md5 ") && !line("old.tar").contains("weak"), "{narrow}");
+    assert!(
+        line("debian.iso").contains("debian.iso ✓ ") && !line("debian.iso").contains("sha256"),
+        "{narrow}"
+    );
+    assert!(line("debian.iso").contains("64.0 MiB"), "{narrow}");
+    insta::assert_snapshot!("checksum_marks_in_a_narrow_table", narrow);
+}
+
+/// The details pane: algorithm, expected digest (shortened), source and state; after a
+/// mismatch, both digests and what to do.
+#[test]
+fn checksum_in_the_details_pane() {
+    let mut h = checksums();
+    h.press(KeyCode::Enter);
+    let screen = h.render(100, 30);
+    assert!(screen.contains("Checksum  sha256 3a7bd3e2…3a7bd3e2  ·  ✓ verified  ·  from given"), "{screen}");
+    insta::assert_snapshot!("checksum_verified_in_the_details", screen);
+    h.press(KeyCode::Down);
+    let screen = h.render(100, 30);
+    assert!(screen.contains("md5 0cc175b9…0cc175b9  ·  ✓ verified  ·  from checksum file (weak"), "{screen}");
+    h.press(KeyCode::Down);
+    let screen = h.render(100, 30);
+    assert!(screen.contains("Checksum  sha256 ✗ mismatch  ·  from Repr-Digest"), "{screen}");
+    assert!(
+        screen.contains("Hashes    expected 3a7bd3e2…3a7bd3e2  ·  the file has 9f1c04e5…9f1c04e5"),
+        "{screen}"
+    );
+    assert!(screen.contains("press r to fetch the file again from its first byte"), "{screen}");
+    insta::assert_snapshot!("checksum_mismatch_in_the_details", screen);
+    h.press(KeyCode::Down);
+    let screen = h.render(100, 30);
+    assert!(screen.contains("sha256 3a7bd3e2…3a7bd3e2  ·  checked when complete  ·  from given"), "{screen}");
+    h.press(KeyCode::Down);
+    let screen = h.render(100, 30);
+    assert!(!screen.contains("Checksum"), "no checksum, no line: {screen}");
 }
 
 #[test]

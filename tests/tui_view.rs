@@ -319,6 +319,40 @@ fn finished_items_say_done_and_the_details_show_time_and_mean_rate() {
     assert!(screen.contains("8s elapsed  ·  mean 5.0 MiB/s"), "{screen}");
 }
 
+/// A restored finished item whose file is gone (the restore plan flags it on the snapshot) says
+/// "missing" and matches that filter; fetched again, it is done.
+#[test]
+fn a_restored_item_whose_file_is_gone_says_missing_until_it_is_fetched_again() {
+    let mut v = View::with_items(1);
+    let mut item = dlm::engine::ItemSnapshot::new(
+        ItemId(2),
+        "https://example.com/gone.iso",
+        "/home/me/Downloads".into(),
+        dlm::engine::ItemLimits { rate_limit: None, connections: 1 },
+    );
+    item.missing = true;
+    v.event(0.0, EngineEvent::Added { id: ItemId(2), item: Box::new(item) });
+    let path = PathBuf::from("/home/me/Downloads/gone.iso");
+    v.event(0.0, EngineEvent::Completed { id: ItemId(2), path, bytes: MIB, skipped: true });
+    let screen = v.render(100, 20);
+    assert!(screen.contains("? missing") && !screen.contains("✓ done"), "{screen}");
+    v.type_filter("missing");
+    assert_eq!(v.app.view(), &[ItemId(2)]);
+    v.start(1.0, 2, "gone.iso", Some(MIB));
+    v.event(
+        2.0,
+        EngineEvent::Completed {
+            id: ItemId(2),
+            path: "/home/me/Downloads/gone.iso".into(),
+            bytes: MIB,
+            skipped: false,
+        },
+    );
+    v.type_filter("done");
+    let screen = v.render(100, 20);
+    assert!(screen.contains("✓ done") && !screen.contains("? missing"), "{screen}");
+}
+
 /// The add dialog at the smallest screen dlm draws, 50×12: its title, its text box and its
 /// keys all show, inside the screen.
 #[test]

@@ -1,8 +1,9 @@
 //! `[[rule]]` entries: per-site settings chosen by the download's host (glob), URL path (glob)
 //! and file extension, first match wins. A rule says what it sets and nothing else; what it
 //! leaves out keeps the config's (or the command line's) value. Pure: the session asks
-//! `Rules::matching` when an item is added (and again once the file's real name is known) and
-//! applies the answer. Depends on the config's value parsers and `glob`.
+//! `Rules::matching` when an item is added and applies the answer, and hands the engine the
+//! folders of earlier rules whose `ext` only the server's name for the file can decide
+//! (`Rules::by_ext_with_dir`). Depends on the config's value parsers and `glob`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -90,9 +91,7 @@ impl Matched<'_> {
 
 impl Rules {
     /// The first rule that matches a download of `url` saved as `file_name`. With no name
-    /// yet (the item was just added), the URL path's last segment stands in for it; the
-    /// session asks again once the server has said the real name (Content-Disposition), and
-    /// before the file is created, since a rule may choose the folder.
+    /// yet (the item was just added), the URL path's last segment stands in for it.
     pub fn matching(&self, url: &Url, file_name: Option<&str>) -> Option<Matched<'_>> {
         let host = url.host_str().unwrap_or_default();
         let path = decoded_path(url);
@@ -105,6 +104,18 @@ impl Rules {
             .enumerate()
             .find(|(_, rule)| rule.applies(host, &path, &name))
             .map(|(index, rule)| Matched { index, rule })
+    }
+
+    /// The rules before the first `before` (all of them for `None`) that would match a
+    /// download of `url` if its file had one of their `ext`, and that choose a folder: the ones
+    /// the server's name for the file may still pick (see `engine::FolderByExt`), in order.
+    pub fn by_ext_with_dir(&self, url: &Url, before: Option<usize>) -> Vec<&Rule> {
+        let (host, path) = (url.host_str().unwrap_or_default(), decoded_path(url));
+        let rules = &self.0[..before.unwrap_or(self.0.len()).min(self.0.len())];
+        rules
+            .iter()
+            .filter(|r| !r.ext.is_empty() && r.dir.is_some() && r.applies_where(host, &path))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -120,14 +131,14 @@ impl Rule {
     /// Every condition given holds: the host matches one of `host`, the path one of `path`,
     /// the name ends in `.EXT` for one of `ext`.
     fn applies(&self, host: &str, path: &str, file_name: &str) -> bool {
-        let name = file_name.to_lowercase();
+        self.applies_where(host, path)
+            && (self.ext.is_empty() || self.ext.iter().any(|e| crate::engine::has_ext(file_name, e)))
+    }
+
+    /// The host and path conditions hold (the extension aside).
+    fn applies_where(&self, host: &str, path: &str) -> bool {
         (self.host.is_empty() || self.host.iter().any(|g| g.matches(host)))
             && (self.path.is_empty() || self.path.iter().any(|g| g.matches(path)))
-            && (self.ext.is_empty()
-                || self
-                    .ext
-                    .iter()
-                    .any(|e| name.strip_suffix(e.as_str()).is_some_and(|s| s.len() > 1 && s.ends_with('.'))))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Where a download's bytes go, decided from a full answer: for a new download the name, the
 //! conflict policy, and with `continue_existing` a finished file to skip or a `.part` from an
 //! earlier run to continue or start over in place; for one that has a `.part`, starting it
-//! over in place. Depends on the engine's naming, disk, answer and job modules.
+//! over in place. The folder is the item's, or one a rule picks by the name's extension.
+//! Depends on the engine's naming, disk, answer, job and rule_folders modules.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use super::error::DownloadError;
 use super::job::{Job, PartState, Shared};
 use super::naming;
 use super::options::ConflictPolicy;
+use super::rule_folders;
 use super::sidecar;
 use super::urls::without_credentials;
 
@@ -45,6 +47,7 @@ pub async fn choose(
         Some(name) => name.clone(),
         None => naming::choose_name(disposition, answer.response.url(), get(header::CONTENT_TYPE)),
     };
+    let dir = folder(job, &name).await?;
     let file = answer.file;
     let fresh = |final_path| PartState {
         final_path,
@@ -56,7 +59,7 @@ pub async fn choose(
         checksum: None,
     };
     if shared.options.continue_existing
-        && let Some(found) = existing(shared, job, &name, file)
+        && let Some(found) = existing(shared, job, &dir.join(&name), file)
     {
         return Ok(match found {
             Existing::Complete(path) => Destination::Skip { path, bytes: file.total.unwrap_or(0) },
@@ -65,9 +68,9 @@ pub async fn choose(
         });
     }
     let reserved = match shared.options.on_conflict {
-        ConflictPolicy::Rename => shared.names.reserve_unique_async(&job.dir, &name).await,
+        ConflictPolicy::Rename => shared.names.reserve_unique_async(&dir, &name).await,
         ConflictPolicy::Skip => {
-            let existing = job.dir.join(&name);
+            let existing = dir.join(&name);
             // Only a regular file counts as "already there"; a folder or symlink of that name
             // is not something the person wanted kept instead.
             if let Ok(meta) = std::fs::symlink_metadata(&existing)
@@ -75,24 +78,33 @@ pub async fn choose(
             {
                 return Ok(Destination::Skip { bytes: meta.len(), path: existing });
             }
-            shared.names.reserve_unique_async(&job.dir, &name).await
+            shared.names.reserve_unique_async(&dir, &name).await
         }
         ConflictPolicy::Overwrite => {
-            let exact = job.dir.join(&name);
+            let exact = dir.join(&name);
             // Replace a regular file only; another item of this run holding the name, or a
             // folder or symlink there, still gets `name (1)`.
             let replaceable = std::fs::symlink_metadata(&exact).map_or(true, |m| m.file_type().is_file());
             if replaceable && shared.names.reserve_exact(&exact) {
                 Some(exact)
             } else {
-                shared.names.reserve_unique_async(&job.dir, &name).await
+                shared.names.reserve_unique_async(&dir, &name).await
             }
         }
     };
     match reserved {
         Some(final_path) => Ok(Destination::Fresh(fresh(final_path))),
-        None => Err(DownloadError::NoFreeName { name, dir: job.dir.clone() }),
+        None => Err(DownloadError::NoFreeName { name, dir }),
     }
+}
+
+/// The item's folder, or the one a rule chooses by the name's extension (see `rule_folders`),
+/// made if it is not there yet, as the session makes a rule's folder chosen at add.
+async fn folder(job: &Job, name: &str) -> Result<PathBuf, DownloadError> {
+    let table = job.settings.as_deref().map_or(&[][..], |s| &s.folders_by_ext[..]);
+    let Some(dir) = rule_folders::folder_for(table, name) else { return Ok(job.dir.clone()) };
+    tokio::fs::create_dir_all(dir).await.map_err(|e| DownloadError::io(dir, e))?;
+    Ok(dir.to_path_buf())
 }
 
 enum Existing {
@@ -109,8 +121,13 @@ enum Existing {
 /// Where that cannot work, or the sidecar is of an older version of this URL, the `.part` is
 /// started over in place, never left beside a second name. A sidecar naming another URL means
 /// the `.part` belongs to another download: it is left alone.
-fn existing(shared: &Shared, job: &Job, name: &str, answer: &WholeFile) -> Option<Existing> {
-    let final_path = job.dir.join(name);
+fn existing(
+    shared: &Shared,
+    job: &Job,
+    final_path: &std::path::Path,
+    answer: &WholeFile,
+) -> Option<Existing> {
+    let final_path = final_path.to_path_buf();
     if let (Some(t), Ok(meta)) = (answer.total, std::fs::symlink_metadata(&final_path))
         && meta.file_type().is_file()
         && meta.len() == t

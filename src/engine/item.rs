@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::messages::{EngineEvent, ItemId, ItemLimits, ItemSnapshot, ItemState, RetryNote};
+use super::messages::{EngineEvent, ErrorKind, ItemId, ItemLimits, ItemSnapshot, ItemState, RetryNote};
 
 /// What folding an event changed, weakest first, so a consumer does only the work needed:
 /// the saved queue is written for `Saved` only, a screen redraws for `Shown` and above.
@@ -37,6 +37,8 @@ impl ItemSnapshot {
             validator: None,
             resumable: false,
             ranges_unreliable: false,
+            start_over: false,
+            missing: false,
             final_url: None,
             status: None,
             limits,
@@ -94,6 +96,10 @@ impl ItemSnapshot {
                 self.retry = None;
                 self.name = Some(info.name.clone());
                 self.path = Some(info.path.clone());
+                // A rule may have chosen the folder by the name (see `FolderByExt`).
+                if let Some(dir) = info.path.parent() {
+                    self.dir = dir.to_path_buf();
+                }
                 self.total = info.total;
                 self.bytes = info.offset;
                 self.attempt_from = info.offset;
@@ -101,6 +107,9 @@ impl ItemSnapshot {
                 self.status = Some(info.status);
                 self.resumable = info.resumable;
                 self.ranges_unreliable = info.ranges_unreliable;
+                // An attempt that starts after a mismatch starts from the first byte.
+                self.start_over = false;
+                self.missing = false;
                 self.validator.clone_from(&info.validator);
                 Change::Saved
             }
@@ -134,6 +143,8 @@ impl ItemSnapshot {
                 self.bytes = *bytes;
                 self.total = Some(*bytes);
                 self.skipped = *skipped;
+                // Fetched or found again: the file is there now.
+                self.missing &= *skipped;
                 self.name = path.file_name().map(|n| n.to_string_lossy().into_owned()).or(self.name.take());
                 if let Some(dir) = path.parent() {
                     self.dir = dir.to_path_buf();
@@ -144,6 +155,7 @@ impl ItemSnapshot {
                 self.set_state(ItemState::Done).max(Change::Saved)
             }
             EngineEvent::Failed { error, .. } => {
+                self.start_over |= error.kind == ErrorKind::Checksum;
                 self.error = Some(error.clone());
                 self.retry = None;
                 self.set_state(ItemState::Failed).max(Change::Saved)

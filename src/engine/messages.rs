@@ -69,6 +69,10 @@ pub struct ResumeHint {
     /// item then never splits and starts over in place rather than continue its `.part`, as
     /// it did before the restart. Default `false`: ranges are tried, and checked.
     pub ranges_unreliable: bool,
+    /// The bytes on disk are known to be wrong (`ItemSnapshot::start_over`, kept across
+    /// restarts): the `.part` keeps its name, but the next attempt writes over it from the
+    /// first byte instead of continuing it.
+    pub start_over: bool,
 }
 
 /// What the engine is told to do. Sent over an unbounded channel, so a front end never
@@ -170,10 +174,12 @@ pub enum RestoreAs {
     #[default]
     Queued,
     Paused,
-    /// Finished earlier; the file is at `path`.
+    /// Finished earlier; the file is at `path`, or was: `missing` when it was not there any
+    /// more when the queue was read (deleted or moved since), so front ends need not look.
     Done {
         path: PathBuf,
         bytes: u64,
+        missing: bool,
     },
     Failed {
         error: ItemError,
@@ -500,6 +506,10 @@ pub struct ItemSnapshot {
     /// file: the item is one stream that starts over rather than continues. Saved so that a
     /// restart remembers it (pass it back in `ResumeHint`); `false` until that happens.
     pub ranges_unreliable: bool,
+    /// The bytes on disk failed their checksum: the next attempt fetches the file from its
+    /// first byte (over the kept `.part`). Set by a `Failed` of kind `checksum`, cleared when an
+    /// attempt starts; saved, so a restart does not continue the bad bytes either.
+    pub start_over: bool,
     /// The URL after redirects (credentials removed) and the status of the last answer.
     pub final_url: Option<String>,
     pub status: Option<u16>,
@@ -513,6 +523,9 @@ pub struct ItemSnapshot {
     pub retries: u32,
     /// Finished without downloading: the file was already complete on disk.
     pub skipped: bool,
+    /// Restored as finished, but its file was not on disk when the saved queue was read
+    /// (deleted or moved since): shown as missing rather than done. Never saved.
+    pub missing: bool,
     /// When the URL stops working, for a signed URL (S3, GCS, CloudFront, Azure SAS) that says
     /// so in its query; `None` for other URLs.
     pub link_expires: Option<SystemTime>,

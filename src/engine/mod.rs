@@ -33,6 +33,7 @@ mod refresh;
 mod request;
 pub mod reservations;
 mod retry;
+mod rule_folders;
 mod scheduled;
 mod scheduler;
 mod segmented;
@@ -74,6 +75,7 @@ pub use options::{
 pub use program::Program;
 pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
+pub use rule_folders::{FolderByExt, has_ext};
 pub use settings::{ItemSettings, NetrcUse};
 pub use sums::{ChecksumBook, SumsFile};
 pub use textfile::read_small_text;

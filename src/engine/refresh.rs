@@ -90,7 +90,11 @@ pub async fn refresh(
     let env = [
         ("DLM_URL", without_credentials(&job.url)),
         ("DLM_NAME", name),
-        ("DLM_DIR", job.dir.to_string_lossy().into_owned()),
+        // The file's own folder: a rule may have chosen it by the name (`FolderByExt`).
+        (
+            "DLM_DIR",
+            part.and_then(|p| p.final_path.parent()).unwrap_or(&job.dir).to_string_lossy().into_owned(),
+        ),
     ];
     let shown = without_query(&job.url);
     let fail = |reason: String| NoFreshLink::Failed(DownloadError::Refresh { url: shown.clone(), reason });

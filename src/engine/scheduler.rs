@@ -128,7 +128,7 @@ impl Scheduler {
 
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Add { id, request } => self.add(id, request, None).await,
+            Command::Add { id, request } => self.add(id, request, None, false).await,
             Command::Pause(id) => self.pause(id).await,
             Command::Resume(id) => self.resume(id).await,
             Command::PauseAll => {
@@ -202,7 +202,8 @@ impl Scheduler {
         state: RestoreAs,
         limits: Option<ItemLimits>,
     ) {
-        self.add(id, request, limits).await;
+        let missing = matches!(state, RestoreAs::Done { missing: true, .. });
+        self.add(id, request, limits, missing).await;
         let Some(item) = self.items.get_mut(&id) else { return };
         if item.url.is_none() || matches!(state, RestoreAs::Queued) {
             return;
@@ -215,7 +216,7 @@ impl Scheduler {
                 let bytes = item.bytes_on_disk();
                 self.emit(EngineEvent::Paused { id, bytes }).await;
             }
-            RestoreAs::Done { path, bytes } => {
+            RestoreAs::Done { path, bytes, .. } => {
                 item.state = ItemState::Done;
                 if let Some(part) = item.part.take() {
                     self.shared.names.release(&part.final_path);
@@ -233,7 +234,8 @@ impl Scheduler {
         }
     }
 
-    async fn add(&mut self, id: ItemId, request: AddRequest, limits: Option<ItemLimits>) {
+    /// `missing`: a restored finished item whose file is gone (see `ItemSnapshot::missing`).
+    async fn add(&mut self, id: ItemId, request: AddRequest, limits: Option<ItemLimits>, missing: bool) {
         let dir = request.dir.map_or_else(|| Arc::clone(&self.default_dir), Arc::from);
         let options = &self.shared.options;
         let mut item = Item {
@@ -273,22 +275,25 @@ impl Scheduler {
         };
         item.url = Some(url.as_str().into());
         snapshot.link_expires = signed_url::expiry(&url);
+        snapshot.missing = missing;
         let checksum = request.checksum.or_else(|| options.checksums.for_url(&request.url).cloned());
         snapshot.checksum = checksum.as_ref().map(ExpectedChecksum::pending);
         item.checksum = checksum.map(Box::new);
         let hosts = &self.shared.hosts;
         item.settings = request.settings.map(|s| s.admit(hosts, &url, &mut item.refresh, &mut snapshot.rule));
+        let start_over = request.resume.as_ref().is_some_and(|h| h.start_over);
         item.part = request.resume.and_then(|hint| {
             let final_path = item.dir.join(super::naming::sanitize(&hint.file_name)?);
             // A segmented `.part` is preallocated: only its sidecar says which bytes are real.
             let missing = sidecar::read_meta(&super::naming::part_path(&final_path)).and_then(|m| m.missing);
             self.shared.names.reserve_exact(&final_path).then(|| {
                 // Ranges found unreliable before the restart: one stream, over in place.
+                // Bytes that failed their checksum: over in place, from the first byte.
                 Box::new(PartState {
                     final_path,
-                    validator: hint.validator,
+                    validator: hint.validator.filter(|_| !hint.start_over),
                     total: hint.total,
-                    resumable: !hint.ranges_unreliable,
+                    resumable: !hint.ranges_unreliable && !hint.start_over,
                     missing,
                     ranges_unreliable: hint.ranges_unreliable,
                     checksum: None,
@@ -303,6 +308,7 @@ impl Scheduler {
             snapshot.validator.clone_from(&part.validator);
             snapshot.resumable = part.resumable;
             snapshot.ranges_unreliable = part.ranges_unreliable;
+            snapshot.start_over = start_over;
             snapshot.bytes = item.bytes_on_disk();
             snapshot.attempt_from = snapshot.bytes;
         }

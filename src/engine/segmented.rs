@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -367,8 +367,8 @@ async fn conclude(
     let end = |attempt| Segmented::Ended(attempt);
     if complete && ends.disk_error.is_none() {
         let names = std::sync::Arc::clone(&ctx.shared.names);
-        let (part_file, final_path, dir) =
-            (ctx.part_path.clone(), part.final_path.clone(), ctx.job.dir.clone());
+        let dir = part.final_path.parent().map_or_else(|| ctx.job.dir.clone(), Path::to_path_buf);
+        let (part_file, final_path) = (ctx.part_path.clone(), part.final_path.clone());
         let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let replace = ctx.shared.options.on_conflict == ConflictPolicy::Overwrite;
         let published = tokio::task::spawn_blocking(move || {

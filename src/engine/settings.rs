@@ -37,6 +37,9 @@ pub struct ItemSettings {
     pub max_connections_per_host: Option<usize>,
     /// The name of the `[[rule]]` these came from, shown in the item's snapshot.
     pub rule: Option<String>,
+    /// Folders by the file's extension, decided when the server names the file (see
+    /// `rule_folders`); empty when the folder was given or no rule needs the name.
+    pub folders_by_ext: Vec<super::rule_folders::FolderByExt>,
 }
 
 /// A download's `.netrc` choice when it is not the engine's.

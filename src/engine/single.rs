@@ -142,7 +142,8 @@ pub async fn finish(shared: &Shared, writer: PartWriter, final_path: PathBuf, jo
     let bytes = writer.received();
     let names = std::sync::Arc::clone(&shared.names);
     let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = job.dir.clone();
+    // The folder the name was reserved in (a rule may have chosen it by the name).
+    let dir = final_path.parent().map_or_else(|| job.dir.clone(), std::path::Path::to_path_buf);
     let replace = shared.options.on_conflict == ConflictPolicy::Overwrite;
     match writer.finish(final_path, replace, move || names.reserve_unique(&dir, &name)).await {
         Ok((path, checked)) => Attempt::Done { path, bytes, skipped: false, checked },

@@ -4,8 +4,11 @@
 //!
 //! Decisions, also in the README:
 //! - A rule is matched once, when the item is added, on the URL (its last path segment stands
-//!   in for the file name). A name the server gives later (Content-Disposition) does not match
-//!   again: the folder and the connection settings are in use by then.
+//!   in for the file name). A name the server gives later (Content-Disposition) can only
+//!   change the folder, and only when none was given with the item: earlier rules with `ext`
+//!   and `dir` whose host and path match go to the engine as a table (`FolderByExt`), which
+//!   picks the folder by the name before the `.part` is created. The request's headers and the
+//!   connection settings are in use by then, so they stay the matched rule's.
 //! - A folder given with the add (`dlm add --dir`, a restored item's) wins over the rule's; a
 //!   relative rule `dir` is inside the download folder.
 //! - Nothing a rule gives is saved: a restored item matches the rules again at restore time
@@ -21,7 +24,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::config::{NetrcChoice, Rule, Rules};
-use crate::engine::{AddRequest, CookieJar, ItemLimits, ItemSettings, Netrc, NetrcUse};
+use crate::engine::{AddRequest, CookieJar, FolderByExt, ItemLimits, ItemSettings, Netrc, NetrcUse};
 
 /// The rules with the files they name already read.
 #[derive(Debug, Default)]
@@ -58,6 +61,9 @@ impl RuleBook {
     /// returns its limits when the rule sets one (the rest from `defaults`). The folder is
     /// made, as the download folder is; if that fails the engine says why when the item starts.
     pub fn apply(&mut self, request: &mut AddRequest, defaults: ItemLimits) -> Option<ItemLimits> {
+        if request.dir.is_none() {
+            self.folders_by_ext(request);
+        }
         let (rule, own) = self.matching(&request.url)?;
         let limits = (rule.connections.is_some() || rule.rate_limit.is_some()).then(|| ItemLimits {
             rate_limit: rule.rate_limit.unwrap_or(defaults.rate_limit),
@@ -74,8 +80,35 @@ impl RuleBook {
             }
             request.dir = Some(dir);
         }
-        request.settings = Some(merged(&own, request.settings.as_deref()));
+        let folders = request.settings.as_ref().map(|s| s.folders_by_ext.clone()).unwrap_or_default();
+        let mut settings = merged(&own, request.settings.as_deref());
+        if !folders.is_empty() {
+            Arc::make_mut(&mut settings).folders_by_ext = folders;
+        }
+        request.settings = Some(settings);
         limits
+    }
+
+    /// Puts on the request the folders that rules before the one its URL matched choose by an
+    /// extension the URL could not decide (see `Rules::by_ext_with_dir`): the engine picks one
+    /// when the server names the file. Only the folder is decided so late; the matched rule's
+    /// other settings stay.
+    fn folders_by_ext(&self, request: &mut AddRequest) {
+        let Ok(url) = Url::parse(request.url.trim()) else { return };
+        let before = self.rules.matching(&url, None).map(|m| m.index);
+        let folders: Vec<FolderByExt> = self
+            .rules
+            .by_ext_with_dir(&url, before)
+            .into_iter()
+            .filter_map(|rule| {
+                Some(FolderByExt { exts: rule.ext.clone(), dir: self.download_dir.join(rule.dir.as_ref()?) })
+            })
+            .collect();
+        if !folders.is_empty() {
+            let mut settings = request.settings.as_deref().cloned().unwrap_or_default();
+            settings.folders_by_ext = folders;
+            request.settings = Some(Arc::new(settings));
+        }
     }
 
     /// Gives a restored item its rule's settings again, but not its folder or limits, which

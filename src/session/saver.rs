@@ -254,6 +254,8 @@ impl Saver {
         let mut record = ItemRecord::of(item, self.defaults);
         // Matched again at restore time (see `rules`).
         record.rule = None;
+        // Measured again when the download runs again (see `ItemRecord::connections`).
+        record.connections = None;
         record.url = match self.secrets.get(&item.id) {
             Some(url) => url.clone(),
             None => str_without_credentials(&item.url),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::engine::{ChecksumView, ItemError, ItemLimits, ItemSnapshot, ItemState};
+use crate::engine::{ChecksumView, ConnectionsNote, ItemError, ItemLimits, ItemSnapshot, ItemState};
 
 /// One item as saved and listed. Unknown fields are ignored, so a minor addition in a later
 /// dlm does not make a file unreadable.
@@ -51,6 +51,10 @@ pub struct ItemRecord {
     /// restart continue it as one stream from the first byte instead of splitting it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ranges_unreliable: bool,
+    /// The bytes in the `.part` failed their checksum: a retry, after a restart too, fetches
+    /// the file again from the first byte over them instead of continuing them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start_over: bool,
     /// The checksum the file is checked against (given, or from the server), and how the
     /// check went: kept so a restored item is still verified, and shown by `dlm ls --json`. Boxed: most items have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +63,11 @@ pub struct ItemRecord {
     /// queue: a restored item matches the rules again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// A segmented download's connections and the reason for the count (`{"active", "limit",
+    /// "reason"}`), in a listing. Never in the saved queue: a live figure, which a restored
+    /// download measures again rather than starting from an old session's count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<ConnectionsNote>,
 }
 
 /// An item's own limits as saved and listed.
@@ -97,8 +106,10 @@ impl ItemRecord {
             error: None,
             limits: None,
             ranges_unreliable: false,
+            start_over: false,
             checksum: None,
             rule: None,
+            connections: None,
         }
     }
 
@@ -117,8 +128,10 @@ impl ItemRecord {
             error: item.error.clone(),
             limits: (item.limits != defaults).then(|| item.limits.into()),
             ranges_unreliable: item.ranges_unreliable,
+            start_over: item.start_over,
             checksum: item.checksum.clone().map(Box::new),
             rule: item.rule.clone(),
+            connections: item.connections.clone(),
         }
     }
 

@@ -1,14 +1,15 @@
 //! Turning a loaded saved queue back into engine commands: every item folder made absolute
 //! (or the item flagged when an older dlm did not say which folder it meant), and one
 //! `Restore` per item, under its saved id, continuing any `.part` on disk with a validated
-//! resume. Reads the file system only to find `.part` files. Depends on the engine's message
-//! types and naming, and on `record`.
+//! resume, and finished items whose file is gone flagged `missing`. Reads the file system only
+//! to find `.part` files and finished files. Depends on the engine's message types and naming,
+//! and on `record`.
 
 use std::path::Path;
 
 use crate::engine::{
-    AddRequest, ChecksumView, ItemError, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint, naming,
-    part_progress,
+    AddRequest, ChecksumView, ErrorKind, ItemError, ItemId, ItemLimits, ItemState, RestoreAs, ResumeHint,
+    naming, part_progress,
 };
 
 use super::SavedQueue;
@@ -82,6 +83,9 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                     validator: item.validator.clone(),
                     total: item.total,
                     ranges_unreliable: item.ranges_unreliable,
+                    // A queue saved before `start_over` was: its mismatch error says it.
+                    start_over: item.start_over
+                        || item.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Checksum),
                 }),
                 _ => None,
             };
@@ -89,7 +93,9 @@ pub fn restore_plan(queue: &SavedQueue) -> Vec<Restore> {
                 ItemState::Queued | ItemState::Connecting | ItemState::Downloading => RestoreAs::Queued,
                 ItemState::Paused => RestoreAs::Paused,
                 ItemState::Done => match item.path() {
-                    Some(path) => RestoreAs::Done { path, bytes: item.bytes },
+                    // Looked at here, off the front end's loop: a finished file deleted
+                    // since shows as missing.
+                    Some(path) => RestoreAs::Done { missing: !path.exists(), path, bytes: item.bytes },
                     None => RestoreAs::Failed { error: ItemError::other("finished in an earlier session") },
                 },
                 ItemState::Failed => RestoreAs::Failed {
@@ -120,7 +126,6 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::engine::ErrorKind;
     use crate::state::ItemRecord;
 
     fn queue(items: Vec<ItemRecord>) -> SavedQueue {
@@ -158,16 +163,21 @@ mod tests {
                 file_name: "a.bin".into(),
                 validator: Some("\"e\"".into()),
                 total: Some(100),
-                ranges_unreliable: false
+                ranges_unreliable: false,
+                start_over: false,
             })
         );
         assert_eq!(plan[1].state, RestoreAs::Paused);
         assert!(plan[1].request.resume.is_some());
-        assert_eq!(plan[2].state, RestoreAs::Done { path: d.join("done.bin"), bytes: 99 });
+        assert_eq!(plan[2].state, RestoreAs::Done { path: d.join("done.bin"), bytes: 99, missing: true });
         assert_eq!(plan[2].request.resume, None);
         assert_eq!((plan[3].state.clone(), plan[3].request.resume.clone()), (RestoreAs::Queued, None));
         assert_eq!(plan[4].state, RestoreAs::Failed { error: full }, "the kind survives a restart");
         assert_eq!(plan[4].request.resume, None, "no .part, no resume hint");
+        // A finished file still there is not missing.
+        std::fs::write(d.join("done.bin"), b"x").unwrap();
+        let plan = restore_plan(&queue(vec![item(8, Some("done.bin"), ItemState::Done)]));
+        assert_eq!(plan[0].state, RestoreAs::Done { path: d.join("done.bin"), bytes: 99, missing: false });
     }
 
     /// An item's checksum is saved with it (and its JSON view), so a restored download is
@@ -186,6 +196,29 @@ mod tests {
         let loaded: ItemRecord = serde_json::from_str(&json).unwrap();
         let plan = restore_plan(&queue(vec![loaded]));
         assert_eq!(plan[0].request.checksum, Some(expected));
+    }
+
+    /// A failed item whose bytes did not match is restored to start over, whether its queue
+    /// saved the mark or (written before the mark existed) only the error's kind; others
+    /// continue their `.part`.
+    #[test]
+    fn a_mismatch_is_restored_to_start_over_even_from_a_queue_without_the_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["marked.iso", "old.iso", "cut.iso"] {
+            std::fs::write(dir.path().join(format!("{name}.part")), b"bytes").unwrap();
+        }
+        let failed = |id, name: &str, kind| ItemRecord {
+            name: Some(name.into()),
+            state: ItemState::Failed,
+            error: Some(ItemError::new(kind, "failed")),
+            ..ItemRecord::new(id, format!("http://h/{name}"), Some(dir.path().to_path_buf()))
+        };
+        let marked = ItemRecord { start_over: true, ..failed(1, "marked.iso", ErrorKind::Checksum) };
+        // As a queue written before the mark reads: `start_over` false, the kind says it.
+        let old = failed(2, "old.iso", ErrorKind::Checksum);
+        let plan = restore_plan(&queue(vec![marked, old, failed(3, "cut.iso", ErrorKind::Network)]));
+        let over: Vec<bool> = plan.iter().map(|r| r.request.resume.as_ref().unwrap().start_over).collect();
+        assert_eq!(over, [true, true, false]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use crate::actions::ActionsConfig;
-use crate::engine::{EngineEvent, EngineOptions, ItemId, ItemLimits};
+use crate::engine::{EngineOptions, ItemLimits};
 use crate::output;
 use crate::session::{Session, SessionConfig, SessionEvent, SessionHandle};
 
@@ -293,27 +293,11 @@ fn perform(
 
 fn on_session_event(app: &mut App, signals: &mut signals::Signals, event: SessionEvent, now: Instant) {
     match event {
-        SessionEvent::Engine(event) => {
-            let gone = missing_file(&event);
-            signals.apply(app, event, now);
-            if let Some(id) = gone {
-                app.mark_missing(id);
-            }
-        }
+        SessionEvent::Engine(event) => signals.apply(app, event, now),
         SessionEvent::Notice(text) => {
             app.update(Action::Notice(text));
         }
         SessionEvent::Schedule(text) => app.schedule = text,
-    }
-}
-
-/// An item reported finished without a download (restored from an earlier session, or found
-/// on disk) whose file is not there: the row says "missing" rather than "done". One stat
-/// when the item is reported, never one per frame.
-fn missing_file(event: &EngineEvent) -> Option<ItemId> {
-    match event {
-        EngineEvent::Completed { id, path, skipped: true, .. } if !path.exists() => Some(*id),
-        _ => None,
     }
 }
 

@@ -19,6 +19,8 @@
 //!   connections do not make faster)
 //! - `drop_after=N&drop_times=K`: the first K requests drop the connection after N body bytes
 //! - `stall_after=N&stall_times=K`: the first K requests stop sending after N body bytes
+//! - `corrupt=1&corrupt_times=K`: the first K requests get the body's first byte flipped (same
+//!   ETag: a bad cache that only a checksum catches)
 //! - `short=N&short_times=K`: the first K requests announce the full length but send N fewer
 //! - `status=CODE&status_times=K&retry_after=V`: the first K requests get CODE (default all)
 //! - `chunked=1`: no Content-Length (chunked transfer encoding)
@@ -488,6 +490,13 @@ async fn serve_file(
             slice = Bytes::from(other).slice(start..end);
             etag_sent = Some(format!("\"{name}-other{nth}\""));
         }
+    }
+
+    if p.contains_key("corrupt") && applies(p, "corrupt", nth) && !slice.is_empty() {
+        // One byte wrong, same ETag: a bad cache or link that a checksum catches.
+        let mut bytes = slice.to_vec();
+        bytes[0] ^= 0xff;
+        slice = Bytes::from(bytes);
     }
 
     let gzip = p.contains_key("gzip")

@@ -35,8 +35,6 @@ pub struct Row {
     began: Option<(Instant, u64)>,
     /// When it finished, failed or was cancelled: the elapsed time stops there.
     ended_at: Option<Instant>,
-    /// Finished, but its file is not on disk (deleted since an earlier session finished it).
-    pub missing: bool,
     /// A pause or resume asked for and not yet confirmed by the engine: shown at once, and
     /// what the next `p` toggles from, so quick presses are never lost.
     pub intent: Option<Intent>,
@@ -78,7 +76,6 @@ impl Row {
             moved_at: None,
             began: None,
             ended_at: None,
-            missing: false,
             intent: None,
         }
     }
@@ -95,7 +92,6 @@ impl Row {
                 self.moved_at = Some(now);
                 self.began.get_or_insert((now, info.offset));
                 self.ended_at = None;
-                self.missing = false;
             }
             EngineEvent::Progress { .. } if self.bytes > before => self.moved_at = Some(now),
             EngineEvent::Retrying { .. } => {

@@ -166,14 +166,6 @@ impl App {
         self.view_stale |= self.sort.moves_with_progress();
     }
 
-    /// A finished item's file is not on disk (the loop checked once, when it was reported).
-    pub fn mark_missing(&mut self, id: ItemId) {
-        if let Some(row) = self.rows.get_mut(id) {
-            row.missing = true;
-            self.view_stale |= !self.filter.is_empty();
-        }
-    }
-
     pub fn sort(&self) -> SortKey {
         self.sort
     }

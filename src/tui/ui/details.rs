@@ -1,5 +1,6 @@
 //! The detail pane of the selected transfer: URLs, file, bytes, the server's answer, limits,
-//! retries, the time spent and the mean rate, and for a failure its reason and, by the kind of error, what to do about it.
+//! the checksum (algorithm, expected digest, source, state), retries, the time spent and the
+//! mean rate, and for a failure its reason and, by the kind of error, what to do about it.
 //! Part of drawing; depends on ratatui, the app model, the key table and `format`.
 
 use std::time::SystemTime;
@@ -10,7 +11,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::engine::{ErrorKind, ItemError, ItemState};
+use crate::engine::{ChecksumState, ChecksumView, ErrorKind, ItemError, ItemState};
 use crate::format;
 
 use super::super::app::App;
@@ -38,6 +39,11 @@ pub(super) fn hint(error: &ItemError, retry: &str) -> Option<String> {
         }
         (ErrorKind::Http, Some(404 | 410)) => "the server has no such file: check the URL".into(),
         (ErrorKind::InvalidUrl, _) => "fix the URL and add it again".into(),
+        (ErrorKind::Checksum, _) => {
+            format!(
+                "press {retry} to fetch the file again from its first byte (the .part is kept until then)"
+            )
+        }
         _ => return None,
     };
     Some(text)
@@ -47,6 +53,33 @@ pub(super) fn hint(error: &ItemError, retry: &str) -> Option<String> {
 pub(super) fn selected_hint(app: &App) -> Option<String> {
     let row = app.selected().filter(|r| r.state == ItemState::Failed)?;
     hint(row.error.as_ref()?, &app.keymap.short(KeyAction::Retry).unwrap_or_else(|| "r".into()))
+}
+
+/// Lines the selected item adds to the pane: advice for its failure, and its checksum.
+pub(super) fn extra_lines(app: &App) -> u16 {
+    let checksum = app.selected().and_then(|r| r.checksum.as_ref()).map_or(0, |c| checksum_text(c).len());
+    u16::from(selected_hint(app).is_some()) + checksum as u16
+}
+
+/// The checksum in the pane: algorithm, state and source on one line with the expected digest
+/// (shortened), and after a mismatch a second line with what the file has instead.
+fn checksum_text(c: &ChecksumView) -> Vec<(&'static str, String)> {
+    let weak = if c.weak { " (weak: catches accidents, not tampering)" } else { "" };
+    let state = match c.state {
+        ChecksumState::Pending => "checked when complete",
+        ChecksumState::Verified => "✓ verified",
+        ChecksumState::Mismatch => "✗ mismatch",
+        ChecksumState::Unverifiable => "? could not be checked",
+    };
+    let source = format::checksum_source(c.source);
+    let expected = format::short_hex(&c.expected);
+    match (&c.actual, c.state) {
+        (Some(actual), ChecksumState::Mismatch) => vec![
+            ("Checksum", format!("{} {state}  ·  from {source}{weak}", c.algo)),
+            ("Hashes", format!("expected {expected}  ·  the file has {}", format::short_hex(actual))),
+        ],
+        _ => vec![("Checksum", format!("{} {expected}  ·  {state}  ·  from {source}{weak}", c.algo))],
+    }
 }
 
 pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -114,6 +147,16 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
     ]));
     if let Some(rule) = &row.rule {
         lines.push(Line::from(vec![label("Rule"), Span::raw(rule.clone())]));
+    }
+    if let Some(c) = &row.checksum {
+        let style = match c.state {
+            ChecksumState::Verified => theme.fg(Color::Green),
+            ChecksumState::Mismatch => theme.fg(Color::Red),
+            _ => Style::default(),
+        };
+        for (name, text) in checksum_text(c) {
+            lines.push(Line::from(vec![label(name), Span::styled(text, style)]));
+        }
     }
     let retries = match (&row.retry, row.error_at) {
         (Some(r), Some(at)) => {

@@ -104,9 +104,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         app.table_body = Rect::default();
         return;
     }
-    // A failure with advice about its kind gets a line for it.
+    // A failure with advice about its kind, and a checksum, get lines for them.
     let details = match app.show_details {
-        true => DETAIL_HEIGHT + u16::from(details::selected_hint(app).is_some()),
+        true => DETAIL_HEIGHT + details::extra_lines(app),
         false => 0,
     };
     let areas = layout(area, details);

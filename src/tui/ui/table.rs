@@ -1,8 +1,8 @@
-//! The transfers table: one line per visible item (state, name with its own limits, size,
-//! progress bar, rate, ETA; on a narrow screen whole columns go rather than digits), the
-//! selection kept on screen, the sort marked, and a failure's or pending retry's reason
-//! written after the name across the cells it leaves empty. Part of drawing; depends on ratatui, the
-//! app model and `format`.
+//! The transfers table: one line per visible item (state, name with its own limits and its
+//! checksum mark, size, progress bar, rate, ETA; on a narrow screen whole columns go rather
+//! than digits), the selection kept on screen, the sort marked, and a failure's or pending
+//! retry's reason written after the name across the cells it leaves empty. Part of drawing;
+//! depends on ratatui, the app model and `format`.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table};
 
-use crate::engine::{ItemId, ItemLimits, ItemState};
+use crate::engine::{ChecksumState, ItemId, ItemLimits, ItemState};
 use crate::format;
 
 use super::super::app::{App, Row, SortKey};
@@ -261,9 +261,38 @@ fn without_url(reason: &str, row: &Row) -> String {
     text
 }
 
-/// The name of a row with a reason to show, shortened to leave the reason room.
+/// The name of a row with a reason to show, shortened to leave the reason room. A checksum
+/// mismatch adds only the mark's symbol (`✗`): the reason after it says "checksum mismatch".
 fn trouble_name(row: &Row, name_w: u16) -> String {
-    ellipsize_middle(row.label(), usize::from(name_w).min(NAME_BESIDE_REASON))
+    let mismatch = row.checksum.as_ref().is_some_and(|c| c.state == ChecksumState::Mismatch);
+    let mark = if mismatch { " ✗" } else { "" };
+    let room = usize::from(name_w).min(NAME_BESIDE_REASON).saturating_sub(mark.chars().count());
+    format!("{}{mark}", ellipsize_middle(row.label(), room))
+}
+
+/// The name keeps at least this many cells before the checksum mark gets shorter.
+const NAME_BESIDE_MARK: usize = 8;
+
+/// What the name cell adds for an item's checksum (`format::checksum_mark`): the whole mark
+/// (`✓ md5 weak`), else without `weak`, else only its symbol, whichever first leaves the name
+/// `NAME_BESIDE_MARK` cells of `room`; `None` when no checksum was available. In the name
+/// cell, like the limits badge, so the number columns never give up a cell for it.
+fn checksum_badge(row: &Row, room: usize) -> Option<String> {
+    let mark = format::checksum_mark(row.checksum.as_ref()?);
+    let shorter = [mark.trim_end_matches(" weak"), mark.split(' ').next().unwrap_or_default()];
+    let fits = |m: &str| room.saturating_sub(m.chars().count() + 1) >= NAME_BESIDE_MARK;
+    let chosen = std::iter::once(mark.as_str()).chain(shorter).find(|m| fits(m)).unwrap_or(shorter[1]);
+    Some(format!(" {chosen}"))
+}
+
+/// The mark's colour: green once verified, red for a mismatch, dim before the check.
+fn checksum_style(row: &Row, theme: &Theme) -> Style {
+    match row.checksum.as_ref().map(|c| (c.state, c.weak)) {
+        Some((ChecksumState::Verified, false)) => theme.fg(Color::Green),
+        Some((ChecksumState::Verified, true)) => theme.fg(Color::Yellow),
+        Some((ChecksumState::Mismatch, _)) => theme.fg(Color::Red),
+        _ => theme.dim(),
+    }
 }
 
 /// What the name cell adds when an item's own limits differ from the defaults every item
@@ -325,9 +354,12 @@ fn table_row<'a>(
     } else {
         let badge = limits_badge(row, defaults);
         let room = usize::from(cols.name).saturating_sub(badge.chars().count());
+        let mark = checksum_badge(row, room).unwrap_or_default();
+        let room = room.saturating_sub(mark.chars().count());
         Line::from(vec![
             Span::raw(ellipsize_middle(row.label(), room)),
             Span::styled(badge, theme.fg(Color::Yellow)),
+            Span::styled(mark, checksum_style(row, theme)),
         ])
     };
     let mut cells = vec![
