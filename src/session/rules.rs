@@ -21,7 +21,7 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::config::{NetrcChoice, Rule, Rules};
-use crate::engine::{AddRequest, CookieJar, ItemLimits, ItemSettings, Netrc, NetrcUse};
+use crate::engine::{AddRequest, ChecksumFile, CookieJar, ItemLimits, ItemSettings, Netrc, NetrcUse};
 
 /// The rules with the files they name already read.
 #[derive(Debug, Default)]
@@ -103,6 +103,9 @@ fn settings_of(rule: &Rule, label: String, notices: &mut Vec<String>) -> ItemSet
     s.refresh_command = rule.refresh_command.clone().map(Arc::new);
     s.max_connections_per_host = rule.max_connections_per_host;
     s.rule = Some(label.clone());
+    // Read or fetched when the first matching item starts (one per rule, so once a session);
+    // one that cannot be had fails those items with the reason, never lets them go unchecked.
+    s.checksum_file = rule.checksum_file.as_deref().map(|source| Arc::new(ChecksumFile::new(source)));
     for (name, value) in &rule.headers {
         if let Err(e) = s.header(name, value) {
             notices.push(format!("{label}: {e}; left out"));
@@ -143,6 +146,8 @@ fn merged(rule: &Arc<ItemSettings>, given: Option<&ItemSettings>) -> Arc<ItemSet
     s.proxy = given.proxy.clone().or(s.proxy);
     s.refresh_command = given.refresh_command.clone().or(s.refresh_command);
     s.max_connections_per_host = given.max_connections_per_host.or(s.max_connections_per_host);
+    s.login = given.login.clone().or(s.login);
+    s.checksum_file = given.checksum_file.clone().or(s.checksum_file);
     Arc::new(s)
 }
 
