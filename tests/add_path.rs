@@ -47,9 +47,9 @@ async fn first(s: &mut Running, what: &str, pred: impl Fn(&EngineEvent) -> bool)
     }
 }
 
-/// The item added whose URL ends with `tail`; returns its snapshot.
-async fn added(s: &mut Running, tail: &str) -> ItemSnapshot {
-    match first(s, tail, |e| matches!(e, EngineEvent::Added { item, .. } if item.url.ends_with(tail))).await {
+/// The item added whose URL holds `part`; returns its snapshot.
+async fn added(s: &mut Running, part: &str) -> ItemSnapshot {
+    match first(s, part, |e| matches!(e, EngineEvent::Added { item, .. } if item.url.contains(part))).await {
         EngineEvent::Added { item, .. } => *item,
         _ => unreachable!(),
     }
@@ -300,4 +300,108 @@ async fn a_rule_dir_applies_to_dlm_add_without_a_folder_but_not_over_an_explicit
     let dirs: Vec<_> = queue.items.values().map(|i| i.dir.clone().unwrap()).collect();
     assert_eq!(dirs, [dl.join("images"), dl.clone(), mine]);
     assert!(dl.join("images").is_dir(), "made, as a running dlm makes it");
+}
+
+/// `alice:s3cr3t-pw` in Basic auth.
+const ALICE: &str = "YWxpY2U6czNjcjN0LXB3";
+const SECRETS: [&str; 3] = ["tok-secret", "cookie-secret", "s3cr3t-pw"];
+
+/// Every byte percent-encoded: the server reads the same text, a person does not.
+fn hidden(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+fn has_no_secret(what: &str, text: &str) {
+    for secret in SECRETS.iter().chain(&[ALICE]) {
+        assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+    }
+}
+
+/// Every file the saved queue is made of, as text.
+fn saved_text(state: &Path) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(state).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file()
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            all.push_str(&text);
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlm_add_curl_sends_the_headers_and_cookies_of_the_command() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, dl) = (tmp.path().to_path_buf(), tmp.path().join("dl"));
+    std::fs::write(state.join("no-config.toml"), "").unwrap();
+    // Refused with words when no dlm runs, and nothing is saved.
+    // The server is told what to demand percent-encoded, so the URL itself (which is listed
+    // and saved, as it should be) does not hold the secrets in the clear.
+    let demanding = server.url(&format!(
+        "/f/private.bin?size=4000&need_header={}&cookie={}&auth={}",
+        hidden("X-Token:tok-secret"),
+        hidden("sid=cookie-secret"),
+        hidden(ALICE)
+    ));
+    let command = format!(
+        "curl '{demanding}' -H 'X-Token: tok-secret' -H 'Cookie: sid=cookie-secret' -u 'alice:s3cr3t-pw' --compressed"
+    );
+    let out = dlm_in(&["add", "--curl", &command], &state);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("dlm is not running") && err.contains("never saved"), "{err}");
+    has_no_secret("the refusal", &err);
+    assert!(StateStore::at(&state).load().unwrap().queue.items.is_empty());
+
+    let mut s = running(&state, &dl, "[[rule]]\nheaders = { X-Rule = \"r\" }\n");
+    let out = dlm_in_async(&["add", "--curl", &command], &state).await;
+    ok(&out);
+    has_no_secret("dlm add's output", &format!("{}{}", text(&out.stdout), text(&out.stderr)));
+    let item = added(&mut s, "/private.bin?").await;
+    assert_file(&ended(&mut s, item.id).await.unwrap(), &content("private.bin", 4000));
+    let asked = &server.requests_for("/f/private.bin")[0];
+    let header = |name: &str| asked.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(header("x-token").as_deref(), Some("tok-secret"));
+    assert_eq!(header("x-rule").as_deref(), Some("r"), "a matched rule's headers go along");
+    assert_eq!(item.rule.as_deref(), Some("rule 1"));
+
+    // `--curl -` reads the command from standard input; `-k` is said to be ignored.
+    let mut cmd = support::process::dlm_command();
+    cmd.args(["add", "--curl", "-"])
+        .current_dir(&state)
+        .env("DLM_STATE_DIR", &state)
+        .env_remove("DLM_RUNTIME_DIR")
+        .env("DLM_CONFIG", state.join("no-config.toml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let stdin_command = command.replace("private.bin", "second.bin") + " -k";
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin_command.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(&out);
+    assert!(text(&out.stderr).contains("-k (--insecure) was ignored"), "{}", text(&out.stderr));
+    let second = added(&mut s, "/second.bin?").await;
+    assert!(ended(&mut s, second.id).await.is_ok(), "the stdin command's headers went too");
+
+    // No secret in `dlm ls --json`, the events or the saved queue.
+    let out = dlm_in_async(&["ls", "--json"], &state).await;
+    assert!(text(&out.stdout).contains("private.bin"), "{}", text(&out.stdout));
+    has_no_secret("ls --json", &text(&out.stdout));
+    has_no_secret("the session's events", &format!("{:?}", s.seen));
+    s.close().await.saved.unwrap();
+    has_no_secret("the saved queue", &saved_text(&state));
+
+    // A command dlm cannot repeat is refused with words, naming no value.
+    let out = dlm_in(&["add", "--curl", "curl -d 'pw=tok-secret' http://h/x"], &state);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("request body"), "{}", text(&out.stderr));
+    has_no_secret("the refusal", &text(&out.stderr));
 }

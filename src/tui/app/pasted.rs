@@ -55,7 +55,8 @@ pub fn read(text: &str, dir: Option<&PathBuf>) -> Result<Pasted, String> {
 pub fn preview(text: &str) -> Result<String, String> {
     if crate::curl::looks_like_curl(text) {
         let command = crate::curl::parse(text).map_err(|e| format!("curl command: {e}"))?;
-        return Ok(format!("curl: {} · {}", redact_url(&command.url), command.summary()));
+        // What it brings first: a long URL is cut at the box's edge.
+        return Ok(format!("curl command: {} · {}", command.summary(), redact_url(&command.url)));
     }
     let pasted = read(text, None)?;
     let mut line = match pasted.requests.len() {
@@ -107,7 +108,7 @@ mod tests {
         assert_eq!(p.requests[0].url, "http://h/f.iso");
         assert_eq!(p.notices, [crate::curl::INSECURE_IGNORED]);
         let line = preview(text).unwrap();
-        assert_eq!(line, "curl: http://h/f.iso · headers: 1, cookies: 2, login");
+        assert_eq!(line, "curl command: headers: 1, cookies: 2, login · http://h/f.iso");
         let err = read("curl -d 'pw=SECRET' http://h/f", None).unwrap_err();
         assert!(err.starts_with("curl command: ") && !err.contains("SECRET"), "{err}");
         let debug = format!("{:?}", p.requests[0]);
