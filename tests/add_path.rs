@@ -405,3 +405,14 @@ async fn dlm_add_curl_sends_the_headers_and_cookies_of_the_command() {
     assert!(text(&out.stderr).contains("request body"), "{}", text(&out.stderr));
     has_no_secret("the refusal", &text(&out.stderr));
 }
+
+#[test]
+fn a_rule_checksum_file_that_is_empty_or_a_bad_url_is_a_config_error_with_its_place() {
+    let err = |text: &str| Config::parse(text, Path::new("dlm.toml")).unwrap_err().to_string();
+    let empty = err("[[rule]]\nhost = \"h\"\nchecksum_file = \"\"\n");
+    assert!(empty.contains("dlm.toml:3:") && empty.contains("checksum file"), "{empty}");
+    let bad = err("[[rule]]\nchecksum_file = \"http://\"\n");
+    assert!(bad.contains("dlm.toml:2:"), "{bad}");
+    let rules = rules("[[rule]]\nchecksum_file = \"~/SUMS\"\n");
+    assert!(!rules.0[0].checksum_file.as_deref().unwrap().starts_with('~'), "~/ is expanded");
+}
