@@ -1,6 +1,7 @@
 //! Applying the `[[rule]]`s: when an item is added (or restored) the session asks which rule
 //! its URL matches and gives the engine that rule's settings with the add request. The files
-//! rules name (`cookies_file`, `netrc = "path"`) are read once, when the session starts.
+//! rules name (`cookies_file`, `netrc = "path"`) are read once, when the session starts; a
+//! `checksum_file` when the first item that needs it starts (it may be a URL).
 //!
 //! Decisions, also in the README:
 //! - A rule is matched once, when the item is added, on the URL (its last path segment stands
@@ -206,6 +207,31 @@ mod tests {
         let s = r.settings.unwrap();
         let values: Vec<_> = s.headers().iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
         assert_eq!(values, [("b", "rule"), ("a", "pasted")]);
+    }
+
+    /// A pasted curl command's `-u` was once dropped whenever a rule matched.
+    #[test]
+    fn a_pasted_login_and_checksum_file_survive_a_matching_rule() {
+        let mut b = book("[[rule]]\nchecksum_file = \"/rule/SUMS\"\n");
+        let mut given = ItemSettings::default();
+        given.login = Some((
+            "h".into(),
+            crate::engine::Credentials { login: "me".into(), password: Some("pw".into()) },
+        ));
+        let mut r = AddRequest { settings: Some(Arc::new(given)), ..AddRequest::new("http://h/f") };
+        b.apply(&mut r, DEFAULTS);
+        let s = r.settings.unwrap();
+        assert!(s.login_for("h").is_some(), "the login is kept");
+        assert_eq!(s.checksum_file.as_ref().map(|f| f.source()), Some("/rule/SUMS"), "and the rule's file");
+        let mut given = ItemSettings::default();
+        given.checksum_file = Some(Arc::new(ChecksumFile::new("/mine")));
+        let mut r = AddRequest { settings: Some(Arc::new(given)), ..AddRequest::new("http://h/f") };
+        b.apply(&mut r, DEFAULTS);
+        assert_eq!(
+            r.settings.unwrap().checksum_file.as_ref().map(|f| f.source()),
+            Some("/mine"),
+            "given wins"
+        );
     }
 
     #[test]
