@@ -78,7 +78,7 @@ pub enum Commands {
             Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt\n  \
             dlm add --checksum sha256=HEX https://example.com/a.iso\n  \
             dlm add --checksum-file https://example.com/SHA256SUMS https://example.com/a.iso\n  \
-            dlm add --curl \"$(xclip -o)\"   (a browser's Copy as cURL; needs a running dlm)"
+            xclip -o | dlm add --curl -   (a browser's Copy as cURL; needs a running dlm)"
     )]
     Add(AddArgs),
     /// Print the queue of the running dlm (or the saved queue if none runs).

@@ -11,12 +11,17 @@ use std::sync::Arc;
 use crate::control::{AddUrl, CurlText};
 use crate::engine::{AddRequest, ChecksumFile, ChecksumSource, ExpectedChecksum, ItemSettings};
 
-/// The checksum files named by adds in this session, by source.
+/// The checksum files named by adds in this session, by URL.
 #[derive(Debug, Default)]
 pub struct ChecksumFiles(HashMap<String, Arc<ChecksumFile>>);
 
 impl ChecksumFiles {
+    /// The file for `source`: one per URL for the whole session (fetched once, however many
+    /// adds name it); a local file is read again for each add, so an edited one is seen.
     pub fn get(&mut self, source: &str) -> Arc<ChecksumFile> {
+        if !crate::engine::is_url(source) {
+            return Arc::new(ChecksumFile::new(source));
+        }
         Arc::clone(self.0.entry(source.to_string()).or_insert_with(|| Arc::new(ChecksumFile::new(source))))
     }
 }
@@ -77,8 +82,9 @@ mod tests {
         let urls =
             [AddUrl { url: "http://h/a".into(), checksum: Some(format!("md5={hex}")) }, "http://h/b".into()];
         let mut files = ChecksumFiles::default();
+        assert!(Arc::ptr_eq(&files.get("http://h/S"), &files.get("http://h/S")), "one per URL");
         let file = files.get("/S");
-        assert!(Arc::ptr_eq(&file, &files.get("/S")), "one per source");
+        assert!(!Arc::ptr_eq(&file, &files.get("/S")), "a local file is read again for each add");
         let (r, notices) = requests(&urls, None, Some(file), None).unwrap();
         assert!(notices.is_empty());
         assert_eq!(r[0].checksum.as_ref().unwrap().hex(), hex);
