@@ -357,6 +357,10 @@ async fn dlm_add_curl_sends_the_headers_and_cookies_of_the_command() {
     assert!(StateStore::at(&state).load().unwrap().queue.items.is_empty());
 
     let mut s = running(&state, &dl, "[[rule]]\nheaders = { X-Rule = \"r\" }\n");
+    // The command's secrets travel over the control socket: only its owner may connect.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(state.join("dlm.sock")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket is owner-only");
     let out = dlm_in_async(&["add", "--curl", &command], &state).await;
     ok(&out);
     has_no_secret("dlm add's output", &format!("{}{}", text(&out.stdout), text(&out.stderr)));
