@@ -73,7 +73,13 @@ pub enum Commands {
     )]
     Get(Box<GetArgs>),
     /// Add URLs to the running dlm (they appear at once), or to the saved queue if none runs.
-    #[command(after_help = "Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt")]
+    #[command(
+        after_help = "Without -o, a matching [[rule]]'s dir wins over the default folder; -o always wins.\n\n\
+            Examples:\n  dlm add https://example.com/a.iso\n  dlm add -o ~/isos -i urls.txt\n  \
+            dlm add --checksum sha256=HEX https://example.com/a.iso\n  \
+            dlm add --checksum-file https://example.com/SHA256SUMS https://example.com/a.iso\n  \
+            xclip -o | dlm add --curl -   (a browser's Copy as cURL; needs a running dlm)"
+    )]
     Add(AddArgs),
     /// Print the queue of the running dlm (or the saved queue if none runs).
     #[command(
@@ -170,12 +176,27 @@ pub fn parse_state(text: &str) -> Result<ItemState, String> {
 pub struct AddArgs {
     /// URLs to add.
     pub urls: Vec<String>,
-    /// Read URLs from FILE, one per line (`-` for standard input).
+    /// Read URLs from FILE, one per line (`-` for standard input); a line may carry the file's
+    /// checksum after the URL: `URL sha256=HEX`.
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Folder to save into [default: the config's download_dir, else this shell's folder].
+    /// Folder to save into [default: a matching rule's dir, else the config's download_dir,
+    /// else this shell's folder].
     #[arg(short = 'o', long = "dir", value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The checksum the file must have, e.g. `sha256=HEX` (sha256, sha512, sha1, md5), for a
+    /// single URL. A file that does not match keeps its .part name and the download fails.
+    #[arg(long, value_name = "ALGO=HEX", value_parser = parse_checksum)]
+    pub checksum: Option<Box<ExpectedChecksum>>,
+    /// A sha256sum-style file, local or an http(s) URL, read now: each download is checked
+    /// against the line for its file name (a running dlm matches the name the server gives;
+    /// the saved queue, the URL's last segment).
+    #[arg(long, value_name = "FILE|URL")]
+    pub checksum_file: Option<String>,
+    /// A browser's "Copy as cURL" command (`-` reads it from standard input): one download
+    /// with its headers, cookies and login. Needs a running dlm: secrets are never saved.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["urls", "input", "checksum", "checksum_file"])]
+    pub curl: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::state::{Edit, EditAnswer, ItemRecord, STATE_DIR_ENV, create_private_dir};
 
+mod add;
+
+pub use add::{AddExtras, AddUrl, CurlText};
+use add::{batches, is_false};
+
 /// Overrides the folder the socket is created in.
 pub const RUNTIME_DIR_ENV: &str = "DLM_RUNTIME_DIR";
 pub const SOCKET_NAME: &str = "dlm.sock";
@@ -49,14 +54,33 @@ pub fn socket_path() -> Option<PathBuf> {
 
 /// A request line, e.g. `{"cmd":"add","urls":["https://…"],"dir":"/home/me/dl"}`,
 /// `{"cmd":"ls"}`, `{"cmd":"pause","ids":[3,7]}` or `{"cmd":"refresh","id":3,"url":"https://…"}`.
+///
+/// `add` grew optional fields; a request without them means what it always meant, so an older
+/// `dlm add` still works:
+/// - a URL may be `{"url":"https://…","checksum":"sha256=HEX"}` instead of a plain string;
+/// - `"dir_is_default":true` says `dir` is only the sender's default (its shell's folder, the
+///   config's `download_dir`): a matched `[[rule]]`'s `dir` wins over it, never over a folder
+///   chosen with `-o` (no flag);
+/// - `"checksum_file":"/abs/SHA256SUMS"` (or an http(s) URL) checks every URL of the add
+///   against that file, by the name each item gets;
+/// - `"curl":"curl 'https://…' -H …"` adds one item from a "Copy as cURL" command, with its
+///   headers, cookies and login (then `urls` is empty). Such a request holds secrets; the
+///   socket is owner-only and nothing prints requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Request {
     Add {
-        urls: Vec<String>,
+        #[serde(default)]
+        urls: Vec<AddUrl>,
         /// Absolute folder; `None` is the running dlm's download folder.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dir: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        dir_is_default: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checksum_file: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        curl: Option<CurlText>,
     },
     Ls {},
     Pause {
@@ -78,6 +102,11 @@ pub enum Request {
 }
 
 impl Request {
+    pub fn add(urls: Vec<AddUrl>, dir: Option<PathBuf>, extras: AddExtras) -> Request {
+        let AddExtras { dir_is_default, checksum_file, curl } = extras;
+        Request::Add { urls, dir, dir_is_default, checksum_file, curl }
+    }
+
     /// The request for `edit` on `ids` (`refresh` takes the first id).
     pub fn edit(edit: &Edit, ids: Vec<u64>) -> Request {
         match edit {
@@ -141,8 +170,9 @@ impl Reply {
 }
 
 /// A checked request for the session to act on, and the way back to the client. `Add`'s URLs
-/// are trimmed, there is at least one, at most `MAX_URLS`, and `dir` is absolute; they are not
-/// checked as URLs: the engine reports a bad one as a failed item, like a pasted one.
+/// are trimmed, there is at least one (or a curl command and none), at most `MAX_URLS`, and
+/// `dir` and a checksum file's path are absolute; they are not checked as URLs: the engine
+/// reports a bad one as a failed item, like a pasted one.
 #[derive(Debug)]
 pub struct ControlRequest {
     pub request: Request,
@@ -312,11 +342,18 @@ async fn handle_line(line: &[u8], tx: &mpsc::Sender<ControlRequest>) -> Reply {
 fn check(request: Request) -> Result<Request, Reply> {
     match request {
         Request::Ls {} => Ok(Request::Ls {}),
-        Request::Add { urls, dir } => {
-            let urls: Vec<String> =
-                urls.into_iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();
-            if urls.is_empty() {
-                return Err(Reply::error("add: no URLs given"));
+        Request::Add { urls, dir, dir_is_default, checksum_file, curl } => {
+            let urls: Vec<AddUrl> = urls
+                .into_iter()
+                .map(|u| AddUrl { url: u.url.trim().to_string(), ..u })
+                .filter(|u| !u.url.is_empty())
+                .collect();
+            match (&curl, urls.is_empty()) {
+                (None, true) => return Err(Reply::error("add: no URLs given")),
+                (Some(_), false) => {
+                    return Err(Reply::error("add: a curl command is one download; send it without urls"));
+                }
+                _ => {}
             }
             if urls.len() > MAX_URLS {
                 return Err(Reply::error(format!("add: at most {MAX_URLS} URLs at once")));
@@ -324,7 +361,13 @@ fn check(request: Request) -> Result<Request, Reply> {
             if dir.as_ref().is_some_and(|d| !d.is_absolute()) {
                 return Err(Reply::error("add: dir must be an absolute path"));
             }
-            Ok(Request::Add { urls, dir })
+            if let Some(file) = &checksum_file
+                && !crate::engine::is_url(file)
+                && !Path::new(file).is_absolute()
+            {
+                return Err(Reply::error("add: checksum_file must be an http(s) URL or an absolute path"));
+            }
+            Ok(Request::Add { urls, dir, dir_is_default, checksum_file, curl })
         }
         Request::Refresh { id, url } => {
             let url = url.trim().to_string();
@@ -388,31 +431,6 @@ fn io_message(e: &io::Error) -> String {
     }
 }
 
-/// Splits URLs into `add` requests that stay within `MAX_URLS` and `MAX_LINE`, so a list of
-/// any length goes through (100,000 URLs were refused as one request that was too long).
-fn batches(urls: Vec<String>, dir: Option<&Path>) -> Vec<Vec<String>> {
-    // The request around the URLs, with room to spare.
-    let envelope = serde_json::to_string(&Request::Add { urls: Vec::new(), dir: dir.map(Path::to_path_buf) })
-        .map_or(256, |s| s.len() + 64);
-    let mut out = Vec::new();
-    let mut batch = Vec::new();
-    let mut size = envelope;
-    for url in urls {
-        // Quoted and escaped, plus the comma.
-        let len = serde_json::to_string(&url).map_or(url.len() * 6, |s| s.len()) + 1;
-        if !batch.is_empty() && (batch.len() == MAX_URLS || size + len > MAX_LINE) {
-            out.push(std::mem::take(&mut batch));
-            size = envelope;
-        }
-        size += len;
-        batch.push(url);
-    }
-    if !batch.is_empty() {
-        out.push(batch);
-    }
-    out
-}
-
 /// A connection to a running dlm.
 pub struct Client {
     reader: BufReader<tokio::net::unix::OwnedReadHalf>,
@@ -461,11 +479,20 @@ impl Client {
     }
 
     /// Adds URLs, in as many requests as their number and length need; returns how many the
-    /// running dlm queued.
-    pub async fn add(&mut self, urls: Vec<String>, dir: Option<PathBuf>) -> Result<usize, ClientError> {
+    /// running dlm queued. A curl command in `extras` goes alone, with no URLs.
+    pub async fn add(
+        &mut self,
+        urls: Vec<AddUrl>,
+        dir: Option<PathBuf>,
+        extras: AddExtras,
+    ) -> Result<usize, ClientError> {
+        if extras.curl.is_some() {
+            let reply = self.request(&Request::add(Vec::new(), dir, extras)).await?;
+            return Ok(reply.added.unwrap_or(0));
+        }
         let mut added = 0;
-        for urls in batches(urls, dir.as_deref()) {
-            match self.request(&Request::Add { urls, dir: dir.clone() }).await {
+        for urls in batches(urls, dir.as_deref(), &extras) {
+            match self.request(&Request::add(urls, dir.clone(), extras.clone())).await {
                 Ok(reply) => added += reply.added.unwrap_or(0),
                 Err(error) if added == 0 => return Err(error),
                 Err(error) => return Err(ClientError::Partly { added, error: Box::new(error) }),
@@ -492,8 +519,27 @@ mod tests {
 
     #[test]
     fn request_wire_format() {
-        let add = Request::Add { urls: vec!["http://a/".into()], dir: Some("/d".into()) };
+        let add = Request::add(vec!["http://a/".into()], Some("/d".into()), AddExtras::default());
         assert_eq!(serde_json::to_string(&add).unwrap(), r#"{"cmd":"add","urls":["http://a/"],"dir":"/d"}"#);
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"cmd":"add","urls":["http://a/"],"dir":"/d"}"#).unwrap(),
+            add
+        );
+        let with = Request::add(
+            vec![AddUrl { url: "http://a/".into(), checksum: Some("md5=00".into()) }, "http://b/".into()],
+            None,
+            AddExtras { dir_is_default: true, checksum_file: Some("/S".into()), curl: None },
+        );
+        let wire = r#"{"cmd":"add","urls":[{"url":"http://a/","checksum":"md5=00"},"http://b/"],"dir_is_default":true,"checksum_file":"/S"}"#;
+        assert_eq!(serde_json::to_string(&with).unwrap(), wire);
+        assert_eq!(serde_json::from_str::<Request>(wire).unwrap(), with);
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"add","urls":[{"url":"h","x":1}]}"#).is_err());
+        let curl = Request::add(
+            vec![],
+            None,
+            AddExtras { curl: Some(CurlText("curl -b sid=SECRET h".into())), ..AddExtras::default() },
+        );
+        assert!(!format!("{curl:?}").contains("SECRET"), "Debug never shows a curl command");
         assert_eq!(serde_json::from_str::<Request>(r#"{"cmd":"ls"}"#).unwrap(), Request::Ls {});
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm"}"#).is_err());
         let pause = Request::edit(&Edit::Pause, vec![3, 7]);
@@ -515,15 +561,21 @@ mod tests {
 
     #[test]
     fn long_lists_are_cut_into_requests_the_server_accepts() {
-        let urls: Vec<String> = (0..25_000).map(|i| format!("http://h/{i}")).collect();
-        let cut = batches(urls.clone(), Some(Path::new("/d")));
+        let none = AddExtras::default();
+        let urls: Vec<AddUrl> = (0..25_000).map(|i| AddUrl::new(format!("http://h/{i}"))).collect();
+        let cut = batches(urls.clone(), Some(Path::new("/d")), &none);
         assert_eq!(cut.iter().map(Vec::len).collect::<Vec<_>>(), [MAX_URLS, MAX_URLS, 5_000]);
         assert_eq!(cut.concat(), urls, "every URL once, in order");
-        let long: Vec<String> = (0..3).map(|i| format!("http://h/{i}/{}", "\"".repeat(200_000))).collect();
-        for batch in batches(long, None) {
-            let line = serde_json::to_vec(&Request::Add { urls: batch, dir: None }).unwrap();
+        let long: Vec<AddUrl> = (0..3)
+            .map(|i| AddUrl {
+                url: format!("http://h/{i}/{}", "\"".repeat(200_000)),
+                checksum: Some(format!("sha256={}", "0".repeat(64))),
+            })
+            .collect();
+        for batch in batches(long, None, &none) {
+            let line = serde_json::to_vec(&Request::add(batch, None, none.clone())).unwrap();
             assert!(line.len() <= MAX_LINE, "{}", line.len());
         }
-        assert!(batches(Vec::new(), None).is_empty());
+        assert!(batches(Vec::new(), None, &none).is_empty());
     }
 }

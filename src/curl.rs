@@ -179,6 +179,27 @@ impl Kind {
     }
 }
 
+/// Whether pasted text is meant as a curl command rather than URLs: its first word is `curl`
+/// (or `curl.exe`, perhaps with a path, perhaps quoted for `cmd`).
+pub fn looks_like_curl(text: &str) -> bool {
+    let first = text.split_whitespace().next().unwrap_or_default().trim_matches(['"', '\'', '^']);
+    let program = first.rsplit(['/', '\\']).next().unwrap_or_default().to_ascii_lowercase();
+    program == "curl" || program == "curl.exe"
+}
+
+impl CurlRequest {
+    /// What the command brings besides its URL, by count and never by value, for a preview:
+    /// `headers: 2, cookies: 1, login`.
+    pub fn summary(&self) -> String {
+        let cookies = self.cookies.as_deref().map_or(0, |c| c.split(';').filter(|p| p.contains('=')).count());
+        let mut text = format!("headers: {}, cookies: {cookies}", self.headers.len());
+        if self.user.is_some() {
+            text.push_str(", login");
+        }
+        text
+    }
+}
+
 /// Reads one pasted curl command.
 pub fn parse(text: &str) -> Result<CurlRequest, CurlError> {
     let words = if words::is_cmd(text) { words::cmd(text) } else { words::posix(text)? };

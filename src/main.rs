@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use dlm::cli::{Cli, Commands};
-use dlm::engine::{ChecksumBook, ChecksumSource, ExpectedChecksum, SumsFile};
+use dlm::engine::{ChecksumBook, ChecksumSource, ExpectedChecksum, load_sums};
 use dlm::headless::{self, Input, Verbosity};
 use dlm::state::Edit;
 
@@ -37,7 +37,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Commands::Get(get)) => {
             let mut options = engine_options(&config, &get.download)?;
-            let (inputs, listed) = gather_inputs(&get.urls, get.input.as_deref(), true)?;
+            let (inputs, listed) = gather_inputs(&get.urls, get.input.as_deref())?;
             if inputs.is_empty() {
                 anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm get --help)");
             }
@@ -62,16 +62,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))
         }
         Some(Commands::Add(add)) => {
-            // Checksums on list lines are not carried to the running dlm yet (its control
-            // protocol has no place for them): the URLs are added, their checksums dropped.
-            let (inputs, _) = gather_inputs(&add.urls, add.input.as_deref(), false)?;
-            let dir = add.dir.or(config.download_dir);
-            runtime.block_on(dlm::remote::add(
-                inputs,
-                dir,
-                config.save_credentials,
-                &mut dlm::output::stdout(),
-            ))
+            let (inputs, listed) = gather_inputs(&add.urls, add.input.as_deref())?;
+            let curl = match add.curl.as_deref() {
+                Some("-") => Some(std::io::read_to_string(std::io::stdin()).context("cannot read --curl -")?),
+                other => other.map(str::to_string),
+            };
+            let options = dlm::remote::AddOptions {
+                dir: add.dir,
+                default_dir: config.download_dir.clone(),
+                checksum: add.checksum.map(|c| *c),
+                listed,
+                checksum_file: add.checksum_file,
+                curl,
+                save_credentials: config.save_credentials,
+                rules: config.rules.clone(),
+                engine: config.engine_options(),
+            };
+            runtime.block_on(dlm::remote::add(inputs, options, &mut dlm::output::stdout()))
         }
         // Answered above, before the config is read.
         Some(Commands::Completions(_)) => Ok(ExitCode::SUCCESS),
@@ -147,12 +154,8 @@ fn engine_options(
 type Listed = Vec<(String, ExpectedChecksum)>;
 
 /// URLs from the arguments (labelled `argument N`) followed by those of a `-i FILE` list, and
-/// the checksums the list's lines gave (read only when `checksums`; else left aside).
-fn gather_inputs(
-    urls: &[String],
-    list: Option<&std::path::Path>,
-    checksums: bool,
-) -> anyhow::Result<(Vec<Input>, Listed)> {
+/// the checksums the list's lines gave.
+fn gather_inputs(urls: &[String], list: Option<&std::path::Path>) -> anyhow::Result<(Vec<Input>, Listed)> {
     let mut inputs: Vec<Input> = urls
         .iter()
         .enumerate()
@@ -160,7 +163,7 @@ fn gather_inputs(
         .collect();
     let mut listed = Vec::new();
     if let Some(path) = list {
-        let (more, given) = read_inputs(path, checksums)?;
+        let (more, given) = read_inputs(path)?;
         inputs.extend(more);
         listed = given;
     }
@@ -170,7 +173,7 @@ fn gather_inputs(
 /// The URLs of a `-i FILE` list, each labelled `FILE:LINE` for error messages, and the
 /// checksums given after them. A bad checksum stops everything, naming its line: downloading
 /// without the check the person asked for would be worse.
-fn read_inputs(path: &std::path::Path, with_checksums: bool) -> anyhow::Result<(Vec<Input>, Listed)> {
+fn read_inputs(path: &std::path::Path) -> anyhow::Result<(Vec<Input>, Listed)> {
     let listed = dlm::inputs::read_list(path)
         .map_err(|e| anyhow::anyhow!("cannot read URL list {}: {e}", path.display()))?;
     let name = if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
@@ -178,7 +181,7 @@ fn read_inputs(path: &std::path::Path, with_checksums: bool) -> anyhow::Result<(
     let mut checksums = Vec::new();
     for l in listed {
         let origin = format!("{name}:{}", l.line);
-        if let Some(text) = l.checksum.as_ref().filter(|_| with_checksums) {
+        if let Some(text) = &l.checksum {
             let checksum = ExpectedChecksum::parse(text, ChecksumSource::List)
                 .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
             checksums.push((l.url.clone(), checksum));
@@ -212,15 +215,7 @@ fn checksum_book(
         book.insert_url(url, checksum);
     }
     if let Some(source) = &flags.checksum_file {
-        let lower = source.to_ascii_lowercase();
-        let text = if lower.starts_with("http://") || lower.starts_with("https://") {
-            runtime.block_on(dlm::engine::download_text(options, source)).map_err(anyhow::Error::msg)?
-        } else {
-            std::fs::read_to_string(source).with_context(|| format!("cannot read checksum file {source}"))?
-        };
-        let file = SumsFile::parse(&text, ChecksumSource::File)
-            .map_err(|e| anyhow::anyhow!("checksum file {}: {e}", dlm::engine::redact_str(source)))?;
-        book.add_file(file);
+        book.add_file(runtime.block_on(load_sums(source, None, options)).map_err(anyhow::Error::msg)?);
     }
     Ok(book)
 }

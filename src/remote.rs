@@ -5,79 +5,24 @@
 //! internals or the TUI.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::control::{self, Client, ClientError};
+
+mod add;
+
 use crate::engine::parse_download_url;
 use crate::engine::{ItemState, redact_str};
-use crate::headless::Input;
 use crate::state::{Edit, EditAnswer, ItemRecord, StateError, StateLock, StateStore, edit_saved};
 use crate::{format, output};
+pub use add::{AddOptions, add};
 
 /// How long `dlm add`/`dlm ls` wait for the state lock when it is busy: a dlm that is starting,
 /// or another `dlm add` writing the saved queue, holds it only briefly.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
-
-/// Adds `inputs` to the running dlm or the saved queue; prints what happened on `out`.
-/// Invalid URLs are reported with their origin and skipped; the exit status is then 1.
-/// `dir` is `-o` or the config's `download_dir`; without one the items go to the folder this
-/// command runs in, like `dlm get`. Either way the folder is sent and saved absolute, so it
-/// means the same to a dlm running (or started later) in another folder.
-pub async fn add(
-    inputs: Vec<Input>,
-    dir: Option<PathBuf>,
-    save_credentials: bool,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    if inputs.is_empty() {
-        anyhow::bail!("no URLs given (pass URLs as arguments or -i FILE; see dlm add --help)");
-    }
-    let mut urls = Vec::new();
-    let mut invalid = 0;
-    for input in inputs {
-        match parse_download_url(&input.url) {
-            Ok(_) => urls.push(input.url),
-            Err(e) => {
-                output::err_line(&format!("dlm: {}: {e}", input.origin));
-                invalid += 1;
-            }
-        }
-    }
-    let dir = match dir {
-        Some(d) => d,
-        None => std::env::current_dir().context("cannot tell which folder this shell is in")?,
-    };
-    let dir = Some(std::path::absolute(&dir).with_context(|| format!("bad folder {}", dir.display()))?);
-    if !urls.is_empty() {
-        let count = urls.len();
-        let store = || -> anyhow::Result<StateStore> {
-            Ok(StateStore::from_env()?.saving_credentials(save_credentials))
-        };
-        match reach(store).await? {
-            Reached::Running(mut client) => {
-                client.add(urls, dir).await?;
-                writeln!(out, "added {count} to the running dlm")?;
-            }
-            Reached::Saved(store, _lock) => {
-                let loaded = store.append_new(urls, dir)?;
-                if let Some(notice) = loaded.notice {
-                    output::err_line(&format!("dlm: {notice}"));
-                }
-                writeln!(
-                    out,
-                    "dlm is not running: added {count} to the saved queue ({}); they start the next \
-                     time dlm opens",
-                    store.queue_path().display()
-                )?;
-            }
-        }
-    }
-    Ok(if invalid > 0 { ExitCode::from(crate::headless::EXIT_FAILED) } else { ExitCode::SUCCESS })
-}
 
 /// Prints the running dlm's queue, or the saved one with a note on stderr; only the items in
 /// one of `states` when any are given.

@@ -9,7 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dlm::control::{Client, ClientError, ControlRequest, ControlServer, MAX_LINE, Reply, Request};
+use dlm::control::{
+    AddExtras, AddUrl, Client, ClientError, ControlRequest, ControlServer, MAX_LINE, Reply, Request,
+};
 use dlm::engine::ItemState;
 use dlm::state::{ItemRecord, StateStore};
 use support::process::{dlm_in, dlm_in_async, text};
@@ -75,16 +77,20 @@ async fn add_reaches_the_request_stream_and_ls_gets_the_sessions_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, mut rx, listing) = start(tmp.path());
     let mut client = Client::connect(server.path()).await.unwrap();
-    let n = client.add(vec!["http://h/a".into(), " http://h/b ".into()], Some("/srv".into())).await.unwrap();
+    let none = AddExtras::default;
+    let n = client
+        .add(vec!["http://h/a".into(), " http://h/b ".into()], Some("/srv".into()), none())
+        .await
+        .unwrap();
     assert_eq!(n, 2);
     assert_eq!(
         rx.recv().await.unwrap(),
-        Request::Add { urls: vec!["http://h/a".into(), "http://h/b".into()], dir: Some("/srv".into()) }
+        Request::add(vec!["http://h/a".into(), "http://h/b".into()], Some("/srv".into()), none())
     );
     assert_eq!(client.ls().await.unwrap(), vec![]);
     listing.send_replace(vec![listed("http://h/a")]);
     assert_eq!(client.ls().await.unwrap(), vec![listed("http://h/a")], "same connection, several requests");
-    let err = client.add(vec!["http://h/c".into()], Some("relative".into())).await.unwrap_err();
+    let err = client.add(vec!["http://h/c".into()], Some("relative".into()), none()).await.unwrap_err();
     assert!(matches!(&err, ClientError::Refused(m) if m.contains("absolute")), "{err}");
     server.shutdown().await;
     assert!(!tmp.path().join("run/dlm.sock").exists(), "socket removed on shutdown");
@@ -130,11 +136,12 @@ async fn malformed_oversized_and_binary_input_get_errors_and_the_server_lives_on
 async fn a_hundred_thousand_urls_go_through_in_batches() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, mut rx, _listing) = start(tmp.path());
-    let urls: Vec<String> = (0..100_000).map(|i| format!("http://example.com/files/{i:06}.bin")).collect();
+    let urls: Vec<AddUrl> =
+        (0..100_000).map(|i| AddUrl::new(format!("http://example.com/files/{i:06}.bin"))).collect();
     let received = tokio::spawn(async move {
         let mut all = Vec::new();
         while all.len() < 100_000 {
-            let Some(Request::Add { urls, dir }) = rx.recv().await else { break };
+            let Some(Request::Add { urls, dir, .. }) = rx.recv().await else { break };
             assert!(urls.len() <= dlm::control::MAX_URLS);
             assert_eq!(dir.as_deref(), Some(Path::new("/srv")));
             all.extend(urls);
@@ -142,7 +149,7 @@ async fn a_hundred_thousand_urls_go_through_in_batches() {
         all
     });
     let mut client = Client::connect(server.path()).await.unwrap();
-    assert_eq!(client.add(urls.clone(), Some("/srv".into())).await.unwrap(), 100_000);
+    assert_eq!(client.add(urls.clone(), Some("/srv".into()), AddExtras::default()).await.unwrap(), 100_000);
     assert_eq!(received.await.unwrap(), urls);
     server.shutdown().await;
 }
@@ -259,8 +266,11 @@ async fn add_and_ls_talk_to_a_running_dlm() {
     let out = dlm_in_async(&["add", "http://h/x", "-o", "rel"], tmp.path()).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "added 1 to the running dlm\n");
-    let Request::Add { urls, dir } = rx.recv().await.unwrap() else { panic!("not an add") };
-    assert_eq!(urls, ["http://h/x"]);
+    let Request::Add { urls, dir, dir_is_default, .. } = rx.recv().await.unwrap() else {
+        panic!("not an add")
+    };
+    assert_eq!(urls, [AddUrl::new("http://h/x")]);
+    assert!(!dir_is_default, "-o chose the folder");
     let dir = dir.unwrap();
     assert!(dir.is_absolute() && dir.ends_with("rel"), "made absolute for the other process: {dir:?}");
 

@@ -39,7 +39,7 @@ async fn add_over_the_socket_is_saved_and_restored_next_time_under_the_same_id()
     let added = Client::connect(&socket)
         .await
         .unwrap()
-        .add(vec![server.url("/f/hello.txt?size=11")], None)
+        .add(vec![server.url("/f/hello.txt?size=11").as_str().into()], None, Default::default())
         .await
         .unwrap();
     assert_eq!(added, 1);

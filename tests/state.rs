@@ -113,7 +113,8 @@ fn a_journal_cut_mid_line_loads_every_whole_line_and_the_next_append_cuts_the_re
         assert_eq!(loaded.queue.items.keys().copied().collect::<Vec<_>>(), [1], "cut at {cut}");
         assert_eq!(loaded.journal_len, first.len() as u64);
     }
-    let loaded = store.append_new(vec!["http://h/new".into()], Some("/dl".into())).unwrap();
+    let new = dlm::state::NewItem { url: "http://h/new".into(), dir: Some("/dl".into()), checksum: None };
+    let loaded = store.append_new(vec![new]).unwrap();
     assert_eq!(loaded.queue.next_id, 2);
     let loaded = store.load().unwrap();
     assert_eq!(loaded.notice, None);

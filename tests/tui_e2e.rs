@@ -651,3 +651,61 @@ async fn under_a_rate_limit_shift_p_then_shift_r_ends_with_everything_running() 
     assert!(running(&text) && !text.contains("‖ paus"), "{text}");
     child.kill().unwrap();
 }
+
+/// A browser's "Copy as cURL", pasted into the add box (`a`): the preview names the URL and
+/// counts what it brings, never a value (the box itself shows what was pasted, as typed); Enter adds it as one item that sends the command's
+/// header and cookie (the server refuses without them); `-k` is said to be ignored; and no
+/// secret reaches the saved queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_add_box_takes_a_pasted_curl_command() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    // Told to the server percent-encoded, so the URL (listed and saved) does not hold them.
+    let hidden = |text: &str| text.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let url = server.url(&format!(
+        "/f/curl.bin?size=3000&need_header={}&cookie={}",
+        hidden("X-Token:tok-secret"),
+        hidden("sid=cookie-secret")
+    ));
+    let (mut child, screen, mut writer, reader_thread, master) =
+        spawn_dlm(state.path(), &["-o", dir.path().to_str().unwrap()], &[("NO_COLOR", "1")]);
+    let mut send = |bytes: &[u8]| {
+        writer.write_all(bytes).unwrap();
+        writer.flush().unwrap();
+    };
+    screen.wait_for("the empty screen", |s| s.contains("No downloads yet")).await;
+    send(b"a");
+    screen.wait_for("the add box", |s| s.contains("Add downloads")).await;
+    // As a browser copies it on Linux: one option a line, with `\` continuations.
+    send(
+        format!("\x1b[200~curl '{url}' \\\r  -H 'X-Token: tok-secret' \\\r  -b 'sid=cookie-secret' \\\r  -k\x1b[201~")
+            .as_bytes(),
+    );
+    let preview = screen.wait_for("the preview", |s| s.contains("headers: 1, cookies: 1")).await;
+    assert!(preview.contains("curl command: headers: 1, cookies: 1 · http://127.0.0.1"), "{preview}");
+    send(b"\r");
+    let done = screen.wait_for("the download to finish", |s| s.contains("✓ done")).await;
+    assert!(done.contains("curl.bin"), "{done}");
+    assert!(done.contains("-k (--insecure) was ignored") || done.contains("from the curl command"), "{done}");
+    assert!(!done.contains("tok-secret") && !done.contains("cookie-secret"), "{done}");
+    assert_file(&dir.path().join("curl.bin"), &content("curl.bin", 3000));
+    let asked = &server.requests_for("/f/curl.bin")[0];
+    assert_eq!(asked.headers.get("x-token").and_then(|v| v.to_str().ok()), Some("tok-secret"));
+
+    send(b"q");
+    let status = wait_exit(&mut child, &screen).await;
+    assert!(status.success(), "{status:?}");
+    drop(master);
+    reader_thread.join().unwrap();
+    for entry in std::fs::read_dir(state.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            assert!(
+                !text.contains("tok-secret") && !text.contains("cookie-secret"),
+                "{}: {text}",
+                path.display()
+            );
+        }
+    }
+}

@@ -62,6 +62,10 @@ pub struct Rule {
     /// Prints a fresh URL for these downloads' expired links, instead of the config's
     /// `refresh_command` (an argv array, as there).
     pub refresh_command: Option<crate::engine::Program>,
+    /// A `sha256sum`-style file (a path, `~/` expanded, or an http(s) URL) these downloads are
+    /// checked against, by the name each gets. Read or fetched when the first of them starts.
+    #[serde(deserialize_with = "de_checksum_file")]
+    pub checksum_file: Option<String>,
 }
 
 /// What a rule says about `.netrc`.
@@ -189,6 +193,21 @@ fn de_exts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
             }
         })
         .collect()
+}
+
+fn de_checksum_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(de::Error::custom(
+            "expected the path or http(s) URL of a checksum file, found an empty string",
+        ));
+    }
+    if crate::engine::is_url(text) {
+        crate::engine::parse_download_url(text).map_err(de::Error::custom)?;
+        return Ok(Some(text.to_string()));
+    }
+    Ok(Some(super::values::expand_home(text).to_string_lossy().into_owned()))
 }
 
 pub(super) fn de_netrc<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NetrcChoice>, D::Error> {

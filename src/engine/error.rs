@@ -73,6 +73,10 @@ pub enum DownloadError {
         path.display()
     )]
     ExistingMismatch { path: PathBuf, algo: super::checksum::Algo, expected: String, actual: String },
+    /// The item's own checksum file could not be read, fetched or parsed: downloading without
+    /// the check it was given for would be worse. Already says which file and why.
+    #[error("{0}; the item was not downloaded unchecked (retry once the checksum file can be had)")]
+    ChecksumFile(String),
     #[error("disk full writing {}", path.display())]
     DiskFull { path: PathBuf },
     #[error(
@@ -157,7 +161,9 @@ impl DownloadError {
             Self::PermissionDenied { .. } => ErrorKind::Permission,
             Self::Io { .. } => ErrorKind::Disk,
             Self::NoFreeName { .. } => ErrorKind::Name,
-            Self::ChecksumMismatch { .. } | Self::ExistingMismatch { .. } => ErrorKind::Checksum,
+            Self::ChecksumMismatch { .. } | Self::ExistingMismatch { .. } | Self::ChecksumFile(_) => {
+                ErrorKind::Checksum
+            }
             Self::Internal(_) => ErrorKind::Other,
         }
     }

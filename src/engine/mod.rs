@@ -44,6 +44,7 @@ pub mod signed_url;
 mod single;
 mod stop;
 mod sums;
+mod sums_source;
 mod textfile;
 mod transfer;
 mod urls;
@@ -77,7 +78,8 @@ pub use refresh::EXPIRY_MARGIN;
 pub use retry::parse_retry_after;
 pub use rule_folders::{FolderByExt, has_ext};
 pub use settings::{ItemSettings, NetrcUse};
-pub use sums::{ChecksumBook, SumsFile};
+pub use sums::{ChecksumBook, ChecksumFile, SumsFile};
+pub use sums_source::{is_url, load_sums};
 pub use textfile::read_small_text;
 pub use urls::{parse_download_url, redact_str, redact_url, str_without_credentials, without_credentials};
 

@@ -3,7 +3,7 @@
 //! session fills it from the `[[rule]]` the download matched or from a pasted "Copy as cURL".
 //! Kept in memory only: headers and cookies are secrets, so none of it is ever in an event,
 //! a snapshot (the rule's label aside) or the saved queue. Depends on reqwest's header types
-//! and the engine's cookie, netrc and program types.
+//! and the engine's cookie, netrc, program and checksum-file types.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use super::cookies::CookieJar;
 use super::hosts::HostLimits;
 use super::netrc::{Credentials, Netrc};
 use super::program::Program;
+use super::sums::ChecksumFile;
 
 /// One download's own settings; `None` or empty fields leave the engine's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +41,11 @@ pub struct ItemSettings {
     /// Folders by the file's extension, decided when the server names the file (see
     /// `rule_folders`); empty when the folder was given or no rule needs the name.
     pub folders_by_ext: Vec<super::rule_folders::FolderByExt>,
+    /// This download's own checksum file (`dlm add --checksum-file`, a rule's
+    /// `checksum_file`), matched like the engine's: by the item's file name, then the URL's
+    /// last segment. It wins over the engine's checksum files; a checksum given with the item
+    /// wins over both. One that cannot be read or fetched fails the item, saying why.
+    pub checksum_file: Option<Arc<ChecksumFile>>,
 }
 
 /// A download's `.netrc` choice when it is not the engine's.
@@ -57,7 +63,10 @@ impl ItemSettings {
     pub fn header(&mut self, name: &str, value: &str) -> Result<(), String> {
         let shown = || format!("header `{}`", name.trim());
         let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| format!("{}: {e}", shown()))?;
-        let value = HeaderValue::from_str(value.trim()).map_err(|e| format!("{}: {e}", shown()))?;
+        let mut value = HeaderValue::from_str(value.trim()).map_err(|e| format!("{}: {e}", shown()))?;
+        // A download's own headers are often logins (`Authorization`, tokens): `Debug` and
+        // HTTP/2's header tables then leave the value out.
+        value.set_sensitive(true);
         self.headers.retain(|(n, _)| *n != name);
         self.headers.push((name, value));
         Ok(())

@@ -1,9 +1,12 @@
 //! Checksums known before a download starts: `sha256sum`-style files (GNU `HEX  name` and BSD
 //! `SHA256 (name) = HEX`) matched by file name, and the `ChecksumBook` the engine options
-//! carry (checksums by URL from `--checksum` and list lines, plus SUMS files). Plain data and
-//! parsing; depends on std, percent-encoding and the engine's checksum vocabulary.
+//! carry (checksums by URL from `--checksum` and list lines, plus SUMS files), and the
+//! `ChecksumFile` an item may have of its own, loaded once. Plain data and parsing; depends on
+//! std, tokio's `OnceCell`, percent-encoding and the engine's checksum and URL vocabulary.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
 use super::checksum::{Algo, ChecksumSource, ExpectedChecksum};
 
@@ -34,6 +37,18 @@ impl SumsFile {
     /// The checksum for a file called `name`.
     pub fn get(&self, name: &str) -> Option<&ExpectedChecksum> {
         self.by_name.get(name)
+    }
+
+    /// The checksum for an item saved as `name`, else for its URL's last path segment (as
+    /// `ChecksumBook::for_name` does over several files).
+    pub fn for_item(&self, name: &str, url: &url::Url) -> Option<&ExpectedChecksum> {
+        self.get(name).or_else(|| self.get(&last_segment(url)?))
+    }
+
+    /// The checksum for the URL's last path segment (the file's name before the server says
+    /// another).
+    pub fn for_url(&self, url: &url::Url) -> Option<&ExpectedChecksum> {
+        self.get(&last_segment(url)?)
     }
 
     pub fn len(&self) -> usize {
@@ -97,16 +112,71 @@ impl ChecksumBook {
     /// the URL's last path segment (the name the server's file has, when dlm chose another,
     /// e.g. `file (1).iso`).
     pub fn for_name(&self, name: &str, url: &url::Url) -> Option<&ExpectedChecksum> {
-        let segment = url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned());
         self.files.iter().find_map(|f| f.get(name)).or_else(|| {
-            let segment = segment.filter(|s| !s.is_empty())?;
+            let segment = last_segment(url)?;
             self.files.iter().find_map(|f| f.get(&segment))
         })
     }
 }
+
+/// The URL's last path segment, percent-decoded; `None` when empty.
+fn last_segment(url: &url::Url) -> Option<String> {
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// A checksum file one or more items are checked against, loaded when the first of them
+/// needs it and kept: a URL is fetched once, however many items share it. A failed load is
+/// not kept, so a later item tries again (the server may be back).
+pub struct ChecksumFile {
+    source: String,
+    loaded: tokio::sync::OnceCell<Arc<SumsFile>>,
+}
+
+impl ChecksumFile {
+    /// `source` is a path (absolute, or relative to the folder dlm runs in) or an http(s) URL.
+    pub fn new(source: impl Into<String>) -> Self {
+        Self { source: source.into(), loaded: tokio::sync::OnceCell::new() }
+    }
+
+    /// One already read, e.g. by `dlm add` checking it before sending it on.
+    pub fn loaded(source: impl Into<String>, sums: SumsFile) -> Self {
+        Self { source: source.into(), loaded: tokio::sync::OnceCell::new_with(Some(Arc::new(sums))) }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The file's entries, loaded by `load` (`sums_source::load`) the first time.
+    pub async fn get_or_load<F, Fut>(&self, load: F) -> Result<Arc<SumsFile>, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<SumsFile, String>>,
+    {
+        self.loaded.get_or_try_init(|| async { load().await.map(Arc::new) }).await.cloned()
+    }
+}
+
+impl fmt::Debug for ChecksumFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChecksumFile")
+            .field("source", &super::urls::redact_str(&self.source))
+            .field("loaded", &self.loaded.initialized())
+            .finish()
+    }
+}
+
+/// The same file whether loaded yet or not.
+impl PartialEq for ChecksumFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for ChecksumFile {}
 
 #[cfg(test)]
 mod tests {

@@ -213,7 +213,9 @@ async fn attempt_once(
         Err(attempt) => return attempt,
     };
     let Some(p) = part.as_mut() else { return failed(DownloadError::Internal("no destination".into())) };
-    verify::expect(shared, job, p, &response).await;
+    if let Err(error) = verify::expect(shared, job, p, &response).await {
+        return failed(error);
+    }
     // `StartInfo.offset` is what is on disk: for a segmented resume that is more than the first
     // missing byte, and a front end that took the first missing byte would count the rest as
     // received in this attempt (impossible rates).

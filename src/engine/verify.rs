@@ -15,17 +15,40 @@ use super::hashing::{self, Checked};
 use super::job::{Job, PartState, Shared};
 use super::messages::EngineEvent;
 use super::sums::{ChecksumBook, SumsFile};
+use super::sums_source;
 
-/// The checksum known for `job` before any answer: given with it, or by its file name in a
-/// checksum file (`name`, else the URL's last segment).
-pub fn known(shared: &Shared, job: &Job, name: &str) -> Option<ExpectedChecksum> {
-    job.checksum.clone().or_else(|| shared.options.checksums.for_name(name, &job.url).cloned())
+/// The checksum known for `job` before any answer: given with it, else by its file name
+/// (`name`, else the URL's last segment) in its own checksum file, else in the engine's. Its
+/// own file is read or fetched the first time an item needs it; one that cannot be had fails
+/// the item rather than let it go unchecked.
+pub async fn known(
+    shared: &Shared,
+    job: &Job,
+    name: &str,
+) -> Result<Option<ExpectedChecksum>, DownloadError> {
+    if let Some(given) = &job.checksum {
+        return Ok(Some(given.clone()));
+    }
+    if let Some(file) = job.settings.as_ref().and_then(|s| s.checksum_file.as_ref()) {
+        let sums = sums_source::load(file, &shared.client, &shared.options)
+            .await
+            .map_err(DownloadError::ChecksumFile)?;
+        if let Some(found) = sums.for_item(name, &job.url) {
+            return Ok(Some(found.clone()));
+        }
+    }
+    Ok(shared.options.checksums.for_name(name, &job.url).cloned())
 }
 
 /// Decides the checksum `p`'s bytes must match after `response`, reports it when it changed,
 /// and notes digest headers that were ignored. A server's digest from an earlier answer is kept
 /// only while the bytes are continued (a `206`); a `200` is a new start and says for itself.
-pub async fn expect(shared: &Shared, job: &Job, p: &mut PartState, response: &reqwest::Response) {
+pub async fn expect(
+    shared: &Shared,
+    job: &Job,
+    p: &mut PartState,
+    response: &reqwest::Response,
+) -> Result<(), DownloadError> {
     let headers = response.headers();
     let identity =
         headers.get(header::CONTENT_ENCODING).is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
@@ -37,7 +60,7 @@ pub async fn expect(shared: &Shared, job: &Job, p: &mut PartState, response: &re
     let continued = response.status() == StatusCode::PARTIAL_CONTENT;
     let earlier = p.checksum.clone().filter(|c| continued && c.source.is_server());
     let name = p.final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut expected = known(shared, job, &name).or(offered.checksum).or(earlier);
+    let mut expected = known(shared, job, &name).await?.or(offered.checksum).or(earlier);
     // Looked for once, when the file starts from its first byte; a continued one kept its own.
     if expected.is_none() && shared.options.checksum_siblings && !continued {
         expected = sibling(shared, job, response.url(), &name).await;
@@ -48,6 +71,7 @@ pub async fn expect(shared: &Shared, job: &Job, p: &mut PartState, response: &re
             shared.emit(EngineEvent::Checksum { id: job.id, checksum: e.pending() }).await;
         }
     }
+    Ok(())
 }
 
 /// A checksum published next to the file: `URL.sha256` (a bare digest or a `sha256sum` line),
@@ -110,7 +134,7 @@ pub async fn check_existing(
 ) -> Result<Option<Checked>, DownloadError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let offered = || digest_header::offered(response.headers(), response.status() == StatusCode::OK).checksum;
-    let Some(expected) = known(shared, job, &name).or_else(offered) else { return Ok(None) };
+    let Some(expected) = known(shared, job, &name).await?.or_else(offered) else { return Ok(None) };
     shared.emit(EngineEvent::Checksum { id: job.id, checksum: expected.pending() }).await;
     let owned = path.to_path_buf();
     let checked = tokio::task::spawn_blocking(move || hashing::check_file(&owned, expected))

@@ -3,6 +3,7 @@
 //! another (a slow frame never delays a save, a save never delays an event). Depends on the
 //! engine, `state`, `control` and the rest of the session.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -14,6 +15,7 @@ use crate::engine::{
 };
 use crate::state::{Edit, EditAnswer, ItemRecord, Restore, Settings, StateLock, StateStore};
 
+use super::adds::{self, ChecksumFiles};
 use super::model::Model;
 use super::outbox::Outbox;
 use super::rules::RuleBook;
@@ -38,6 +40,8 @@ pub struct Actor {
     /// The last failure to save that was reported, so a full disk is said once, not per try.
     save_error: Option<String>,
     rules: RuleBook,
+    /// Checksum files named by `dlm add --checksum-file`, each read or fetched once.
+    checksum_files: ChecksumFiles,
     /// The schedule, when there is one, and when to look at it next.
     schedule: Option<Driver>,
     schedule_due: Option<Instant>,
@@ -59,6 +63,7 @@ impl Actor {
             defaults,
             save_error: None,
             rules: RuleBook::default(),
+            checksum_files: ChecksumFiles::default(),
             schedule: None,
             schedule_due: None,
             restored_inactive: std::collections::HashSet::new(),
@@ -223,8 +228,17 @@ impl Actor {
     }
 
     fn add(&mut self, requests: Vec<AddRequest>) {
+        self.add_in(requests, None);
+    }
+
+    /// Adds with `default` as the folder of those that have none after the rules (a `dlm add`
+    /// without `-o` sends its shell's folder this way: a rule's `dir` wins over it).
+    fn add_in(&mut self, requests: Vec<AddRequest>, default: Option<&PathBuf>) {
         for mut request in requests {
             let limits = self.rules.apply(&mut request, self.defaults);
+            if request.dir.is_none() {
+                request.dir = default.cloned();
+            }
             let url = request.url.clone();
             let id = match limits {
                 // Restoring as queued is adding with limits, applied before the item can start.
@@ -246,14 +260,20 @@ impl Actor {
             return;
         }
         let reply = match &request.request {
-            Request::Add { urls, dir } => {
-                let count = urls.len();
-                let requests = urls
-                    .iter()
-                    .map(|url| AddRequest { dir: dir.clone(), ..AddRequest::new(url.clone()) })
-                    .collect();
-                self.add(requests);
-                Reply::added(count)
+            Request::Add { urls, dir, dir_is_default, checksum_file, curl } => {
+                let file = checksum_file.as_deref().map(|source| self.checksum_files.get(source));
+                let chosen = if *dir_is_default { None } else { dir.as_ref() };
+                match adds::requests(urls, chosen, file, curl.as_ref()) {
+                    Ok((requests, notices)) => {
+                        let count = requests.len();
+                        self.add_in(requests, dir.as_ref().filter(|_| *dir_is_default));
+                        for notice in notices {
+                            self.outbox.push(SessionEvent::Notice(notice));
+                        }
+                        Reply::added(count)
+                    }
+                    Err(e) => Reply::error(format!("add: {e}")),
+                }
             }
             Request::Ls {} => {
                 Reply::items(self.model.items().map(|i| ItemRecord::of(i, self.defaults)).collect())

@@ -12,6 +12,7 @@
 //! engine, `state` and `control`; never on a front end or a UI crate.
 
 mod actor;
+mod adds;
 mod by_id;
 mod model;
 mod outbox;

@@ -1,6 +1,7 @@
 //! Applying the `[[rule]]`s: when an item is added (or restored) the session asks which rule
 //! its URL matches and gives the engine that rule's settings with the add request. The files
-//! rules name (`cookies_file`, `netrc = "path"`) are read once, when the session starts.
+//! rules name (`cookies_file`, `netrc = "path"`) are read once, when the session starts; a
+//! `checksum_file` when the first item that needs it starts (it may be a URL).
 //!
 //! Decisions, also in the README:
 //! - A rule is matched once, when the item is added, on the URL (its last path segment stands
@@ -24,7 +25,9 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::config::{NetrcChoice, Rule, Rules};
-use crate::engine::{AddRequest, CookieJar, FolderByExt, ItemLimits, ItemSettings, Netrc, NetrcUse};
+use crate::engine::{
+    AddRequest, ChecksumFile, CookieJar, FolderByExt, ItemLimits, ItemSettings, Netrc, NetrcUse,
+};
 
 /// The rules with the files they name already read.
 #[derive(Debug, Default)]
@@ -136,6 +139,9 @@ fn settings_of(rule: &Rule, label: String, notices: &mut Vec<String>) -> ItemSet
     s.refresh_command = rule.refresh_command.clone().map(Arc::new);
     s.max_connections_per_host = rule.max_connections_per_host;
     s.rule = Some(label.clone());
+    // Read or fetched when the first matching item starts (one per rule, so once a session);
+    // one that cannot be had fails those items with the reason, never lets them go unchecked.
+    s.checksum_file = rule.checksum_file.as_deref().map(|source| Arc::new(ChecksumFile::new(source)));
     for (name, value) in &rule.headers {
         if let Err(e) = s.header(name, value) {
             notices.push(format!("{label}: {e}; left out"));
@@ -176,6 +182,8 @@ fn merged(rule: &Arc<ItemSettings>, given: Option<&ItemSettings>) -> Arc<ItemSet
     s.proxy = given.proxy.clone().or(s.proxy);
     s.refresh_command = given.refresh_command.clone().or(s.refresh_command);
     s.max_connections_per_host = given.max_connections_per_host.or(s.max_connections_per_host);
+    s.login = given.login.clone().or(s.login);
+    s.checksum_file = given.checksum_file.clone().or(s.checksum_file);
     Arc::new(s)
 }
 
@@ -234,6 +242,31 @@ mod tests {
         let s = r.settings.unwrap();
         let values: Vec<_> = s.headers().iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
         assert_eq!(values, [("b", "rule"), ("a", "pasted")]);
+    }
+
+    /// A pasted curl command's `-u` was once dropped whenever a rule matched.
+    #[test]
+    fn a_pasted_login_and_checksum_file_survive_a_matching_rule() {
+        let mut b = book("[[rule]]\nchecksum_file = \"/rule/SUMS\"\n");
+        let mut given = ItemSettings::default();
+        given.login = Some((
+            "h".into(),
+            crate::engine::Credentials { login: "me".into(), password: Some("pw".into()) },
+        ));
+        let mut r = AddRequest { settings: Some(Arc::new(given)), ..AddRequest::new("http://h/f") };
+        b.apply(&mut r, DEFAULTS);
+        let s = r.settings.unwrap();
+        assert!(s.login_for("h").is_some(), "the login is kept");
+        assert_eq!(s.checksum_file.as_ref().map(|f| f.source()), Some("/rule/SUMS"), "and the rule's file");
+        let mut given = ItemSettings::default();
+        given.checksum_file = Some(Arc::new(ChecksumFile::new("/mine")));
+        let mut r = AddRequest { settings: Some(Arc::new(given)), ..AddRequest::new("http://h/f") };
+        b.apply(&mut r, DEFAULTS);
+        assert_eq!(
+            r.settings.unwrap().checksum_file.as_ref().map(|f| f.source()),
+            Some("/mine"),
+            "given wins"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use edit::{Edit, EditAnswer, edit_saved};
 pub use format::{JournalOp, encode_op, encode_snapshot};
 pub use record::{ItemRecord, LimitsRecord};
 pub use restore::{Restore, resolve_folders, restore_plan};
-pub use store::{Loaded, StateError, StateLock, StateStore, create_private_dir};
+pub use store::{Loaded, NewItem, StateError, StateLock, StateStore, create_private_dir};
 
 /// Format version written into the snapshot. Bump it when old readers would misread new files.
 /// 1: no ids, states `running` for connecting/downloading, errors as text, no journal.

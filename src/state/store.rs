@@ -249,12 +249,13 @@ impl StateStore {
     /// Adds items to the saved queue without rewriting it (`dlm add` with no dlm running):
     /// reads it for the next free ids, then appends one line per item. Returns the queue as
     /// loaded (for its notice). Call it holding the lock.
-    pub fn append_new(&self, urls: Vec<String>, dir: Option<PathBuf>) -> Result<Loaded, StateError> {
+    pub fn append_new(&self, items: Vec<NewItem>) -> Result<Loaded, StateError> {
         let loaded = self.load()?;
         let mut lines = Vec::new();
-        for (id, url) in (loaded.queue.next_id.max(1)..).zip(urls) {
+        for (id, NewItem { url, dir, checksum }) in (loaded.queue.next_id.max(1)..).zip(items) {
             let url = if self.save_credentials { url } else { crate::engine::str_without_credentials(&url) };
-            lines.extend(format::encode_op(&JournalOp::Put(ItemRecord::new(id, url, dir.clone()))));
+            let record = ItemRecord { checksum: checksum.map(Box::new), ..ItemRecord::new(id, url, dir) };
+            lines.extend(format::encode_op(&JournalOp::Put(record)));
         }
         self.append(&lines, loaded.journal_len)?;
         Ok(loaded)
@@ -287,6 +288,15 @@ impl StateStore {
         let _ = file.set_len(0).and_then(|()| file.write_all(std::process::id().to_string().as_bytes()));
         Ok(StateLock { _file: file })
     }
+}
+
+/// An item `dlm add` puts in the saved queue when no dlm runs: its URL, folder, and the
+/// checksum given for it (kept as every saved checksum is, and checked when it downloads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewItem {
+    pub url: String,
+    pub dir: Option<PathBuf>,
+    pub checksum: Option<crate::engine::ChecksumView>,
 }
 
 /// Holds the state lock until dropped (or the process ends).

@@ -9,10 +9,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::engine::{AddRequest, Command, ItemId, ItemState};
 use crate::format::{self, parse_rate, size_spec};
-use crate::inputs::split_pasted;
 use crate::tui::input::Edit;
 
-use super::{App, Effect, Level, LimitTarget, Mode, dedup_key};
+use super::{App, Effect, Level, LimitTarget, Mode, dedup_key, pasted};
 
 impl App {
     pub(super) fn input(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -42,10 +41,17 @@ impl App {
                 KeyCode::Tab | KeyCode::BackTab => self.add_on_folder = !self.add_on_folder,
                 KeyCode::Enter if plain => {
                     let text = self.add_input.text();
-                    let (urls, _) = split_pasted(&text);
-                    if urls.is_empty() {
-                        self.say(Level::Warn, "no http:// or https:// URL in the text");
-                        return Vec::new();
+                    // A bad checksum or curl command keeps the box open with the text in it.
+                    match pasted::read(&text, None) {
+                        Err(e) => {
+                            self.say(Level::Error, e);
+                            return Vec::new();
+                        }
+                        Ok(p) if p.requests.is_empty() => {
+                            self.say(Level::Warn, "no http:// or https:// URL in the text");
+                            return Vec::new();
+                        }
+                        Ok(_) => {}
                     }
                     let folder = self.add_folder.text();
                     if folder.trim() != self.download_dir.display().to_string() {
@@ -269,9 +275,23 @@ impl App {
         self.add_text_to(text, self.chosen_dir.clone())
     }
 
-    /// `add_text` into a folder (`None`: the engine's default).
+    /// The add box's preview line for `text`: what Enter would add, or why it would not.
+    pub fn add_preview(text: &str) -> Result<String, String> {
+        pasted::preview(text)
+    }
+
+    /// `add_text` into a folder (`None`: the engine's default). A URL keeps the checksum
+    /// after it (`URL sha256=HEX`); a curl command is one download with its headers and
+    /// cookies. A bad checksum or command adds nothing and says why.
     fn add_text_to(&mut self, text: &str, dir: Option<PathBuf>) -> Vec<Effect> {
-        let (urls, others) = split_pasted(text);
+        let pasted = match pasted::read(text, dir.as_ref()) {
+            Ok(pasted) => pasted,
+            Err(e) => {
+                self.say(Level::Error, e);
+                return Vec::new();
+            }
+        };
+        let others = pasted.others;
         let pending: HashSet<&str> =
             self.rows.iter().filter(|r| r.is_pending()).map(|r| r.url.as_str()).collect();
         // A URL already downloaded is not fetched again by a paste (that would only make
@@ -281,8 +301,8 @@ impl App {
         let mut fresh = HashSet::new();
         let mut effects = Vec::new();
         let (mut duplicates, mut had) = (0, 0);
-        for url in urls {
-            let key = dedup_key(&url);
+        for request in pasted.requests {
+            let key = dedup_key(&request.url);
             if pending.contains(key.as_str()) || self.adding.contains(&key) || fresh.contains(&key) {
                 duplicates += 1;
                 continue;
@@ -292,15 +312,17 @@ impl App {
                 continue;
             }
             fresh.insert(key);
-            effects.push(Effect::Add(AddRequest { dir: dir.clone(), ..AddRequest::new(url) }));
+            effects.push(Effect::Add(request));
         }
         self.adding.extend(fresh);
         let mut parts = Vec::new();
-        match effects.len() {
-            0 => {}
-            1 => parts.push("added 1 URL".to_string()),
-            n => parts.push(format!("added {n} URLs")),
+        match (effects.len(), &pasted.curl) {
+            (0, _) => {}
+            (1, Some(brings)) => parts.push(format!("added 1 URL from the curl command ({brings})")),
+            (1, None) => parts.push("added 1 URL".to_string()),
+            (n, _) => parts.push(format!("added {n} URLs")),
         }
+        parts.extend(pasted.notices.iter().cloned());
         if duplicates > 0 {
             parts.push(format!("skipped {duplicates} already in the list"));
         }
@@ -318,7 +340,8 @@ impl App {
         if parts.is_empty() {
             self.say(Level::Warn, "nothing to add: the paste was empty");
         } else {
-            let level = if others.is_empty() && duplicates + had == 0 { Level::Info } else { Level::Warn };
+            let quiet = others.is_empty() && duplicates + had == 0 && pasted.notices.is_empty();
+            let level = if quiet { Level::Info } else { Level::Warn };
             self.say(level, parts.join("; "));
         }
         effects

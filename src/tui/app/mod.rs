@@ -18,6 +18,7 @@ mod dialogs;
 mod fold;
 mod input_map;
 mod intents;
+mod pasted;
 mod row;
 mod url_box;
 mod view;

@@ -547,3 +547,23 @@ fn the_add_box_folder_field_sends_its_urls_to_a_checked_folder() {
     assert_eq!(a.mode, Mode::Normal);
     assert_eq!(a.download_dir, PathBuf::from("/dl"), "only this add goes there");
 }
+
+/// Issue 11: a checksum after a URL in the add box goes with it; a bad one keeps the box open
+/// with the text, so nothing is lost or added unchecked.
+#[test]
+fn the_add_box_keeps_a_pasted_checksum_and_a_bad_one_keeps_the_box_open() {
+    let (mut a, _) = app();
+    let hex = "d41d8cd98f00b204e9800998ecf8427e";
+    a.update(Action::Key(KeyAction::Add));
+    run(&mut a, Action::Paste(format!("http://h/1 md5={hex}\nhttp://h/2 md5=zz\n")));
+    let enter = || Action::Input(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(run(&mut a, enter()).is_empty());
+    assert_eq!(a.mode, Mode::Add);
+    assert!(a.add_input.text().contains("md5=zz"), "the text is kept to fix");
+    assert!(a.message.as_ref().is_some_and(|m| m.text.contains("http://h/2")), "{:?}", a.message);
+    a.add_input.clear();
+    a.add_input.insert_str(&format!("http://h/1 md5={hex}"));
+    let fx = run(&mut a, enter());
+    let [Effect::Add(request)] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(request.checksum.as_ref().map(|c| c.hex()), Some(hex.to_string()));
+}

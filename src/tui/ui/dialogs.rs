@@ -317,15 +317,12 @@ fn draw_add(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame
             .set_cursor_position(Position::new(input.x + (col - col0) as u16, input.y + (row - row0) as u16));
     }
-    let (urls, others) = crate::inputs::split_pasted(&app.add_input.text());
-    let mut text = match urls.len() {
-        1 => "1 URL".to_string(),
-        n => format!("{n} URLs"),
+    let input = app.add_input.text();
+    let (text, style) = match App::add_preview(&input) {
+        Ok(text) if text.starts_with("0 URLs") => (text, theme.dim()),
+        Ok(text) => (text, theme.fg(Color::Green)),
+        Err(e) => (e, theme.fg(Color::Red)),
     };
-    if !others.is_empty() {
-        text.push_str(&format!(" · {} other words will be ignored", others.len()));
-    }
-    let style = if urls.is_empty() { theme.dim() } else { theme.fg(Color::Green) };
     frame.render_widget(Paragraph::new(Span::styled(text, style)), summary);
 }
 
