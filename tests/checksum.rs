@@ -198,6 +198,25 @@ async fn a_checked_segmented_download_asks_for_pieces_of_at_most_8_mib() {
 }
 
 #[tokio::test]
+async fn a_mismatching_file_shows_all_its_bytes_received_before_it_fails() {
+    let server = TestServer::start().await;
+    let mut h = Harness::new();
+    let size = 2 << 20;
+    // Throttled so that progress ticks fall while the body arrives, short of its end.
+    let id = h.add_request(AddRequest {
+        checksum: Some(wrong()),
+        ..AddRequest::new(server.url(&format!("/f/short.bin?size={size}&throttle=8000000")))
+    });
+    let (kind, _) = failed_kind(&h.finish(id).await);
+    assert_eq!(kind, ErrorKind::Checksum);
+    let last = h.events_for(id).into_iter().rev().find_map(|e| match e {
+        EngineEvent::Progress { bytes, .. } => Some(*bytes),
+        _ => None,
+    });
+    assert_eq!(last, Some(size as u64), "the file was complete when it was checked");
+}
+
+#[tokio::test]
 async fn a_download_resumed_after_a_dropped_connection_is_verified_whole() {
     let server = TestServer::start().await;
     let mut h = Harness::new();

@@ -100,6 +100,11 @@ async fn attempts(shared: &Shared, job: &mut Job, token: &CancellationToken) -> 
             }
             Attempt::Error { error, reached } => {
                 if let DownloadError::ChecksumMismatch { .. } = error {
+                    // The check read the whole file: every byte had arrived, whatever the last
+                    // progress tick said.
+                    if let Some(total) = part.as_ref().and_then(|p| p.total) {
+                        shared.emit(EngineEvent::Progress { id: job.id, bytes: total }).await;
+                    }
                     verify::report_mismatch(
                         shared,
                         job,
