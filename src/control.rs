@@ -526,7 +526,7 @@ mod tests {
             add
         );
         let with = Request::add(
-            vec![AddUrl { url: "http://a/".into(), checksum: Some("md5=00".into()) }, "http://b/".into()],
+            vec![AddUrl { checksum: Some("md5=00".into()), ..AddUrl::new("http://a/") }, "http://b/".into()],
             None,
             AddExtras { dir_is_default: true, checksum_file: Some("/S".into()), curl: None },
         );
@@ -570,6 +570,7 @@ mod tests {
             .map(|i| AddUrl {
                 url: format!("http://h/{i}/{}", "\"".repeat(200_000)),
                 checksum: Some(format!("sha256={}", "0".repeat(64))),
+                listed: true,
             })
             .collect();
         for batch in batches(long, None, &none) {

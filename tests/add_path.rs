@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use dlm::config::{Config, Rules};
-use dlm::engine::{ChecksumState, EngineEvent, ErrorKind, ItemId, ItemSnapshot};
+use dlm::engine::{ChecksumSource, ChecksumState, EngineEvent, ErrorKind, ItemId, ItemSnapshot};
 use dlm::session::SessionConfig;
 use dlm::state::StateStore;
 use support::process::{dlm_in, dlm_in_async, text};
@@ -138,6 +138,8 @@ async fn dlm_add_with_a_checksum_reaches_the_running_dlm_and_a_wrong_one_fails_t
     ok(&out);
     let c = added(&mut s, "c.bin?size=5000").await;
     let d = added(&mut s, "d.bin?size=5000").await;
+    assert_eq!(c.checksum.as_ref().map(|c| c.source), Some(ChecksumSource::List), "a list line says so");
+    assert_eq!(a.checksum.as_ref().map(|c| c.source), Some(ChecksumSource::User));
     assert!(ended(&mut s, c.id).await.is_ok());
     assert_eq!(checksum_state(&s, c.id), Some(ChecksumState::Verified));
     let (kind, message) = ended(&mut s, d.id).await.unwrap_err();

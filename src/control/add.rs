@@ -11,18 +11,21 @@ use serde::{Deserialize, Serialize};
 use super::{MAX_LINE, MAX_URLS, Request};
 
 /// One URL of an `add`: on the wire a plain string (`"https://…"`, what older clients send) or
-/// `{"url":"https://…","checksum":"sha256=HEX"}` when a checksum goes with it.
+/// `{"url":"https://…","checksum":"sha256=HEX"}` when a checksum goes with it (with
+/// `"listed":true` when it came from a list line, so the item says where it came from).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "WireUrl", into = "WireUrl")]
 pub struct AddUrl {
     pub url: String,
     /// `ALGO=HEX`, checked by the session (the sender has checked it already).
     pub checksum: Option<String>,
+    /// The checksum came from a `URL ALGO=HEX` list line rather than `--checksum`.
+    pub listed: bool,
 }
 
 impl AddUrl {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), checksum: None }
+        Self { url: url.into(), checksum: None, listed: false }
     }
 }
 
@@ -45,13 +48,15 @@ struct Entry {
     url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     checksum: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    listed: bool,
 }
 
 impl From<WireUrl> for AddUrl {
     fn from(w: WireUrl) -> Self {
         match w {
-            WireUrl::Plain(url) => Self { url, checksum: None },
-            WireUrl::Entry(Entry { url, checksum }) => Self { url, checksum },
+            WireUrl::Plain(url) => Self::new(url),
+            WireUrl::Entry(Entry { url, checksum, listed }) => Self { url, checksum, listed },
         }
     }
 }
@@ -60,7 +65,9 @@ impl From<AddUrl> for WireUrl {
     fn from(a: AddUrl) -> Self {
         match a.checksum {
             None => WireUrl::Plain(a.url),
-            Some(checksum) => WireUrl::Entry(Entry { url: a.url, checksum: Some(checksum) }),
+            Some(checksum) => {
+                WireUrl::Entry(Entry { url: a.url, checksum: Some(checksum), listed: a.listed })
+            }
         }
     }
 }

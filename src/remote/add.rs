@@ -14,7 +14,8 @@ use anyhow::Context;
 use crate::config::Rules;
 use crate::control::{AddExtras, AddUrl, CurlText};
 use crate::engine::{
-    EngineOptions, ExpectedChecksum, SumsFile, is_url, load_sums, parse_download_url, redact_str,
+    ChecksumSource, EngineOptions, ExpectedChecksum, SumsFile, is_url, load_sums, parse_download_url,
+    redact_str,
 };
 use crate::headless::Input;
 use crate::output;
@@ -107,7 +108,11 @@ pub async fn add(inputs: Vec<Input>, options: AddOptions, out: &mut impl Write) 
             Reached::Running(mut client) => {
                 let urls = urls
                     .into_iter()
-                    .map(|(url, c)| AddUrl { url, checksum: c.map(|c| format!("{}={}", c.algo, c.hex())) })
+                    .map(|(url, c)| AddUrl {
+                        listed: c.as_ref().is_some_and(|c| c.source == ChecksumSource::List),
+                        checksum: c.map(|c| format!("{}={}", c.algo, c.hex())),
+                        url,
+                    })
                     .collect();
                 let checksum_file = sums.map(|(source, _)| source);
                 let extras = AddExtras { dir_is_default, checksum_file, curl: None };

@@ -56,10 +56,11 @@ pub fn requests(
         requests.push(request);
     }
     let own = own.map(Arc::new);
-    for AddUrl { url, checksum } in urls {
+    for AddUrl { url, checksum, listed } in urls {
+        let source = if *listed { ChecksumSource::List } else { ChecksumSource::User };
         let checksum = checksum
             .as_deref()
-            .map(|text| ExpectedChecksum::parse(text, ChecksumSource::User))
+            .map(|text| ExpectedChecksum::parse(text, source))
             .transpose()
             .map_err(|e| format!("{}: {e}", crate::engine::redact_str(url)))?;
         requests.push(AddRequest {
@@ -79,8 +80,10 @@ mod tests {
     #[test]
     fn checksums_go_with_their_urls_and_a_bad_one_refuses_the_add() {
         let hex = "d41d8cd98f00b204e9800998ecf8427e";
-        let urls =
-            [AddUrl { url: "http://h/a".into(), checksum: Some(format!("md5={hex}")) }, "http://h/b".into()];
+        let urls = [
+            AddUrl { checksum: Some(format!("md5={hex}")), listed: true, ..AddUrl::new("http://h/a") },
+            "http://h/b".into(),
+        ];
         let mut files = ChecksumFiles::default();
         assert!(Arc::ptr_eq(&files.get("http://h/S"), &files.get("http://h/S")), "one per URL");
         let file = files.get("/S");
@@ -88,9 +91,10 @@ mod tests {
         let (r, notices) = requests(&urls, None, Some(file), None).unwrap();
         assert!(notices.is_empty());
         assert_eq!(r[0].checksum.as_ref().unwrap().hex(), hex);
+        assert_eq!(r[0].checksum.as_ref().unwrap().source, ChecksumSource::List, "a list line says so");
         assert!(r[1].checksum.is_none());
         assert!(r.iter().all(|r| r.settings.as_ref().unwrap().checksum_file.is_some()));
-        let bad = [AddUrl { url: "http://u:pw@h/a".into(), checksum: Some("md5=xyz".into()) }];
+        let bad = [AddUrl { checksum: Some("md5=xyz".into()), ..AddUrl::new("http://u:pw@h/a") }];
         let err = requests(&bad, None, None, None).unwrap_err();
         assert!(err.starts_with("http://") && !err.contains(":pw@"), "{err}");
     }
