@@ -31,11 +31,11 @@ fn reasons(notes: &[ConnectionsNote]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_reaches_its_ceiling_at_once_on_a_long_download_from_a_server_limiting_each_connection() {
     let server = TestServer::start().await;
-    // 1.5 MB/s per connection: one connection would take 22 s for this file.
+    // 2 MB/s per connection: one connection would take 25 s for this file.
     let mut h = Harness::with(|o| o.max_connections_auto = 4);
-    let id = h.add(server.url("/f/paced.bin?size=33554432&throttle=1500000"));
+    let id = h.add(server.url("/f/paced.bin?size=50331648&throttle=2000000"));
     let path = completed_path(&h.finish(id).await);
-    assert_file(&path, &content("paced.bin", 32 * MIB));
+    assert_file(&path, &content("paced.bin", 48 * MIB));
     let notes = notes_of(&h, id);
     assert!(
         server.max_active() >= 3,
@@ -73,10 +73,10 @@ async fn auto_stops_adding_where_another_connection_gives_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_download_over_a_shared_link_gives_back_the_connections_that_did_not_help() {
     let server = TestServer::start().await;
-    // 3.5 MB/s shared by every connection: one stream would take 14 s, so auto tries its ceiling
+    // 3 MB/s shared by every connection: one stream would take 17 s, so auto tries its ceiling
     // (16, the default) at once, finds the rate no better, and closes all but what it is worth.
     let mut h = Harness::new();
-    let id = h.add(server.url("/f/link.bin?size=50331648&shared_rate=3500000"));
+    let id = h.add(server.url("/f/link.bin?size=50331648&shared_rate=3000000"));
     let path = completed_path(&h.finish(id).await);
     assert_file(&path, &content("link.bin", 48 * MIB));
     let notes = notes_of(&h, id);

@@ -397,6 +397,7 @@ async fn probing(
 ) -> Attempt {
     let probe = token.child_token();
     let part_path = p.part_path();
+    let (began, from) = (tokio::time::Instant::now(), body.from);
     let stream = single::stream(shared, job, p, response, body, &probe);
     let measure = measure_one_stream(shared, job, &part_path, total);
     tokio::pin!(stream, measure);
@@ -405,8 +406,13 @@ async fn probing(
         shown = &mut measure => {
             probe.cancel();
             match stream.await {
-                Attempt::Stopped { .. } if !token.is_cancelled() => {
-                    *one_stream = Some(shown);
+                Attempt::Stopped { bytes } if !token.is_cancelled() => {
+                    // An early look saw the disk, which lags the socket by up to two write
+                    // batches; now that the stream flushed all it got, its rate is exact, and
+                    // the step it is measured against must not gain from its lag.
+                    let exact = bytes.saturating_sub(from) as f64 / began.elapsed().as_secs_f64();
+                    let rate = if shown.long && exact > 0.0 { exact } else { shown.rate };
+                    *one_stream = Some(autopilot::OneStream { rate, ..shown });
                     Attempt::Again
                 }
                 other => other,

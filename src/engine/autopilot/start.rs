@@ -5,17 +5,19 @@
 //! Two looks. Early (`EARLY`): when the rate so far says one stream would take long
 //! (`LONG`), waiting longer only costs time, so it stops there and auto tries its ceiling at
 //! once (and gives back what did not help, `Autopilot::measured`). A server limiting each
-//! connection to 8 MB/s reaches full speed about a quarter of a second in, where the doubling
+//! connection to 8 MB/s reaches full speed about a fifth of a second in, where the doubling
 //! steps took two seconds and more. Otherwise, after a warm-up, a one-second window: a stream
 //! that would finish soon at that rate is left alone (loopback, a fast link, a small file); one
 //! that would not gets a careful step of two.
 
 use std::time::Duration;
 
-/// When the early look is taken. A quarter of a second is one burst and pause of nginx's
-/// `limit_rate` (2 MB, then 250 ms at 8 MB/s), and the bytes on disk lag the socket by at most
-/// one write batch (256 KiB): enough to tell a 30-second download from a 2-second one.
-pub const EARLY: Duration = Duration::from_millis(250);
+/// When the early look is taken: a fifth of a second holds a rate-limiting server's first
+/// burst (nginx's `limit_rate` sends 2 MB, then pauses 250 ms at 8 MB/s), and with the bytes
+/// not on disk yet counted as received, tells a 30-second download from a 2-second one. Every
+/// tenth of a second later costs a server limiting each connection 6 % of `-x 16`'s time on
+/// the bench's 256 MiB file (one connection where sixteen could run).
+pub const EARLY: Duration = Duration::from_millis(200);
 /// One stream that would need this long for the rest is "long": the early look decides. Four
 /// times `PAYOFF`, so that a noisy early rate (a first burst, slow start) cannot make a
 /// download that one stream finishes in a few seconds open many connections; a fast link's
@@ -77,7 +79,7 @@ impl StreamProbe {
             self.early_done = true;
             let got = bytes.saturating_sub(began);
             // The most it may have received: the bytes on disk lag by up to a write batch,
-            // which at a quarter of a second is a good part of a slow stream's bytes. Only a
+            // which at a fifth of a second is a good part of a slow stream's bytes. Only a
             // stream that would take long even at that rate is split early; nothing on disk
             // yet says nothing (a slow start): the careful look decides.
             let most = (got + self.unwritten) as f64 / elapsed.as_secs_f64();
@@ -159,9 +161,9 @@ mod tests {
 
     #[test]
     fn a_stream_is_judged_long_only_if_it_is_even_with_a_write_batch_unseen() {
-        // 20 MiB at 3 MB/s: 7 s. With a write batch not on disk yet at the early look, the
-        // bytes seen say 2.1 MB/s (10 s), but with the batch it may hold, 3.1 MB/s (6.7 s).
-        let total = 20 << 20;
+        // 24 MiB at 3 MB/s: 8.4 s. With a write batch not on disk yet at the early look, the
+        // bytes seen say 2.6 MB/s (9.6 s), but with the batch it may hold, 5.2 MB/s (4.8 s).
+        let total = 24 << 20;
         let mut probe = StreamProbe::new(LAG);
         assert_eq!(probe.observe(Duration::ZERO, 0, total), Verdict::Wait);
         assert_eq!(probe.observe(EARLY, 512 << 10, total), Verdict::Wait);
