@@ -204,7 +204,10 @@ impl Autopilot {
 
     fn record(&mut self, now: Duration, conns: &[ConnSample]) {
         self.history.retain(|id, _| conns.iter().any(|c| c.id == *id));
-        for c in conns {
+        // Watched from its first byte: a connection still connecting or waiting for its answer
+        // (a loaded server, a redirect) is not crawling, and one that never answers is the
+        // stall timeout's to end.
+        for c in conns.iter().filter(|c| c.received > 0) {
             let samples = self.history.entry(c.id).or_default();
             samples.push_back((now, c.received));
             // Keep one sample at or before the window's start, for a rate over the whole window.
@@ -561,6 +564,25 @@ mod tests {
         // Watched for a second, not two: a crawler does not hold its range long.
         assert!(sim.replaced_at[0] <= Duration::from_millis(1200), "replaced at {:?}", sim.replaced_at[0]);
         assert_eq!(Reason::Replaced { conn: 2, ratio: 0.2 }.to_string(), "replaced conn 2 at 0.2× median");
+    }
+
+    #[test]
+    fn a_connection_slow_to_answer_is_watched_from_its_first_byte() {
+        // Connection 1's answer takes 1.5 s to come, then it runs as fast as connection 0.
+        let mut pilot = Autopilot::manual(2);
+        let (mut now, mut fast, mut late) = (Duration::ZERO, 0u64, 0u64);
+        while now < secs(4) {
+            now += TICK;
+            fast += 1_000_000;
+            if now > Duration::from_millis(1500) {
+                late += 1_000_000;
+            }
+            let conns = [
+                ConnSample { id: 0, received: fast, left: 1 << 30 },
+                ConnSample { id: 1, received: late, left: 1 << 30 },
+            ];
+            assert_eq!(pilot.observe(now, fast + late, 1 << 30, &conns), Decision::Keep, "at {now:?}");
+        }
     }
 
     #[test]
