@@ -29,13 +29,13 @@ fn reasons(notes: &[ConnectionsNote]) -> Vec<&str> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_adds_connections_while_each_helps_on_a_server_limiting_each_connection() {
+async fn auto_reaches_its_ceiling_at_once_on_a_long_download_from_a_server_limiting_each_connection() {
     let server = TestServer::start().await;
-    // 2 MB/s per connection: one connection would take 16 s for this file.
+    // 2 MB/s per connection: one connection would take 25 s for this file.
     let mut h = Harness::with(|o| o.max_connections_auto = 4);
-    let id = h.add(server.url("/f/paced.bin?size=33554432&throttle=2000000"));
+    let id = h.add(server.url("/f/paced.bin?size=50331648&throttle=2000000"));
     let path = completed_path(&h.finish(id).await);
-    assert_file(&path, &content("paced.bin", 32 * MIB));
+    assert_file(&path, &content("paced.bin", 48 * MIB));
     let notes = notes_of(&h, id);
     assert!(
         server.max_active() >= 3,
@@ -44,9 +44,10 @@ async fn auto_adds_connections_while_each_helps_on_a_server_limiting_each_connec
         reasons(&notes)
     );
     assert!(server.max_active() <= 4, "above auto's maximum: {}", server.max_active());
+    // One stream would take long: the early look tries the ceiling at once, not two.
     assert_eq!(
         notes.first().map(|n| n.reason.as_str()),
-        Some("trying 2 conns — 1 would take a while"),
+        Some("trying 4 conns — 1 would take a while"),
         "after one stream"
     );
     assert!(
@@ -67,6 +68,22 @@ async fn auto_stops_adding_where_another_connection_gives_nothing() {
     let notes = notes_of(&h, id);
     assert!(server.max_active() <= 2, "{} at once; {:?}", server.max_active(), reasons(&notes));
     assert!(notes.iter().any(|n| n.reason.starts_with("held at 2 — +1 gave")), "{:?}", reasons(&notes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_download_over_a_shared_link_gives_back_the_connections_that_did_not_help() {
+    let server = TestServer::start().await;
+    // 3 MB/s shared by every connection: one stream would take 17 s, so auto tries its ceiling
+    // (16, the default) at once, finds the rate no better, and closes all but what it is worth.
+    let mut h = Harness::new();
+    let id = h.add(server.url("/f/link.bin?size=50331648&shared_rate=3000000"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("link.bin", 48 * MIB));
+    let notes = notes_of(&h, id);
+    assert!(server.max_active() > 2, "the ceiling was tried: {}; {:?}", server.max_active(), reasons(&notes));
+    let back = notes.iter().find(|n| n.reason.starts_with("back to ") && n.reason.contains(" — 16 gave "));
+    let back = back.unwrap_or_else(|| panic!("{:?}", reasons(&notes)));
+    assert!(back.active <= 2, "{back:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ use super::sidecar::{PartMeta, open_nofollow, present, read_meta, remove_meta, w
 
 /// Bytes gathered before a write is issued. Large enough that the per-write cost (a blocking
 /// pool round trip and a syscall) is negligible, small enough that memory stays flat.
-const FLUSH_BYTES: usize = 256 * 1024;
+pub const FLUSH_BYTES: usize = 256 * 1024;
 /// Slices per `writev`; the kernel limit (IOV_MAX) is 1024.
 const MAX_SLICES: usize = 512;
 

@@ -106,6 +106,18 @@ fn secs(d: Duration) -> String {
 }
 
 impl DownloadError {
+    /// A 503/429 or a refused/reset connection while others work: the server's per-client
+    /// limit. Says which, as the autopilot's reason shows it.
+    pub fn refusal(&self) -> Option<&'static str> {
+        match self {
+            Self::Status { status, .. } if *status == StatusCode::SERVICE_UNAVAILABLE => Some("503"),
+            Self::Status { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => Some("429"),
+            Self::Connect { .. } => Some("a refused connection"),
+            Self::Network { .. } => Some("a reset"),
+            _ => None,
+        }
+    }
+
     /// Turns an I/O error on `path` into the message a person needs ("disk full", …).
     pub fn io(path: &Path, source: io::Error) -> Self {
         let path = path.to_path_buf();

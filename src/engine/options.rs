@@ -16,8 +16,11 @@ pub const MAX_CONNECTIONS: usize = 32;
 /// `EngineOptions::connections` (and `ItemLimits::connections`, `SetItemConnections`) value
 /// that lets the autopilot choose the count (`connections = "auto"`, `-x auto`).
 pub const AUTO_CONNECTIONS: usize = 0;
-/// Default for `EngineOptions::max_connections_auto`.
-pub const DEFAULT_MAX_CONNECTIONS_AUTO: usize = 8;
+/// Default for `EngineOptions::max_connections_auto`: 16, the per-host cap's default, so that
+/// "no flags" can reach what `-x 16` does on a server that limits each connection (8 would
+/// stop at half of it). Auto opens that many only where they help, and gives back what a jump
+/// to it did not pay for.
+pub const DEFAULT_MAX_CONNECTIONS_AUTO: usize = 16;
 /// Default cap on connections to one host; polite, and what most servers tolerate.
 pub const DEFAULT_CONNECTIONS_PER_HOST: usize = 16;
 /// Largest per-host connection cap a person can set.

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::answer::{self, Verdict, WholeFile};
-use super::autopilot::{Autopilot, ConnSample, Decision};
+use super::autopilot::{Autopilot, ConnSample, Decision, OneStream};
 use super::disk::{self, PartWriter};
 use super::error::DownloadError;
 use super::hashing::{Hashing, PrefixHasher, check_rest};
@@ -163,8 +163,8 @@ struct Ends {
 }
 
 /// Runs the segmented download. `first` is the answer already received for the range starting
-/// at `first_start`; `permit` is its place in the host's connection cap; `one_stream` the rate
-/// a single stream of this file ran at, when auto moves from it to several connections.
+/// at `first_start`; `permit` is its place in the host's connection cap; `one_stream` what a
+/// single stream of this file showed, when auto moves from it to several connections.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     shared: &Shared,
@@ -175,13 +175,13 @@ pub async fn run(
     total: u64,
     token: &CancellationToken,
     permit: HostPermit,
-    one_stream: Option<f64>,
+    one_stream: Option<OneStream>,
 ) -> Segmented {
     let failed = |error| Segmented::Ended(Attempt::Error { error, reached: None });
     let missing = part.missing.clone().unwrap_or_else(|| vec![(first_start, total)]);
     let ceiling = job.connections.min(shared.hosts.ceiling(first.url()));
     let mut pilot = match (job.auto, one_stream) {
-        (true, Some(rate)) => Autopilot::after_one_stream(ceiling, rate),
+        (true, Some(one)) => Autopilot::after_one_stream(ceiling, one),
         (true, None) => Autopilot::auto(ceiling),
         (false, _) => Autopilot::manual(job.connections),
     };
@@ -258,7 +258,9 @@ pub async fn run(
             next_worker += 1;
         }
         if let Some(reason) = pilot.take_change().map(ToString::to_string) {
-            let note = ConnectionsNote { active: workers.len(), limit: pilot.ceiling(), reason };
+            // Connections given back are still closing: they no longer count.
+            let active = workers.len().min(pilot.target());
+            let note = ConnectionsNote { active, limit: pilot.ceiling(), reason };
             shared.emit(EngineEvent::ConnectionsChanged { id: job.id, note }).await;
         }
         tokio::select! {
@@ -282,7 +284,7 @@ pub async fn run(
                     if !error.is_retryable() {
                         // Another connection would hear the same.
                         ctx.stop.cancel();
-                    } else if let Some(what) = refusal(&error).filter(|_| !workers.is_empty()) {
+                    } else if let Some(what) = error.refusal().filter(|_| !workers.is_empty()) {
                         // The server limits connections per client: keep to those that work.
                         // That is backing off, not failing; the others carry the range on.
                         pilot.refused(workers.len(), what);
@@ -310,6 +312,9 @@ pub async fn run(
                         replacing += 1;
                     }
                 }
+                // Given back: the newest connections close; their ranges go back to the pool.
+                let open: Vec<usize> = samples.iter().map(|c| c.id).filter(|id| stops.contains_key(id)).collect();
+                open.iter().skip(pilot.target()).filter_map(|id| stops.remove(id)).for_each(|s| s.cancel());
             }
             Some(saved) = saves.join_next() => {
                 if let Err(error) = ctx.saved(saved) {
@@ -411,18 +416,6 @@ async fn conclude(
     let error =
         ends.last_error.unwrap_or_else(|| DownloadError::Internal("segments ended incomplete".into()));
     end(Attempt::Error { error, reached })
-}
-
-/// A 503/429 or a refused/reset connection while others work: the server's per-client limit.
-/// Says which, as the autopilot's reason shows it.
-fn refusal(error: &DownloadError) -> Option<&'static str> {
-    match error {
-        DownloadError::Status { status, .. } if *status == StatusCode::SERVICE_UNAVAILABLE => Some("503"),
-        DownloadError::Status { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => Some("429"),
-        DownloadError::Connect { .. } => Some("a refused connection"),
-        DownloadError::Network { .. } => Some("a reset"),
-        _ => None,
-    }
 }
 
 /// One connection: works through ranges until none is left or something stops it (`stop`: the

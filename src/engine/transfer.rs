@@ -192,7 +192,7 @@ async fn attempt_once(
     job: &Job,
     part: &mut Option<PartState>,
     token: &CancellationToken,
-    one_stream: &mut Option<f64>,
+    one_stream: &mut Option<autopilot::OneStream>,
 ) -> Attempt {
     let Some(start) = Start::of(part.as_ref()) else {
         // Every range is on disk: only the rename is left.
@@ -347,7 +347,7 @@ async fn copy_body(
     p: &mut PartState,
     response: reqwest::Response,
     body: BodyAt,
-    (segments_on_disk, one_stream): (bool, &mut Option<f64>),
+    (segments_on_disk, one_stream): (bool, &mut Option<autopilot::OneStream>),
     token: &CancellationToken,
     permit: HostPermit,
 ) -> Attempt {
@@ -386,8 +386,8 @@ async fn copy_body(
     attempt
 }
 
-/// Auto's start: one stream, measured after a moment. When the rest of the file would take
-/// long enough at its rate that more connections may pay (`autopilot::worth_more`), the stream
+/// Auto's start: one stream, watched for a moment (`autopilot::StreamProbe`). When the rest of
+/// the file would take long enough at its rate that more connections may pay, the stream
 /// is stopped (its bytes are kept) and the attempt ends as `Again` with `one_stream` set: the
 /// next one continues from the `.part` with several connections. A fast stream (loopback, a
 /// small file) is left alone and never pays for a preallocated, checkpointed `.part`.
@@ -400,20 +400,26 @@ async fn probing(
     body: Body,
     total: u64,
     token: &CancellationToken,
-    one_stream: &mut Option<f64>,
+    one_stream: &mut Option<autopilot::OneStream>,
 ) -> Attempt {
     let probe = token.child_token();
     let part_path = p.part_path();
+    let (began, from) = (tokio::time::Instant::now(), body.from);
     let stream = single::stream(shared, job, p, response, body, &probe);
     let measure = measure_one_stream(shared, job, &part_path, total);
     tokio::pin!(stream, measure);
     tokio::select! {
         attempt = &mut stream => attempt,
-        rate = &mut measure => {
+        shown = &mut measure => {
             probe.cancel();
             match stream.await {
-                Attempt::Stopped { .. } if !token.is_cancelled() => {
-                    *one_stream = Some(rate);
+                Attempt::Stopped { bytes } if !token.is_cancelled() => {
+                    // An early look saw the disk, which lags the socket by up to two write
+                    // batches; now that the stream flushed all it got, its rate is exact, and
+                    // the step it is measured against must not gain from its lag.
+                    let exact = bytes.saturating_sub(from) as f64 / began.elapsed().as_secs_f64();
+                    let rate = if shown.long && exact > 0.0 { exact } else { shown.rate };
+                    *one_stream = Some(autopilot::OneStream { rate, ..shown });
                     Attempt::Again
                 }
                 other => other,
@@ -422,16 +428,24 @@ async fn probing(
     }
 }
 
-/// The rate of a single stream writing `part`, once it is known that more connections may pay;
-/// never resolves when they would not (and says so).
-async fn measure_one_stream(shared: &Shared, job: &Job, part: &std::path::Path, total: u64) -> f64 {
-    tokio::time::sleep(autopilot::ONE_STREAM_WARMUP).await;
-    let (began, before) = (tokio::time::Instant::now(), disk::part_progress(part).unwrap_or(0));
-    tokio::time::sleep(autopilot::ONE_STREAM_WINDOW).await;
-    let now = disk::part_progress(part).unwrap_or(0);
-    let rate = now.saturating_sub(before) as f64 / began.elapsed().as_secs_f64();
-    if autopilot::worth_more(rate, total.saturating_sub(now)) {
-        return rate;
+/// What a single stream writing `part` showed, once it is known that more connections may pay
+/// (`autopilot::StreamProbe`); never resolves when they would not (and says so).
+async fn measure_one_stream(
+    shared: &Shared,
+    job: &Job,
+    part: &std::path::Path,
+    total: u64,
+) -> autopilot::OneStream {
+    let began = tokio::time::Instant::now();
+    // Up to two write batches are not on disk yet: one gathering, one being written.
+    let mut probe = autopilot::StreamProbe::new(2 * disk::FLUSH_BYTES as u64);
+    loop {
+        let bytes = disk::part_progress(part).unwrap_or(0);
+        match probe.observe(began.elapsed(), bytes, total) {
+            autopilot::Verdict::Wait => tokio::time::sleep(autopilot::PROBE_EVERY).await,
+            autopilot::Verdict::More(shown) => return shown,
+            autopilot::Verdict::FastEnough => break,
+        }
     }
     let reason = autopilot::Reason::FastEnough { count: 1 }.to_string();
     let note = ConnectionsNote { active: 1, limit: job.connections, reason };

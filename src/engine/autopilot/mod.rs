@@ -1,20 +1,26 @@
 //! The connection autopilot's decisions for one segmented download: when to open more
-//! connections, when to hold, which slow connection to replace, and a reason a person can read
-//! for the last change. Pure: it is fed byte counts with the time they were read (a fake clock
-//! in tests) and refusals, and answers with decisions; `segmented` acts on them. No I/O.
+//! connections, when to hold or give some back, which slow connection to replace, and a reason
+//! a person can read for the last change. Pure: it is fed byte counts with the time they were
+//! read (a fake clock in tests) and refusals, and answers with decisions; `segmented` acts on
+//! them. No I/O. How auto's first single stream is judged is in `start`; the words in `reason`.
 //!
-//! How it grows: it starts with one connection and measures the download's total rate over a
-//! short window once every connection it asked for is receiving. If the rest of the file would
-//! take longer than a probe can pay back, it doubles the count (bounded by its ceiling) and
-//! measures again; it stops adding when a step gave less than `MIN_GAIN`, or less than a quarter of
-//! what the added connections would give at the others' pace. Doubling rather than adding one
-//! at a time, and quadrupling after a step that scaled almost linearly (a server that limits
-//! each connection), reaches 8 connections in two steps: such a server is at full speed within
-//! about two seconds instead of eight.
+//! How it grows: it starts from what one stream showed (`start`). A download one stream would
+//! take long over tries the ceiling at once; another tries two. Each step is measured over a
+//! window once every connection it asked for is receiving. A step that scaled almost linearly
+//! (a server that limits each connection) is followed by the ceiling; a smaller gain by
+//! doubling; a step that gave less than `MIN_GAIN`, or less than a quarter of what its
+//! connections would at the others' pace, ends growth, and a big step that gave little gives
+//! back the connections its rate does not account for (a link that carries a few
+//! connections' worth keeps a few, not sixteen).
+
+mod reason;
+mod start;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
 use std::time::Duration;
+
+pub use reason::Reason;
+pub use start::{EVERY as PROBE_EVERY, OneStream, StreamProbe, Verdict, worth_more};
 
 /// Least growth of the total rate that makes a step worth keeping on adding.
 pub const MIN_GAIN: f64 = 0.10;
@@ -29,21 +35,16 @@ const WINDOW: Duration = Duration::from_millis(1000);
 /// connections, twice the rate), besides `MIN_GAIN`: a big step that mostly added idle
 /// connections is not a reason to add more (a quarter, not more: measurements are noisy).
 const WORTH_LINEAR: f64 = 0.25;
-/// A step that gave at least this share of linear is followed by a bigger one (×4, not ×2):
-/// the server limits each connection, and the ceiling is worth reaching soon.
+/// A step that gave at least this share of linear is followed by the ceiling, not a doubling:
+/// the server limits each connection, and every step on the way costs a window.
 const NEAR_LINEAR: f64 = 0.8;
 /// A step whose connections are not all receiving after this long is measured with what it
 /// got (the host's cap or the work left kept the others from opening).
 const SETTLE_MAX: Duration = Duration::from_secs(2);
-/// More connections are tried only when the rest of the file would take longer than this at
-/// the measured rate: a probe costs a measuring window and cannot pay back on a file that is
-/// about to finish (a fast single stream, loopback, a small file).
-const PAYOFF: Duration = Duration::from_secs(2);
-/// How long auto's first single stream runs before it is measured, and for how long.
-pub const ONE_STREAM_WARMUP: Duration = Duration::from_millis(200);
-pub const ONE_STREAM_WINDOW: Duration = Duration::from_millis(1000);
-/// How long a connection's rate is watched before it can be called slow.
-const SLOW_WINDOW: Duration = Duration::from_secs(2);
+/// How long a connection's rate is watched before it can be called slow. A second: long
+/// enough to span several of a rate-limiting server's bursts (nginx: one every 250 ms), short
+/// enough that a connection at a tenth of the others' pace does not hold a range for long.
+const SLOW_WINDOW: Duration = Duration::from_secs(1);
 /// A connection below this fraction of the others' median rate over `SLOW_WINDOW` is slow.
 const SLOW_FRACTION: f64 = 1.0 / 3.0;
 /// A slow connection is replaced only if it still has at least this much to fetch: replacing
@@ -68,67 +69,6 @@ pub enum Decision {
     Keep,
     /// Stop connection `id` (its unfetched range goes back to the pool) and open another.
     Replace { id: usize },
-}
-
-/// Why the connection count is what it is: the last change, in words a person reads in the
-/// details pane and `dlm ls --json`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reason {
-    /// A fixed count given by hand (`-x N`, `x`/`X`).
-    Manual { count: usize },
-    /// Auto began with one connection.
-    Starting,
-    /// One connection would take long enough that `count` are tried.
-    Trying { count: usize },
-    /// The last step helped: `added` connections gave `percent` more.
-    Gained { count: usize, added: usize, percent: i64 },
-    /// The last step did not help enough: holds at `count`.
-    Held { count: usize, added: usize, percent: i64 },
-    /// One fast connection does it: the rest would take less than a probe could save.
-    FastEnough { count: usize },
-    /// The ceiling (auto's maximum or the host's cap) is reached.
-    AtCeiling { count: usize, gained: Option<i64> },
-    /// The server refused connection number `refused` (`what`: "503", "429", "a reset").
-    HostLimit { limit: usize, refused: usize, what: String },
-    /// A slow connection was stopped and another opened in its place.
-    Replaced { conn: usize, ratio: f64 },
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let conns = |n: usize| if n == 1 { "1 conn".to_string() } else { format!("{n} conns") };
-        match self {
-            Self::Manual { count } => write!(f, "{} — set by hand", conns(*count)),
-            Self::Starting => write!(f, "1 conn — measuring"),
-            Self::Trying { count } => write!(f, "trying {count} conns — 1 would take a while"),
-            Self::Gained { count, added, percent } => {
-                write!(f, "{} — +{added} gave {percent:+} %", conns(*count))
-            }
-            Self::Held { count, added, percent } => {
-                write!(f, "held at {count} — +{added} gave {percent:+} %")
-            }
-            Self::FastEnough { count } => write!(f, "{} — fast enough, more would not pay", conns(*count)),
-            Self::AtCeiling { count, gained: Some(p) } => {
-                write!(f, "{} (the most allowed) — last step gave {p:+} %", conns(*count))
-            }
-            Self::AtCeiling { count, gained: None } => write!(f, "{} (the most allowed)", conns(*count)),
-            Self::HostLimit { limit, refused, what } => {
-                write!(f, "host limit {limit} — {what} on the {}", ordinal(*refused))
-            }
-            Self::Replaced { conn, ratio } => write!(f, "replaced conn {conn} at {ratio:.1}× median"),
-        }
-    }
-}
-
-fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (1, 11) | (2, 12) | (3, 13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// Where growth is.
@@ -172,15 +112,16 @@ impl Autopilot {
         Self::with(1, ceiling, Phase::Settling { began: Duration::ZERO }, Reason::Starting)
     }
 
-    /// Auto after a single stream ran at `rate` bytes a second and `worth_more` said more
-    /// connections may pay: starts measuring two against that.
-    pub fn after_one_stream(ceiling: usize, rate: f64) -> Self {
+    /// Auto after a single stream showed that more connections may pay (`start`): measures
+    /// the ceiling against it when one stream would take long, else two.
+    pub fn after_one_stream(ceiling: usize, one: OneStream) -> Self {
         let ceiling = ceiling.max(1);
+        let first = if one.long { ceiling } else { 2.min(ceiling) };
         let mut pilot =
-            Self::with(2.min(ceiling), ceiling, Phase::Settling { began: Duration::ZERO }, Reason::Starting);
+            Self::with(first, ceiling, Phase::Settling { began: Duration::ZERO }, Reason::Starting);
         if ceiling > 1 {
-            pilot.last = Some((1, rate));
-            pilot.reason = Reason::Trying { count: 2 };
+            pilot.last = Some((1, one.rate));
+            pilot.reason = Reason::Trying { count: first };
         }
         pilot
     }
@@ -263,7 +204,10 @@ impl Autopilot {
 
     fn record(&mut self, now: Duration, conns: &[ConnSample]) {
         self.history.retain(|id, _| conns.iter().any(|c| c.id == *id));
-        for c in conns {
+        // Watched from its first byte: a connection still connecting or waiting for its answer
+        // (a loaded server, a redirect) is not crawling, and one that never answers is the
+        // stall timeout's to end.
+        for c in conns.iter().filter(|c| c.received > 0) {
             let samples = self.history.entry(c.id).or_default();
             samples.push_back((now, c.received));
             // Keep one sample at or before the window's start, for a rate over the whole window.
@@ -301,6 +245,9 @@ impl Autopilot {
         self.history.remove(&slow);
         if std::mem::take(&mut self.held) {
             self.last = None;
+            self.phase = Phase::Settling { began: now };
+        } else if matches!(self.phase, Phase::Measuring { .. }) {
+            // The window so far counted the crawler: measure the step again without it.
             self.phase = Phase::Settling { began: now };
         }
         self.explain(Reason::Replaced { conn: slow, ratio: rate / median });
@@ -340,7 +287,7 @@ impl Autopilot {
     /// A window at the current count gave `rate`: go on adding, or hold.
     fn measured(&mut self, now: Duration, rate: f64, remaining: u64) {
         let count = self.target;
-        let mut factor = 2;
+        let mut next = count * 2;
         let gained = match self.last {
             // No more could open than before (the host's cap): that is the ceiling.
             Some((before, _)) if count <= before => {
@@ -355,11 +302,27 @@ impl Autopilot {
                 if (percent as f64) < (MIN_GAIN * 100.0).max(linear * WORTH_LINEAR) {
                     self.phase = Phase::Done;
                     self.held = true;
-                    self.explain(Reason::Held { count, added, percent });
+                    // A jump (more than doubling: a long download tried the ceiling, or a
+                    // near-linear step was followed by it) keeps what the rate it got is
+                    // worth, in connections at the pace they ran before, rounded up: a link
+                    // that carries three connections' worth keeps three, not sixteen. A
+                    // doubling step keeps its connections: closing one of two is churn.
+                    let worth = (rate / (old / before as f64)).ceil();
+                    let keep = if count > 2 * before && worth.is_finite() {
+                        (worth as usize).clamp(before, count)
+                    } else {
+                        count
+                    };
+                    if keep < count {
+                        self.target = keep;
+                        self.explain(Reason::GaveBack { count: keep, tried: count, percent });
+                    } else {
+                        self.explain(Reason::Held { count, added, percent });
+                    }
                     return;
                 }
                 if percent as f64 >= linear * NEAR_LINEAR {
-                    factor = 4;
+                    next = self.ceiling;
                 }
                 Some((added, percent))
             }
@@ -382,15 +345,9 @@ impl Autopilot {
         if let Some((added, percent)) = gained {
             self.explain(Reason::Gained { count, added, percent });
         }
-        self.target = (count * factor).min(self.ceiling);
+        self.target = next.min(self.ceiling);
         self.phase = Phase::Settling { began: now };
     }
-}
-
-/// Whether a download running at `rate` bytes a second with `remaining` bytes to go is worth
-/// trying more connections for: the rest would outlast what measuring them costs.
-pub fn worth_more(rate: f64, remaining: u64) -> bool {
-    rate <= 0.0 || remaining as f64 / rate >= PAYOFF.as_secs_f64()
 }
 
 /// How much `new` is above `old`, in whole percent.
@@ -428,6 +385,7 @@ mod tests {
         next_id: usize,
         most: usize,
         replaced: Vec<usize>,
+        replaced_at: Vec<Duration>,
     }
 
     impl Sim {
@@ -442,6 +400,7 @@ mod tests {
                 next_id: 1,
                 most: 1,
                 replaced: Vec::new(),
+                replaced_at: Vec::new(),
             }
         }
 
@@ -464,12 +423,15 @@ mod tests {
                 {
                     self.conns.retain(|c| c.id != id);
                     self.replaced.push(id);
+                    self.replaced_at.push(self.now);
                     self.pilot.opened_replacement(self.next_id);
                     self.open();
                 }
                 while self.conns.len() < self.pilot.target() {
                     self.open();
                 }
+                // Given back: the newest close (as `segmented` does).
+                self.conns.truncate(self.pilot.target().max(1));
                 self.most = self.most.max(self.conns.len());
             }
             self
@@ -495,17 +457,71 @@ mod tests {
     }
 
     #[test]
-    fn adding_stops_when_a_step_gives_little_of_what_its_connections_would() {
+    fn a_step_that_gives_little_of_what_its_connections_would_gives_them_back() {
         // The link carries at most 3 connections' worth.
         let mut sim = Sim::new(Autopilot::auto(16), 1 << 30);
         sim.run(secs(60), |_, open| 8.0 * MB * (open.min(3) as f64) / open as f64);
-        assert_eq!(sim.pilot.target(), 8, "1 → 2 (+100 %, linear: ×4 next) → 8 (+50 %): held");
-        assert!(
-            matches!(sim.pilot.reason(), Reason::Held { count: 8, added: 6, percent: 50 }),
-            "{}",
-            sim.pilot.reason()
-        );
-        assert_eq!(sim.pilot.reason().to_string(), "held at 8 — +6 gave +50 %");
+        assert_eq!(sim.most, 16, "1 → 2 (+100 %, linear: the ceiling next) → 16");
+        assert_eq!(sim.pilot.target(), 3, "16 gave +50 % over 2 at 8 MB/s each: 3 connections' worth");
+        assert_eq!(sim.pilot.reason(), &Reason::GaveBack { count: 3, tried: 16, percent: 50 });
+    }
+
+    #[test]
+    fn a_jump_keeps_what_its_rate_is_worth_rounded_up() {
+        // Each connection past the second adds a tenth of one: 16 give 3.4 connections' worth.
+        let mut sim = Sim::new(Autopilot::auto(16), 1 << 30);
+        sim.run(secs(60), |_, open| {
+            let extra = open.saturating_sub(2) as f64 * 0.1;
+            8.0 * MB * (open.min(2) as f64 + extra) / open as f64
+        });
+        assert_eq!(sim.pilot.reason(), &Reason::GaveBack { count: 4, tried: 16, percent: 70 });
+    }
+
+    #[test]
+    fn a_doubling_step_that_gave_little_holds_with_its_connections() {
+        // The link carries one and a half connections' worth: 1 → 2 gives +50 % (not near
+        // linear: doubling next), 2 → 4 gives nothing.
+        let mut sim = Sim::new(Autopilot::auto(16), 1 << 30);
+        sim.run(secs(60), |_, open| 8.0 * MB * (open as f64).min(1.5) / open as f64);
+        assert_eq!(sim.pilot.target(), 4);
+        assert_eq!(sim.pilot.reason().to_string(), "held at 4 — +2 gave +0 %");
+    }
+
+    #[test]
+    fn a_near_linear_step_is_followed_by_the_ceiling() {
+        let mut sim = Sim::new(Autopilot::auto(16), 1 << 30);
+        let mut counts = Vec::new();
+        while sim.total < sim.size && sim.now < secs(60) {
+            sim.run(sim.now + TICK, |_, _| 8.0 * MB);
+            if counts.last() != Some(&sim.pilot.target()) {
+                counts.push(sim.pilot.target());
+            }
+        }
+        assert_eq!(counts, vec![1, 2, 16], "2 gave +100 %: straight to the most allowed");
+    }
+
+    #[test]
+    fn a_stream_that_would_take_long_tries_the_ceiling_at_once() {
+        let one = OneStream { rate: 8.0 * MB, long: true };
+        let mut sim = Sim::new(Autopilot::after_one_stream(16, one), 256 << 20);
+        assert_eq!(sim.pilot.target(), 16);
+        assert_eq!(sim.pilot.reason().to_string(), "trying 16 conns — 1 would take a while");
+        sim.run(secs(60), |_, _| 8.0 * MB);
+        assert_eq!(sim.most, 16);
+        assert!(matches!(sim.pilot.reason(), Reason::AtCeiling { count: 16, .. }), "{}", sim.pilot.reason());
+        assert!(sim.now < secs(3), "256 MiB at 128 MB/s from the start, took {:?}", sim.now);
+    }
+
+    #[test]
+    fn a_long_stream_on_a_shared_link_gives_the_connections_back() {
+        // 16 connections share what one got (less a little): the step is undone.
+        let one = OneStream { rate: 4.0 * MB, long: true };
+        let mut sim = Sim::new(Autopilot::after_one_stream(16, one), 256 << 20);
+        sim.run(secs(5), |_, open| 3.8 * MB / open as f64);
+        assert_eq!(sim.most, 16);
+        assert_eq!(sim.pilot.target(), 1);
+        assert_eq!(sim.conns.len(), 1, "the others were closed");
+        assert_eq!(sim.pilot.reason().to_string(), "back to 1 — 16 gave -5 %");
     }
 
     #[test]
@@ -518,12 +534,13 @@ mod tests {
 
     #[test]
     fn after_a_single_stream_it_measures_two_against_it() {
-        let mut sim = Sim::new(Autopilot::after_one_stream(8, 8.0 * MB), 256 << 20);
+        let one = OneStream { rate: 8.0 * MB, long: false };
+        let mut sim = Sim::new(Autopilot::after_one_stream(8, one), 256 << 20);
         assert_eq!(sim.pilot.target(), 2);
         assert_eq!(sim.pilot.reason().to_string(), "trying 2 conns — 1 would take a while");
         sim.open();
         sim.run(secs(60), |_, _| 8.0 * MB);
-        assert_eq!(sim.most, 8, "2 gave +100 % over the single stream: on to 8");
+        assert_eq!(sim.most, 8, "2 gave +100 % over the single stream: on to the ceiling");
         assert!(worth_more(8.0 * MB, 256 << 20) && !worth_more(1000.0 * MB, 1 << 30));
     }
 
@@ -544,7 +561,28 @@ mod tests {
             panic!("{}", sim.pilot.reason())
         };
         assert!(ratio < 0.1, "{ratio}");
+        // Watched for a second, not two: a crawler does not hold its range long.
+        assert!(sim.replaced_at[0] <= Duration::from_millis(1200), "replaced at {:?}", sim.replaced_at[0]);
         assert_eq!(Reason::Replaced { conn: 2, ratio: 0.2 }.to_string(), "replaced conn 2 at 0.2× median");
+    }
+
+    #[test]
+    fn a_connection_slow_to_answer_is_watched_from_its_first_byte() {
+        // Connection 1's answer takes 1.5 s to come, then it runs as fast as connection 0.
+        let mut pilot = Autopilot::manual(2);
+        let (mut now, mut fast, mut late) = (Duration::ZERO, 0u64, 0u64);
+        while now < secs(4) {
+            now += TICK;
+            fast += 1_000_000;
+            if now > Duration::from_millis(1500) {
+                late += 1_000_000;
+            }
+            let conns = [
+                ConnSample { id: 0, received: fast, left: 1 << 30 },
+                ConnSample { id: 1, received: late, left: 1 << 30 },
+            ];
+            assert_eq!(pilot.observe(now, fast + late, 1 << 30, &conns), Decision::Keep, "at {now:?}");
+        }
     }
 
     #[test]
@@ -559,7 +597,8 @@ mod tests {
     fn replacing_a_slow_connection_after_a_hold_measures_again() {
         // One stream ran at 8 MB/s; of the two that followed one crawls, so two looked no
         // better than one and auto held. Once the crawler is replaced, growth resumes.
-        let mut sim = Sim::new(Autopilot::after_one_stream(8, 8.0 * MB), 1 << 30);
+        let one = OneStream { rate: 8.0 * MB, long: false };
+        let mut sim = Sim::new(Autopilot::after_one_stream(8, one), 1 << 30);
         sim.open();
         sim.run(secs(60), |id, _| if id == 1 { 0.5 * MB } else { 8.0 * MB });
         assert_eq!(sim.replaced, vec![1]);
@@ -599,19 +638,5 @@ mod tests {
         let conns = [ConnSample { id: 0, received: 1, left: 1 << 30 }];
         pilot.observe(TICK, 1, 1 << 30, &conns);
         assert_eq!(pilot.take_change(), None, "measuring is no change");
-    }
-
-    #[test]
-    fn reasons_read_as_the_details_pane_shows_them() {
-        let r = |reason: Reason| reason.to_string();
-        assert_eq!(r(Reason::Gained { count: 4, added: 1, percent: 22 }), "4 conns — +1 gave +22 %");
-        assert_eq!(r(Reason::Held { count: 6, added: 1, percent: 2 }), "held at 6 — +1 gave +2 %");
-        assert_eq!(r(Reason::Manual { count: 1 }), "1 conn — set by hand");
-        assert_eq!(
-            r(Reason::HostLimit { limit: 1, refused: 2, what: "a reset".into() }),
-            "host limit 1 — a reset on the 2nd"
-        );
-        assert_eq!(ordinal(11), "11th");
-        assert_eq!(ordinal(22), "22nd");
     }
 }
