@@ -157,20 +157,27 @@ impl SegmentMap {
 /// connections opened together also finish together; splitting the largest remainder
 /// repeatedly would give halves, quarters, eighths… and leave the tail to a few of them.
 pub fn even_pieces(missing: &[Span], connections: usize, min_split: u64) -> Vec<Span> {
-    let bytes = missing.iter().fold(0u64, |sum, (s, e)| sum.saturating_add(e.saturating_sub(*s)));
-    let piece = (bytes / connections.max(1) as u64).max(min_split).max(1);
+    let piece = (byte_count(missing) / connections.max(1) as u64).max(min_split).max(1);
     let mut out = Vec::new();
     for &(start, end) in missing {
         let count = end.saturating_sub(start).div_ceil(piece).max(1);
-        let size = end.saturating_sub(start).div_ceil(count).max(1);
-        let mut at = start;
-        while at < end {
-            let to = at.saturating_add(size).min(end);
-            out.push((at, to));
-            at = to;
-        }
+        cut((start, end), end.saturating_sub(start).div_ceil(count), &mut out);
     }
     out
+}
+
+fn byte_count(spans: &[Span]) -> u64 {
+    spans.iter().fold(0u64, |sum, (s, e)| sum.saturating_add(e.saturating_sub(*s)))
+}
+
+/// Cuts `span` into pieces of `size` bytes (the last one shorter) onto `out`.
+fn cut((start, end): Span, size: u64, out: &mut Vec<Span>) {
+    let mut at = start;
+    while at < end {
+        let to = at.saturating_add(size.max(1)).min(end);
+        out.push((at, to));
+        at = to;
+    }
 }
 
 /// The pieces a segmented download starts with, for `(connections now, at most)`: even ones,
@@ -195,16 +202,10 @@ pub const IN_ORDER_PIECE: u64 = 8 << 20;
 /// of per connection: at least 8 MiB each, and an eighth of a share keeps it to about eight
 /// more requests per connection whatever the size.
 pub fn in_file_order(pieces: Vec<Span>, connections: usize) -> Vec<Span> {
-    let bytes = pieces.iter().fold(0u64, |sum, (s, e)| sum.saturating_add(e.saturating_sub(*s)));
-    let cap = (bytes / (connections.max(1) as u64).saturating_mul(8)).max(IN_ORDER_PIECE);
+    let cap = (byte_count(&pieces) / (connections.max(1) as u64).saturating_mul(8)).max(IN_ORDER_PIECE);
     let mut out = Vec::with_capacity(pieces.len());
-    for (start, end) in pieces {
-        let mut at = start;
-        while at < end {
-            let to = at.saturating_add(cap).min(end);
-            out.push((at, to));
-            at = to;
-        }
+    for piece in pieces {
+        cut(piece, cap, &mut out);
     }
     out
 }
