@@ -157,6 +157,22 @@ impl HostLimits {
         let _ = self.semaphore(&host_key(url)).acquire_owned().await;
     }
 
+    /// The first connection to `asked`'s host failed without an answer (refused, timed out,
+    /// not HTTP): the turns end there, or a dead host would fail its downloads one at a time
+    /// instead of as many at once as the workers allow. A failed connection learns no
+    /// redirect, so nothing can arrive at a destination too many.
+    pub fn unanswered(&self, permit: HostPermit, asked: &Url) {
+        self.known(&host_key(asked));
+        drop(permit);
+    }
+
+    /// `host`'s next first connections need no turn.
+    fn known(&self, host: &str) {
+        if lock(&self.answered).insert(host.to_string()) {
+            lock(&self.unanswered).remove(host);
+        }
+    }
+
     /// After an answer for `asked` came from `answered` (redirects followed): remembers where
     /// `asked`'s host leads, and moves `permit` to the host actually answering. `None` when
     /// that host has no free place: the caller drops this connection and waits in `acquire`,
@@ -171,10 +187,7 @@ impl HostLimits {
                 leads_to.insert(from.clone(), to.clone());
             }
         }
-        // Known now: the host's next first connections need no turn (this one's ends here).
-        if lock(&self.answered).insert(from.clone()) {
-            lock(&self.unanswered).remove(&from);
-        }
+        self.known(&from);
         let HostPermit { host, _place: place, _first: turn } = permit;
         drop(turn);
         if host == to {
@@ -241,14 +254,21 @@ mod tests {
         let second = second.await;
         assert_eq!(second.host, host_key(&mirror));
         let _third = limits.acquire(&origin).await;
-        // A first connection that fails without an answer passes its turn on.
+        // A first connection dropped for another reason (stopped) passes its turn on.
         let other = url("http://other.example/f");
-        let failed = limits.acquire(&other).await;
+        let stopped = limits.acquire(&other).await;
         let next = limits.acquire(&other);
         tokio::pin!(next);
         assert!(futures::poll!(next.as_mut()).is_pending());
-        drop(failed);
-        let _next = next.await;
+        drop(stopped);
+        let next = next.await;
+        // One that got no answer ends the turns: the rest go at once.
+        let third = limits.acquire(&other);
+        tokio::pin!(third);
+        assert!(futures::poll!(third.as_mut()).is_pending());
+        limits.unanswered(next, &other);
+        let _third = third.await;
+        let _fourth = limits.acquire(&other).await;
     }
 
     #[test]

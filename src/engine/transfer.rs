@@ -206,7 +206,10 @@ async fn attempt_once(
     let response = match request::send(shared, job, &job.url, &asked, token).await {
         Ok(response) => response,
         Err(Unanswered::Stopped) => return Attempt::Stopped { bytes: start.offset },
-        Err(Unanswered::Failed(error)) => return failed(error),
+        Err(Unanswered::Failed(error)) => {
+            shared.hosts.unanswered(permit, &job.url);
+            return failed(error);
+        }
     };
     // After redirects the connection is to another host: it counts there.
     let Some(permit) = shared.hosts.settle(permit, &job.url, response.url()) else {
