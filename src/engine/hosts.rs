@@ -7,7 +7,7 @@
 //! several downloads starting together cannot all land on a redirect's destination before
 //! anyone knows it is full. Depends on tokio and `url`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,10 +24,17 @@ pub struct HostLimits {
     /// Connections per download a host was seen to tolerate (it refused one more with a 503,
     /// 429 or a reset), for the rest of the session: the autopilot never asks it for more.
     tolerated: Mutex<HashMap<String, usize>>,
-    /// Hosts that have answered a first connection (directly or with a redirect).
-    answered: Mutex<HashSet<String>>,
-    /// Turns for the first connections to hosts that have not answered yet, one at a time.
-    unanswered: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each host's first connections: taking turns until one is answered, then free.
+    first: Mutex<HashMap<String, FirstConnections>>,
+}
+
+/// How a host's first connections go (see the module's doc).
+#[derive(Debug)]
+enum FirstConnections {
+    /// One at a time, by this semaphore's single permit, until the host answers.
+    Turns(Arc<Semaphore>),
+    /// The host answered (or a first connection got no answer at all): no turns.
+    Free,
 }
 
 /// A place in one host's cap, given back when dropped.
@@ -70,8 +77,7 @@ impl HostLimits {
             caps: Mutex::default(),
             leads_to: Mutex::default(),
             tolerated: Mutex::default(),
-            answered: Mutex::default(),
-            unanswered: Mutex::default(),
+            first: Mutex::default(),
         }
     }
 
@@ -137,11 +143,14 @@ impl HostLimits {
 
     /// The turn to take before a first connection to `host`, while it has never answered.
     fn unanswered_turn(&self, host: &str) -> Option<Arc<Semaphore>> {
-        if lock(&self.answered).contains(host) {
-            return None;
+        let mut first = lock(&self.first);
+        match first
+            .entry(host.to_string())
+            .or_insert_with(|| FirstConnections::Turns(Arc::new(Semaphore::new(1))))
+        {
+            FirstConnections::Turns(turn) => Some(Arc::clone(turn)),
+            FirstConnections::Free => None,
         }
-        let mut turns = lock(&self.unanswered);
-        Some(Arc::clone(turns.entry(host.to_string()).or_insert_with(|| Arc::new(Semaphore::new(1)))))
     }
 
     /// A place for an extra connection to `url`'s own host, only if one is free now.
@@ -168,9 +177,7 @@ impl HostLimits {
 
     /// `host`'s next first connections need no turn.
     fn known(&self, host: &str) {
-        if lock(&self.answered).insert(host.to_string()) {
-            lock(&self.unanswered).remove(host);
-        }
+        lock(&self.first).insert(host.to_string(), FirstConnections::Free);
     }
 
     /// After an answer for `asked` came from `answered` (redirects followed): remembers where
