@@ -16,7 +16,7 @@ fn per_chunk(c: &mut Criterion) {
         let total = 1u64 << 34;
         let mut map = SegmentMap::new(total, vec![(0, total)], MIN_SPLIT);
         for worker in 0..16 {
-            map.claim(worker);
+            map.claim(worker, &Default::default());
         }
         let mut worker = 0;
         b.iter(|| {

@@ -56,6 +56,23 @@ async fn dropping_and_stalling_connections_still_give_identical_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_goes_quiet_near_its_end_has_its_last_bytes_fetched_by_another() {
+    let server = TestServer::start().await;
+    // The stall timeout is longer than the test's patience: only taking the quiet range over
+    // finishes the download in time. The first request stops after 700,000 bytes of its first
+    // quarter and keeps its connection open: 348,576 bytes are left, too few to halve.
+    let mut h = Harness::with(|o| {
+        o.connections = 4;
+        o.read_timeout = Duration::from_secs(60);
+    });
+    let id = h.add(server.url("/f/quiet.bin?size=4194304&stall_after=700000&stall_times=1"));
+    let path = completed_path(&h.finish(id).await);
+    assert_file(&path, &content("quiet.bin", 4 * MIB));
+    let ranged = ranges(&server, "/f/quiet.bin");
+    assert!(ranged.contains(&(700_000, Some(MIB as u64 - 1))), "the rest asked for again: {ranged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_refusing_extra_connections_does_not_fail_the_download() {
     let server = TestServer::start().await;
     let mut h = Harness::with(|o| o.connections = 8);

@@ -26,6 +26,7 @@ pub mod limiter;
 mod messages;
 pub mod naming;
 mod netrc;
+mod open_conns;
 mod options;
 pub mod program;
 mod publish;

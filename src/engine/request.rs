@@ -250,3 +250,14 @@ fn innermost_reason(e: &reqwest::Error) -> String {
     }
     last.to_string()
 }
+/// Drops an answer that may still be mid-body and lets its connection close before this task
+/// goes on. hyper closes such a connection from its own task, which the drop wakes; until that
+/// task runs the socket stays open, and a worker that asked for its next range at once (or gave
+/// its place at the host to another download) would open a new connection first, one more than
+/// the per-host cap for a moment. Yielding lets the woken task run first: tokio runs a task
+/// woken on this thread before the yielding one. reqwest offers no way to await the close
+/// itself (its connections are opaque), so this ordering is what keeps the cap exact.
+pub async fn close_before_next(response: reqwest::Response) {
+    drop(response);
+    tokio::task::yield_now().await;
+}

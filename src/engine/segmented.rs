@@ -7,7 +7,6 @@
 //! sidecar records the missing ranges so a stopped or crashed download continues where it was.
 //! Depends on the rest of the engine.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
@@ -30,6 +29,7 @@ use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
 use super::limiter::pace;
 use super::messages::{ConnectionsNote, EngineEvent};
+use super::open_conns::OpenConns;
 use super::options::ConflictPolicy;
 use super::publish::publish_part;
 use super::request::{self, Asked, Unanswered};
@@ -97,8 +97,9 @@ struct Ctx<'a> {
     validator: Option<String>,
     total: u64,
     map: Mutex<SegmentMap>,
-    /// Bytes each open connection received since it opened, for the autopilot.
-    received: Mutex<BTreeMap<usize, u64>>,
+    /// The open connections: their bytes (for the autopilot and the tail's splits) and stops.
+    conns: Mutex<OpenConns>,
+    began: tokio::time::Instant,
     stop: CancellationToken,
     latch: SidecarLatch,
 }
@@ -108,17 +109,42 @@ impl Ctx<'_> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn received(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, u64>> {
-        self.received.lock().unwrap_or_else(|e| e.into_inner())
+    fn conns(&self) -> std::sync::MutexGuard<'_, OpenConns> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens connection `id`'s count; its token stops it alone (or with the download).
+    fn open(&self, id: usize) -> CancellationToken {
+        let stop = self.stop.child_token();
+        self.conns().open(id, stop.clone());
+        stop
+    }
+
+    /// Whether a new connection would find work: a free range, or a tail worth taking.
+    fn has_work(&self) -> bool {
+        let paces = self.conns().paces(self.began.elapsed());
+        self.map().has_work(&paces)
+    }
+
+    /// A range for connection `id`: a free one, or the end of a slower one's (`segments`). A
+    /// connection whose whole range was taken (it went quiet) is stopped now: waiting for its
+    /// next byte could mean waiting for the stall timeout with its last bytes unwritten.
+    fn claim(&self, id: usize) -> Option<(u64, u64)> {
+        let conns = self.conns();
+        let claim = self.map().claim(id, &conns.paces(self.began.elapsed()))?;
+        if let Some(quiet) = claim.emptied {
+            conns.stop(quiet);
+        }
+        Some(claim.span)
     }
 
     /// What the autopilot is fed at a tick: each open connection's bytes and range left.
     fn samples(&self) -> Vec<ConnSample> {
         let map = self.map();
-        let received = self.received();
-        received
-            .iter()
-            .map(|(&id, &received)| {
+        let conns = self.conns();
+        conns
+            .bytes()
+            .map(|(id, received)| {
                 let left = map.position(id).map_or(0, |(at, end)| end.saturating_sub(at));
                 ConnSample { id, received, left }
             })
@@ -204,7 +230,8 @@ pub async fn run(
         validator: part.validator.clone(),
         total,
         map: Mutex::new(map),
-        received: Mutex::default(),
+        conns: Mutex::default(),
+        began: tokio::time::Instant::now(),
         stop: token.child_token(),
         latch: SidecarLatch::default(),
     };
@@ -222,15 +249,10 @@ pub async fn run(
     let start_bytes = ctx.map().received_bytes();
 
     let mut workers = FuturesUnordered::new();
-    // Each connection's own token, so that a slow one can be stopped alone.
-    let mut stops: BTreeMap<usize, CancellationToken> = BTreeMap::new();
-    let first_stop = ctx.stop.child_token();
-    stops.insert(0, first_stop.clone());
-    workers.push(worker(&ctx, 0, Some(first), permit, first_stop));
+    workers.push(worker(&ctx, 0, Some(first), permit, ctx.open(0)));
     let mut next_worker = 1;
     // Connections opened to replace a slow one, not yet opened.
     let mut replacing = 0usize;
-    let started_at = tokio::time::Instant::now();
     let mut ends = Ends::default();
     let mut failures_in_a_row = 0usize;
     let mut furthest = Furthest::starting_at(start_bytes);
@@ -246,15 +268,13 @@ pub async fn run(
 
     loop {
         // Open more connections while there is work for them and room at the host.
-        while workers.len() < pilot.target() && !ctx.stop.is_cancelled() && ctx.map().has_work() {
+        while workers.len() < pilot.target() && !ctx.stop.is_cancelled() && ctx.has_work() {
             let Some(permit) = shared.hosts.try_acquire(&ctx.url) else { break };
             if replacing > 0 {
                 replacing -= 1;
                 pilot.opened_replacement(next_worker);
             }
-            let stop = ctx.stop.child_token();
-            stops.insert(next_worker, stop.clone());
-            workers.push(worker(&ctx, next_worker, None, permit, stop));
+            workers.push(worker(&ctx, next_worker, None, permit, ctx.open(next_worker)));
             next_worker += 1;
         }
         if let Some(reason) = pilot.take_change().map(ToString::to_string) {
@@ -303,18 +323,16 @@ pub async fn run(
                 }
             },
             _ = steer.tick() => {
-                let (now, samples) = (started_at.elapsed(), ctx.samples());
+                let (now, samples) = (ctx.began.elapsed(), ctx.samples());
                 let bytes = ctx.map().received_bytes();
                 if let Decision::Replace { id } = pilot.observe(now, bytes, total - bytes, &samples) {
                     // Its unfetched range goes back to the pool; a new connection takes it.
-                    if let Some(stop) = stops.remove(&id) {
-                        stop.cancel();
+                    if ctx.conns().stop(id) {
                         replacing += 1;
                     }
                 }
                 // Given back: the newest connections close; their ranges go back to the pool.
-                let open: Vec<usize> = samples.iter().map(|c| c.id).filter(|id| stops.contains_key(id)).collect();
-                open.iter().skip(pilot.target()).filter_map(|id| stops.remove(id)).for_each(|s| s.cancel());
+                ctx.conns().stop_after(pilot.target());
             }
             Some(saved) = saves.join_next() => {
                 if let Err(error) = ctx.saved(saved) {
@@ -427,9 +445,8 @@ async fn worker(
     permit: HostPermit,
     stop: CancellationToken,
 ) -> WorkerEnd {
-    ctx.received().insert(id, 0);
     let end = work(ctx, id, first, permit, &stop).await;
-    ctx.received().remove(&id);
+    ctx.conns().close(id);
     end
 }
 
@@ -447,7 +464,7 @@ async fn work(
                 None => return WorkerEnd::Idle,
             },
             None => {
-                let Some(span) = ctx.map().claim(id) else { return WorkerEnd::Idle };
+                let Some(span) = ctx.claim(id) else { return WorkerEnd::Idle };
                 match request(ctx, span, stop).await {
                     Ok(response) => (response, span.0),
                     Err(refused) => {
@@ -462,7 +479,7 @@ async fn work(
         };
         let mut writer = PartWriter::segment(ctx.part_path.clone(), start, SEGMENT_FLUSH_BYTES);
         let streamed = stream(ctx, id, &mut response, &mut writer, stop).await;
-        close_before_next(response).await;
+        request::close_before_next(response).await;
         let flushed = writer.flush_and_close().await;
         let mut map = ctx.map();
         match flushed {
@@ -481,18 +498,6 @@ async fn work(
             Streamed::Disk(error) => return WorkerEnd::Disk(error),
         }
     }
-}
-
-/// Drops an answer that may still be mid-body and lets its connection close before this task
-/// goes on. hyper closes such a connection from its own task, which the drop wakes; until that
-/// task runs the socket stays open, and a worker that asked for its next range at once (or gave
-/// its place at the host to another download) would open a new connection first, one more than
-/// the per-host cap for a moment. Yielding lets the woken task run first: tokio runs a task
-/// woken on this thread before the yielding one. reqwest offers no way to await the close
-/// itself (its connections are opaque), so this ordering is what keeps the cap exact.
-pub async fn close_before_next(response: reqwest::Response) {
-    drop(response);
-    tokio::task::yield_now().await;
 }
 
 /// Why a range request gave no range to stream.
@@ -564,9 +569,7 @@ async fn stream(
         match chunk {
             Ok(Some(mut bytes)) => {
                 let keep = ctx.map().accept(id, bytes.len() as u64);
-                if let Some(received) = ctx.received().get_mut(&id) {
-                    *received += keep;
-                }
+                ctx.conns().add(id, keep, ctx.began.elapsed());
                 bytes.truncate(keep as usize);
                 if keep > 0 {
                     if let Err(error) = writer.push(bytes).await {

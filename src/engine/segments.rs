@@ -1,8 +1,17 @@
 //! Which byte ranges of a segmented download are done, owned by a connection, or free, and how
 //! work is split so no connection idles while another crawls through the tail. Pure data
 //! structure, no I/O; the orchestration lives in `segmented`.
+//!
+//! The tail: once nothing is free, a connection that has finished takes the end of the range
+//! that would finish last. When both connections' paces are known the cut is where both would
+//! finish together (a connection at 1 MB/s beside one at 8 MB/s keeps a ninth), down to small
+//! pieces; otherwise the range is halved, and only a large one. A range whose connection has
+//! gone quiet (a server pausing it, a path that stalled) is taken whole by a new request: a
+//! connection holding the last 24 KiB in a one-second pause no longer decides when a 256 MiB
+//! file is done.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// A half-open byte range `[start, end)`.
 pub type Span = (u64, u64);
@@ -13,6 +22,36 @@ pub type Span = (u64, u64);
 /// is shared sooner. On a link with a long round trip and a fast server a split this small can
 /// cost a round trip more than it saves; adapting it to the measured rate and RTT is left.
 pub const MIN_SPLIT: u64 = 256 << 10;
+/// Smallest piece a connection whose pace is known takes from another's range: a request's
+/// round trip is worth it only for what it fetches in parallel.
+pub const TAIL_PIECE: u64 = 64 << 10;
+/// A range its connection will finish within this, at its pace, is left to it: a new request
+/// would barely answer before it is done.
+pub const TAIL_WORTH: Duration = Duration::from_millis(100);
+/// A claimer below this share of the median pace takes no quiet range: it would likely be
+/// slower than the pause it replaces.
+const SLOW_CLAIMER: f64 = 1.0 / 3.0;
+
+/// How a connection that has received its first byte is going.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    /// Bytes a second since its first byte, once that has been measured long enough.
+    pub rate: Option<f64>,
+    /// Nothing has arrived for much longer than its pace would explain.
+    pub quiet: bool,
+}
+
+/// The paces of the connections that have received, by connection id.
+pub type Paces = BTreeMap<usize, Pace>;
+
+/// A range handed to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub span: Span,
+    /// The connection the whole range was taken from (it went quiet): it has nothing left to
+    /// fetch and should stop now rather than at its next byte.
+    pub emptied: Option<usize>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Owned {
@@ -51,24 +90,60 @@ impl SegmentMap {
         Self { total, min_split: min_split.max(1), free, owned: BTreeMap::new() }
     }
 
-    /// Gives `worker` a range to fetch: a free one, else the second half of the largest owned
-    /// remainder, if that is worth splitting. The range is owned by `worker` until released.
-    pub fn claim(&mut self, worker: usize) -> Option<Span> {
-        let span = if self.free.is_empty() {
-            let (_, victim) = self
-                .owned
-                .iter_mut()
-                .filter(|(_, o)| o.end.saturating_sub(o.received) >= 2 * self.min_split)
-                .max_by_key(|(_, o)| o.end - o.received)?;
-            let mid = victim.received + (victim.end - victim.received) / 2;
-            let span = (mid, victim.end);
-            victim.end = mid;
-            span
+    /// Gives `worker` a range to fetch: a free one, else the end of another connection's range
+    /// (`tail_cut`), if that is worth it. The range is owned by `worker` until released.
+    /// `paces` are the connections' known paces (empty: split by bytes alone).
+    pub fn claim(&mut self, worker: usize, paces: &Paces) -> Option<Claim> {
+        let (span, emptied) = if self.free.is_empty() {
+            let (victim, keep) = self.tail_cut(worker, paces)?;
+            let owner = self.owned.get_mut(&victim)?;
+            let span = (owner.received + keep, owner.end);
+            owner.end = span.0;
+            (span, (keep == 0).then_some(victim))
         } else {
-            self.free.remove(0)
+            (self.free.remove(0), None)
         };
         self.owned.insert(worker, Owned { received: span.0, written: span.0, end: span.1 });
-        Some(span)
+        Some(Claim { span, emptied })
+    }
+
+    /// Whose range `worker` should take the end of, and how many of its bytes left the owner
+    /// keeps. A range whose owner has gone quiet comes first and is taken whole (by a claimer
+    /// not known to be slow). Otherwise the range that would finish last at its owner's pace
+    /// (unknown: the median) is cut where both would finish together. A claimer whose pace is
+    /// not known yet (a new connection, which may have been handed a slow path) only takes a
+    /// quiet range or halves one of at least `2 × min_split`, as before paces were known.
+    fn tail_cut(&self, worker: usize, paces: &Paces) -> Option<(usize, u64)> {
+        let median = median(paces.values().filter_map(|p| p.rate).collect());
+        let mine = paces.get(&worker).and_then(|p| p.rate).filter(|p| *p > 0.0);
+        let not_slow = match (mine, median) {
+            (Some(mine), Some(median)) => mine >= median * SLOW_CLAIMER,
+            _ => true,
+        };
+        let cut = |id: usize, left: u64| -> Option<(f64, u64)> {
+            let pace = paces.get(&id);
+            if pace.is_some_and(|p| p.quiet) {
+                return (left > 0 && not_slow).then_some((f64::INFINITY, 0));
+            }
+            let theirs = pace.and_then(|p| p.rate).or(median).filter(|p| *p > 0.0);
+            let finish = theirs.map_or(left as f64, |p| left as f64 / p);
+            match (mine, theirs) {
+                (Some(mine), Some(theirs)) => {
+                    if finish < TAIL_WORTH.as_secs_f64() {
+                        return None;
+                    }
+                    let keep = (left as f64 * theirs / (theirs + mine)) as u64;
+                    (left - keep.min(left) >= TAIL_PIECE).then_some((finish, keep))
+                }
+                _ => (left >= 2 * self.min_split).then_some((finish, left / 2)),
+            }
+        };
+        self.owned
+            .iter()
+            .filter(|(id, _)| **id != worker)
+            .filter_map(|(&id, o)| cut(id, o.end.saturating_sub(o.received)).map(|(f, keep)| (id, f, keep)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _, keep)| (id, keep))
     }
 
     /// The free piece that contains byte `pos`, if any.
@@ -146,10 +221,9 @@ impl SegmentMap {
         self.free.is_empty() && self.owned.values().all(|o| o.written >= o.end)
     }
 
-    /// Whether another connection would find something to do.
-    pub fn has_work(&self) -> bool {
-        !self.free.is_empty()
-            || self.owned.values().any(|o| o.end.saturating_sub(o.received) >= 2 * self.min_split)
+    /// Whether a new connection (pace unknown) would find something to do.
+    pub fn has_work(&self, paces: &Paces) -> bool {
+        !self.free.is_empty() || self.tail_cut(usize::MAX, paces).is_some()
     }
 }
 
@@ -210,6 +284,16 @@ pub fn in_file_order(pieces: Vec<Span>, connections: usize) -> Vec<Span> {
     out
 }
 
+/// The median of `values`, if any (also the autopilot's, for connections' rates).
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
+}
+
 /// Joins touching or overlapping sorted spans.
 fn merge(spans: Vec<Span>) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
@@ -227,6 +311,8 @@ mod tests {
     use super::*;
 
     const M: u64 = MIN_SPLIT;
+    /// No connection's pace known yet.
+    const UNKNOWN: Paces = Paces::new();
 
     #[test]
     fn pieces_in_file_order_are_cut_to_the_cap_and_claimed_front_to_back() {
@@ -244,7 +330,7 @@ mod tests {
             ]
         );
         let mut map = SegmentMap::new(total, pieces, M);
-        let starts: Vec<u64> = (0..4).map(|w| map.claim(w).unwrap().0).collect();
+        let starts: Vec<u64> = (0..4).map(|w| map.claim(w, &UNKNOWN).map(|c| c.span).unwrap().0).collect();
         assert_eq!(starts, [0, 4 * IN_ORDER_PIECE, 8 * IN_ORDER_PIECE, 12 * IN_ORDER_PIECE]);
     }
 
@@ -252,18 +338,88 @@ mod tests {
     fn free_ranges_are_handed_out_first_then_the_largest_tail_is_split() {
         let mut map = SegmentMap::new(8 * M, vec![(0, 8 * M)], M);
         assert!(map.claim_exact(0, (0, 8 * M)));
-        assert_eq!(map.claim(1), Some((4 * M, 8 * M)));
+        assert_eq!(map.claim(1, &UNKNOWN).map(|c| c.span), Some((4 * M, 8 * M)));
         assert_eq!(map.position(0), Some((0, 4 * M)), "the first connection now stops halfway");
-        assert_eq!(map.claim(2), Some((6 * M, 8 * M)), "halves of the largest remainder");
-        assert_eq!(map.claim(3), Some((2 * M, 4 * M)));
+        assert_eq!(
+            map.claim(2, &UNKNOWN).map(|c| c.span),
+            Some((6 * M, 8 * M)),
+            "halves of the largest remainder"
+        );
+        assert_eq!(map.claim(3, &UNKNOWN).map(|c| c.span), Some((2 * M, 4 * M)));
+    }
+
+    const MB: f64 = 1_000_000.0;
+
+    fn paces(list: &[(usize, Option<f64>, bool)]) -> Paces {
+        list.iter().map(|&(id, rate, quiet)| (id, Pace { rate: rate.map(|r| r * MB), quiet })).collect()
+    }
+
+    #[test]
+    fn a_slow_connections_tail_is_cut_where_both_would_finish_together() {
+        // Worker 0 crawls at 1 MB/s with 900 KB left; worker 1 (8 MB/s) is free.
+        let mut map = SegmentMap::new(900_000, vec![(0, 900_000)], M);
+        map.claim_exact(0, (0, 900_000));
+        let known = paces(&[(0, Some(1.0), false), (1, Some(8.0), false)]);
+        let claim = map.claim(1, &known).unwrap();
+        assert_eq!(claim, Claim { span: (100_000, 900_000), emptied: None }, "the crawler keeps a ninth");
+        // A free connection whose pace is not known yet (a new one, perhaps on a slow path)
+        // only halves ranges of at least 2 × `MIN_SPLIT`: 400 KB stays with the crawler.
+        let mut map = SegmentMap::new(400_000, vec![(0, 400_000)], M);
+        map.claim_exact(0, (0, 400_000));
+        assert_eq!(map.claim(1, &paces(&[(0, Some(1.0), false)])), None);
+        assert!(!map.has_work(&paces(&[(0, Some(1.0), false)])));
+    }
+
+    #[test]
+    fn the_range_that_would_finish_last_is_cut_first_and_a_near_finished_one_is_left_alone() {
+        let mut map = SegmentMap::new(10 * M, vec![(0, 5 * M), (5 * M, 10 * M)], M);
+        map.claim_exact(0, (0, 5 * M));
+        map.claim_exact(1, (5 * M, 10 * M));
+        map.accept(1, 4 * M);
+        // Worker 0 has five times the bytes left, but worker 1 goes at a tenth of its pace.
+        let known = paces(&[(0, Some(10.0), false), (1, Some(1.0), false), (2, Some(10.0), false)]);
+        let Claim { span, .. } = map.claim(2, &known).unwrap();
+        assert!(span.0 > 9 * M && span.1 == 10 * M, "{span:?}");
+        // A range that its connection finishes within `TAIL_WORTH` is not worth a request.
+        let mut map = SegmentMap::new(M, vec![(0, M)], M);
+        map.claim_exact(0, (0, M));
+        assert_eq!(map.claim(1, &paces(&[(0, Some(10.0), false), (1, Some(10.0), false)])), None);
+    }
+
+    #[test]
+    fn a_quiet_connections_range_is_taken_whole_and_it_is_named_to_stop() {
+        let mut map = SegmentMap::new(2 * M, vec![(0, M), (M, 2 * M)], M);
+        map.claim_exact(0, (0, M));
+        map.claim_exact(1, (M, 2 * M));
+        map.accept(0, M - 24_000);
+        // Worker 0 has 24 KB left and went quiet; worker 1 has far more left but is going.
+        let quiet = paces(&[(0, Some(9.0), true), (1, Some(9.0), false), (2, Some(9.0), false)]);
+        assert_eq!(map.claim(2, &quiet), Some(Claim { span: (M - 24_000, M), emptied: Some(0) }));
+        assert_eq!(map.position(0), Some((M - 24_000, M - 24_000)), "nothing left for worker 0");
+        // A new connection (pace unknown) takes a quiet range too: `has_work` opens one.
+        let mut map = SegmentMap::new(M, vec![(0, M)], M);
+        map.claim_exact(0, (0, M));
+        map.accept(0, M - 24_000);
+        let quiet = paces(&[(0, None, true)]);
+        assert!(map.has_work(&quiet));
+        assert_eq!(map.claim(7, &quiet).map(|c| c.emptied), Some(Some(0)));
+        // But not a free connection known to be far slower than the others.
+        let mut map = SegmentMap::new(M, vec![(0, M)], M);
+        map.claim_exact(0, (0, M));
+        let slow = paces(&[(0, Some(9.0), true), (1, Some(9.0), false), (2, Some(0.5), false)]);
+        assert_eq!(map.claim(2, &slow), None);
     }
 
     #[test]
     fn never_splits_below_the_minimum() {
         let mut map = SegmentMap::new(3 * M, vec![(0, 3 * M)], M);
         map.claim_exact(0, (0, 3 * M));
-        assert_eq!(map.claim(1), Some((3 * M / 2, 3 * M)));
-        assert_eq!(map.claim(2), None, "1.5 MiB remainders are not worth splitting again");
+        assert_eq!(map.claim(1, &UNKNOWN).map(|c| c.span), Some((3 * M / 2, 3 * M)));
+        assert_eq!(
+            map.claim(2, &UNKNOWN).map(|c| c.span),
+            None,
+            "1.5 MiB remainders are not worth splitting again"
+        );
     }
 
     #[test]
@@ -271,7 +427,7 @@ mod tests {
         let mut map = SegmentMap::new(4 * M, vec![(0, 4 * M)], M);
         map.claim_exact(0, (0, 4 * M));
         assert_eq!(map.accept(0, M), M);
-        map.claim(1);
+        map.claim(1, &UNKNOWN);
         // Worker 0 now ends at 2.5 MiB; of 2 MiB more it may keep 1.5 MiB.
         assert_eq!(map.accept(0, 2 * M), 3 * M / 2);
         assert_eq!(map.accept(0, 10), 0);
@@ -286,8 +442,8 @@ mod tests {
         assert_eq!(map.received_bytes(), 3 * M);
         assert_eq!(map.missing(), vec![(M, 4 * M)]);
         map.release(0);
-        assert!(map.has_work());
-        assert_eq!(map.claim(5), Some((M, 4 * M)));
+        assert!(map.has_work(&UNKNOWN));
+        assert_eq!(map.claim(5, &UNKNOWN).map(|c| c.span), Some((M, 4 * M)));
         map.accept(5, 3 * M);
         map.written(5, 4 * M);
         assert!(map.is_complete());
@@ -317,9 +473,13 @@ mod tests {
         assert_eq!(map.received_bytes(), 6 * M);
         assert_eq!(map.free_piece_at(M / 2), Some((0, M)));
         assert!(map.claim_exact(0, (M / 2, M)));
-        assert_eq!(map.claim(1), Some((0, M / 2)), "free pieces first, in order");
-        assert_eq!(map.claim(2), Some((M, 2 * M)));
-        assert_eq!(map.claim(3), Some((8 * M, 10 * M)));
-        assert_eq!(map.claim(4), Some((9 * M, 10 * M)), "then the largest remainder is split");
+        assert_eq!(map.claim(1, &UNKNOWN).map(|c| c.span), Some((0, M / 2)), "free pieces first, in order");
+        assert_eq!(map.claim(2, &UNKNOWN).map(|c| c.span), Some((M, 2 * M)));
+        assert_eq!(map.claim(3, &UNKNOWN).map(|c| c.span), Some((8 * M, 10 * M)));
+        assert_eq!(
+            map.claim(4, &UNKNOWN).map(|c| c.span),
+            Some((9 * M, 10 * M)),
+            "then the largest remainder is split"
+        );
     }
 }

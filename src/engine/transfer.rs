@@ -383,7 +383,7 @@ async fn copy_body(
         None => single::stream(shared, job, p, response, body, token).await,
     };
     // The answer is gone, perhaps mid-body (paused, failed): let its connection close before
-    // the place at the host goes to another download (see `segmented::close_before_next`).
+    // the place at the host goes to another download (see `request::close_before_next`).
     tokio::task::yield_now().await;
     drop(permit);
     attempt
@@ -465,7 +465,7 @@ async fn wait_for_place(
     offset: u64,
 ) -> Attempt {
     let answered = response.url().clone();
-    segmented::close_before_next(response).await;
+    request::close_before_next(response).await;
     tokio::select! {
         () = token.cancelled() => Attempt::Stopped { bytes: offset },
         () = shared.hosts.wait_for_place(&answered) => Attempt::Again,

@@ -19,6 +19,8 @@ mod start;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
+use super::segments::median;
+
 pub use reason::Reason;
 pub use start::{EVERY as PROBE_EVERY, OneStream, StreamProbe, Verdict, worth_more};
 
@@ -356,15 +358,6 @@ fn percent(new: f64, old: f64) -> i64 {
         return if new > 0.0 { 100 } else { 0 };
     }
     ((new / old - 1.0) * 100.0).round() as i64
-}
-
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
 }
 
 #[cfg(test)]
