@@ -1,7 +1,8 @@
 //! A segmented download: one file fetched over several connections, each writing its ranges at
-//! their offsets in a preallocated `.part`. Free connections take free ranges or split the
-//! largest remainder (`segments`), which also hedges the tail: an idle connection takes the
-//! second half of the last range from its other end. How many connections, and which slow one
+//! their offsets in a preallocated `.part`. Free connections take free ranges or cut the end
+//! off the range that would finish last, by the connections' paces (`segments`, `open_conns`),
+//! which also hedges the tail: a range whose connection went quiet is taken whole and that
+//! connection stopped. How many connections, and which slow one
 //! to replace, the autopilot decides (`autopilot`, also for a fixed count); a connection the
 //! server refuses is not replaced, so the download backs off to the connections that work. The
 //! sidecar records the missing ranges so a stopped or crashed download continues where it was.

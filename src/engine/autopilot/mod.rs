@@ -47,7 +47,7 @@ const SETTLE_MAX: Duration = Duration::from_secs(2);
 /// two of a rate-limiting server's bursts (nginx: one every 250 ms), and a connection below a
 /// third of the median over it is slow whatever the bursts (a 1 MB/s path beside 8 MB/s ones
 /// shows a fifth at most). A second cost the uneven bench's three crawlers of sixteen 0.1 s
-/// more each (256 MiB, auto: median 2.28 s with a second, 2.15 s with half; docs/measurements.md).
+/// more each (256 MiB, auto: median 2.42 s with a second, 2.25 s with half; docs/measurements.md).
 const SLOW_WINDOW: Duration = Duration::from_millis(500);
 /// A connection below this fraction of the others' median rate over `SLOW_WINDOW` is slow.
 const SLOW_FRACTION: f64 = 1.0 / 3.0;

@@ -2,10 +2,10 @@
 //! whether more connections may pay and how boldly to try them. Pure: fed the bytes on disk
 //! with the time since the stream began (a fake clock in tests); `transfer` acts on it.
 //!
-//! Two looks. Early (`EARLY`): when the rate so far says one stream would take long
+//! Two kinds of look. Early (`EARLY`, at 0.1 and 0.2 s): when the rate so far says one stream would take long
 //! (`LONG`), waiting longer only costs time, so it stops there and auto tries its ceiling at
 //! once (and gives back what did not help, `Autopilot::measured`). A server limiting each
-//! connection to 8 MB/s reaches full speed about a fifth of a second in, where the doubling
+//! connection to 8 MB/s reaches full speed about a tenth of a second in, where the doubling
 //! steps took two seconds and more. Otherwise, after a warm-up, a one-second window: a stream
 //! that would finish soon at that rate is left alone (loopback, a fast link, a small file); one
 //! that would not gets a careful step of two.
@@ -84,7 +84,7 @@ impl StreamProbe {
             self.early_looks = EARLY.iter().filter(|at| elapsed >= **at).count();
             let got = bytes.saturating_sub(began);
             // The most it may have received: the bytes on disk lag by up to a write batch,
-            // which at a fifth of a second is a good part of a slow stream's bytes. Only a
+            // which this early is a good part of a slow stream's bytes. Only a
             // stream that would take long even at that rate is split early; nothing on disk
             // yet says nothing (a slow start): the careful look decides.
             let most = (got + self.unwritten) as f64 / elapsed.as_secs_f64();
