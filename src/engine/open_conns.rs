@@ -28,7 +28,7 @@ struct Tally {
     bytes: u64,
     /// When its first byte came, and the bytes counted then.
     first: Option<(Duration, u64)>,
-    /// When its last bytes came.
+    /// When its last bytes came, or when the rate limit holding them back lets it read again.
     last: Duration,
     stop: CancellationToken,
 }
@@ -58,11 +58,12 @@ impl OpenConns {
         self.0.values().filter(|t| !t.stop.is_cancelled()).skip(keep).for_each(|t| t.stop.cancel());
     }
 
-    /// Counts `bytes` more for connection `id`, received at `now`.
-    pub fn add(&mut self, id: usize, bytes: u64, now: Duration) {
+    /// Counts `bytes` more for connection `id`, received at `now`, after which a rate limit
+    /// holds it back for `held` (dlm's own pause: the connection is not quiet meanwhile).
+    pub fn add(&mut self, id: usize, bytes: u64, now: Duration, held: Duration) {
         if let Some(tally) = self.0.get_mut(&id).filter(|_| bytes > 0) {
             tally.bytes += bytes;
-            tally.last = now;
+            tally.last = now + held;
             // The first chunk came in at once, not over time: the pace counts what followed.
             tally.first.get_or_insert((now, tally.bytes));
         }
@@ -108,20 +109,23 @@ mod tests {
         conns.open(2, CancellationToken::new());
         // Connection 1 waited 400 ms for its answer, then received 1 MB a second.
         for t in (400..=1000).step_by(100) {
-            conns.add(1, 100_000, ms(t));
+            conns.add(1, 100_000, ms(t), Duration::ZERO);
         }
-        conns.add(2, 50_000, ms(950));
+        conns.add(2, 50_000, ms(950), Duration::ZERO);
         let paces = conns.paces(ms(1000));
         let pace = paces[&1].rate.unwrap();
         assert!((pace - 1_000_000.0).abs() < 1.0, "{pace}");
         assert_eq!(paces[&2].rate, None, "50 ms of bytes tell no pace yet");
         assert!(!paces[&1].quiet && !paces[&2].quiet);
-
         // Quiet: 1 MB/s would bring three 16 KiB chunks in 49 ms, but 100 ms is the least.
         assert!(!conns.paces(ms(1099))[&1].quiet);
         assert!(conns.paces(ms(1100))[&1].quiet);
+        // Bytes a rate limit holds back for 2 s: dlm's own pause, not the connection's.
+        conns.open(3, CancellationToken::new());
+        conns.add(3, 16_384, ms(1000), Duration::from_secs(2));
+        assert!(!conns.paces(ms(3099))[&3].quiet && conns.paces(ms(3100))[&3].quiet);
         conns.close(1);
-        assert_eq!(conns.bytes().collect::<Vec<_>>(), [(2, 50_000)]);
+        assert_eq!(conns.bytes().collect::<Vec<_>>(), [(2, 50_000), (3, 16_384)]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use super::error::DownloadError;
 use super::hashing::{Hashing, PrefixHasher, check_rest};
 use super::hosts::HostPermit;
 use super::job::{Attempt, Furthest, Job, PartState, Shared, distrust_ranges, forget_progress};
-use super::limiter::pace;
+use super::limiter::owe;
 use super::messages::{ConnectionsNote, EngineEvent};
 use super::open_conns::OpenConns;
 use super::options::ConflictPolicy;
@@ -570,14 +570,16 @@ async fn stream(
         match chunk {
             Ok(Some(mut bytes)) => {
                 let keep = ctx.map().accept(id, bytes.len() as u64);
-                ctx.conns().add(id, keep, ctx.began.elapsed());
                 bytes.truncate(keep as usize);
                 if keep > 0 {
+                    let limits = [&ctx.shared.limiter, &ctx.job.limiter];
+                    let debt = owe(&limits, keep);
+                    ctx.conns().add(id, keep, ctx.began.elapsed(), debt.duration());
                     if let Err(error) = writer.push(bytes).await {
                         return Streamed::Disk(error);
                     }
                     ctx.map().written(id, writer.written());
-                    pace(&[&ctx.shared.limiter, &ctx.job.limiter], keep, stop).await;
+                    debt.wait(stop).await;
                 }
                 stall.as_mut().reset(tokio::time::Instant::now() + read_timeout);
             }
