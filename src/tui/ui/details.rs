@@ -1,6 +1,7 @@
 //! The detail pane of the selected transfer: URLs, file, bytes, the server's answer, limits,
 //! the checksum (algorithm, expected digest, source, state), retries, the time spent and the
-//! mean rate, and for a failure its reason and, by the kind of error, what to do about it.
+//! mean rate, and for a failure its reason and, by the kind of error, what to do about it. A
+//! value too long for the screen wraps under its own start; the pane grows for what it holds.
 //! Part of drawing; depends on ratatui, the app model, the key table and `format`.
 
 use std::time::SystemTime;
@@ -9,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::engine::{ChecksumState, ChecksumView, ErrorKind, ItemError, ItemState};
 use crate::format;
@@ -55,12 +56,6 @@ pub(super) fn selected_hint(app: &App) -> Option<String> {
     hint(row.error.as_ref()?, &app.keymap.short(KeyAction::Retry).unwrap_or_else(|| "r".into()))
 }
 
-/// Lines the selected item adds to the pane: advice for its failure, and its checksum.
-pub(super) fn extra_lines(app: &App) -> u16 {
-    let checksum = app.selected().and_then(|r| r.checksum.as_ref()).map_or(0, |c| checksum_text(c).len());
-    u16::from(selected_hint(app).is_some()) + checksum as u16
-}
-
 /// The checksum in the pane: algorithm, state and source on one line with the expected digest
 /// (shortened), and after a mismatch a second line with what the file has instead.
 fn checksum_text(c: &ChecksumView) -> Vec<(&'static str, String)> {
@@ -82,15 +77,34 @@ fn checksum_text(c: &ChecksumView) -> Vec<(&'static str, String)> {
     }
 }
 
-pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let block = Block::default().borders(Borders::TOP).border_style(theme.dim());
+/// The pane's content for a screen `width` columns wide, drawn by `draw_details`; its
+/// `height` is known before the screen is laid out.
+pub(super) struct Pane {
+    title: Span<'static>,
+    lines: Vec<Line<'static>>,
+}
+
+impl Pane {
+    /// Rows the pane takes: at least `min` (so the table does not jump as the selection moves
+    /// between items with more or fewer lines), more when an item has more to say (advice, a
+    /// checksum, a value that wraps).
+    pub(super) fn height(&self, min: u16) -> u16 {
+        min.max(u16::try_from(self.lines.len() + 1).unwrap_or(u16::MAX))
+    }
+}
+
+pub(super) fn draw_details(frame: &mut Frame, area: Rect, pane: Pane, theme: &Theme) {
+    let block = Block::default().borders(Borders::TOP).border_style(theme.dim()).title(pane.title);
+    frame.render_widget(Paragraph::new(pane.lines).block(block), area);
+}
+
+/// What the pane shows of the selected item, its long values wrapped to `width`.
+pub(super) fn pane(app: &App, theme: &Theme, width: u16) -> Pane {
     let Some(row) = app.selected() else {
-        frame.render_widget(Paragraph::new(" Nothing selected.").block(block.title(" Details ")), area);
-        return;
+        return Pane { title: Span::raw(" Details "), lines: vec![Line::raw(" Nothing selected.")] };
     };
-    let block = block
-        .title(Span::styled(format!(" Details {} ", row.id), Style::default().add_modifier(Modifier::BOLD)));
-    let label = |s: &'static str| Span::styled(format!(" {s:<10}"), theme.dim());
+    let title = Span::styled(format!(" Details {} ", row.id), Style::default().add_modifier(Modifier::BOLD));
+    let label = |s: &'static str| Span::styled(format!(" {s:<w$}", w = LABEL_WIDTH - 1), theme.dim());
     let mut lines = vec![Line::from(vec![label("URL"), Span::raw(row.url.clone())])];
     if let Some(at) = row.link_expires {
         lines.push(Line::from(vec![
@@ -186,12 +200,127 @@ pub(super) fn draw_details(frame: &mut Frame, area: Rect, app: &App, theme: &The
             Span::styled(trouble.to_string(), theme.fg(Color::Red)),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    // A long value (an error naming two digests, a long URL) goes on under its own start, not
+    // under the labels.
+    let lines = lines.into_iter().flat_map(|line| hang(line, usize::from(width), LABEL_WIDTH)).collect();
+    Pane { title, lines }
+}
+
+/// Columns a label takes (`" Label     "`).
+const LABEL_WIDTH: usize = 11;
+
+/// Breaks `line` into lines of at most `width` columns at spaces (a word longer than a line is
+/// cut where the line ends), each after the first indented by `indent` columns, so that what
+/// wraps reads under the value it continues rather than under the labels.
+fn hang(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
+    if line.width() <= width || width <= indent + 1 {
+        return vec![line];
+    }
+    let mut out = Vec::new();
+    let mut current: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in line.spans {
+        let style = span.style;
+        for token in words_and_spaces(&span.content) {
+            let mut token = token.to_string();
+            while !token.is_empty() {
+                let w = Span::raw(token.as_str()).width();
+                if used + w <= width {
+                    current.push(Span::styled(std::mem::take(&mut token), style));
+                    used += w;
+                } else if token.trim().is_empty() {
+                    // Spaces where a line breaks are dropped.
+                    token.clear();
+                } else {
+                    if used <= indent || w > width - indent {
+                        // A word no line can hold: what fits stays here.
+                        let (head, tail) = split_at_width(&token, width - used);
+                        current.push(Span::styled(head, style));
+                        token = tail;
+                    }
+                    out.push(Line::from(std::mem::take(&mut current)));
+                    current.push(Span::raw(" ".repeat(indent)));
+                    used = indent;
+                }
+            }
+        }
+    }
+    out.push(Line::from(current));
+    out
+}
+
+/// `text` cut into runs of spaces and runs of anything else, in order.
+fn words_and_spaces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices().skip(1) {
+        let before = text[..i].chars().next_back().is_some_and(char::is_whitespace);
+        if before != c.is_whitespace() {
+            out.push(&text[start..i]);
+            start = i;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// The longest start of `text` at most `room` columns wide (at least one character), and the rest.
+fn split_at_width(text: &str, room: usize) -> (String, String) {
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        let w = Span::raw(c.to_string()).width();
+        if used + w > room && i > 0 {
+            return (text[..i].to_string(), text[i..].to_string());
+        }
+        used += w;
+    }
+    (text.to_string(), String::new())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
+    #[test]
+    fn a_long_value_wraps_at_spaces_under_its_own_start() {
+        let line = Line::from(vec![
+            Span::raw(" Error     "),
+            Span::raw("1s ago: "),
+            Span::styled(
+                "checksum mismatch: the file has sha256 9f1c, not 3a7b",
+                Style::default().fg(Color::Red),
+            ),
+        ]);
+        let lines = hang(line, 40, LABEL_WIDTH);
+        assert_eq!(
+            text(&lines),
+            [
+                " Error     1s ago: checksum mismatch: ",
+                "           the file has sha256 9f1c, not",
+                "           3a7b"
+            ]
+        );
+        assert!(lines.iter().all(|l| l.width() <= 40));
+        assert_eq!(lines[2].spans[1].style.fg, Some(Color::Red), "each piece keeps its style");
+    }
+
+    #[test]
+    fn a_word_longer_than_a_line_is_cut_and_a_short_line_is_left_alone() {
+        let url =
+            Line::from(vec![Span::raw(" URL       "), Span::raw("https://example.org/a/very/long/path.iso")]);
+        assert_eq!(
+            text(&hang(url, 30, LABEL_WIDTH)),
+            [" URL       https://example.org", "           /a/very/long/path.i", "           so"]
+        );
+        let short = Line::from(vec![Span::raw(" File      "), Span::raw("x.iso")]);
+        assert_eq!(text(&hang(short, 30, LABEL_WIDTH)), [" File      x.iso"]);
+    }
 
     #[test]
     fn a_full_disk_says_to_free_space_and_retry() {

@@ -104,16 +104,13 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         app.table_body = Rect::default();
         return;
     }
-    // A failure with advice about its kind, and a checksum, get lines for them.
-    let details = match app.show_details {
-        true => DETAIL_HEIGHT + details::extra_lines(app),
-        false => 0,
-    };
-    let areas = layout(area, details);
+    // A failure with advice about its kind, a checksum and a value that wraps get lines.
+    let pane = app.show_details.then(|| details::pane(app, &theme, area.width));
+    let areas = layout(area, pane.as_ref().map_or(0, |p| p.height(DETAIL_HEIGHT)));
     header::draw_header(frame, areas.header, app, &theme);
     table::draw_table(frame, areas.table, app, &theme);
-    if let Some(rect) = areas.details {
-        details::draw_details(frame, rect, app, &theme);
+    if let (Some(rect), Some(pane)) = (areas.details, pane) {
+        details::draw_details(frame, rect, pane, &theme);
     }
     dialogs::draw_status(frame, areas.status, app, &theme);
     dialogs::draw_footer(frame, areas.footer, &app.keymap, &theme);
