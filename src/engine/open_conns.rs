@@ -30,6 +30,9 @@ struct Tally {
     first: Option<(Duration, u64)>,
     /// When its last bytes came, or when the rate limit holding them back lets it read again.
     last: Duration,
+    /// It has asked for a new range and no byte of the answer has come yet: waiting for an
+    /// answer (a server slow to start a response) is not going quiet.
+    asking: bool,
     stop: CancellationToken,
 }
 
@@ -64,8 +67,16 @@ impl OpenConns {
         if let Some(tally) = self.0.get_mut(&id).filter(|_| bytes > 0) {
             tally.bytes += bytes;
             tally.last = now + held;
+            tally.asking = false;
             // The first chunk came in at once, not over time: the pace counts what followed.
             tally.first.get_or_insert((now, tally.bytes));
+        }
+    }
+
+    /// Connection `id` asks for a new range: not quiet until the answer's first byte.
+    pub fn asking(&mut self, id: usize) {
+        if let Some(tally) = self.0.get_mut(&id) {
+            tally.asking = true;
         }
     }
 
@@ -87,7 +98,7 @@ impl OpenConns {
                 let chunks = rate
                     .filter(|r| *r > 0.0)
                     .map_or(QUIET_AFTER, |r| Duration::from_secs_f64(QUIET_CHUNKS / r));
-                let quiet = now.saturating_sub(t.last) >= chunks.max(QUIET_AFTER);
+                let quiet = !t.asking && now.saturating_sub(t.last) >= chunks.max(QUIET_AFTER);
                 Some((id, Pace { rate, quiet }))
             })
             .collect()
@@ -124,6 +135,13 @@ mod tests {
         conns.open(3, CancellationToken::new());
         conns.add(3, 16_384, ms(1000), Duration::from_secs(2));
         assert!(!conns.paces(ms(3099))[&3].quiet && conns.paces(ms(3100))[&3].quiet);
+        // Asking for its next range, connection 1 is waiting for an answer, not quiet, however
+        // long the server takes; from the answer's first byte the rule applies again.
+        conns.asking(1);
+        assert!(!conns.paces(ms(5000))[&1].quiet);
+        conns.add(1, 16_384, ms(5000), Duration::ZERO);
+        // Its pace is now about 124 KB/s (616,384 bytes in 5 s): three 16 KiB chunks take 0.4 s.
+        assert!(!conns.paces(ms(5300))[&1].quiet && conns.paces(ms(5500))[&1].quiet);
         conns.close(1);
         assert_eq!(conns.bytes().collect::<Vec<_>>(), [(2, 50_000), (3, 16_384)]);
     }

@@ -131,11 +131,12 @@ impl Ctx<'_> {
     /// connection whose whole range was taken (it went quiet) is stopped now: waiting for its
     /// next byte could mean waiting for the stall timeout with its last bytes unwritten.
     fn claim(&self, id: usize) -> Option<(u64, u64)> {
-        let conns = self.conns();
+        let mut conns = self.conns();
         let claim = self.map().claim(id, &conns.paces(self.began.elapsed()))?;
         if let Some(quiet) = claim.emptied {
             conns.stop(quiet);
         }
+        conns.asking(id);
         Some(claim.span)
     }
 
