@@ -2,11 +2,10 @@
 //! their offsets in a preallocated `.part`. Free connections take free ranges or cut the end
 //! off the range that would finish last, by the connections' paces (`segments`, `open_conns`),
 //! which also hedges the tail: a range whose connection went quiet is taken whole and that
-//! connection stopped. How many connections, and which slow one
-//! to replace, the autopilot decides (`autopilot`, also for a fixed count); a connection the
-//! server refuses is not replaced, so the download backs off to the connections that work. The
-//! sidecar records the missing ranges so a stopped or crashed download continues where it was.
-//! Depends on the rest of the engine.
+//! connection stopped. How many connections, and which slow one to replace, the autopilot
+//! decides (`autopilot`, also for a fixed count); a connection the server refuses is not
+//! replaced. The sidecar records the missing ranges so a stopped or crashed download continues
+//! where it was. Depends on the rest of the engine.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -142,8 +141,9 @@ impl Ctx<'_> {
 
     /// What the autopilot is fed at a tick: each open connection's bytes and range left.
     fn samples(&self) -> Vec<ConnSample> {
-        let map = self.map();
+        // Locked in the order `claim` takes them: the connections, then the map.
         let conns = self.conns();
+        let map = self.map();
         conns
             .bytes()
             .map(|(id, received)| {
