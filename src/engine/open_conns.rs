@@ -66,7 +66,7 @@ impl OpenConns {
     pub fn add(&mut self, id: usize, bytes: u64, now: Duration, held: Duration) {
         if let Some(tally) = self.0.get_mut(&id).filter(|_| bytes > 0) {
             tally.bytes += bytes;
-            tally.last = now + held;
+            tally.last = now.saturating_add(held);
             tally.asking = false;
             // The first chunk came in at once, not over time: the pace counts what followed.
             tally.first.get_or_insert((now, tally.bytes));
@@ -95,9 +95,9 @@ impl OpenConns {
                 let (since, at_first) = t.first?;
                 let span = now.saturating_sub(since);
                 let rate = (span >= PACE_AFTER).then(|| (t.bytes - at_first) as f64 / span.as_secs_f64());
-                let chunks = rate
-                    .filter(|r| *r > 0.0)
-                    .map_or(QUIET_AFTER, |r| Duration::from_secs_f64(QUIET_CHUNKS / r));
+                let chunks = rate.filter(|r| *r > 0.0).map_or(QUIET_AFTER, |r| {
+                    Duration::try_from_secs_f64(QUIET_CHUNKS / r).unwrap_or(Duration::MAX)
+                });
                 let quiet = !t.asking && now.saturating_sub(t.last) >= chunks.max(QUIET_AFTER);
                 Some((id, Pace { rate, quiet }))
             })
