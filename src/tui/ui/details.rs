@@ -232,7 +232,7 @@ fn hang(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> 
                     // Spaces where a line breaks are dropped.
                     token.clear();
                 } else {
-                    if used <= indent || w > width - indent {
+                    if (used <= indent || w > width - indent) && used < width {
                         // A word no line can hold: what fits stays here.
                         let (head, tail) = split_at_width(&token, width - used);
                         current.push(Span::styled(head, style));
@@ -318,6 +318,14 @@ mod tests {
             text(&hang(url, 30, LABEL_WIDTH)),
             [" URL       https://example.org", "           /a/very/long/path.i", "           so"]
         );
+        // A line already full when a long word comes: the word starts the next line.
+        let full = Line::from(vec![
+            Span::raw(" Bytes     "),
+            Span::raw("0123456789012345678 "),
+            Span::raw("x".repeat(25)),
+        ]);
+        let lines = hang(full, 30, LABEL_WIDTH);
+        assert!(lines.iter().all(|l| l.width() <= 30), "{:?}", text(&lines));
         let short = Line::from(vec![Span::raw(" File      "), Span::raw("x.iso")]);
         assert_eq!(text(&hang(short, 30, LABEL_WIDTH)), [" File      x.iso"]);
     }
