@@ -64,54 +64,52 @@ impl RuleBook {
     /// returns its limits when the rule sets one (the rest from `defaults`). The folder is
     /// made, as the download folder is; if that fails the engine says why when the item starts.
     pub fn apply(&mut self, request: &mut AddRequest, defaults: ItemLimits) -> Option<ItemLimits> {
-        if request.dir.is_none() {
-            self.folders_by_ext(request);
-        }
-        let (rule, own) = self.matching(&request.url)?;
-        let limits = (rule.connections.is_some() || rule.rate_limit.is_some()).then(|| ItemLimits {
-            rate_limit: rule.rate_limit.unwrap_or(defaults.rate_limit),
-            connections: rule.connections.unwrap_or(defaults.connections),
+        let folders = if request.dir.is_none() { self.folders_by_ext(&request.url) } else { Vec::new() };
+        let matched = self.matching(&request.url).map(|(rule, own)| {
+            let limits = (rule.connections.is_some() || rule.rate_limit.is_some()).then(|| ItemLimits {
+                rate_limit: rule.rate_limit.unwrap_or(defaults.rate_limit),
+                connections: rule.connections.unwrap_or(defaults.connections),
+            });
+            (rule.dir.clone(), own, limits)
         });
-        let rule_dir = rule.dir.clone();
-        if request.dir.is_none()
-            && let Some(dir) = rule_dir
-        {
-            let dir = self.download_dir.join(&dir);
-            if !self.made.contains(&dir) {
-                let _ = std::fs::create_dir_all(&dir);
-                self.made.insert(dir.clone());
+        let mut limits = None;
+        if let Some((rule_dir, own, rule_limits)) = matched {
+            if request.dir.is_none()
+                && let Some(dir) = rule_dir
+            {
+                let dir = self.download_dir.join(dir);
+                if self.made.insert(dir.clone()) {
+                    let _ = std::fs::create_dir_all(&dir);
+                }
+                request.dir = Some(dir);
             }
-            request.dir = Some(dir);
+            request.settings = Some(merged(&own, request.settings.as_deref()));
+            limits = rule_limits;
         }
-        let folders = request.settings.as_ref().map(|s| s.folders_by_ext.clone()).unwrap_or_default();
-        let mut settings = merged(&own, request.settings.as_deref());
         if !folders.is_empty() {
-            Arc::make_mut(&mut settings).folders_by_ext = folders;
+            // Set once, on the merged settings (the merge does not carry them) or on the
+            // item's own when no rule matched.
+            let mut settings = request.settings.as_deref().cloned().unwrap_or_default();
+            settings.folders_by_ext = folders;
+            request.settings = Some(Arc::new(settings));
         }
-        request.settings = Some(settings);
         limits
     }
 
-    /// Puts on the request the folders that rules before the one its URL matched choose by an
-    /// extension the URL could not decide (see `Rules::by_ext_with_dir`): the engine picks one
-    /// when the server names the file. Only the folder is decided so late; the matched rule's
-    /// other settings stay.
-    fn folders_by_ext(&self, request: &mut AddRequest) {
-        let Ok(url) = Url::parse(request.url.trim()) else { return };
+    /// The folders that rules before the one `url` matched choose by an extension the URL
+    /// could not decide (see `Rules::by_ext_with_dir`): the engine picks one when the server
+    /// names the file. Only the folder is decided so late; the matched rule's other settings
+    /// stay.
+    fn folders_by_ext(&self, url: &str) -> Vec<FolderByExt> {
+        let Ok(url) = Url::parse(url.trim()) else { return Vec::new() };
         let before = self.rules.matching(&url, None).map(|m| m.index);
-        let folders: Vec<FolderByExt> = self
-            .rules
+        self.rules
             .by_ext_with_dir(&url, before)
             .into_iter()
             .filter_map(|rule| {
                 Some(FolderByExt { exts: rule.ext.clone(), dir: self.download_dir.join(rule.dir.as_ref()?) })
             })
-            .collect();
-        if !folders.is_empty() {
-            let mut settings = request.settings.as_deref().cloned().unwrap_or_default();
-            settings.folders_by_ext = folders;
-            request.settings = Some(Arc::new(settings));
-        }
+            .collect()
     }
 
     /// Gives a restored item its rule's settings again, but not its folder or limits, which
