@@ -34,11 +34,6 @@ pub fn requests(
     checksum_file: Option<Arc<ChecksumFile>>,
     curl: Option<&CurlText>,
 ) -> Result<(Vec<AddRequest>, Vec<String>), String> {
-    let own = checksum_file.map(|file| {
-        let mut settings = ItemSettings::default();
-        settings.checksum_file = Some(file);
-        settings
-    });
     let mut notices = Vec::new();
     let mut requests = Vec::with_capacity(urls.len().max(1));
     if let Some(CurlText(text)) = curl {
@@ -47,15 +42,19 @@ pub fn requests(
             notices.push(crate::curl::INSECURE_IGNORED.to_string());
         }
         let mut request = command.to_add_request()?;
-        if let Some(own) = &own {
+        if let Some(file) = &checksum_file {
             let mut settings = request.settings.map(Arc::unwrap_or_clone).unwrap_or_default();
-            settings.checksum_file.clone_from(&own.checksum_file);
+            settings.checksum_file = Some(Arc::clone(file));
             request.settings = Some(Arc::new(settings));
         }
         request.dir = dir.cloned();
         requests.push(request);
     }
-    let own = own.map(Arc::new);
+    let own = checksum_file.map(|file| {
+        let mut settings = ItemSettings::default();
+        settings.checksum_file = Some(file);
+        Arc::new(settings)
+    });
     for AddUrl { url, checksum, listed } in urls {
         let source = if *listed { ChecksumSource::List } else { ChecksumSource::User };
         let checksum = checksum
